@@ -1,0 +1,46 @@
+/** Wait for `promise`, or reject with `signal.reason` as soon as the signal aborts. Leaves no listener behind. */
+export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise
+  if (signal.aborted) return Promise.reject(signal.reason)
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort)
+        resolve(value)
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort)
+        reject(error)
+      },
+    )
+  })
+}
+
+/**
+ * Run `fn` with a signal that aborts after `timeoutMs` or when `outer` aborts, and settle by then even if `fn`
+ * ignores its signal. The timer and the listener are removed when the call settles.
+ */
+export async function withDeadline<T>(
+  timeoutMs: number,
+  outer: AbortSignal | undefined,
+  fn: (signal: AbortSignal, deadline: number) => Promise<T>,
+): Promise<T> {
+  const controller = new AbortController()
+  const deadline = Date.now() + timeoutMs
+  const timer = setTimeout(() => {
+    controller.abort(
+      new DOMException(`The session call did not settle within ${timeoutMs} ms`, 'TimeoutError'),
+    )
+  }, timeoutMs)
+  const onAbort = () => controller.abort(outer?.reason)
+  if (outer?.aborted) onAbort()
+  else outer?.addEventListener('abort', onAbort, { once: true })
+  try {
+    return await abortable(fn(controller.signal, deadline), controller.signal)
+  } finally {
+    clearTimeout(timer)
+    outer?.removeEventListener('abort', onAbort)
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * What a request needs to be sent once and, after a 401, replayed with identical bytes and headers.
+ * `attempt(token)` builds the arguments for one transport call with that Bearer token (undefined: none).
+ */
+export interface PreparedRequest {
+  readonly replayable: boolean
+  attempt(token: string | undefined): [RequestInfo | URL, RequestInit | undefined]
+}
+
+type Body = NonNullable<RequestInit['body']>
+
+// Bodies fetch reads without consuming: sending them again sends the same bytes.
+function isReusable(body: Body): boolean {
+  return (
+    typeof body === 'string' ||
+    body instanceof URLSearchParams ||
+    body instanceof Blob ||
+    body instanceof ArrayBuffer ||
+    ArrayBuffer.isView(body)
+  )
+}
+
+/**
+ * Prepare a request for sending and replaying. Synchronous for the common cases (no body, or a string, bytes,
+ * Blob or URLSearchParams body); a promise only for FormData (serialized once, so the multipart boundary and
+ * bytes are identical on replay) and for a Request with a body (read once into bytes).
+ *
+ * A ReadableStream or async-iterable body is never buffered: the request is sent once and not replayed.
+ */
+export function prepareRequest(
+  input: RequestInfo | URL,
+  url: string,
+  init: RequestInit | undefined,
+): PreparedRequest | Promise<PreparedRequest> {
+  const isRequest = typeof input === 'object' && 'headers' in input && 'method' in input && 'url' in input
+  const headers = new Headers(init?.headers ?? (isRequest ? (input as Request).headers : undefined))
+  const initBody = init?.body
+  if (initBody !== undefined && initBody !== null) {
+    if (initBody instanceof FormData) return serializeFormData(input, url, init, headers, initBody)
+    return build(isRequest ? input : url, init, headers, isReusable(initBody), undefined)
+  }
+  if (isRequest && (input as Request).body !== null) return bufferRequest(input as Request, init, headers)
+  return build(isRequest ? input : url, init, headers, true, undefined)
+}
+
+function build(
+  target: RequestInfo | URL,
+  init: RequestInit | undefined,
+  headers: Headers,
+  replayable: boolean,
+  body: Body | undefined,
+): PreparedRequest {
+  const base: RequestInit = body === undefined ? { ...init, headers } : { ...init, headers, body }
+  let sent = false
+  return {
+    replayable,
+    attempt(token) {
+      if (sent && !replayable) throw new Error('This request body can only be sent once')
+      sent = true
+      if (token === undefined) headers.delete('authorization')
+      else headers.set('authorization', `Bearer ${token}`)
+      return [target, base]
+    },
+  }
+}
+
+async function serializeFormData(
+  input: RequestInfo | URL,
+  url: string,
+  init: RequestInit | undefined,
+  headers: Headers,
+  form: FormData,
+): Promise<PreparedRequest> {
+  const encoded = new Request(url, { method: 'POST', body: form })
+  const bytes = await encoded.arrayBuffer()
+  if (!headers.has('content-type')) headers.set('content-type', encoded.headers.get('content-type') ?? '')
+  const isRequest = typeof input === 'object' && 'url' in input && 'method' in input
+  return build(isRequest ? input : url, init, headers, true, bytes)
+}
+
+async function bufferRequest(
+  input: Request,
+  init: RequestInit | undefined,
+  headers: Headers,
+): Promise<PreparedRequest> {
+  // A Request's body is a stream whatever it was made from; read it once so the replay sends the same bytes.
+  const bytes = await input.arrayBuffer()
+  return build(input, init, headers, true, bytes)
+}

@@ -1,0 +1,49 @@
+import { redact } from '../redact.js'
+import { SessionFetchError } from './session-fetch-error.js'
+
+/**
+ * A Sessions API call answered with an error status. Used as the `cause` of LoginError, RefreshError and
+ * LogoutError. `serverCode` and `serverMessage` come from the API's JSON error body when there is one.
+ */
+export class ResponseError extends SessionFetchError {
+  override name = 'ResponseError' as const
+  readonly status: number
+  readonly method: string
+  readonly url: string
+  readonly serverCode: string | undefined
+  readonly serverMessage: string | undefined
+  readonly retryAfterMs: number | undefined
+
+  constructor(init: {
+    status: number
+    statusText?: string
+    method: string
+    url: string
+    body?: unknown
+    retryAfterMs?: number | undefined
+  }) {
+    const body = (typeof init.body === 'object' && init.body !== null ? init.body : {}) as Record<
+      string,
+      unknown
+    >
+    const serverCode = typeof body.code === 'string' ? redact(body.code).slice(0, 100) : undefined
+    const serverMessage = typeof body.message === 'string' ? redact(body.message).slice(0, 300) : undefined
+    const url = redact(stripQuery(init.url))
+    const detail = serverCode ? ` (${serverCode}${serverMessage ? `: ${serverMessage}` : ''})` : ''
+    super(
+      'http_status',
+      `Request failed with status code ${init.status}${init.statusText ? ` ${init.statusText}` : ''}: ${init.method} ${url}${detail}`,
+    )
+    this.status = init.status
+    this.method = init.method
+    this.url = url
+    this.serverCode = serverCode
+    this.serverMessage = serverMessage
+    this.retryAfterMs = init.retryAfterMs
+  }
+}
+
+function stripQuery(url: string): string {
+  const cut = url.search(/[?#]/)
+  return cut === -1 ? url : url.slice(0, cut)
+}

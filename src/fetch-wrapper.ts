@@ -1,0 +1,73 @@
+import { type PreparedRequest, prepareRequest } from './bodies.js'
+import type { SessionCore } from './session-core.js'
+
+const ABSOLUTE = /^[a-z][a-z\d+.-]*:/i
+
+/** Join a relative input to the base URL the way ofetch and ky's prefixUrl do: `'/buyers'` → `${base}/buyers`. */
+export function joinURL(base: string, input: string): string {
+  if (ABSOLUTE.test(input)) return input
+  if (input === '' || input.startsWith('?') || input.startsWith('#')) return base + input
+  return `${base}/${input.startsWith('/') ? input.slice(1) : input}`
+}
+
+function cancel(response: Response): void {
+  response.body?.cancel().catch(() => undefined)
+}
+
+/**
+ * The session-injecting fetch: same signature and semantics as `fetch`. Requests to an allowed origin carry
+ * the access token; a refused one waits for the shared refresh and is replayed at most once; anything else
+ * passes through untouched.
+ */
+export function createFetchWrapper<C>(
+  core: SessionCore<C>,
+  baseURL: URL,
+  transport: typeof globalThis.fetch,
+): typeof globalThis.fetch {
+  const base = baseURL.href.replace(/\/$/, '')
+
+  async function send(prepared: PreparedRequest, signal: AbortSignal | null | undefined): Promise<Response> {
+    let token = core.token(signal ?? undefined)
+    if (token !== undefined && typeof token !== 'string') token = await token
+    const response = await transport(...prepared.attempt(token))
+    if (token === undefined || !core.isUnauthorized(response)) return response
+    if (!prepared.replayable) {
+      // The body is gone: give this 401 back, but still renew the session for the calls that follow.
+      core.rejected(token).catch(() => undefined)
+      return response
+    }
+    let next: string | undefined
+    try {
+      next = await core.rejected(token, signal ?? undefined)
+    } catch (error) {
+      cancel(response)
+      throw error
+    }
+    if (next === undefined) return response // the session is gone: the caller gets its own 401, body intact
+    cancel(response)
+    core.noteReplay()
+    return transport(...prepared.attempt(next))
+  }
+
+  return function sessionFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+    let url: string
+    let request: Request | undefined
+    if (typeof input === 'string') url = joinURL(base, input)
+    else if (input instanceof URL) url = input.href
+    else {
+      request = input
+      url = input.url
+    }
+    const method = init?.method ?? request?.method ?? 'GET'
+    const target = request ?? url
+    if (!core.authorizes(url, method)) return transport(target, init)
+    const callerAuth = init?.headers
+      ? new Headers(init.headers).has('authorization')
+      : request?.headers.has('authorization')
+    if (callerAuth) return transport(target, init) // the caller chose its own credentials: leave them alone
+    const prepared = prepareRequest(target, url, init)
+    const signal = init?.signal ?? request?.signal
+    if (prepared instanceof Promise) return prepared.then((ready) => send(ready, signal))
+    return send(prepared, signal)
+  }
+}

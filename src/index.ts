@@ -1,0 +1,31 @@
+export { createSessionFetch, type SessionFetch } from './create-session-fetch.js'
+export { InvalidResponseError } from './errors/invalid-response-error.js'
+export { LoginError } from './errors/login-error.js'
+export { LogoutError } from './errors/logout-error.js'
+export { OptionError } from './errors/option-error.js'
+export { RefreshError } from './errors/refresh-error.js'
+export { ResponseError } from './errors/response-error.js'
+export { SessionExpiredError } from './errors/session-expired-error.js'
+export {
+  isSessionFetchError,
+  SessionFetchError,
+  type SessionFetchErrorCode,
+} from './errors/session-fetch-error.js'
+export { SessionRejectedError } from './errors/session-rejected-error.js'
+export type { ChangeSource, SessionEventMap, SessionEventName } from './events.js'
+export { memoryStore } from './memory-store.js'
+export type { SessionFetchOptions } from './options.js'
+export { type PlantlySessionsOptions, plantlySessions } from './plantly-protocol.js'
+export type { PlantlyCredentials, ProtocolContext, SessionProtocol } from './protocol.js'
+export {
+  accessTokenLifetimeMs,
+  type Grant,
+  isSendableToken,
+  parseSession,
+  refreshDueAt,
+  type Session,
+  type SessionRecord,
+  toRecord,
+} from './session.js'
+export type { CallOptions, SessionCore, SessionStats } from './session-core.js'
+export type { ChangeReason, LockOptions, SessionStore, StoreChange, StoreSnapshot } from './store.js'

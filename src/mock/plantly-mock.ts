@@ -1,0 +1,418 @@
+import { SignJWT } from 'jose'
+
+/** Options of the embedded Plantly Sessions API mock (both the HTTP server and the msw handlers). */
+export interface PlantlyMockOptions {
+  /**
+   * Accounts that can log in: email → password.
+   * @default { 'demo@plantly.test': 'plantly' }
+   */
+  users?: Record<string, string>
+  /** Accounts whose login answers 403. @default [] */
+  forbiddenUsers?: string[]
+  /** Access token lifetime in seconds (`expires_in`, and JWT `exp − iat`). @default 60 */
+  accessTtlSeconds?: number
+  /** Refresh token lifetime in seconds. @default 3600 */
+  refreshTtlSeconds?: number
+  /** Issue a new refresh token on every refresh, invalidating the old one. @default true */
+  rotateRefreshTokens?: boolean
+  /** A rotated-out refresh token presented again revokes its whole session (and counts `reuseDetected`). @default true */
+  reuseDetection?: boolean
+  /** Issue JWTs (HS256, signed with jose) or opaque random tokens. @default 'jwt' */
+  tokenFormat?: 'jwt' | 'opaque'
+  /** Put `iat` in the JWTs. @default true */
+  includeIat?: boolean
+  /** The server's clock offset from the local clock, in ms (to simulate clock skew). @default 0 */
+  clockOffsetMs?: number
+  /** Delay before every answer, in ms. @default 0 */
+  latencyMs?: number
+  /** Extra delay before refresh answers, in ms. @default 0 */
+  refreshLatencyMs?: number
+  /** A refresh ends the access tokens issued before it in the same session (stale tokens answer 401). @default true */
+  invalidateOnRefresh?: boolean
+  /** Path of the Sessions resource. @default '/auth/sessions' */
+  path?: string
+  /** How many API requests `log` keeps (oldest dropped). @default 10_000 */
+  logLimit?: number
+}
+
+/** Which operation a fault applies to. */
+export type FaultTarget = 'login' | 'refresh' | 'logout' | 'api'
+
+/** A scripted failure for the next `times` matching calls. */
+export interface Fault {
+  on: FaultTarget
+  /** Answer with this status (and `body`, `headers`) instead of the real answer. */
+  status?: number
+  /** The answer's body: a string is sent as is, anything else as JSON. */
+  body?: unknown
+  headers?: Record<string, string>
+  /** Wait this long first (then answer normally unless something else is set). */
+  delayMs?: number
+  /** Close the connection without answering. */
+  drop?: boolean
+  /** Never answer (until the client gives up or the server closes). */
+  hang?: boolean
+  /** How many calls it applies to. @default 1 */
+  times?: number
+}
+
+/** What the mock counted. */
+export interface MockCounters {
+  logins: number
+  loginFailures: number
+  refreshes: number
+  refreshRejected: number
+  reuseDetected: number
+  logouts: number
+  apiRequests: number
+  apiUnauthorized: number
+  faultsServed: number
+  /** The most refresh calls being processed at one time. */
+  maxConcurrentRefreshes: number
+}
+
+/** One API request as the mock saw it. */
+export interface MockLogEntry {
+  method: string
+  path: string
+  /** The Bearer token presented, or undefined. */
+  token: string | undefined
+  status: number
+  bodyHash: string
+}
+
+/** An incoming request, transport-neutral. */
+export interface MockRequest {
+  method: string
+  /** Path and query. */
+  path: string
+  headers: Headers
+  body: Uint8Array<ArrayBuffer>
+}
+
+/** The mock's answer: a response, or a connection that is dropped or never answered. */
+export type MockReply =
+  | { kind: 'response'; status: number; headers: Record<string, string>; body: string | undefined }
+  | { kind: 'drop' }
+  | { kind: 'hang' }
+
+interface TokenRecord {
+  family: number
+  expiresAt: number
+  kind: 'access' | 'refresh'
+  used: boolean
+}
+
+const encoder = new TextEncoder()
+
+/** The Plantly Sessions API as a state machine; the HTTP server and the msw handlers are thin doors to it. */
+export class PlantlyMock {
+  readonly counters: MockCounters = {
+    logins: 0,
+    loginFailures: 0,
+    refreshes: 0,
+    refreshRejected: 0,
+    reuseDetected: 0,
+    logouts: 0,
+    apiRequests: 0,
+    apiUnauthorized: 0,
+    faultsServed: 0,
+    maxConcurrentRefreshes: 0,
+  }
+  readonly log: MockLogEntry[] = []
+  readonly options: Required<PlantlyMockOptions>
+  #faults: Fault[] = []
+  #tokens = new Map<string, TokenRecord>()
+  #revokedFamilies = new Set<number>()
+  #nextFamily = 1
+  #key = crypto.getRandomValues(new Uint8Array(32))
+  #activeRefreshes = 0
+
+  constructor(options: PlantlyMockOptions = {}) {
+    this.options = {
+      users: { 'demo@plantly.test': 'plantly' },
+      forbiddenUsers: [],
+      accessTtlSeconds: 60,
+      refreshTtlSeconds: 3600,
+      rotateRefreshTokens: true,
+      reuseDetection: true,
+      tokenFormat: 'jwt',
+      includeIat: true,
+      clockOffsetMs: 0,
+      latencyMs: 0,
+      refreshLatencyMs: 0,
+      invalidateOnRefresh: true,
+      path: '/auth/sessions',
+      logLimit: 10_000,
+      ...options,
+    }
+  }
+
+  /** The server's clock. */
+  now(): number {
+    return Date.now() + this.options.clockOffsetMs
+  }
+
+  /** Script failures for the next matching calls. */
+  inject(...faults: Fault[]): void {
+    this.#faults.push(...faults.map((fault) => ({ times: 1, ...fault })))
+  }
+
+  /** Drop every scripted fault not yet served. */
+  clearFaults(): void {
+    this.#faults = []
+  }
+
+  /** Make every access token issued so far expire now (refresh tokens stay valid). */
+  expireAccessTokens(): void {
+    for (const record of this.#tokens.values()) if (record.kind === 'access') record.expiresAt = 0
+  }
+
+  /** Revoke every session: all tokens, access and refresh, stop working. */
+  revokeAll(): void {
+    for (const record of this.#tokens.values()) this.#revokedFamilies.add(record.family)
+  }
+
+  /** Issue a session directly (for tests that need one without a login call). */
+  async issueSession(email = Object.keys(this.options.users)[0] ?? 'demo@plantly.test') {
+    return this.#issue(this.#nextFamily++, email)
+  }
+
+  /** How many sessions are live (not revoked, refresh token unexpired). */
+  liveSessions(): number {
+    const live = new Set<number>()
+    const now = this.now()
+    for (const record of this.#tokens.values()) {
+      if (
+        record.kind === 'refresh' &&
+        !record.used &&
+        record.expiresAt > now &&
+        !this.#revokedFamilies.has(record.family)
+      ) {
+        live.add(record.family)
+      }
+    }
+    return live.size
+  }
+
+  async handle(request: MockRequest): Promise<MockReply> {
+    const pathOnly = request.path.split('?')[0] ?? '/'
+    const target: FaultTarget =
+      pathOnly === this.options.path
+        ? request.method === 'POST'
+          ? 'login'
+          : request.method === 'PUT'
+            ? 'refresh'
+            : 'logout'
+        : 'api'
+    if (this.options.latencyMs > 0) await sleep(this.options.latencyMs)
+    const fault = this.#takeFault(target)
+    if (fault) {
+      this.counters.faultsServed++
+      if (fault.delayMs) await sleep(fault.delayMs)
+      if (fault.drop) return { kind: 'drop' }
+      if (fault.hang) return { kind: 'hang' }
+      if (fault.status !== undefined) {
+        if (target === 'refresh') this.counters.refreshRejected++
+        const isText = typeof fault.body === 'string'
+        return {
+          kind: 'response',
+          status: fault.status,
+          headers: { 'content-type': isText ? 'text/html' : 'application/json', ...fault.headers },
+          body:
+            fault.body === undefined
+              ? undefined
+              : isText
+                ? (fault.body as string)
+                : JSON.stringify(fault.body),
+        }
+      }
+    }
+    if (target === 'login') return this.#login(request)
+    if (target === 'refresh') {
+      this.#activeRefreshes++
+      this.counters.maxConcurrentRefreshes = Math.max(
+        this.counters.maxConcurrentRefreshes,
+        this.#activeRefreshes,
+      )
+      try {
+        if (this.options.refreshLatencyMs > 0) await sleep(this.options.refreshLatencyMs)
+        return await this.#refresh(request)
+      } finally {
+        this.#activeRefreshes--
+      }
+    }
+    if (target === 'logout' && request.method === 'DELETE') return this.#logout(request)
+    if (target === 'logout') return error(405, 'bad_request', 'Method not allowed')
+    return this.#api(request, pathOnly)
+  }
+
+  #takeFault(target: FaultTarget): Fault | undefined {
+    const index = this.#faults.findIndex((fault) => fault.on === target)
+    if (index === -1) return undefined
+    const fault = this.#faults[index] as Fault
+    fault.times = (fault.times ?? 1) - 1
+    if (fault.times <= 0) this.#faults.splice(index, 1)
+    return fault
+  }
+
+  async #login(request: MockRequest): Promise<MockReply> {
+    let body: { email_address?: unknown; password?: unknown }
+    try {
+      body = JSON.parse(new TextDecoder().decode(request.body)) as typeof body
+    } catch {
+      this.counters.loginFailures++
+      return error(400, 'bad_request', 'Request body is not valid JSON')
+    }
+    if (typeof body?.email_address !== 'string' || typeof body.password !== 'string') {
+      this.counters.loginFailures++
+      return error(400, 'bad_request', 'Request failed validation', [
+        { location: 'body', type: 'value_error.missing', pointer: '/email_address' },
+      ])
+    }
+    if (this.options.users[body.email_address] !== body.password) {
+      this.counters.loginFailures++
+      return error(401, 'unauthorized', 'Invalid credentials')
+    }
+    if (this.options.forbiddenUsers.includes(body.email_address)) {
+      this.counters.loginFailures++
+      return error(403, 'forbidden', 'Access to this resource is forbidden')
+    }
+    this.counters.logins++
+    return json(200, await this.#issue(this.#nextFamily++, body.email_address))
+  }
+
+  async #refresh(request: MockRequest): Promise<MockReply> {
+    const token = bearer(request.headers)
+    if (token === undefined) {
+      this.counters.refreshRejected++
+      return error(400, 'bad_request', 'Missing refresh token')
+    }
+    const record = this.#tokens.get(token)
+    if (
+      record?.kind !== 'refresh' ||
+      this.#revokedFamilies.has(record.family) ||
+      record.expiresAt <= this.now()
+    ) {
+      this.counters.refreshRejected++
+      return error(401, 'unauthorized', 'No valid API authentication found')
+    }
+    if (record.used) {
+      this.counters.refreshRejected++
+      this.counters.reuseDetected++
+      if (this.options.reuseDetection) this.#revokedFamilies.add(record.family)
+      return error(401, 'unauthorized', 'No valid API authentication found')
+    }
+    if (this.options.rotateRefreshTokens) record.used = true
+    // The old access tokens of this session stop working once it is renewed.
+    for (const other of this.options.invalidateOnRefresh ? this.#tokens.values() : []) {
+      if (other.family === record.family && other.kind === 'access')
+        other.expiresAt = Math.min(other.expiresAt, this.now())
+    }
+    this.counters.refreshes++
+    const session = await this.#issue(
+      record.family,
+      'refresh',
+      this.options.rotateRefreshTokens ? undefined : token,
+    )
+    return json(200, session)
+  }
+
+  #logout(request: MockRequest): MockReply {
+    const record = this.#validAccess(bearer(request.headers))
+    if (!record) return error(401, 'unauthorized', 'No valid API authentication found')
+    this.#revokedFamilies.add(record.family)
+    this.counters.logouts++
+    return { kind: 'response', status: 204, headers: {}, body: undefined }
+  }
+
+  async #api(request: MockRequest, path: string): Promise<MockReply> {
+    this.counters.apiRequests++
+    const token = bearer(request.headers)
+    const record = this.#validAccess(token)
+    const bodyHash = await sha256(request.body)
+    const status = record ? 200 : 401
+    this.log.push({ method: request.method, path, token, status, bodyHash })
+    if (this.log.length > this.options.logLimit) this.log.splice(0, this.log.length - this.options.logLimit)
+    if (!record) {
+      this.counters.apiUnauthorized++
+      return error(401, 'unauthorized', 'No valid API authentication found')
+    }
+    return json(200, {
+      ok: true,
+      method: request.method,
+      path,
+      contentType: request.headers.get('content-type'),
+      bodyLength: request.body.byteLength,
+      bodyHash,
+    })
+  }
+
+  #validAccess(token: string | undefined): TokenRecord | undefined {
+    const record = token === undefined ? undefined : this.#tokens.get(token)
+    if (record?.kind !== 'access') return undefined
+    if (this.#revokedFamilies.has(record.family) || record.expiresAt <= this.now()) return undefined
+    return record
+  }
+
+  async #issue(family: number, subject: string, keepRefresh?: string) {
+    const now = this.now()
+    const access = await this.#token(family, subject, 'access', this.options.accessTtlSeconds, now)
+    const refresh =
+      keepRefresh ?? (await this.#token(family, subject, 'refresh', this.options.refreshTtlSeconds, now))
+    return {
+      type: 'auth.session',
+      token_type: 'bearer',
+      access_token: access,
+      refresh_token: refresh,
+      expires_in: this.options.accessTtlSeconds,
+    }
+  }
+
+  async #token(family: number, subject: string, kind: 'access' | 'refresh', ttl: number, now: number) {
+    let token: string
+    const jti = Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) =>
+      b.toString(16).padStart(2, '0'),
+    ).join('')
+    if (this.options.tokenFormat === 'opaque') token = `${kind}.${jti}`
+    else {
+      const seconds = Math.floor(now / 1000)
+      let jwt = new SignJWT({ kind, sid: family })
+        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+        .setSubject(subject)
+        .setJti(jti)
+        .setExpirationTime(seconds + ttl)
+      if (this.options.includeIat) jwt = jwt.setIssuedAt(seconds)
+      token = await jwt.sign(this.#key)
+    }
+    this.#tokens.set(token, { family, kind, expiresAt: now + ttl * 1000, used: false })
+    return token
+  }
+}
+
+function bearer(headers: Headers): string | undefined {
+  const match = /^Bearer (\S+)$/i.exec(headers.get('authorization') ?? '')
+  return match?.[1]
+}
+
+function json(status: number, body: unknown): MockReply {
+  return {
+    kind: 'response',
+    status,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  }
+}
+
+function error(status: number, code: string, message: string, details?: unknown[]): MockReply {
+  return json(status, { type: 'error', code, status, message, ...(details ? { details } : {}) })
+}
+
+async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', bytes.byteLength ? bytes : encoder.encode(''))
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('')
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}

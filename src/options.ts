@@ -1,0 +1,118 @@
+import { OptionError } from './errors/option-error.js'
+import { memoryStore } from './memory-store.js'
+import { plantlySessions } from './plantly-protocol.js'
+import type { PlantlyCredentials, SessionProtocol } from './protocol.js'
+import type { SessionStore } from './store.js'
+import { describe, parseBaseURL, parseDuration, parseOrigins } from './validate.js'
+
+/** Options of `createSessionFetch`. Only `baseURL` is required. */
+export interface SessionFetchOptions<Credentials = PlantlyCredentials> {
+  /**
+   * The API's base URL. Relative inputs are joined to it (`'/buyers'` → `${baseURL}/buyers`), and its origin is
+   * the one that receives the access token.
+   * @example 'https://api.plantly.gr4vy.app'
+   */
+  baseURL: string
+  /**
+   * The transport every request and session call goes through.
+   * @default globalThis.fetch (looked up at call time)
+   */
+  fetch?: typeof globalThis.fetch
+  /**
+   * Where the session lives and how instances sharing it coordinate.
+   * @default memoryStore()
+   */
+  store?: SessionStore
+  /**
+   * Refresh when the access token expires within this many ms. Never more than half the token's lifetime.
+   * @default 30_000
+   */
+  refreshWindowMs?: number
+  /**
+   * Bound on one refresh (and on login and logout), retries included, in ms.
+   * @default 10_000
+   */
+  refreshTimeoutMs?: number
+  /**
+   * Extra origins that may receive the access token, e.g. `['https://files.plantly.gr4vy.app']`. Exact origins
+   * only: no paths, no wildcards.
+   * @default [] (only baseURL's origin)
+   */
+  allowedOrigins?: readonly string[]
+  /**
+   * Decides which responses mean "this access token was refused".
+   * @default (response) => response.status === 401
+   */
+  isUnauthorized?: (response: Response) => boolean
+  /**
+   * Supplies credentials for an unattended login: on the first request when there is no session, and again
+   * when a refresh is rejected. Without it a dead session stays dead until you call `login()`.
+   */
+  credentials?: () => Credentials | Promise<Credentials>
+  /**
+   * How sessions are obtained and renewed.
+   * @default plantlySessions({ baseURL })
+   */
+  protocol?: SessionProtocol<Credentials>
+  /**
+   * The clock, in epoch ms. Only differences of its readings are used.
+   * @default Date.now
+   */
+  now?: () => number
+}
+
+/** Options after validation and defaults: nothing optional left but `credentials`. */
+export interface ResolvedOptions<Credentials> {
+  baseURL: URL
+  fetch: typeof globalThis.fetch
+  store: SessionStore
+  refreshWindowMs: number
+  refreshTimeoutMs: number
+  allowedOrigins: ReadonlySet<string>
+  isUnauthorized: (response: Response) => boolean
+  credentials: (() => Credentials | Promise<Credentials>) | undefined
+  protocol: SessionProtocol<Credentials>
+  now: () => number
+}
+
+/** Validate user options and fill in defaults. Every error names the option. */
+export function resolveOptions<Credentials = PlantlyCredentials>(
+  options: SessionFetchOptions<Credentials>,
+): ResolvedOptions<Credentials> {
+  if (typeof options !== 'object' || options === null) {
+    throw new OptionError('options', 'expected an object with at least `baseURL`')
+  }
+  const baseURL = parseBaseURL(options.baseURL, 'baseURL')
+  const transport = options.fetch
+  if (transport !== undefined && typeof transport !== 'function') {
+    throw new OptionError('fetch', `expected a function, got ${describe(transport)}`)
+  }
+  const store = options.store ?? memoryStore()
+  if (typeof store?.read !== 'function' || typeof store.write !== 'function') {
+    throw new OptionError('store', 'expected a SessionStore with `read` and `write` functions')
+  }
+  const protocol =
+    options.protocol ??
+    (plantlySessions({ baseURL: baseURL.href }) as unknown as SessionProtocol<Credentials>)
+  if (typeof protocol?.login !== 'function' || typeof protocol.refresh !== 'function') {
+    throw new OptionError('protocol', 'expected a SessionProtocol with `login` and `refresh` functions')
+  }
+  for (const name of ['isUnauthorized', 'credentials', 'now'] as const) {
+    if (options[name] !== undefined && typeof options[name] !== 'function') {
+      throw new OptionError(name, `expected a function, got ${describe(options[name])}`)
+    }
+  }
+  return {
+    baseURL,
+    // Looked up per call so that test tools which patch globalThis.fetch after creation still apply.
+    fetch: transport ?? ((input, init) => globalThis.fetch(input, init)),
+    store,
+    refreshWindowMs: parseDuration(options.refreshWindowMs ?? 30_000, 'refreshWindowMs', false),
+    refreshTimeoutMs: parseDuration(options.refreshTimeoutMs ?? 10_000, 'refreshTimeoutMs', true),
+    allowedOrigins: new Set([baseURL.origin, ...parseOrigins(options.allowedOrigins ?? [])]),
+    isUnauthorized: options.isUnauthorized ?? ((response) => response.status === 401),
+    credentials: options.credentials,
+    protocol,
+    now: options.now ?? Date.now,
+  }
+}

@@ -1,0 +1,33 @@
+import type { Grant, Session } from './session.js'
+
+/** What the core hands a protocol for each call. */
+export interface ProtocolContext {
+  /** The transport (the `fetch` option), never the session-injecting wrapper. */
+  fetch: typeof globalThis.fetch
+  /** Aborts the call: the refresh timeout, or the caller's signal for login and logout. */
+  signal: AbortSignal
+  /** Local epoch ms (Date.now clock) by which the call must settle; retries never sleep past it. */
+  deadline: number
+}
+
+/** Email and password for the Plantly Sessions API's login. */
+export interface PlantlyCredentials {
+  email_address: string
+  password: string
+}
+
+/**
+ * How sessions are obtained, renewed and ended. The Plantly Sessions API is the default; OAuth2 is another.
+ *
+ * Errors: throw `SessionRejectedError` when the server says the credentials or the refresh token are no good
+ * (the session is dead); anything else thrown means "could not complete" and the session is kept.
+ */
+export interface SessionProtocol<Credentials = PlantlyCredentials> {
+  /** A short name for messages, e.g. `"plantly"`. */
+  readonly name: string
+  login(credentials: Credentials, context: ProtocolContext): Promise<Grant>
+  refresh(session: Session, context: ProtocolContext): Promise<Grant>
+  logout?(session: Session, context: ProtocolContext): Promise<void>
+  /** True for the protocol's own endpoints; the fetch wrapper and adapters pass them through untouched. */
+  ownsRequest?(url: string, method: string): boolean
+}
