@@ -1,0 +1,164 @@
+// One benchmark client run, in its own process (forked by bench/run.ts with the same Node flags for every
+// contender). It reads its job from argv[2] (JSON), sends one result over IPC and exits.
+import { loadContender } from './contenders/index.js'
+import type { Client } from './contenders/types.js'
+
+export interface SteadyJob {
+  mode: 'steady'
+  contender: string
+  url: string
+  requests: number
+  concurrency: number
+  warmup: number
+}
+
+/**
+ * `none`: a burst with a valid token (the reference). `expired`: the token's lifetime (known to the client from
+ * `expires_in` and the JWT) has just ended when the burst starts. `revoked`: the server ends the token after
+ * `revokeAfter` answers of the burst, which the client cannot know: every call still in flight gets a 401.
+ */
+export interface StormJob {
+  mode: 'storm'
+  contender: string
+  url: string
+  burst: number
+  kind: 'none' | 'expired' | 'revoked'
+  revokeAfter: number
+  /** Token lifetime in seconds for `expired`. */
+  shortTtlSeconds: number
+  timeoutMs: number
+}
+
+export interface SteadyResult {
+  elapsedMs: number
+  cpuUs: number
+  failures: number
+  requests: number
+}
+
+export interface ServerCounts {
+  api: number
+  unauthorized: number
+  logins: number
+  refreshCalls: number
+  refreshRejected: number
+}
+
+export interface StormResult {
+  drainMs: number
+  failures: number
+  timedOut: boolean
+  server: ServerCounts
+  /** Median of 5 sequential refresh round trips (PUT /auth/sessions with bare fetch), measured after a `none` burst. */
+  refreshRttMs: number | undefined
+  firstError: string | undefined
+}
+
+const CREDENTIALS = { email_address: 'demo@plantly.test', password: 'plantly' }
+
+async function control(url: string, action: string): Promise<ServerCounts> {
+  const response = await fetch(`${url}/__bench/${action}`, { method: 'POST' })
+  return (await response.json()) as ServerCounts
+}
+
+/** `total` calls, at most `concurrency` at a time. */
+async function pool(client: Client, total: number, concurrency: number): Promise<number> {
+  let started = 0
+  let failures = 0
+  async function worker(): Promise<void> {
+    while (started < total) {
+      started++
+      try {
+        await client.get()
+      } catch {
+        failures++
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(concurrency, total) }, worker))
+  return failures
+}
+
+async function steady(job: SteadyJob): Promise<SteadyResult> {
+  const contender = await loadContender(job.contender)
+  const client = await contender.create({ url: job.url, credentials: CREDENTIALS })
+  await pool(client, job.warmup, job.concurrency)
+  const cpu = process.cpuUsage()
+  const start = performance.now()
+  const failures = await pool(client, job.requests, job.concurrency)
+  const elapsedMs = performance.now() - start
+  const used = process.cpuUsage(cpu)
+  return { elapsedMs, cpuUs: used.user + used.system, failures, requests: job.requests }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+async function refreshRtt(url: string): Promise<number> {
+  const login = await fetch(`${url}/auth/sessions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(CREDENTIALS),
+  })
+  let { refresh_token } = (await login.json()) as { refresh_token: string }
+  const times: number[] = []
+  for (let i = 0; i < 5; i++) {
+    const start = performance.now()
+    const answer = await fetch(`${url}/auth/sessions`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${refresh_token}` },
+    })
+    refresh_token = ((await answer.json()) as { refresh_token: string }).refresh_token
+    times.push(performance.now() - start)
+  }
+  times.sort((a, b) => a - b)
+  return times[2] as number
+}
+
+async function storm(job: StormJob): Promise<StormResult> {
+  const contender = await loadContender(job.contender)
+  if (job.kind === 'expired') await control(job.url, `ttl?seconds=${job.shortTtlSeconds}`)
+  const loggedInAt = performance.now()
+  const client = await contender.create({ url: job.url, credentials: CREDENTIALS })
+  await control(job.url, 'ttl?seconds=3600') // the refreshed tokens live long: one expiry per burst
+  await pool(client, 256, 64) // warm the connections
+  if (job.kind === 'expired') {
+    const wait = job.shortTtlSeconds * 1000 + 300 - (performance.now() - loggedInAt)
+    if (wait > 0) await sleep(wait)
+  }
+  await control(job.url, 'reset')
+  if (job.kind === 'revoked') await control(job.url, `expire?after=${job.revokeAfter}`)
+  let failures = 0
+  let firstError: string | undefined
+  const start = performance.now()
+  const calls = Array.from({ length: job.burst }, () =>
+    client.get().catch((error: unknown) => {
+      failures++
+      firstError ??= error instanceof Error ? `${error.name}: ${error.message}`.slice(0, 160) : String(error)
+    }),
+  )
+  let timer: NodeJS.Timeout | undefined
+  const timedOut = await Promise.race([
+    Promise.all(calls).then(() => false),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), job.timeoutMs)
+    }),
+  ])
+  clearTimeout(timer)
+  const drainMs = performance.now() - start
+  const server = await control(job.url, 'counts')
+  const rtt = job.kind === 'none' ? await refreshRtt(job.url) : undefined
+  return { drainMs, failures, timedOut, server, refreshRttMs: rtt, firstError }
+}
+
+const job = JSON.parse(process.argv[2] ?? '{}') as SteadyJob | StormJob
+const run = job.mode === 'steady' ? steady(job) : storm(job)
+run.then(
+  (result) => {
+    process.send?.({ ok: true, result }, () => process.exit(0))
+  },
+  (error: unknown) => {
+    process.send?.({ ok: false, error: String(error) }, () => process.exit(1))
+  },
+)

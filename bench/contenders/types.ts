@@ -1,0 +1,27 @@
+/** What every contender gets: the benchmark server and the demo account. */
+export interface BenchContext {
+  /** Base URL of the benchmark server, e.g. `http://127.0.0.1:41234`. */
+  url: string
+  credentials: { email_address: string; password: string }
+}
+
+/** One way of making the authenticated GET. */
+export interface Client {
+  /** GET the protected resource and read its JSON body; rejects on anything but a 200. */
+  get(signal?: AbortSignal): Promise<void>
+}
+
+/**
+ * A contender: one small module whose default export logs in (the way that client's docs say) and returns a
+ * ready client. Register it in bench/contenders/index.ts.
+ */
+export interface Contender {
+  /** Short id used on the command line and in the tables. */
+  name: string
+  /** What the tables show. */
+  label: string
+  create(context: BenchContext): Promise<Client>
+}
+
+/** The protected resource every contender GETs. */
+export const RESOURCE = '/plants/42'

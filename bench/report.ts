@@ -1,0 +1,218 @@
+// Renders bench/results.json into bench/RESULTS.md: every figure, with the targets of issue 4 checked.
+import type { MemoryResult } from './memory.js'
+import type { SizeReport, SizeRow } from './size.js'
+
+export interface SteadyRow {
+  name: string
+  rps: number
+  cpuUsPerRequest: number
+  throughputRatio: number
+  cpuRatio: number
+  throughputRatios: number[]
+  cpuRatios: number[]
+  failures: number
+}
+
+export interface StormRow {
+  name: string
+  kind: 'none' | 'expired' | 'revoked'
+  drainMs: number
+  referenceDrainMs: number
+  refreshRttMs: number
+  withinTarget: boolean
+  refreshCalls: number[]
+  refreshRejected: number[]
+  unauthorized: number[]
+  apiCalls: number[]
+  failures: number[]
+  timedOut: boolean
+  firstError: string | undefined
+}
+
+export interface Report {
+  date: string
+  node: string
+  machine: string
+  loadAverage: number[]
+  loadAverageAfter?: number[] | undefined
+  clientFlags: string[]
+  steady?: { rounds: number; requests: number; concurrency: number; rows: SteadyRow[] } | undefined
+  storm?: { rounds: number; burst: number; revokeAfter: number; rows: StormRow[] } | undefined
+  memory?: MemoryResult | undefined
+  size?: SizeReport | undefined
+}
+
+const SUBJECT = 'session-fetch'
+const CORE_BUDGET = 6 * 1024
+
+const fixed = (value: number, digits = 2) => value.toFixed(digits)
+const kb = (bytes: number) => `${(bytes / 1024).toFixed(2)} KB`
+const mark = (ok: boolean) => (ok ? 'met' : '**missed**')
+const list = (values: number[]) => values.map((v) => String(v)).join(' / ')
+
+function steadySection(steady: NonNullable<Report['steady']>): string[] {
+  const lines = [
+    '## Steady state',
+    '',
+    `${steady.requests.toLocaleString('en')} authenticated GETs at concurrency ${steady.concurrency} per contender ` +
+      `and round, ${steady.rounds} interleaved rounds; ratios are to bare fetch in the same round, then the median ` +
+      'over rounds (absolute figures are medians too, and only indicative on a shared machine).',
+    '',
+    '| contender | req/s | CPU µs/req | throughput × bare | CPU × bare | per-round throughput ratios | per-round CPU ratios | failures |',
+    '| --- | ---: | ---: | ---: | ---: | --- | --- | ---: |',
+  ]
+  for (const row of steady.rows) {
+    lines.push(
+      `| ${row.name} | ${Math.round(row.rps)} | ${fixed(row.cpuUsPerRequest, 1)} | ${fixed(row.throughputRatio)} | ` +
+        `${fixed(row.cpuRatio)} | ${row.throughputRatios.map((v) => fixed(v)).join(' ')} | ` +
+        `${row.cpuRatios.map((v) => fixed(v)).join(' ')} | ${row.failures} |`,
+    )
+  }
+  const mine = steady.rows.find((row) => row.name === SUBJECT)
+  if (mine) {
+    lines.push(
+      '',
+      `Targets: throughput ≥ 0.95 × bare: ${fixed(mine.throughputRatio)} (${mark(mine.throughputRatio >= 0.95)}); ` +
+        `CPU per request ≤ 1.10 × bare: ${fixed(mine.cpuRatio)} (${mark(mine.cpuRatio <= 1.1)}).`,
+    )
+  }
+  return lines
+}
+
+function stormSection(storm: NonNullable<Report['storm']>): string[] {
+  const lines = [
+    '## Storm',
+    '',
+    `${storm.burst.toLocaleString('en')} calls started at once; ${storm.rounds} rounds (per-round figures ` +
+      'separated by "/", drain is the median). Refresh calls are the `PUT /auth/sessions` the server received ' +
+      'during the burst; the server rotates refresh tokens and revokes the session when a used one comes back ' +
+      '(the Plantly contract), so uncoordinated refreshes fail.',
+    '',
+    '- **none**: the same burst with a valid token (the reference).',
+    '- **expired**: the access token (4 s lifetime, known from `expires_in` and the JWT) has expired when the ' +
+      'burst starts; the server refuses it too.',
+    `- **revoked**: the server ends the token after answering ${storm.revokeAfter.toLocaleString('en')} calls of ` +
+      'the burst; nothing tells the client beforehand, so every call still in flight gets a 401.',
+    '',
+    '| contender | case | drain ms | drain without expiry | refresh calls | refreshes refused | 401s served | failures | within target |',
+    '| --- | --- | ---: | ---: | --- | --- | --- | --- | --- |',
+  ]
+  for (const row of storm.rows) {
+    lines.push(
+      `| ${row.name} | ${row.kind} | ${Math.round(row.drainMs)}${row.timedOut ? ' (timed out)' : ''} | ` +
+        `${Math.round(row.referenceDrainMs)} | ${list(row.refreshCalls)} | ${list(row.refreshRejected)} | ` +
+        `${list(row.unauthorized)} | ${list(row.failures)} | ${row.kind === 'none' ? '' : row.withinTarget ? 'yes' : 'no'} |`,
+    )
+  }
+  const rtt = storm.rows[0]?.refreshRttMs
+  if (rtt !== undefined) {
+    lines.push('', `One refresh round trip (median, bare fetch, after a burst): ${fixed(rtt, 1)} ms.`)
+  }
+  const errors = storm.rows.filter((row) => row.firstError)
+  if (errors.length) {
+    lines.push('', 'First failure seen per row:', '')
+    for (const row of errors) lines.push(`- ${row.name} ${row.kind}: \`${row.firstError}\``)
+  }
+  return lines
+}
+
+function memorySection(memory: MemoryResult): string[] {
+  const first = memory.checkpoints[0]
+  const last = memory.checkpoints[memory.checkpoints.length - 1]
+  const lines = [
+    '## Memory',
+    '',
+    `\`plantly.fetch\` in one process with \`--expose-gc\` (gc, pause, gc before each reading), concurrency 64, ` +
+      'over an **in-process transport stub** (the `fetch` option) that speaks the Plantly Sessions API: 1M calls ' +
+      'over loopback take too long on the shared 2-core machine. Every 100th call is aborted while in flight; ' +
+      'every 1,000th answer ends the access token, so the calls in flight get a 401, one refresh runs and they ' +
+      'are replayed.',
+    '',
+    '| requests | heapUsed |',
+    '| ---: | ---: |',
+  ]
+  for (const point of memory.checkpoints) {
+    lines.push(
+      `| ${point.requests.toLocaleString('en')} | ${(point.heapUsedBytes / 2 ** 20).toFixed(2)} MiB |`,
+    )
+  }
+  if (first && last) {
+    const growth = last.heapUsedBytes - first.heapUsedBytes
+    lines.push(
+      '',
+      `Growth from ${first.requests.toLocaleString('en')} to ${last.requests.toLocaleString('en')}: ` +
+        `${(growth / 1024).toFixed(0)} KiB (target < 1 MB: ${mark(growth < 1_000_000)}). ` +
+        `Refreshes ${memory.refreshes}, replays ${memory.replays}, aborted ${memory.aborted}, ` +
+        `failures ${memory.failures}, 401 after the one replay ${memory.unauthorizedAfterReplay}; at the end ` +
+        `${memory.listeners} listeners and ${memory.pendingRefreshes} pending refreshes. ` +
+        `${(memory.elapsedMs / 1000).toFixed(0)} s in all.`,
+    )
+  }
+  return lines
+}
+
+function topInputs(row: SizeRow, count: number): string {
+  return Object.entries(row.inputs)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, count)
+    .map(([name, bytes]) => `${name.replace(/^src\//, '')} ${(bytes / 1024).toFixed(1)}`)
+    .join(', ')
+}
+
+function sizeSection(size: SizeReport): string[] {
+  const lines = [
+    '## Size',
+    '',
+    'Each entry point bundled with its dependencies by esbuild (ESM, tree-shaken, minified, platform neutral; ' +
+      'peer dependencies and Node built-ins external), then gzip -9. `npm test` holds these with size-limit ' +
+      '(`.size-limit.json`).',
+    '',
+    '| entry | min | min+gz | largest inputs (KB minified) |',
+    '| --- | ---: | ---: | --- |',
+  ]
+  for (const row of size.entries) {
+    lines.push(`| ${row.name} | ${kb(row.minified)} | ${kb(row.gzipped)} | ${topInputs(row, 8)} |`)
+  }
+  const core = size.entries.find((row) => row.name === SUBJECT)
+  if (core) {
+    lines.push(
+      '',
+      `Target: core ≤ 6 KB min+gz with its dependencies: ${kb(core.gzipped)} (${mark(core.gzipped <= CORE_BUDGET)}).`,
+      '',
+      'What each option would bring the core to (sketches in `bench/size-options/`, swapped in at bundle time; ' +
+        'none of them is in the package):',
+      '',
+      '| option | min | min+gz | saving (gz) |',
+      '| --- | ---: | ---: | ---: |',
+    )
+    for (const row of size.options) {
+      lines.push(
+        `| ${row.name} | ${kb(row.minified)} | ${kb(row.gzipped)} | ${kb(core.gzipped - row.gzipped)} |`,
+      )
+    }
+  }
+  return lines
+}
+
+export function renderResults(report: Report): string {
+  const lines = [
+    '# Benchmark results',
+    '',
+    'Written by `npm run bench` (bench/run.ts); raw figures in `bench/results.json`. The machine is shared with ' +
+      'other jobs, so only ratios measured in the same round mean anything.',
+    '',
+    `- Date: ${report.date}`,
+    `- Node: ${report.node}; client flags: ${report.clientFlags.length ? report.clientFlags.join(' ') : '(none)'} ` +
+      '(the same for every contender); server and each client run in their own process, on 127.0.0.1',
+    `- Machine: ${report.machine}; load average before ${report.loadAverage.map((v) => v.toFixed(2)).join(' ')}` +
+      (report.loadAverageAfter
+        ? `, after ${report.loadAverageAfter.map((v) => v.toFixed(2)).join(' ')}`
+        : ''),
+    '',
+  ]
+  if (report.steady) lines.push(...steadySection(report.steady), '')
+  if (report.storm) lines.push(...stormSection(report.storm), '')
+  if (report.memory) lines.push(...memorySection(report.memory), '')
+  if (report.size) lines.push(...sizeSection(report.size), '')
+  return `${lines.join('\n').trimEnd()}\n`
+}

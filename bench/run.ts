@@ -1,0 +1,261 @@
+// `npm run bench`: steady state, storm, memory and size, side by side in one run; writes bench/RESULTS.md and
+// bench/results.json. Options: --only steady,storm,memory,size (or build)  --rounds 5  --requests 20000
+// --concurrency 64  --storm-rounds 3  --burst 10000  --memory-requests 1000000  --contenders a,b,c
+import { type ChildProcess, fork } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { build } from 'esbuild'
+import type { SteadyJob, SteadyResult, StormJob, StormResult } from './client.js'
+import { contenders } from './contenders/index.js'
+import type { MemoryResult } from './memory.js'
+import { type Report, renderResults } from './report.js'
+import { sizes } from './size.js'
+
+const here = fileURLToPath(new URL('.', import.meta.url))
+const out = `${here}.build/`
+/** Every client runs with exactly these flags (and the memory run adds --expose-gc). */
+const CLIENT_FLAGS: string[] = []
+const REFERENCE = 'bare-fetch'
+const NO_SESSION = new Set(['bare-fetch', 'undici-request']) // fixed header: no expiry handling to measure
+
+const { values: args } = parseArgs({
+  options: {
+    only: { type: 'string', default: 'steady,storm,memory,size' },
+    rounds: { type: 'string', default: '5' },
+    requests: { type: 'string', default: '20000' },
+    concurrency: { type: 'string', default: '64' },
+    warmup: { type: 'string', default: '2000' },
+    'storm-rounds': { type: 'string', default: '3' },
+    burst: { type: 'string', default: '10000' },
+    'revoke-after': { type: 'string', default: '2000' },
+    'memory-requests': { type: 'string', default: '1000000' },
+    contenders: { type: 'string', default: Object.keys(contenders).join(',') },
+  },
+})
+const phases = new Set(args.only.split(','))
+const names = args.contenders.split(',')
+if (!names.includes(REFERENCE)) names.unshift(REFERENCE)
+
+async function bundle(): Promise<void> {
+  mkdirSync(out, { recursive: true })
+  // Own TypeScript compiled by esbuild (as tsup does for dist/); node_modules are loaded as installed.
+  await build({
+    entryPoints: [`${here}server.ts`, `${here}client.ts`, `${here}memory.ts`],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    packages: 'external',
+    target: 'node20',
+    splitting: true,
+    outdir: out,
+    outExtension: { '.js': '.mjs' },
+    logLevel: 'warning',
+  })
+}
+
+function child<T>(script: string, argv: string[], flags: string[], timeoutMs: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const proc: ChildProcess = fork(`${out}${script}`, argv, { execArgv: flags, stdio: 'inherit' })
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL')
+      reject(new Error(`${script} ${argv.join(' ').slice(0, 80)} took over ${timeoutMs} ms`))
+    }, timeoutMs)
+    proc.once('message', (message: { ok: boolean; result?: T; error?: string }) => {
+      clearTimeout(timer)
+      if (message.ok) resolve(message.result as T)
+      else reject(new Error(message.error))
+    })
+    proc.once('exit', (code) => {
+      clearTimeout(timer)
+      reject(new Error(`${script} exited with ${code} before answering`))
+    })
+  })
+}
+
+async function startServer(): Promise<{ url: string; proc: ChildProcess }> {
+  const proc = fork(`${out}server.mjs`, [], { execArgv: [], stdio: 'inherit' })
+  const url = await new Promise<string>((resolve, reject) => {
+    proc.once('message', (message: { url: string }) => resolve(message.url))
+    proc.once('exit', (code) => reject(new Error(`server exited with ${code}`)))
+  })
+  return { url, proc }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
+}
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`)
+}
+
+async function steady(url: string): Promise<NonNullable<Report['steady']>> {
+  const rounds = Number(args.rounds)
+  const perRound: Record<string, SteadyResult>[] = []
+  const job = (contender: string, requests: number, warmup: number): SteadyJob => ({
+    mode: 'steady',
+    contender,
+    url,
+    requests,
+    concurrency: Number(args.concurrency),
+    warmup,
+  })
+  // Warm the server's JIT before the first measured round.
+  await child<SteadyResult>('client.mjs', [JSON.stringify(job(REFERENCE, 5000, 1000))], CLIENT_FLAGS, 300_000)
+  for (let round = 0; round < rounds; round++) {
+    // Interleaved: every round runs every contender once, starting at a different one.
+    const order = names.map((_, i) => names[(i + round) % names.length] as string)
+    const results: Record<string, SteadyResult> = {}
+    for (const name of order) {
+      const result = await child<SteadyResult>(
+        'client.mjs',
+        [JSON.stringify(job(name, Number(args.requests), Number(args.warmup)))],
+        CLIENT_FLAGS,
+        600_000,
+      )
+      results[name] = result
+      log(
+        `steady round ${round + 1}/${rounds} ${name}: ${Math.round((result.requests / result.elapsedMs) * 1000)} req/s, ` +
+          `${(result.cpuUs / result.requests).toFixed(1)} µs CPU/req, ${result.failures} failures`,
+      )
+    }
+    perRound.push(results)
+  }
+  const rows = names.map((name) => {
+    const rps = perRound.map(
+      (r) => ((r[name] as SteadyResult).requests / (r[name] as SteadyResult).elapsedMs) * 1000,
+    )
+    const cpu = perRound.map((r) => (r[name] as SteadyResult).cpuUs / (r[name] as SteadyResult).requests)
+    const rpsRatio = perRound.map((r, i) => (rps[i] as number) / reference(r).rps)
+    const cpuRatio = perRound.map((r, i) => (cpu[i] as number) / reference(r).cpu)
+    return {
+      name,
+      rps: median(rps),
+      cpuUsPerRequest: median(cpu),
+      throughputRatio: median(rpsRatio),
+      cpuRatio: median(cpuRatio),
+      throughputRatios: rpsRatio,
+      cpuRatios: cpuRatio,
+      failures: perRound.reduce((sum, r) => sum + (r[name] as SteadyResult).failures, 0),
+    }
+  })
+  return { rounds, requests: Number(args.requests), concurrency: Number(args.concurrency), rows }
+}
+
+function reference(round: Record<string, SteadyResult>): { rps: number; cpu: number } {
+  const ref = round[REFERENCE] as SteadyResult
+  return { rps: (ref.requests / ref.elapsedMs) * 1000, cpu: ref.cpuUs / ref.requests }
+}
+
+async function storm(url: string): Promise<NonNullable<Report['storm']>> {
+  const rounds = Number(args['storm-rounds'])
+  const burst = Number(args.burst)
+  const kinds = ['none', 'expired', 'revoked'] as const
+  const runs: { name: string; kind: StormJob['kind']; result: StormResult }[] = []
+  for (let round = 0; round < rounds; round++) {
+    const order = names.map((_, i) => names[(i + round) % names.length] as string)
+    for (const name of order) {
+      for (const kind of NO_SESSION.has(name) ? (['none'] as const) : kinds) {
+        const job: StormJob = {
+          mode: 'storm',
+          contender: name,
+          url,
+          burst,
+          kind,
+          revokeAfter: Number(args['revoke-after']),
+          shortTtlSeconds: 4,
+          timeoutMs: 120_000,
+        }
+        const result = await child<StormResult>('client.mjs', [JSON.stringify(job)], CLIENT_FLAGS, 300_000)
+        runs.push({ name, kind, result })
+        log(
+          `storm round ${round + 1}/${rounds} ${name} ${kind}: ${Math.round(result.drainMs)} ms, ` +
+            `${result.server.refreshCalls} refresh calls, ${result.failures} failures` +
+            (result.firstError ? ` (${result.firstError})` : ''),
+        )
+      }
+    }
+  }
+  const rows = names.flatMap((name) =>
+    (NO_SESSION.has(name) ? (['none'] as const) : kinds).map((kind) => {
+      const mine = runs.filter((run) => run.name === name && run.kind === kind).map((run) => run.result)
+      const refs = runs.filter((run) => run.name === name && run.kind === 'none').map((run) => run.result)
+      const rtts = runs.flatMap((run) =>
+        run.result.refreshRttMs === undefined ? [] : [run.result.refreshRttMs],
+      )
+      const drain = median(mine.map((r) => r.drainMs))
+      const refDrain = median(refs.map((r) => r.drainMs))
+      const refreshRtt = median(rtts)
+      return {
+        name,
+        kind,
+        drainMs: drain,
+        referenceDrainMs: refDrain,
+        refreshRttMs: refreshRtt,
+        /** The target: within the same burst without expiry + one refresh round trip, + 10%. */
+        withinTarget: drain <= (refDrain + refreshRtt) * 1.1,
+        refreshCalls: mine.map((r) => r.server.refreshCalls),
+        refreshRejected: mine.map((r) => r.server.refreshRejected),
+        unauthorized: mine.map((r) => r.server.unauthorized),
+        apiCalls: mine.map((r) => r.server.api),
+        failures: mine.map((r) => r.failures),
+        timedOut: mine.some((r) => r.timedOut),
+        firstError: mine.find((r) => r.firstError)?.firstError,
+      }
+    }),
+  )
+  return { rounds, burst, revokeAfter: Number(args['revoke-after']), rows }
+}
+
+async function memory(): Promise<MemoryResult> {
+  const total = Number(args['memory-requests'])
+  const result = await child<MemoryResult>(
+    'memory.mjs',
+    [String(total)],
+    [...CLIENT_FLAGS, '--expose-gc'],
+    1_800_000,
+  )
+  log(`memory: ${JSON.stringify(result.checkpoints)}`)
+  return result
+}
+
+async function main(): Promise<void> {
+  await bundle()
+  if (args.only === 'build') return // for profiling: node --cpu-prof bench/.build/client.mjs '<job>'
+  const report: Report = {
+    date: new Date().toISOString(),
+    node: process.version,
+    machine: `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}`,
+    loadAverage: os.loadavg(),
+    clientFlags: CLIENT_FLAGS,
+  }
+  if (phases.has('size')) {
+    report.size = await sizes()
+    log('size: done')
+  }
+  if (phases.has('memory')) report.memory = await memory()
+  if (phases.has('steady') || phases.has('storm')) {
+    const server = await startServer()
+    try {
+      if (phases.has('steady')) report.steady = await steady(server.url)
+      if (phases.has('storm')) report.storm = await storm(server.url)
+    } finally {
+      server.proc.kill()
+    }
+  }
+  report.loadAverageAfter = os.loadavg()
+  writeFileSync(`${here}results.json`, `${JSON.stringify(report, null, 2)}\n`)
+  writeFileSync(`${here}RESULTS.md`, renderResults(report))
+  log(`wrote ${here}RESULTS.md`)
+}
+
+main().catch((error: unknown) => {
+  console.error(error)
+  process.exit(1)
+})
