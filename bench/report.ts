@@ -1,5 +1,6 @@
 // Renders bench/results.json into bench/RESULTS.md: every figure, with the targets of issue 4 checked.
 import type { MemoryResult } from './memory.js'
+import type { OverheadResult } from './overhead.js'
 import type { SizeReport, SizeRow } from './size.js'
 
 export interface SteadyRow {
@@ -36,17 +37,20 @@ export interface Report {
   loadAverage: number[]
   loadAverageAfter?: number[] | undefined
   clientFlags: string[]
+  /** When each section was last measured (a partial run keeps the other sections). */
+  sectionDates?: Record<string, string> | undefined
   steady?: { rounds: number; requests: number; concurrency: number; rows: SteadyRow[] } | undefined
   storm?: { rounds: number; burst: number; revokeAfter: number; rows: StormRow[] } | undefined
   memory?: MemoryResult | undefined
+  overhead?: OverheadResult | undefined
   size?: SizeReport | undefined
 }
 
 const SUBJECT = 'session-fetch'
-const CORE_BUDGET = 6 * 1024
+const CORE_BUDGET = 6_000 // bytes (kB = 1,000 bytes, as size-limit counts)
 
 const fixed = (value: number, digits = 2) => value.toFixed(digits)
-const kb = (bytes: number) => `${(bytes / 1024).toFixed(2)} KB`
+const kb = (bytes: number) => `${(bytes / 1000).toFixed(2)} kB`
 const mark = (ok: boolean) => (ok ? 'met' : '**missed**')
 const list = (values: number[]) => values.map((v) => String(v)).join(' / ')
 
@@ -77,6 +81,23 @@ function steadySection(steady: NonNullable<Report['steady']>): string[] {
     )
   }
   return lines
+}
+
+function overheadSection(overhead: OverheadResult): string[] {
+  return [
+    '## Wrapper cost without the network',
+    '',
+    `The same in-process transport (it answers at once) called directly with a fixed header and through ` +
+      `\`plantly.fetch\`, ${overhead.calls.toLocaleString('en')} sequential calls each, ${overhead.rounds} ` +
+      'interleaved rounds in one process, CPU time per call (medians). This isolates what the wrapper itself ' +
+      'adds (URL join, scoping, Headers, token lookup), which the loopback figures above cannot resolve.',
+    '',
+    '| path | CPU µs/call |',
+    '| --- | ---: |',
+    `| transport called directly | ${fixed(overhead.directUs)} |`,
+    `| through plantly.fetch | ${fixed(overhead.wrappedUs)} |`,
+    `| **wrapper's own cost** (median of per-round differences) | **${fixed(overhead.overheadUs)}** |`,
+  ]
 }
 
 function stormSection(storm: NonNullable<Report['storm']>): string[] {
@@ -155,7 +176,7 @@ function topInputs(row: SizeRow, count: number): string {
   return Object.entries(row.inputs)
     .sort((a, b) => b[1] - a[1])
     .slice(0, count)
-    .map(([name, bytes]) => `${name.replace(/^src\//, '')} ${(bytes / 1024).toFixed(1)}`)
+    .map(([name, bytes]) => `${name.replace(/^src\//, '')} ${(bytes / 1000).toFixed(1)}`)
     .join(', ')
 }
 
@@ -167,7 +188,7 @@ function sizeSection(size: SizeReport): string[] {
       'peer dependencies and Node built-ins external), then gzip -9. `npm test` holds these with size-limit ' +
       '(`.size-limit.json`).',
     '',
-    '| entry | min | min+gz | largest inputs (KB minified) |',
+    '| entry | min | min+gz | largest inputs (kB minified) |',
     '| --- | ---: | ---: | --- |',
   ]
   for (const row of size.entries) {
@@ -177,7 +198,7 @@ function sizeSection(size: SizeReport): string[] {
   if (core) {
     lines.push(
       '',
-      `Target: core ≤ 6 KB min+gz with its dependencies: ${kb(core.gzipped)} (${mark(core.gzipped <= CORE_BUDGET)}).`,
+      `Target: core ≤ 6 kB min+gz with its dependencies: ${kb(core.gzipped)} (${mark(core.gzipped <= CORE_BUDGET)}).`,
       '',
       'What each option would bring the core to (sketches in `bench/size-options/`, swapped in at bundle time; ' +
         'none of them is in the package):',
@@ -201,7 +222,12 @@ export function renderResults(report: Report): string {
     'Written by `npm run bench` (bench/run.ts); raw figures in `bench/results.json`. The machine is shared with ' +
       'other jobs, so only ratios measured in the same round mean anything.',
     '',
-    `- Date: ${report.date}`,
+    `- Date: ${report.date}` +
+      (report.sectionDates
+        ? ` (sections: ${Object.entries(report.sectionDates)
+            .map(([phase, date]) => `${phase} ${date.slice(0, 16).replace('T', ' ')}`)
+            .join(', ')})`
+        : ''),
     `- Node: ${report.node}; client flags: ${report.clientFlags.length ? report.clientFlags.join(' ') : '(none)'} ` +
       '(the same for every contender); server and each client run in their own process, on 127.0.0.1',
     `- Machine: ${report.machine}; load average before ${report.loadAverage.map((v) => v.toFixed(2)).join(' ')}` +
@@ -211,6 +237,7 @@ export function renderResults(report: Report): string {
     '',
   ]
   if (report.steady) lines.push(...steadySection(report.steady), '')
+  if (report.overhead) lines.push(...overheadSection(report.overhead), '')
   if (report.storm) lines.push(...stormSection(report.storm), '')
   if (report.memory) lines.push(...memorySection(report.memory), '')
   if (report.size) lines.push(...sizeSection(report.size), '')

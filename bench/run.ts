@@ -1,8 +1,8 @@
 // `npm run bench`: steady state, storm, memory and size, side by side in one run; writes bench/RESULTS.md and
-// bench/results.json. Options: --only steady,storm,memory,size (or build)  --rounds 5  --requests 20000
+// bench/results.json. Options: --only steady,overhead,storm,memory,size (or build, or render)  --rounds 5  --requests 20000
 // --concurrency 64  --storm-rounds 3  --burst 10000  --memory-requests 1000000  --contenders a,b,c
 import { type ChildProcess, fork } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -10,6 +10,7 @@ import { build } from 'esbuild'
 import type { SteadyJob, SteadyResult, StormJob, StormResult } from './client.js'
 import { contenders } from './contenders/index.js'
 import type { MemoryResult } from './memory.js'
+import type { OverheadResult } from './overhead.js'
 import { type Report, renderResults } from './report.js'
 import { sizes } from './size.js'
 
@@ -22,7 +23,7 @@ const NO_SESSION = new Set(['bare-fetch', 'undici-request']) // fixed header: no
 
 const { values: args } = parseArgs({
   options: {
-    only: { type: 'string', default: 'steady,storm,memory,size' },
+    only: { type: 'string', default: 'steady,overhead,storm,memory,size' },
     rounds: { type: 'string', default: '5' },
     requests: { type: 'string', default: '20000' },
     concurrency: { type: 'string', default: '64' },
@@ -42,7 +43,7 @@ async function bundle(): Promise<void> {
   mkdirSync(out, { recursive: true })
   // Own TypeScript compiled by esbuild (as tsup does for dist/); node_modules are loaded as installed.
   await build({
-    entryPoints: [`${here}server.ts`, `${here}client.ts`, `${here}memory.ts`],
+    entryPoints: [`${here}server.ts`, `${here}client.ts`, `${here}memory.ts`, `${here}overhead.ts`],
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -226,6 +227,12 @@ async function memory(): Promise<MemoryResult> {
 }
 
 async function main(): Promise<void> {
+  if (args.only === 'render') {
+    // Re-render RESULTS.md from the last results.json (after editing bench/report.ts).
+    const saved = JSON.parse(readFileSync(`${here}results.json`, 'utf8')) as Report
+    writeFileSync(`${here}RESULTS.md`, renderResults(saved))
+    return
+  }
   await bundle()
   if (args.only === 'build') return // for profiling: node --cpu-prof bench/.build/client.mjs '<job>'
   const report: Report = {
@@ -240,6 +247,10 @@ async function main(): Promise<void> {
     log('size: done')
   }
   if (phases.has('memory')) report.memory = await memory()
+  if (phases.has('overhead')) {
+    report.overhead = await child<OverheadResult>('overhead.mjs', ['200000', '7'], CLIENT_FLAGS, 900_000)
+    log(`overhead: ${JSON.stringify(report.overhead)}`)
+  }
   if (phases.has('steady') || phases.has('storm')) {
     const server = await startServer()
     try {
@@ -250,8 +261,17 @@ async function main(): Promise<void> {
     }
   }
   report.loadAverageAfter = os.loadavg()
-  writeFileSync(`${here}results.json`, `${JSON.stringify(report, null, 2)}\n`)
-  writeFileSync(`${here}RESULTS.md`, renderResults(report))
+  for (const phase of phases) report.sectionDates = { ...report.sectionDates, [phase]: report.date }
+  // A partial run (--only) keeps the other sections of the last results.json.
+  const merged = existsSync(`${here}results.json`)
+    ? { ...(JSON.parse(readFileSync(`${here}results.json`, 'utf8')) as Report), ...report }
+    : report
+  if (existsSync(`${here}results.json`)) {
+    const previous = JSON.parse(readFileSync(`${here}results.json`, 'utf8')) as Report
+    merged.sectionDates = { ...previous.sectionDates, ...report.sectionDates }
+  }
+  writeFileSync(`${here}results.json`, `${JSON.stringify(merged, null, 2)}\n`)
+  writeFileSync(`${here}RESULTS.md`, renderResults(merged))
   log(`wrote ${here}RESULTS.md`)
 }
 
