@@ -11,7 +11,7 @@ import { PlantlyMock } from '../src/mock/index.js'
 const mock = new PlantlyMock({ accessTtlSeconds: 3600, refreshTtlSeconds: 3600, logLimit: 1 })
 /** Access token → local epoch ms at which it stops working. */
 const valid = new Map<string, number>()
-const counts = { api: 0, unauthorized: 0, logins: 0, refreshCalls: 0, refreshRejected: 0 }
+const counts = { api: 0, unauthorized: 0, logins: 0, refreshCalls: 0, refreshRejected: 0, connections: 0 }
 /** After this many more API answers, every access token stops working (a token expiring mid-burst). */
 let expireAfter: number | undefined
 
@@ -103,6 +103,9 @@ const server = createServer((req, res) => {
   } else if (path.startsWith('/__bench/')) {
     control(req, res, new URL(path, 'http://127.0.0.1'))
   } else api(req, res)
+})
+server.on('connection', () => {
+  counts.connections++
 })
 // Keep-alive sockets outlive the pauses between phases; the storm opens many connections at once.
 server.keepAliveTimeout = 120_000
