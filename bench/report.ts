@@ -119,8 +119,9 @@ function stormSection(storm: NonNullable<Report['storm']>): string[] {
       'when a used one comes back (the Plantly contract), so uncoordinated refreshes fail.',
     '',
     '- **none**: the burst with a valid token (the reference).',
-    '- **expired**: the access token (40 s lifetime, known from `expires_in` and the JWT) has just expired when ' +
-      'the burst starts; the server refuses it too.',
+    '- **expired**: the access token (20 s lifetime, known from `expires_in` and the JWT) has just expired when ' +
+      'the burst starts; the server refuses it too. Every case starts its measured burst 20.3 s after the login, ' +
+      'so the reference idles as long.',
     `- **revoked**: the server ends the token after answering ${storm.revokeAfter.toLocaleString('en')} calls of ` +
       'the burst; nothing tells the client beforehand, so every call still in flight gets a 401 and has to be ' +
       'sent twice: no client can drain this case in "reference + one refresh round trip".',
@@ -242,7 +243,7 @@ function sizeSection(size: SizeReport): string[] {
   return lines
 }
 
-export function renderResults(report: Report): string {
+export function renderResults(report: Report, notes = ''): string {
   const lines = [
     '# Benchmark results',
     '',
@@ -268,5 +269,6 @@ export function renderResults(report: Report): string {
   if (report.storm) lines.push(...stormSection(report.storm), '')
   if (report.memory) lines.push(...memorySection(report.memory), '')
   if (report.size) lines.push(...sizeSection(report.size), '')
+  if (notes) lines.push(notes.trim(), '')
   return `${lines.join('\n').trimEnd()}\n`
 }

@@ -84,6 +84,11 @@ async function startServer(): Promise<{ url: string; proc: ChildProcess }> {
   return { url, proc }
 }
 
+/** The hand-written analysis appended to RESULTS.md. */
+function notes(): string {
+  return existsSync(`${here}notes.md`) ? readFileSync(`${here}notes.md`, 'utf8') : ''
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
   const mid = Math.floor(sorted.length / 2)
@@ -170,7 +175,7 @@ async function storm(url: string): Promise<NonNullable<Report['storm']>> {
           burst,
           kind,
           revokeAfter: Number(args['revoke-after']),
-          expiringTtlSeconds: 40,
+          expiringTtlSeconds: 20,
           timeoutMs: 120_000,
         }
         const result = await child<StormResult>('client.mjs', [JSON.stringify(job)], CLIENT_FLAGS, 300_000)
@@ -243,7 +248,7 @@ async function main(): Promise<void> {
   if (args.only === 'render') {
     // Re-render RESULTS.md from the last results.json (after editing bench/report.ts).
     const saved = JSON.parse(readFileSync(`${here}results.json`, 'utf8')) as Report
-    writeFileSync(`${here}RESULTS.md`, renderResults(saved))
+    writeFileSync(`${here}RESULTS.md`, renderResults(saved, notes()))
     return
   }
   await bundle()
@@ -284,7 +289,7 @@ async function main(): Promise<void> {
     merged.sectionDates = { ...previous.sectionDates, ...report.sectionDates }
   }
   writeFileSync(`${here}results.json`, `${JSON.stringify(merged, null, 2)}\n`)
-  writeFileSync(`${here}RESULTS.md`, renderResults(merged))
+  writeFileSync(`${here}RESULTS.md`, renderResults(merged, notes()))
   log(`wrote ${here}RESULTS.md`)
 }
 
