@@ -2,7 +2,7 @@
 // bench/results.json. Options: --only steady,overhead,storm,memory,size (or build, or render)  --rounds 5  --requests 20000
 // --concurrency 64  --storm-rounds 3  --burst 10000  --memory-requests 1000000  --contenders a,b,c
 import { type ChildProcess, fork } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -40,6 +40,7 @@ const names = args.contenders.split(',')
 if (!names.includes(REFERENCE)) names.unshift(REFERENCE)
 
 async function bundle(): Promise<void> {
+  rmSync(out, { recursive: true, force: true }) // no stale chunks from an earlier build
   mkdirSync(out, { recursive: true })
   // Own TypeScript compiled by esbuild (as tsup does for dist/); node_modules are loaded as installed.
   await build({
