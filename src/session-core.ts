@@ -75,23 +75,25 @@ export function createSessionCore<Credentials>(
   const originPrefixes = [...options.allowedOrigins].map((origin) => `${origin}/`)
 
   let snap: StoreSnapshot | undefined
-  let loading: Promise<StoreSnapshot> | undefined
+  let loading: Promise<void> | undefined
   let inflight: { version: number; promise: Promise<Outcome> } | undefined
   let unsubscribe: (() => void) | undefined
   let loggedOut = false // after logout(), no unattended login until login() is called again
   let epoch = 0 // bumped by logout: a refresh that started before never writes after
 
-  function load(): Promise<StoreSnapshot> {
+  // Resolves with the latest snapshot (not the first one read): callers act on what is current.
+  async function load(): Promise<StoreSnapshot> {
+    if (snap) return snap
     loading ??= (async () => {
       const first = await store.read()
       adopt(first, 'local')
       unsubscribe ??= store.subscribe?.((next) => adopt(next, 'store'))
-      return snap ?? first
     })().catch((error: unknown) => {
       loading = undefined
       throw error
     })
-    return loading
+    await loading
+    return snap as unknown as StoreSnapshot
   }
 
   // Take a snapshot if it is newer than ours; announce changes other instances made.
@@ -314,14 +316,22 @@ export function createSessionCore<Credentials>(
       await overwrite(grant, 'login')
       return grant.session
     },
-    async refresh(callOptions = {}) {
-      const current = await abortable(load(), callOptions.signal)
-      if (inflight) await abortable(inflight.promise, callOptions.signal)
-      else if (!current.record && !(credentials && !loggedOut)) throw new SessionExpiredError('no_session')
-      else await abortable(startRefresh(snap?.version ?? current.version), callOptions.signal)
-      const session = snap?.record?.session
-      if (!session) throw new SessionExpiredError('session_expired')
-      return session
+    refresh(callOptions = {}) {
+      // Registers the refresh synchronously when the session is loaded, so calls made right after wait for it.
+      const begin = (): Promise<unknown> => {
+        if (inflight) return inflight.promise
+        const current = snap as StoreSnapshot
+        if (!current.record && !(credentials && !loggedOut)) {
+          return Promise.reject(new SessionExpiredError('no_session'))
+        }
+        return startRefresh(current.version)
+      }
+      const running = snap ? begin() : load().then(begin)
+      return abortable(running, callOptions.signal).then(() => {
+        const session = snap?.record?.session
+        if (!session) throw new SessionExpiredError('session_expired')
+        return session
+      })
     },
     async logout(callOptions = {}) {
       await load()
