@@ -34,7 +34,11 @@ describe('proactive refresh', () => {
     ['an hour behind', -3_600_000],
   ])('a server clock %s neither refreshes on every call nor misses the window', async (_name, offset) => {
     const time = clock()
-    const { plantly, mock } = await plantlyApi({ accessTtlSeconds: 60, clockOffsetMs: offset, client: { now: time.now } })
+    const { plantly, mock } = await plantlyApi({
+      accessTtlSeconds: 60,
+      clockOffsetMs: offset,
+      client: { now: time.now },
+    })
     for (let i = 0; i < 5; i++) await plantly.fetch(`/early/${i}`)
     time.advance(10_000)
     await plantly.fetch('/later')
@@ -60,7 +64,11 @@ describe('proactive refresh', () => {
 
   test('opaque tokens use expires_in', async () => {
     const time = clock()
-    const { plantly, mock } = await plantlyApi({ tokenFormat: 'opaque', accessTtlSeconds: 100, client: { now: time.now } })
+    const { plantly, mock } = await plantlyApi({
+      tokenFormat: 'opaque',
+      accessTtlSeconds: 100,
+      client: { now: time.now },
+    })
     expect((await plantly.getSession())?.access_token).not.toContain('.ey')
     time.advance(69_000)
     await plantly.fetch('/a')
@@ -72,7 +80,10 @@ describe('proactive refresh', () => {
 
   test('refreshWindowMs: 0 refreshes only after a 401', async () => {
     const time = clock()
-    const { plantly, mock } = await plantlyApi({ accessTtlSeconds: 60, client: { now: time.now, refreshWindowMs: 0 } })
+    const { plantly, mock } = await plantlyApi({
+      accessTtlSeconds: 60,
+      client: { now: time.now, refreshWindowMs: 0 },
+    })
     time.advance(59_000)
     await plantly.fetch('/a')
     expect(mock.counters.refreshes).toBe(0)

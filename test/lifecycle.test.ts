@@ -7,7 +7,9 @@ describe('events', () => {
   test('login, refresh, logout fire with their payloads; the returned function unsubscribes', async () => {
     const { plantly, mock } = await plantlyApi({ login: false })
     const seen: string[] = []
-    const offLogin = plantly.on('login', ({ session, source }) => seen.push(`login:${source}:${session.type}`))
+    const offLogin = plantly.on('login', ({ session, source }) =>
+      seen.push(`login:${source}:${session.type}`),
+    )
     plantly.on('refresh', ({ source }) => seen.push(`refresh:${source}`))
     plantly.on('logout', ({ source }) => seen.push(`logout:${source}`))
     await plantly.login(DEMO_USER)
@@ -32,7 +34,10 @@ describe('events', () => {
     await new Promise((resolve) => setImmediate(resolve))
     process.off('uncaughtException', uncaught)
     expect(response.status).toBe(200)
-    expect(uncaught).toHaveBeenCalledWith(expect.objectContaining({ message: 'listener bug' }), expect.anything())
+    expect(uncaught).toHaveBeenCalledWith(
+      expect.objectContaining({ message: 'listener bug' }),
+      expect.anything(),
+    )
   })
 
   test('two clients sharing a memoryStore share the session, one refresh, and each other’s events', async () => {
@@ -153,7 +158,16 @@ describe('abort', () => {
 
 describe('no background work', () => {
   test('no timer is left running between calls', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'clearImmediate'] })
+    vi.useFakeTimers({
+      toFake: [
+        'setTimeout',
+        'clearTimeout',
+        'setInterval',
+        'clearInterval',
+        'setImmediate',
+        'clearImmediate',
+      ],
+    })
     try {
       const { plantly, mock } = await plantlyApi()
       await plantly.fetch('/a')

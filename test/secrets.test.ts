@@ -42,7 +42,10 @@ describe('no token ever appears in an error', () => {
     server.use(
       http.post(`${BASE}/auth/sessions`, async ({ request }) => {
         const body = (await request.json()) as { password: string }
-        return HttpResponse.json({ code: 'unauthorized', message: `wrong password ${body.password}` }, { status: 401 })
+        return HttpResponse.json(
+          { code: 'unauthorized', message: `wrong password ${body.password}` },
+          { status: 401 },
+        )
       }),
     )
     const error = await plantly.login({ ...DEMO_USER, password: 'hunter2-secret' }).catch((e: unknown) => e)
@@ -57,7 +60,10 @@ describe('no token ever appears in an error', () => {
     const session = await plantly.getSession()
     server.use(
       http.delete(`${BASE}/auth/sessions`, () =>
-        HttpResponse.json({ code: 'oops', message: `eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln ${session?.access_token}` }, { status: 500 }),
+        HttpResponse.json(
+          { code: 'oops', message: `eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln ${session?.access_token}` },
+          { status: 500 },
+        ),
       ),
     )
     const error = await plantly.logout().catch((e: unknown) => e)

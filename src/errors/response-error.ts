@@ -28,8 +28,10 @@ export class ResponseError extends SessionFetchError {
       string,
       unknown
     >
-    const serverCode = typeof body.code === 'string' ? redact(body.code, init.secrets).slice(0, 100) : undefined
-    const serverMessage = typeof body.message === 'string' ? redact(body.message, init.secrets).slice(0, 300) : undefined
+    const serverCode =
+      typeof body.code === 'string' ? redact(body.code, init.secrets).slice(0, 100) : undefined
+    const serverMessage =
+      typeof body.message === 'string' ? redact(body.message, init.secrets).slice(0, 300) : undefined
     const url = redact(stripQuery(init.url), init.secrets)
     const detail = serverCode ? ` (${serverCode}${serverMessage ? `: ${serverMessage}` : ''})` : ''
     super(
