@@ -101,6 +101,9 @@ export function createSessionCore<Credentials>(
     if (snap !== undefined && next.version <= snap.version) return
     const hadSnapshot = snap !== undefined
     snap = next
+    // A logout by an instance sharing the store ends the session here too: no unattended login brings it back.
+    if (next.writer !== writer && next.reason === 'logout') loggedOut = true
+    else if (next.writer !== writer && next.reason === 'login') loggedOut = false
     if (source === 'store' && hadSnapshot && next.reason && next.writer !== writer) {
       announce(next.reason, next, 'store')
     }
