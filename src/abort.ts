@@ -47,3 +47,19 @@ export async function withDeadline<T>(
     outer?.removeEventListener('abort', onAbort)
   }
 }
+
+/** Wait `ms`, or reject with `signal.reason` as soon as the signal aborts (clearing the timer). */
+export function delay(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(signal.reason)
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer)
+      reject(signal.reason)
+    }
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+}

@@ -1,4 +1,5 @@
 import { createFetch, FetchError } from 'ofetch'
+import { delay } from './abort.js'
 import { OptionError } from './errors/option-error.js'
 import { ResponseError } from './errors/response-error.js'
 import { SessionRejectedError } from './errors/session-rejected-error.js'
@@ -54,7 +55,17 @@ export function plantlySessions(options: PlantlySessionsOptions): SessionProtoco
     bearer: string | undefined,
     body?: PlantlyCredentials,
   ) {
-    const $fetch = createFetch({ fetch: context.fetch })
+    // ofetch decides whether and how long to wait before a retry; the wait happens here instead of in ofetch's
+    // own timer, so that an aborted call (timeout, logout, caller) leaves no timer behind.
+    let wait = 0
+    const $fetch = createFetch({
+      fetch: async (input, init) => {
+        const ms = wait
+        wait = 0
+        if (ms > 0) await delay(ms, context.signal)
+        return context.fetch(input, init)
+      },
+    })
     const headers: Record<string, string> = { accept: 'application/json' }
     if (bearer !== undefined) headers.authorization = `Bearer ${bearer}`
     try {
@@ -65,7 +76,10 @@ export function plantlySessions(options: PlantlySessionsOptions): SessionProtoco
         signal: context.signal,
         retry: method === 'DELETE' ? 0 : retries,
         retryStatusCodes: RETRY_STATUSES,
-        retryDelay: (ctx) => retryDelay(ctx.response, retries - Number(ctx.options.retry ?? 0), context),
+        retryDelay: (ctx) => {
+          wait = retryDelay(ctx.response, retries - Number(ctx.options.retry ?? 0), context)
+          return 0
+        },
       })
     } catch (error) {
       if (!(error instanceof FetchError)) throw error

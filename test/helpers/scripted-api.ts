@@ -142,6 +142,13 @@ export class ScriptedApi {
     return this.#pending.filter((p) => p.exchange.state === 'pending').map((p) => p.exchange)
   }
 
+  /** The oldest pending call (throws when there is none). */
+  next(kind?: ExchangeKind): Exchange {
+    const found = this.pending().find((exchange) => kind === undefined || exchange.kind === kind)
+    if (!found) throw new Error(`no pending ${kind ?? ''} call`)
+    return found
+  }
+
   /** Calls the server has not answered yet, hung ones included. */
   inFlight(kind?: ExchangeKind): number {
     let n = 0
