@@ -80,6 +80,9 @@ export function createSessionCore<Credentials>(
   let unsubscribe: (() => void) | undefined
   let loggedOut = false // after logout(), no unattended login until login() is called again
   let epoch = 0 // bumped by logout: a refresh that started before never writes after
+  // The session call renewing `version`: aborted as soon as that version is replaced (login, logout, another
+  // instance), so that its retries never present tokens the client already knows are stale.
+  let renewing: { version: number; controller: AbortController } | undefined
 
   // Resolves with the latest snapshot (not the first one read): callers act on what is current.
   async function load(): Promise<StoreSnapshot> {
@@ -101,6 +104,7 @@ export function createSessionCore<Credentials>(
     if (snap !== undefined && next.version <= snap.version) return
     const hadSnapshot = snap !== undefined
     snap = next
+    if (renewing && renewing.version !== next.version) renewing.controller.abort()
     // A logout by an instance sharing the store ends the session here too: no unattended login brings it back.
     if (next.writer !== writer && next.reason === 'logout') loggedOut = true
     else if (next.writer !== writer && next.reason === 'login') loggedOut = false
@@ -143,10 +147,10 @@ export function createSessionCore<Credentials>(
     return { fetch: options.fetch, signal, deadline }
   }
 
-  async function unattendedLogin(): Promise<Grant> {
+  async function unattendedLogin(superseded?: AbortSignal): Promise<Grant> {
     if (!credentials) throw new SessionRejectedError(undefined)
     const supplied = await credentials()
-    const grant = await withDeadline(refreshTimeoutMs, undefined, (signal, deadline) =>
+    const grant = await withDeadline(refreshTimeoutMs, superseded, (signal, deadline) =>
       protocol.login(supplied, context(signal, deadline)),
     )
     counts.logins++
@@ -187,20 +191,26 @@ export function createSessionCore<Credentials>(
     const record = latest.record
     let grant: Grant
     let reason: ChangeReason = 'refresh'
+    const current = { version: latest.version, controller: new AbortController() }
+    const superseded = current.controller.signal
+    renewing = current
     try {
       if (record?.session.refresh_token) {
         counts.refreshes++
-        grant = await withDeadline(refreshTimeoutMs, undefined, (signal, deadline) =>
+        grant = await withDeadline(refreshTimeoutMs, superseded, (signal, deadline) =>
           protocol.refresh(record.session, context(signal, deadline)),
         )
       } else if (credentials && !loggedOut) {
         // No session yet (or one that cannot be refreshed, e.g. client credentials): log in.
-        grant = await unattendedLogin()
+        grant = await unattendedLogin(superseded)
         reason = 'login'
       } else return outcomeNow()
     } catch (error) {
+      if (superseded.aborted) return outcomeNow() // the session was replaced meanwhile: that is the outcome
       if (!(error instanceof SessionRejectedError)) throw new RefreshError(error)
       return afterRejection(latest, startEpoch)
+    } finally {
+      if (renewing === current) renewing = undefined
     }
     if (epoch !== startEpoch) return outcomeNow() // logout began meanwhile: never bring the session back
     await write(grant, latest.version, reason)

@@ -782,6 +782,53 @@ afterEach(() => {
   vi.useRealTimers()
 })
 
+/**
+ * Failing cases the property found, as fast-check shrank them. Each runs first in the property (`examples`)
+ * and as its own test below; the README's "Reliability suite" section says what each one found.
+ */
+const REGRESSIONS: { name: string; config: Config; commands: Command[] }[] = [
+  {
+    name: 'a logout by an instance sharing the store stops the other instance from logging in unattended',
+    config: {
+      tokenFormat: 'jwt',
+      expiresIn: 'ttl',
+      ttlSeconds: 120,
+      skewMs: 0,
+      refreshWindowMs: 30_000,
+      refreshTimeoutMs: 50,
+      retry: 0,
+      credentials: true,
+      instances: 2,
+      startLoggedIn: true,
+    },
+    commands: [
+      { t: 'logout', instance: 0 },
+      { t: 'refresh', instance: 1 },
+      { t: 'deliver', pick: 0, fault: 'ok' },
+    ],
+  },
+  {
+    name: 'a refresh retrying after a 500 stops when login() replaces the session (no stale refresh token sent)',
+    config: {
+      tokenFormat: 'jwt',
+      expiresIn: 'ttl',
+      ttlSeconds: 120,
+      skewMs: 0,
+      refreshWindowMs: 30_000,
+      refreshTimeoutMs: 170,
+      retry: 1,
+      credentials: false,
+      instances: 1,
+      startLoggedIn: true,
+    },
+    commands: [
+      { t: 'refresh', instance: 0 },
+      { t: 'deliver', pick: 0, fault: '500' },
+      { t: 'login', instance: 0, wrongPassword: false },
+    ],
+  },
+]
+
 test(
   `the client keeps every invariant over ${RUNS} random interleavings`,
   async () => {
@@ -797,8 +844,10 @@ test(
   Math.max(120_000, RUNS * 100),
 )
 
-/** Failing cases the property found, kept as they were shrunk (see the README's closing notes). */
-const REGRESSIONS: { name: string; config: Config; commands: Command[] }[] = []
+test.each(REGRESSIONS)('regression: $name', async ({ config, commands }) => {
+  const run = await runModel(config, commands)
+  expect(run.violations).toEqual([])
+})
 
 test('the invariant checks can fail: a client that leaks its token to another origin is caught', async () => {
   const config: Config = {

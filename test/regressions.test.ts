@@ -1,5 +1,5 @@
 import { afterEach, expect, test, vi } from 'vitest'
-import { createSessionFetch } from '../src/index.js'
+import { createSessionFetch, plantlySessions } from '../src/index.js'
 import { flush } from './helpers/flush.js'
 import { ScriptedApi } from './helpers/scripted-api.js'
 
@@ -28,4 +28,30 @@ test('a login aborted while ofetch waits to retry a 503 leaves no timer behind',
   await expect(login).rejects.toBe(controller.signal.reason)
   expect(vi.getTimerCount()).toBe(0)
   expect(api.inFlight()).toBe(0)
+})
+
+test('a refresh waiting to retry a 500 stops when login() replaces the session: no stale token goes out', async () => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+  const api = new ScriptedApi({ baseURL: BASE, ttlSeconds: 600 })
+  const plantly = createSessionFetch({
+    baseURL: BASE,
+    fetch: api.fetch,
+    protocol: plantlySessions({ baseURL: BASE, retry: 1 }),
+  })
+  const first = plantly.login(DEMO)
+  await flush()
+  await api.deliver(api.next('login'))
+  await first
+  const refresh = plantly.refresh()
+  await flush()
+  await api.deliver(api.next('refresh'), '500')
+  await flush() // ofetch now waits before its retry
+  const second = plantly.login(DEMO)
+  await flush()
+  await api.deliver(api.next('login'))
+  const session = await second
+  await vi.advanceTimersByTimeAsync(10_000)
+  expect(api.history.filter((e) => e.kind === 'refresh')).toHaveLength(1)
+  await expect(refresh).resolves.toEqual(session)
+  expect(vi.getTimerCount()).toBe(0)
 })
