@@ -222,7 +222,10 @@ class Run {
   readonly refreshTokensSent = new Set<string>()
   readonly endedFamilies = new Set<number>()
   refreshTokensSentBeforeLogout = new Set<string>()
-  loggedOut = false
+  /** Per instance: logout() ended its session, so no unattended login until a login (any instance's). */
+  readonly loggedOut: boolean[] = []
+  /** Per instance: the last exchange id sent before its logout() (a shared logout counts for all). */
+  readonly loggedOutAfter: number[] = []
   refreshFailures = 0
   lastRefreshFailureAt = Number.NEGATIVE_INFINITY
   lifetimeMs: number | undefined
@@ -253,17 +256,25 @@ class Run {
   observeWrite(snapshot: StoreSnapshot): void {
     const record = snapshot.record
     if (!record) {
+      // A logout written to the store ends the session for every instance sharing it.
+      if (snapshot.reason === 'logout') this.loggedOut.fill(true)
       this.current = undefined
       return
     }
     const now = Date.now()
     const family = this.api.familyOf(record.session.access_token)
-    if (this.loggedOut) {
-      this.violation(`a session was written after logout (reason ${snapshot.reason}) before any login()`)
-    }
     if (family !== undefined && this.endedFamilies.has(family)) {
       this.violation(`the session family ${family} ended by logout was brought back (${snapshot.reason})`)
     }
+    // An unattended login that was on its way when its instance logged out must not land.
+    const issuer = this.api.history[(this.api.tokens.get(record.session.access_token)?.issuedBy ?? 0) - 1]
+    if (issuer?.kind === 'login' && issuer.text?.includes(ROBOT.email_address)) {
+      const instance = Number(issuer.tag)
+      if (issuer.id <= (this.loggedOutAfter[instance] ?? 0)) {
+        this.violation(`instance ${instance}: an unattended login sent before logout() was written after it`)
+      }
+    }
+    if (snapshot.reason === 'login') this.loggedOut.fill(false)
     if (record.receivedAt !== now)
       this.violation(`receivedAt ${record.receivedAt} is not the local now ${now}`)
     const expected = this.lifetimeMs === undefined ? undefined : now + this.lifetimeMs
@@ -313,8 +324,10 @@ class Run {
         break
       case 'login':
         if (authorization !== null) this.violation('Authorization on the login call')
-        if (exchange.text?.includes(ROBOT.email_address) && this.loggedOut) {
-          this.violation('an unattended login ran after logout() and before any login()')
+        if (exchange.text?.includes(ROBOT.email_address) && this.loggedOut[Number(exchange.tag)]) {
+          this.violation(
+            `instance ${exchange.tag}: an unattended login ran after logout(), before any login()`,
+          )
         }
         break
       case 'logout':
@@ -393,9 +406,6 @@ class Run {
         this.refreshFailures++
         this.lastRefreshFailureAt = Date.now()
       }
-    }
-    if (exchange.kind === 'login' && exchange.state === 'answered' && exchange.status === 200) {
-      if (exchange.text?.includes(DEMO.email_address)) this.loggedOut = false
     }
     if (exchange.kind === 'api' && exchange.state === 'answered' && exchange.status === 401) {
       const version = exchange.token === undefined ? undefined : this.versionOf.get(exchange.token)
@@ -644,9 +654,16 @@ async function execute(run: Run, command: Command): Promise<void> {
     }
     case 'logout': {
       // From here on, this session is over: nothing may bring it back, nobody may log in unattended.
-      if (run.current?.family !== undefined) run.endedFamilies.add(run.current.family)
+      const index = command.instance % run.instances.length
+      const sent = run.api.counters.exchanges
+      run.loggedOut[index] = true
+      run.loggedOutAfter[index] = sent
+      if (run.current) {
+        // The store is cleared: the logout reaches every instance sharing it.
+        if (run.current.family !== undefined) run.endedFamilies.add(run.current.family)
+        run.loggedOutAfter.fill(sent)
+      }
       run.refreshTokensSentBeforeLogout = new Set(run.refreshTokensSent)
-      run.loggedOut = true
       const call = run.newCall('logout', command)
       run.track(call, pick(command.instance).logout())
       break
@@ -687,7 +704,7 @@ export async function runModel(config: Config, commands: readonly Command[]): Pr
     for (let i = 0; i < config.instances; i++) {
       const instance = createSessionFetch({
         baseURL: BASE,
-        fetch: run.api.fetch,
+        fetch: run.api.transport(String(i)),
         store,
         allowedOrigins: [FILES],
         refreshWindowMs: config.refreshWindowMs,
@@ -700,6 +717,8 @@ export async function runModel(config: Config, commands: readonly Command[]): Pr
         instance.on(name, () => run.events.push({ instance: i, name, at: Date.now() }))
       }
       run.listenersAdded.push(4)
+      run.loggedOut.push(false)
+      run.loggedOutAfter.push(0)
       run.instances.push(instance)
     }
     if (config.startLoggedIn) {
@@ -825,6 +844,37 @@ const REGRESSIONS: { name: string; config: Config; commands: Command[] }[] = [
       { t: 'refresh', instance: 0 },
       { t: 'deliver', pick: 0, fault: '500' },
       { t: 'login', instance: 0, wrongPassword: false },
+    ],
+  },
+  {
+    name: 'a replay after a 401 on an older token does not send the current token when it is due',
+    config: {
+      tokenFormat: 'jwt',
+      expiresIn: 'ttl',
+      ttlSeconds: 120,
+      skewMs: 0,
+      refreshWindowMs: 11294,
+      refreshTimeoutMs: 50,
+      retry: 0,
+      credentials: true,
+      instances: 1,
+      startLoggedIn: false,
+    },
+    commands: [
+      {
+        t: 'fetch',
+        instance: 0,
+        target: 'relative',
+        input: 'string',
+        body: 'none',
+        signal: 'none',
+        payload: '',
+      },
+      { t: 'deliver', pick: 0, fault: 'ok' },
+      { t: 'refresh', instance: 0 },
+      { t: 'deliver', pick: 117909265, fault: 'ok' },
+      { t: 'tick', ms: 1906 },
+      { t: 'jump', percentOfTtl: 89 },
     ],
   },
 ]

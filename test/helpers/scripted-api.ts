@@ -57,6 +57,8 @@ export interface TokenInfo {
   expiresAt: number // server clock
   used: boolean
   superseded: boolean
+  /** The exchange whose answer carried it. */
+  issuedBy: number
 }
 
 export interface ExchangeBody {
@@ -76,6 +78,8 @@ export interface Exchange {
   /** The Bearer token presented, if any. */
   readonly token: string | undefined
   readonly callId: string | null
+  /** Who sent it, when it came through `transport(tag)`. */
+  readonly tag: string | undefined
   readonly sentAt: number
   readonly body: Promise<ExchangeBody>
   /** The body, when it was a string (known at once: login calls). */
@@ -173,7 +177,15 @@ export class ScriptedApi {
   }
 
   /** The transport: hand this to `createSessionFetch({ fetch })`. */
-  readonly fetch = (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+  readonly fetch = (input: RequestInfo | URL, init?: RequestInit): Promise<Response> =>
+    this.#send(input, init, undefined)
+
+  /** The transport, marking every exchange with `tag` (to tell clients sharing the server apart). */
+  transport(tag: string): typeof globalThis.fetch {
+    return (input, init) => this.#send(input, init, tag)
+  }
+
+  #send(input: RequestInfo | URL, init: RequestInit | undefined, tag: string | undefined): Promise<Response> {
     const request = typeof input === 'object' && 'url' in input && 'method' in input ? input : undefined
     const url = request ? request.url : String(input)
     const method = (init?.method ?? request?.method ?? 'GET').toUpperCase()
@@ -198,6 +210,7 @@ export class ScriptedApi {
       headers,
       token: match?.[1],
       callId: headers.get('x-call'),
+      tag,
       sentAt: Date.now(),
       body,
       text: typeof init?.body === 'string' ? init.body : undefined,
@@ -357,7 +370,7 @@ export class ScriptedApi {
       return errorResponse(400, extra)
     if (this.options.users[email] !== credentials.password) return errorResponse(401, extra)
     this.counters.logins++
-    return json(200, this.#session(this.#nextFamily++), dateHeader(this.now(), extra))
+    return json(200, this.#session(this.#nextFamily++, exchange.id), dateHeader(this.now(), extra))
   }
 
   #refresh(exchange: Exchange, extra: Record<string, string>): Response {
@@ -378,7 +391,7 @@ export class ScriptedApi {
       if (other.family === info.family && other.kind === 'access') other.superseded = true
     }
     this.counters.refreshes++
-    return json(200, this.#session(info.family), dateHeader(this.now(), extra))
+    return json(200, this.#session(info.family, exchange.id), dateHeader(this.now(), extra))
   }
 
   #validAccess(token: string | undefined): TokenInfo | undefined {
@@ -387,13 +400,13 @@ export class ScriptedApi {
     return info.expiresAt > this.now() ? info : undefined
   }
 
-  #session(family: number): Record<string, unknown> {
+  #session(family: number, issuedBy: number): Record<string, unknown> {
     const { ttlSeconds, refreshTtlSeconds, expiresIn } = this.options
     const session: Record<string, unknown> = {
       type: 'auth.session',
       token_type: 'bearer',
-      access_token: this.#mint(family, 'access', ttlSeconds),
-      refresh_token: this.#mint(family, 'refresh', refreshTtlSeconds),
+      access_token: this.#mint(family, 'access', ttlSeconds, issuedBy),
+      refresh_token: this.#mint(family, 'refresh', refreshTtlSeconds, issuedBy),
     }
     if (expiresIn === 'ttl') session.expires_in = ttlSeconds
     else if (expiresIn === 'string') session.expires_in = String(ttlSeconds)
@@ -401,7 +414,7 @@ export class ScriptedApi {
     return session
   }
 
-  #mint(family: number, kind: 'access' | 'refresh', ttlSeconds: number): string {
+  #mint(family: number, kind: 'access' | 'refresh', ttlSeconds: number, issuedBy = 0): string {
     const now = this.now()
     const seconds = Math.floor(now / 1000)
     const jti = randomBytes(9).toString('base64url')
@@ -418,7 +431,7 @@ export class ScriptedApi {
     }
     // The server's own view: valid until (its clock) the second the JWT says, so both agree.
     const expiresAt = seconds * 1000 + ttlSeconds * 1000
-    this.tokens.set(token, { family, kind, expiresAt, used: false, superseded: false })
+    this.tokens.set(token, { family, kind, expiresAt, used: false, superseded: false, issuedBy })
     return token
   }
 
