@@ -282,8 +282,9 @@ export function createSessionCore<Credentials>(
     if (inflight) await abortable(inflight.promise, signal)
     const current = snap?.record
     if (!current) return undefined
-    // A 401 for an older token: the current one has not been tried yet, so replay without refreshing.
-    if (current.session.access_token !== sent) return current.session.access_token
+    // A 401 for an older token: the current one has not been tried yet, so replay with it without refreshing,
+    // unless it is itself due (then the replay waits for its refresh like any request made now).
+    if (current.session.access_token !== sent) return token(signal)
     await abortable(startRefresh(snap?.version ?? 0), signal)
     return currentToken()
   }

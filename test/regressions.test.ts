@@ -55,3 +55,31 @@ test('a refresh waiting to retry a 500 stops when login() replaces the session: 
   await expect(refresh).resolves.toEqual(session)
   expect(vi.getTimerCount()).toBe(0)
 })
+
+test('a replay after a 401 on an older token waits for a refresh when the current token is due', async () => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+  const api = new ScriptedApi({ baseURL: BASE, ttlSeconds: 100 })
+  const plantly = createSessionFetch({ baseURL: BASE, fetch: api.fetch, refreshWindowMs: 30_000 })
+  const login = plantly.login(DEMO)
+  await flush()
+  await api.deliver(api.next('login'))
+  const first = await login
+  const call = plantly.fetch('/buyers')
+  await flush()
+  const sentWithFirst = api.next('api')
+  const refresh = plantly.refresh()
+  await flush()
+  await api.deliver(api.next('refresh'))
+  const second = await refresh
+  await vi.advanceTimersByTimeAsync(80_000) // the second token is now inside its refresh window
+  await api.deliver(sentWithFirst) // 401: the first token was superseded
+  await flush()
+  expect(sentWithFirst.status).toBe(401)
+  expect(api.pending().map((e) => e.kind)).toEqual(['refresh']) // the replay waits instead of sending
+  await api.deliver(api.next('refresh'))
+  await flush()
+  const replay = api.next('api')
+  expect([replay.token === first.access_token, replay.token === second.access_token]).toEqual([false, false])
+  await api.deliver(replay)
+  expect((await call).status).toBe(200)
+})
