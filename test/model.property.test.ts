@@ -620,9 +620,18 @@ async function deliverNow(run: Run, index: number, fault: Fault): Promise<void> 
 async function execute(run: Run, command: Command): Promise<void> {
   const pick = (i: number) => run.instances[i % run.instances.length] as SessionFetch
   switch (command.t) {
-    case 'fetch':
+    case 'fetch': {
+      const before = run.api.counters.exchanges
       startFetch(run, command)
+      await flush()
+      // Like fetch, an already aborted call sends nothing: no request, no refresh or login on its behalf.
+      if (command.signal === 'aborted' && run.api.counters.exchanges !== before) {
+        run.violation(
+          `a call with an already aborted signal made ${run.api.counters.exchanges - before} request(s)`,
+        )
+      }
       break
+    }
     case 'deliver':
       await deliverNow(run, command.pick, command.fault)
       break
@@ -678,10 +687,14 @@ async function execute(run: Run, command: Command): Promise<void> {
   await flush()
 }
 
-/** Deliver everything and let every timer run until all calls settled; bounded, so a hang is detected. */
+/**
+ * Deliver everything and let every timer run until all calls settled and no refresh runs (a shared refresh
+ * goes on when its callers abort); bounded, so a hang is detected.
+ */
 async function drain(run: Run): Promise<boolean> {
   for (let step = 0; step < 2_000; step++) {
-    if (run.calls.every((c) => c.settled) && run.api.inFlight() === 0) return true
+    const idle = run.instances.every((instance) => instance.stats().pendingRefreshes === 0)
+    if (idle && run.calls.every((c) => c.settled) && run.api.inFlight() === 0) return true
     const pending = run.api.pending()
     if (pending.length > 0) {
       await deliverNow(run, 0, 'ok')
@@ -875,6 +888,34 @@ const REGRESSIONS: { name: string; config: Config; commands: Command[] }[] = [
       { t: 'deliver', pick: 117909265, fault: 'ok' },
       { t: 'tick', ms: 1906 },
       { t: 'jump', percentOfTtl: 89 },
+    ],
+  },
+  {
+    name: 'a call with an already aborted signal starts no refresh',
+    config: {
+      tokenFormat: 'jwt',
+      expiresIn: 'ttl',
+      ttlSeconds: 120,
+      skewMs: 0,
+      refreshWindowMs: 0,
+      refreshTimeoutMs: 50,
+      retry: 0,
+      credentials: false,
+      instances: 1,
+      startLoggedIn: true,
+    },
+    commands: [
+      { t: 'jump', percentOfTtl: 100 },
+      {
+        t: 'fetch',
+        instance: 0,
+        target: 'relative',
+        input: 'string',
+        body: 'none',
+        signal: 'aborted',
+        payload: '',
+      },
+      { t: 'deliver', pick: 0, fault: 'ok' },
     ],
   },
 ]
