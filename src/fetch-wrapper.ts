@@ -27,6 +27,8 @@ export function createFetchWrapper<C>(
   const base = baseURL.href.replace(/\/$/, '')
 
   async function send(prepared: PreparedRequest, signal: AbortSignal | null | undefined): Promise<Response> {
+    // Like fetch: an already aborted call rejects with nothing sent, not even a refresh on its behalf.
+    if (signal?.aborted) throw signal.reason
     let token = core.token(signal ?? undefined)
     if (token !== undefined && typeof token !== 'string') token = await token
     const response = await transport(...prepared.attempt(token))

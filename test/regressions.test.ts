@@ -83,3 +83,21 @@ test('a replay after a 401 on an older token waits for a refresh when the curren
   await api.deliver(replay)
   expect((await call).status).toBe(200)
 })
+
+test('a call with an already aborted signal sends nothing, not even a refresh for a due token', async () => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+  const api = new ScriptedApi({ baseURL: BASE, ttlSeconds: 120 })
+  const plantly = createSessionFetch({ baseURL: BASE, fetch: api.fetch })
+  const login = plantly.login(DEMO)
+  await flush()
+  await api.deliver(api.next('login'))
+  await login
+  await vi.advanceTimersByTimeAsync(100_000) // inside the refresh window
+  const sent = api.counters.exchanges
+  const controller = new AbortController()
+  controller.abort()
+  await expect(plantly.fetch('/buyers', { signal: controller.signal })).rejects.toBe(controller.signal.reason)
+  await flush()
+  expect(api.counters.exchanges).toBe(sent)
+  expect(plantly.stats().pendingRefreshes).toBe(0)
+})
