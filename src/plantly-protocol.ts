@@ -1,5 +1,5 @@
 import { createFetch, FetchError } from 'ofetch'
-import { delay } from './abort.js'
+import { abortable, delay } from './abort.js'
 import { OptionError } from './errors/option-error.js'
 import { ResponseError } from './errors/response-error.js'
 import { SessionRejectedError } from './errors/session-rejected-error.js'
@@ -62,7 +62,8 @@ export function plantlySessions(options: PlantlySessionsOptions): SessionProtoco
       fetch: async (input, init) => {
         const ms = wait
         wait = 0
-        if (ms > 0) await delay(ms, context.signal)
+        if (ms === Number.POSITIVE_INFINITY) await abortable(new Promise<never>(() => {}), context.signal)
+        else if (ms > 0) await delay(ms, context.signal)
         return context.fetch(input, init)
       },
     })
@@ -101,8 +102,9 @@ export function plantlySessions(options: PlantlySessionsOptions): SessionProtoco
     if (context.signal.aborted) return 0
     const backoff = baseDelay * 2 ** attempt * (0.75 + Math.random() * 0.5)
     const wanted = Math.max(backoff, (response && retryAfterMs(response)) ?? 0)
-    // Never sleep past the caller's deadline: the retry would only be aborted.
-    return Math.max(0, Math.min(wanted, context.deadline - Date.now()))
+    // A retry that could only go out at the deadline is never sent (infinite wait: the deadline ends the call):
+    // it would be aborted at once, after the server may have acted on it and rotated the refresh token.
+    return wanted >= context.deadline - Date.now() ? Number.POSITIVE_INFINITY : wanted
   }
 
   function toGrant(response: Response & { _data?: unknown }): Grant {

@@ -101,3 +101,30 @@ test('a call with an already aborted signal sends nothing, not even a refresh fo
   expect(api.counters.exchanges).toBe(sent)
   expect(plantly.stats().pendingRefreshes).toBe(0)
 })
+
+test('a retry that could only go out at the refresh deadline is not sent (its answer would be lost)', async () => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+  const api = new ScriptedApi({ baseURL: BASE, ttlSeconds: 600 })
+  const plantly = createSessionFetch({
+    baseURL: BASE,
+    fetch: api.fetch,
+    refreshTimeoutMs: 1_000,
+    protocol: plantlySessions({ baseURL: BASE, retry: 2 }),
+  })
+  const login = plantly.login(DEMO)
+  await flush()
+  await api.deliver(api.next('login'))
+  await login
+  const refresh = plantly.refresh()
+  refresh.catch(() => undefined)
+  await flush()
+  await vi.advanceTimersByTimeAsync(300)
+  // Real clocks drift against timer queues: Date.now() a few ms ahead is what made the retry slip out just
+  // before the deadline fired (flaky over real HTTP). Here it is made deterministic.
+  vi.setSystemTime(Date.now() + 5)
+  await api.deliver(api.next('refresh'), '429') // Retry-After: 1 s, longer than what is left
+  await vi.advanceTimersByTimeAsync(1_000)
+  await expect(refresh).rejects.toMatchObject({ name: 'RefreshError' })
+  expect(api.history.filter((e) => e.kind === 'refresh')).toHaveLength(1)
+  expect(vi.getTimerCount()).toBe(0)
+})
