@@ -10,7 +10,7 @@ import { SessionRejectedError } from './errors/session-rejected-error.js'
 import { createEmitter, type SessionEventMap, type SessionEventName } from './events.js'
 import type { ResolvedOptions } from './options.js'
 import type { ProtocolContext } from './protocol.js'
-import { type Grant, refreshDueAt, type Session, toRecord } from './session.js'
+import { type Grant, refreshDueAt, type Session, type SessionRecord, toRecord } from './session.js'
 import type { ChangeReason, StoreSnapshot } from './store.js'
 
 type Outcome = 'renewed' | 'dead'
@@ -83,6 +83,7 @@ export function createSessionCore<Credentials>(
   // The session call renewing `version`: aborted as soon as that version is replaced (login, logout, another
   // instance), so that its retries never present tokens the client already knows are stale.
   let renewing: { version: number; controller: AbortController } | undefined
+  let ending: Promise<void> | undefined // logout() clearing the session
 
   // Resolves with the latest snapshot (not the first one read): callers act on what is current.
   async function load(): Promise<StoreSnapshot> {
@@ -265,7 +266,18 @@ export function createSessionCore<Credentials>(
     })
   }
 
+  // Clear first: whatever the server says, this instance (and those sharing the store) is logged out.
+  async function clearSession(): Promise<SessionRecord | undefined> {
+    await load()
+    epoch++
+    loggedOut = true
+    const ended = snap?.record
+    if (ended) await overwrite(undefined, 'logout')
+    return ended
+  }
+
   function token(signal?: AbortSignal): string | undefined | Promise<string | undefined> {
+    if (ending) return abortable(ending, signal).then(() => token(signal))
     if (snap === undefined) return abortable(load(), signal).then(() => token(signal))
     if (inflight) return waitThenToken(inflight.promise, signal, currentToken())
     const record = snap.record
@@ -278,6 +290,7 @@ export function createSessionCore<Credentials>(
   }
 
   async function rejected(sent: string, signal?: AbortSignal): Promise<string | undefined> {
+    if (ending) await abortable(ending, signal)
     if (snap === undefined) await abortable(load(), signal)
     if (inflight) await abortable(inflight.promise, signal)
     const current = snap?.record
@@ -348,12 +361,19 @@ export function createSessionCore<Credentials>(
       })
     },
     async logout(callOptions = {}) {
-      await load()
-      epoch++
-      loggedOut = true
-      const ended = snap?.record
-      // Clear first: whatever the server says, this instance (and those sharing the store) is logged out.
-      if (ended) await overwrite(undefined, 'logout')
+      // Takes effect when called: calls made from now on wait for the clear, then go out without the token.
+      const clearing = clearSession()
+      const cleared = clearing.then(
+        () => undefined,
+        () => undefined,
+      )
+      ending = cleared
+      let ended: SessionRecord | undefined
+      try {
+        ended = await clearing
+      } finally {
+        if (ending === cleared) ending = undefined
+      }
       if (!ended || !protocol.logout) return
       const end = protocol.logout.bind(protocol)
       try {

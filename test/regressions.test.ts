@@ -128,3 +128,21 @@ test('a retry that could only go out at the refresh deadline is not sent (its an
   expect(api.history.filter((e) => e.kind === 'refresh')).toHaveLength(1)
   expect(vi.getTimerCount()).toBe(0)
 })
+
+test('logout() takes effect when called: a call made right after it carries no token', async () => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+  const api = new ScriptedApi({ baseURL: BASE, ttlSeconds: 600 })
+  const plantly = createSessionFetch({ baseURL: BASE, fetch: api.fetch })
+  const login = plantly.login(DEMO)
+  await flush()
+  await api.deliver(api.next('login'))
+  await login
+  const logout = plantly.logout()
+  const call = plantly.fetch('/buyers') // same tick: the logout has not cleared the store yet
+  await flush()
+  expect(api.next('api').token).toBeUndefined()
+  await api.deliver(api.next('api'))
+  await api.deliver(api.next('logout'))
+  await logout
+  expect((await call).status).toBe(401)
+})
