@@ -271,6 +271,7 @@ export function createSessionCore<Credentials>(
     await load()
     epoch++
     loggedOut = true
+    renewing?.controller.abort() // a refresh or unattended login under way stops retrying: it would only be dropped
     const ended = snap?.record
     if (ended) await overwrite(undefined, 'logout')
     return ended

@@ -77,6 +77,8 @@ export interface Config {
   refreshWindowMs: number
   refreshTimeoutMs: number
   retry: number
+  /** The protocol's first retry delay (200 by default: with jitter, near short refresh timeouts). */
+  retryDelayMs?: number
   credentials: boolean
   instances: 1 | 2
   startLoggedIn: boolean
@@ -110,6 +112,7 @@ const configArb: fc.Arbitrary<Config> = fc.record({
   refreshWindowMs: fc.oneof(fc.constant(30_000), fc.integer({ min: 0, max: 600_000 })),
   refreshTimeoutMs: fc.integer({ min: 50, max: 10_000 }),
   retry: fc.integer({ min: 0, max: 2 }),
+  retryDelayMs: fc.constantFrom(10, 200),
   credentials: fc.boolean(),
   instances: fc.constantFrom<1 | 2>(1, 1, 2),
   startLoggedIn: fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, fc.constant(false)),
@@ -699,6 +702,12 @@ async function drain(run: Run): Promise<boolean> {
 export async function runModel(config: Config, commands: readonly Command[]): Promise<Run> {
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] })
   vi.setSystemTime(Date.UTC(2026, 0, 1, 12))
+  // Retry jitter uses Math.random: a seeded generator keeps every run reproducible (and values distinct).
+  let seed = 0x2545f491
+  vi.spyOn(Math, 'random').mockImplementation(() => {
+    seed = (Math.imul(seed, 1_103_515_245) + 12_345) >>> 0
+    return seed / 2 ** 32
+  })
   const inner = memoryStore()
   const store: SessionStore = inner
   const run = new Run(config, store)
@@ -712,7 +721,11 @@ export async function runModel(config: Config, commands: readonly Command[]): Pr
         allowedOrigins: [FILES],
         refreshWindowMs: config.refreshWindowMs,
         refreshTimeoutMs: config.refreshTimeoutMs,
-        protocol: plantlySessions({ baseURL: BASE, retry: config.retry }),
+        protocol: plantlySessions({
+          baseURL: BASE,
+          retry: config.retry,
+          retryDelayMs: config.retryDelayMs ?? 200,
+        }),
         now: () => Date.now(),
         ...(config.credentials ? { credentials: () => ROBOT } : {}),
       })
@@ -744,6 +757,7 @@ export async function runModel(config: Config, commands: readonly Command[]): Pr
     for (const instance of run.instances) instance.close()
     vi.clearAllTimers()
     vi.useRealTimers()
+    vi.restoreAllMocks()
   }
 }
 
@@ -906,6 +920,36 @@ const REGRESSIONS: { name: string; config: Config; commands: Command[] }[] = [
         payload: '',
       },
       { t: 'deliver', pick: 0, fault: 'ok' },
+    ],
+  },
+  {
+    name: 'an unattended login retrying a 500 stops when logout() is called',
+    config: {
+      tokenFormat: 'jwt',
+      expiresIn: 'ttl',
+      ttlSeconds: 120,
+      skewMs: 0,
+      refreshWindowMs: 0,
+      refreshTimeoutMs: 50,
+      retry: 1,
+      retryDelayMs: 10,
+      credentials: true,
+      instances: 1,
+      startLoggedIn: false,
+    },
+    commands: [
+      {
+        t: 'fetch',
+        instance: 0,
+        target: 'relative',
+        input: 'string',
+        body: 'none',
+        signal: 'none',
+        payload: '',
+      },
+      { t: 'logout', instance: 0 },
+      { t: 'deliver', pick: 0, fault: '500' },
+      { t: 'refresh', instance: 0 },
     ],
   },
 ]
