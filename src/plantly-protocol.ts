@@ -5,7 +5,7 @@ import { ResponseError } from './errors/response-error.js'
 import { SessionRejectedError } from './errors/session-rejected-error.js'
 import type { PlantlyCredentials, ProtocolContext, SessionProtocol } from './protocol.js'
 import { type Grant, parseSession } from './session.js'
-import { parseBaseURL, parseNonNegativeInteger, parsePositiveDuration } from './validate.js'
+import { describe, parseBaseURL, parseNonNegativeInteger, parsePositiveDuration } from './validate.js'
 
 /** Options of {@link plantlySessions}. */
 export interface PlantlySessionsOptions {
@@ -43,7 +43,7 @@ export function plantlySessions(options: PlantlySessionsOptions): SessionProtoco
   const base = parseBaseURL(options.baseURL, 'baseURL')
   const path = options.path ?? '/auth/sessions'
   if (typeof path !== 'string' || !path.startsWith('/') || /[?#\s]/.test(path)) {
-    throw new OptionError('path', `expected a path starting with "/", got ${JSON.stringify(path)}`)
+    throw new OptionError('path', `expected a path starting with "/", got ${describe(path)}`)
   }
   const endpoint = base.href.replace(/\/$/, '') + path
   const retries = parseNonNegativeInteger(options.retry ?? 2, 'retry')

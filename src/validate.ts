@@ -11,7 +11,7 @@ export function parseBaseURL(value: unknown, option: string): URL {
   try {
     url = new URL(String(value))
   } catch {
-    throw new OptionError(option, `${JSON.stringify(String(value))} is not an absolute URL`)
+    throw new OptionError(option, `${describe(String(value))} is not an absolute URL`)
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw new OptionError(option, `expected an http: or https: URL, got ${JSON.stringify(url.protocol)}`)
@@ -30,7 +30,7 @@ export function parseOrigins(value: unknown): string[] {
     if (text.includes('*')) {
       throw new OptionError(
         'allowedOrigins',
-        `${JSON.stringify(text)}: wildcards are not allowed, list each origin`,
+        `${describe(text)}: wildcards are not allowed, list each origin`,
       )
     }
     let url: URL
@@ -39,19 +39,19 @@ export function parseOrigins(value: unknown): string[] {
     } catch {
       throw new OptionError(
         'allowedOrigins',
-        `${JSON.stringify(entry)} is not an origin like "https://host:port"`,
+        `${describe(entry)} is not an origin like "https://host:port"`,
       )
     }
     if (url.protocol !== 'https:' && url.protocol !== 'http:') {
       throw new OptionError(
         'allowedOrigins',
-        `${JSON.stringify(text)}: only http: and https: origins are allowed`,
+        `${describe(text)}: only http: and https: origins are allowed`,
       )
     }
     if (url.username || url.password || url.search || url.hash || url.pathname !== '/') {
       throw new OptionError(
         'allowedOrigins',
-        `${JSON.stringify(text)} has more than an origin (no paths, queries or credentials)`,
+        `${describe(text)} has more than an origin (no paths, queries or credentials)`,
       )
     }
     return url.origin
