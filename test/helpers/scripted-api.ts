@@ -47,7 +47,7 @@ export interface ScriptedApiOptions {
   users?: Record<string, string>
   /** Answer every call at once (microtask) with `ok`: for the soak. */
   autoDeliver?: boolean
-  /** Keep settled exchanges in `history` (off for the soak). @default true */
+  /** Keep settled exchanges in `history`, and dead tokens in `tokens` (both off for the soak). @default true */
   record?: boolean
 }
 
@@ -119,6 +119,7 @@ export class ScriptedApi {
   #nextFamily = 1
   #nextExchange = 1
   #apiOrigins: Set<string>
+  #originPrefix: string[]
 
   constructor(options: ScriptedApiOptions) {
     this.options = {
@@ -134,6 +135,7 @@ export class ScriptedApi {
     }
     this.sessionsURL = `${this.options.baseURL.replace(/\/$/, '')}/auth/sessions`
     this.#apiOrigins = new Set([new URL(this.options.baseURL).origin, ...this.options.apiOrigins])
+    this.#originPrefix = [...this.#apiOrigins]
   }
 
   /** The server's clock. */
@@ -285,13 +287,15 @@ export class ScriptedApi {
   }
 
   #classify(url: string, method: string, callId: string | null): ExchangeKind {
-    let origin: string
-    try {
-      origin = new URL(url).origin
-    } catch {
-      return 'foreign'
+    let origin = this.#originPrefix.find((prefix) => url.startsWith(`${prefix}/`))
+    if (origin === undefined) {
+      try {
+        origin = new URL(url).origin
+      } catch {
+        return 'foreign'
+      }
     }
-    const path = url.split(/[?#]/)[0]
+    const path = url.split(/[?#]/)[0] as string
     // A caller's own request to the Sessions URL (tests tag those with x-call) is not a session call.
     if (path === this.sessionsURL && callId === null) {
       if (method === 'POST') return 'login'
@@ -351,6 +355,7 @@ export class ScriptedApi {
       }
       case 'api': {
         if (!this.#validAccess(exchange.token)) return errorResponse(401, extra)
+        if (!this.options.record) return new Response(null, { status: 200 }) // the soak: cheapest answer
         return json(200, { ok: true, call: exchange.callId, exchange: exchange.id }, extra)
       }
       default:
@@ -387,8 +392,12 @@ export class ScriptedApi {
       return errorResponse(401, extra)
     }
     info.used = true
-    for (const other of this.tokens.values()) {
+    for (const [token, other] of this.tokens) {
       if (other.family === info.family && other.kind === 'access') other.superseded = true
+      // Not recording (the soak): forget tokens that can never work again, so the server's memory stays flat.
+      if (!this.options.record && other.family === info.family && (other.superseded || other.used)) {
+        this.tokens.delete(token)
+      }
     }
     this.counters.refreshes++
     return json(200, this.#session(info.family, exchange.id), dateHeader(this.now(), extra))
@@ -462,9 +471,16 @@ function applicable(kind: ExchangeKind, fault: Fault): Fault {
   }
 }
 
+const EMPTY: Promise<ExchangeBody> = Promise.resolve({
+  hash: hash(new Uint8Array()),
+  contentType: null,
+  length: 0,
+  text: '',
+})
+
 function readBody(request: Request | undefined, init: RequestInit | undefined, headers: Headers) {
   const source = init?.body ?? request?.body ?? null
-  if (source === null) return Promise.resolve(describeBody(new ArrayBuffer(0), null))
+  if (source === null) return EMPTY
   if (init?.body === undefined || init.body === null) {
     // The body is the Request's own: fetch reads the Request.
     const contentType = headers.get('content-type')
