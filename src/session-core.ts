@@ -315,7 +315,8 @@ export function createSessionCore<Credentials>(
       return grant.session
     },
     async refresh(callOptions = {}) {
-      const current = await abortable(load(), callOptions.signal)
+      const loaded = await abortable(load(), callOptions.signal)
+      const current = snap ?? loaded // load() resolves to its first snapshot; a login may have come since
       if (inflight) await abortable(inflight.promise, callOptions.signal)
       else if (!current.record && !(credentials && !loggedOut)) throw new SessionExpiredError('no_session')
       else await abortable(startRefresh(snap?.version ?? current.version), callOptions.signal)
