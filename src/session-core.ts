@@ -10,7 +10,7 @@ import { SessionRejectedError } from './errors/session-rejected-error.js'
 import { createEmitter, type SessionEventMap, type SessionEventName } from './events.js'
 import type { ResolvedOptions } from './options.js'
 import type { ProtocolContext } from './protocol.js'
-import { type Grant, refreshDueAt, type Session, toRecord } from './session.js'
+import { type Grant, refreshDueAt, type Session, type SessionRecord, toRecord } from './session.js'
 import type { ChangeReason, StoreSnapshot } from './store.js'
 
 type Outcome = 'renewed' | 'dead'
@@ -192,6 +192,9 @@ export function createSessionCore<Credentials>(
         // No session yet (or one that cannot be refreshed, e.g. client credentials): log in.
         grant = await unattendedLogin()
         reason = 'login'
+      } else if (record) {
+        // Nothing can renew it (no refresh token, no credentials): after a 401 the session is dead.
+        return afterRejection(latest, startEpoch)
       } else return outcomeNow()
     } catch (error) {
       if (!(error instanceof SessionRejectedError)) throw new RefreshError(error)
@@ -218,6 +221,10 @@ export function createSessionCore<Credentials>(
     }
     if (latest.record) await write(undefined, latest.version, 'expired')
     return outcomeNow()
+  }
+
+  function renewable(record: SessionRecord): boolean {
+    return record.session.refresh_token !== undefined || (credentials !== undefined && !loggedOut)
   }
 
   function currentToken(): string | undefined {
@@ -258,7 +265,9 @@ export function createSessionCore<Credentials>(
       if (!credentials || loggedOut) return undefined
       return abortable(startRefresh(snap.version), signal).then(currentToken)
     }
-    if (now() < refreshDueAt(record, refreshWindowMs)) return record.session.access_token
+    // A session nothing can renew is sent as it is until a 401 says it is over.
+    if (now() < refreshDueAt(record, refreshWindowMs) || !renewable(record))
+      return record.session.access_token
     return waitThenToken(startRefresh(snap.version), signal, record.session.access_token)
   }
 

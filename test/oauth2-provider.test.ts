@@ -212,6 +212,26 @@ describe('oauth2() against oidc-provider', () => {
     expect(api.stats()).toMatchObject({ logins: 2, refreshes: 0, replays: 20 })
   })
 
+  test('client credentials logged in explicitly, with no `credentials` to log in again: used until its 401, then expired', async () => {
+    const server = await startAuthServer({ accessTokenTtl: 3 })
+    const clock = manualClock()
+    const api = createSessionFetch({ baseURL: server.apiURL, protocol: service(server), now: clock.now })
+    const expired: unknown[] = []
+    api.on('expired', (event) => expired.push(event))
+    const session = await api.login({ grant: 'client_credentials' })
+
+    clock.advance(2_000) // past the refresh point (half of 3 s), but the token still works: keep sending it
+    expect((await api.fetch('/due')).status).toBe(200)
+    await untilExpired(session.access_token)
+    const responses = await Promise.all([api.fetch('/a'), api.fetch('/b')])
+
+    expect(responses.map((r) => r.status)).toEqual([401, 401])
+    expect(server.counters.api).toBe(3) // no pointless replay with the same dead token
+    expect(expired).toEqual([{ source: 'local' }])
+    expect(await api.getSession()).toBeUndefined()
+    expect(server.tokenEvents).toHaveLength(1)
+  })
+
   test('a wrong client secret is a LoginError with status 401 that never shows the secret', async () => {
     const server = await startAuthServer()
     const wrong = 'not-the-reporting-secret'
