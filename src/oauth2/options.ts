@@ -19,7 +19,7 @@ export interface OAuth2Options {
    * only `client_id` is sent.
    * @default undefined (public client)
    */
-  clientSecret?: string
+  clientSecret?: string | undefined
   /**
    * How the secret is sent: in an `Authorization: Basic` header, or as `client_id` and `client_secret` in the
    * form body. Needs `clientSecret`.
@@ -31,19 +31,19 @@ export interface OAuth2Options {
    * Refreshes never send it, so they keep the scope that was granted.
    * @default undefined (the server's default scope)
    */
-  scope?: string | readonly string[]
+  scope?: string | readonly string[] | undefined
   /**
    * Resource indicator(s) sent with every token request (RFC 8707): the API the access token is for. Some
    * servers (oidc-provider, many gateways) issue JWT access tokens only when one is named.
    * @default undefined
    */
-  resource?: string | readonly string[]
+  resource?: string | readonly string[] | undefined
   /**
    * The revocation endpoint (RFC 7009). With it, `logout()` revokes the refresh token (or, without one, the
    * access token); without it, `logout()` only forgets the session locally.
    * @default undefined
    */
-  revocationEndpoint?: string
+  revocationEndpoint?: string | undefined
   /**
    * How many times a token request is retried after a 408, 429, 5xx or a network error, within the core's
    * `refreshTimeoutMs`. A 400/401/403 (`invalid_grant`, `invalid_client`, …) is never retried.
