@@ -193,7 +193,7 @@ describe('oauth2() against oidc-provider', () => {
   })
 
   test('client credentials: a token that expired unseen is replaced by one login after the 401s', async () => {
-    const server = await startAuthServer({ accessTokenTtl: 1 })
+    const server = await startAuthServer({ accessTokenTtl: 2 })
     const api = createSessionFetch<OAuth2Credentials>({
       baseURL: server.apiURL,
       protocol: service(server),

@@ -34,7 +34,7 @@ export interface AuthServer {
   /** Base URL of the protected API (verifies `Authorization: Bearer <JWT>` against the provider's JWKS). */
   apiURL: string
   provider: Provider
-  /** Lifetime of the next access tokens, in seconds; change it between steps of a test. */
+  /** Lifetime of the next access tokens, in whole seconds (a token of N s works for N-1 to N s); change it between steps. */
   accessTokenTtl: number
   /** Every token endpoint request, from the provider's `grant.success` / `grant.error` events. */
   tokenEvents: TokenEvent[]
