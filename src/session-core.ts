@@ -128,12 +128,14 @@ export function createSessionCore<Credentials>(
     return true
   }
 
-  // Login and logout win over whatever was written meanwhile, so they retry the compare-and-set.
+  // Login and logout win over whatever was written meanwhile, so they retry the compare-and-set (a bounded
+  // number of times: a store whose reads never catch up with its writes is broken, and we say so).
   async function overwrite(grant: Grant | undefined, reason: ChangeReason): Promise<void> {
-    for (;;) {
+    for (let attempt = 0; attempt < 20; attempt++) {
       const current = snap ?? (await load())
       if (await write(grant, current.version, reason)) return
     }
+    throw new Error(`The session store kept refusing the ${reason} write (compare-and-set never matched)`)
   }
 
   function context(signal: AbortSignal, deadline: number): ProtocolContext {
@@ -142,9 +144,9 @@ export function createSessionCore<Credentials>(
 
   async function unattendedLogin(): Promise<Grant> {
     if (!credentials) throw new SessionRejectedError(undefined)
-    const supplied = await credentials()
-    const grant = await withDeadline(refreshTimeoutMs, undefined, (signal, deadline) =>
-      protocol.login(supplied, context(signal, deadline)),
+    // The credentials callback counts against the same deadline: a hanging secret store cannot hold the lock.
+    const grant = await withDeadline(refreshTimeoutMs, undefined, async (signal, deadline) =>
+      protocol.login(await credentials(), context(signal, deadline)),
     )
     counts.logins++
     return grant
@@ -261,6 +263,8 @@ export function createSessionCore<Credentials>(
       return abortable(startRefresh(snap.version), signal).then(currentToken)
     }
     if (now() < refreshDueAt(record, refreshWindowMs)) return record.session.access_token
+    // Nothing can renew this session before it expires (no refresh token, no credentials): send it as it is.
+    if (!record.session.refresh_token && !(credentials && !loggedOut)) return record.session.access_token
     return waitThenToken(startRefresh(snap.version), signal, record.session.access_token)
   }
 
