@@ -56,8 +56,9 @@ export function plantlySessions(options: PlantlySessionsOptions): SessionProtoco
     const headers: Record<string, string> = { accept: 'application/json' }
     if (bearer !== undefined) headers.authorization = `Bearer ${bearer}`
     const retry = method === 'DELETE' ? 0 : retries
+    const secrets = [bearer, body?.password]
     return sessionCall(
-      { method, url: endpoint, headers, body: body && { ...body }, retry, retryDelayMs },
+      { method, url: endpoint, headers, body: body && { ...body }, retry, retryDelayMs, secrets },
       context,
     )
   }

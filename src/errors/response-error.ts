@@ -22,7 +22,7 @@ export class ResponseError extends SessionFetchError {
     url: string
     body?: unknown
     retryAfterMs?: number | undefined
-    /** Strings to redact from anything echoed (client secrets, refresh tokens). */
+    /** Values this call sent (tokens, password, client secret) that must not come back through the server's error body. */
     secrets?: readonly (string | undefined)[] | undefined
   }) {
     const body = (typeof init.body === 'object' && init.body !== null ? init.body : {}) as Record<
