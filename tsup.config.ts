@@ -5,6 +5,9 @@ export const entries = {
   index: 'src/index.ts',
   mock: 'src/mock/index.ts',
   msw: 'src/msw/index.ts',
+  axios: 'src/adapters/axios.ts',
+  undici: 'src/adapters/undici.ts',
+  ofetch: 'src/adapters/ofetch.ts',
 }
 
 export default defineConfig({
