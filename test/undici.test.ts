@@ -53,6 +53,7 @@ describe('sessionInterceptor (undici)', () => {
   test("Node's own global fetch goes through it: the token reaches the session origin only", async () => {
     const server = await mockServer()
     const other = await mockServer()
+    expect(globalThis.fetch).not.toBe(undiciFetch) // Node's built-in fetch, not the npm package's
     const plantly = createSessionFetch({ baseURL: server.url }) // its transport is the global fetch
     const seen = install(plantly)
     await plantly.login({ email_address: 'demo@plantly.test', password: 'plantly' })
