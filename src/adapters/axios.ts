@@ -2,6 +2,8 @@ import type { AxiosInstance, AxiosResponse, InternalAxiosRequestConfig } from 'a
 import { OptionError } from '../errors/option-error.js'
 import { type AdapterCore, coreOf, isUnauthorizedStatus, type SessionSource } from './session-source.js'
 
+export type { SessionSource } from './session-source.js'
+
 /**
  * The config key that marks a request this session put its token on (`'sent'`) or already replayed
  * (`'replayed'`). A string key, because axios copies a config's keys when the config is sent again.

@@ -1,6 +1,8 @@
 import type { Dispatcher } from 'undici'
 import { type AdapterCore, coreOf, isUnauthorizedStatus, type SessionSource } from './session-source.js'
 
+export type { SessionSource } from './session-source.js'
+
 type Controller = Dispatcher.DispatchController
 type Handler = Dispatcher.DispatchHandler
 type Options = Dispatcher.DispatchOptions
@@ -57,12 +59,12 @@ class ReplayOnce implements Handler {
   readonly #replayable: boolean
 
   constructor(
-    readonly core: AdapterCore,
-    readonly dispatch: Dispatcher.Dispatch,
-    readonly opts: Options,
-    readonly token: string,
-    readonly signal: AbortSignal | undefined,
-    readonly downstream: Handler,
+    private readonly core: AdapterCore,
+    private readonly dispatch: Dispatcher.Dispatch,
+    private readonly opts: Options,
+    private readonly token: string,
+    private readonly signal: AbortSignal | undefined,
+    private readonly downstream: Handler,
   ) {
     const body = opts.body
     this.#replayable =
