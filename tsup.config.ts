@@ -6,6 +6,9 @@ export const entries = {
   mock: 'src/mock/index.ts',
   msw: 'src/msw/index.ts',
   oauth2: 'src/oauth2/index.ts',
+  axios: 'src/adapters/axios.ts',
+  undici: 'src/adapters/undici.ts',
+  ofetch: 'src/adapters/ofetch.ts',
 }
 
 export default defineConfig({
