@@ -92,7 +92,8 @@ export function browserStore(options: BrowserStoreOptions = {}): BrowserStore {
     channel = new BroadcastChannel(`session-fetch:${key}`)
     channel.onmessage = (event: MessageEvent<unknown>) => {
       const data = event.data as { type?: unknown; snapshot?: unknown } | null
-      if (data?.type === CHANGED) notify(toSnapshot(data.snapshot))
+      // A message that is not a snapshot of ours (version 0 at best) announces nothing.
+      if (data?.type === CHANGED && versionOf(data.snapshot) > 0) notify(toSnapshot(data.snapshot))
     }
   }
 
