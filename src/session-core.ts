@@ -99,6 +99,11 @@ export function createSessionCore<Credentials>(
     if (snap !== undefined && next.version <= snap.version) return
     const hadSnapshot = snap !== undefined
     snap = next
+    if (source === 'store' && next.writer !== writer) {
+      // Another instance's logout ends unattended logins here too, until a login anywhere (issue 6).
+      if (next.reason === 'logout') loggedOut = true
+      else if (next.reason === 'login') loggedOut = false
+    }
     if (source === 'store' && hadSnapshot && next.reason && next.writer !== writer) {
       announce(next.reason, next, 'store')
     }
