@@ -320,7 +320,8 @@ export function createSessionCore<Credentials>(
       return grant.session
     },
     async refresh(callOptions = {}) {
-      const current = await abortable(load(), callOptions.signal)
+      const loaded = await abortable(load(), callOptions.signal)
+      const current = snap ?? loaded // load() resolves with the first snapshot read; snap is the latest
       if (inflight) await abortable(inflight.promise, callOptions.signal)
       else if (!current.record && !(credentials && !loggedOut)) throw new SessionExpiredError('no_session')
       else await abortable(startRefresh(snap?.version ?? current.version), callOptions.signal)
