@@ -6,7 +6,8 @@ import { createStore, set } from 'idb-keyval'
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { type BrowserStore, type BrowserStoreOptions, browserStore, tabLocks } from '../src/browser/index.js'
 import { withWebLock } from '../src/browser/web-lock.js'
-import { OptionError, type StoreSnapshot, toRecord } from '../src/index.js'
+import { createSessionFetch, OptionError, type StoreSnapshot, toRecord } from '../src/index.js'
+import { DEMO_USER, mockServer } from './helpers/mock-server.js'
 
 const opened: BrowserStore[] = []
 
@@ -271,6 +272,36 @@ describe('browserStore: the refresh lock', () => {
       ),
     ).rejects.toBe(boom)
     expect(await withWebLock(locks, 'l', async () => 'free', { leaseMs: 60_000 })).toBe('free')
+  })
+})
+
+describe('browserStore under createSessionFetch', () => {
+  test('two tabs (one store object each) make one refresh for a storm, and share a logout', async () => {
+    const server = await mockServer({ refreshLatencyMs: 100 })
+    const origin = tabLocks() // the origin's lock manager, as navigator.locks is
+    const a = createSessionFetch({ baseURL: server.url, store: tab({ locks: origin }) })
+    const b = createSessionFetch({ baseURL: server.url, store: tab({ locks: origin }) })
+    const heardByB: string[] = []
+    b.on('refresh', ({ source }) => heardByB.push(`refresh:${source}`))
+    b.on('logout', ({ source }) => heardByB.push(`logout:${source}`))
+    await a.login(DEMO_USER)
+    expect((await b.getSession())?.access_token).toBe((await a.getSession())?.access_token)
+
+    server.mock.expireAccessTokens()
+    const storm = (t: typeof a, label: string) =>
+      Array.from({ length: 25 }, (_, i) => t.fetch(`/buyers/${label}-${i}`).then((r) => r.status))
+    const statuses = await Promise.all([...storm(a, 'a'), ...storm(b, 'b')])
+    expect(statuses).toEqual(Array(50).fill(200))
+    expect(server.counters.refreshes).toBe(1)
+    expect(server.counters.reuseDetected).toBe(0)
+    expect(a.stats().refreshes + b.stats().refreshes).toBe(1)
+
+    await a.logout()
+    await vi.waitFor(() => expect(heardByB).toContain('logout:store'))
+    expect((await b.fetch('/buyers/after')).status).toBe(401)
+    expect(server.log.at(-1)).toMatchObject({ path: '/buyers/after', token: undefined })
+    a.close()
+    b.close()
   })
 })
 
