@@ -53,7 +53,7 @@ describe('browserStore across Chromium tabs', () => {
 
   test('a storm in 3 tabs at once after the access tokens expire makes exactly one refresh, no reuse', async () => {
     // The refresh is slowed so that every tab's requests pile up on the refresh lock while it runs.
-    const origin = await tabsOrigin({ refreshLatencyMs: 300 })
+    const origin = await tabsOrigin({ refreshLatencyMs: 1_000 })
     const tabs = await sharedSession(origin, 3)
     const before = await tabs[0]?.evaluate(() => window.tab.accessToken())
     origin.mock.expireAccessTokens()
@@ -112,7 +112,7 @@ describe('browserStore across Chromium tabs', () => {
     // The tabs' own refresh deadline is far beyond the test, so only the closed tab can free the lock.
     const [a, b, c] = await sharedSession(origin, 3, '?refreshTimeoutMs=60000')
     if (!a || !b || !c) throw new Error('tabs')
-    origin.mock.inject({ on: 'refresh', delayMs: 12_000 }) // the first refresh call is slow
+    origin.mock.inject({ on: 'refresh', delayMs: 18_000 }) // the first refresh call is slow
     origin.mock.expireAccessTokens()
 
     const abandoned = a.evaluate(() => window.tab.get('/buyers/a')).catch(() => 'tab closed')
