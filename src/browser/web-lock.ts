@@ -72,14 +72,11 @@ export function withWebLock<T>(
     work = fn()
     return holdAtMost(work, leaseMs)
   }
-  return locks.request(name, signal ? { signal } : {}, granted).then(
-    () => started(work),
-    (error: unknown) => (work ? work : Promise.reject(error)), // taken from us after it started: keep fn's result
-  )
-}
-
-function started<T>(work: Promise<T> | undefined): Promise<T> {
-  return work ?? Promise.reject(new Error('The lock was granted but its callback never ran'))
+  // Once fn has started, its result is the answer, even if the lock was taken from it (a rejected request).
+  const result = (error: unknown) => work ?? Promise.reject(error)
+  return locks
+    .request(name, signal ? { signal } : {}, granted)
+    .then(() => result(new Error('The lock was granted but its callback never ran')), result)
 }
 
 function holdAtMost(work: Promise<unknown>, ms: number): Promise<void> {
