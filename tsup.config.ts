@@ -9,6 +9,7 @@ export const entries = {
   axios: 'src/adapters/axios.ts',
   undici: 'src/adapters/undici.ts',
   ofetch: 'src/adapters/ofetch.ts',
+  browser: 'src/browser/index.ts',
 }
 
 export default defineConfig({
