@@ -1,5 +1,5 @@
 import { OptionError } from '../errors/option-error.js'
-import { describe, parseNonNegativeInteger, parsePositiveDuration } from '../validate.js'
+import { describe, parseHttpURL, parseNonNegativeInteger, parsePositiveDuration } from '../validate.js'
 
 /** How the client proves its identity to the token endpoint (RFC 6749 §2.3.1). */
 export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post'
@@ -80,11 +80,11 @@ export function resolveOAuth2Options(options: OAuth2Options): ResolvedOAuth2Opti
   if (typeof options !== 'object' || options === null) {
     throw new OptionError('options', 'expected an object with `tokenEndpoint` and `clientId`')
   }
-  const tokenEndpoint = parseEndpoint(options.tokenEndpoint, 'tokenEndpoint')
+  const tokenEndpoint = parseHttpURL(options.tokenEndpoint, 'tokenEndpoint', true).href
   const revocationEndpoint =
     options.revocationEndpoint === undefined
       ? undefined
-      : parseEndpoint(options.revocationEndpoint, 'revocationEndpoint')
+      : parseHttpURL(options.revocationEndpoint, 'revocationEndpoint', true).href
   const { clientId, clientSecret } = options
   if (typeof clientId !== 'string' || !VSCHARS.test(clientId)) {
     throw new OptionError(
@@ -122,25 +122,6 @@ export function resolveOAuth2Options(options: OAuth2Options): ResolvedOAuth2Opti
     retry: parseNonNegativeInteger(options.retry ?? 2, 'retry'),
     retryDelayMs: parsePositiveDuration(options.retryDelayMs ?? 200, 'retryDelayMs'),
   }
-}
-
-/** An absolute http(s) URL without credentials or fragment; a query is allowed (RFC 6749 §3.2). */
-function parseEndpoint(value: unknown, option: string): string {
-  if (typeof value !== 'string' && !(value instanceof URL)) {
-    throw new OptionError(option, `expected an absolute http(s) URL string, got ${describe(value)}`)
-  }
-  let url: URL
-  try {
-    url = new URL(String(value))
-  } catch {
-    throw new OptionError(option, `${describe(String(value))} is not an absolute URL`)
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new OptionError(option, `expected an http: or https: URL, got ${JSON.stringify(url.protocol)}`)
-  }
-  if (url.username || url.password) throw new OptionError(option, 'must not contain credentials')
-  if (url.hash) throw new OptionError(option, 'must not contain a fragment')
-  return url.href
 }
 
 /** A scope as one space-separated string, each token checked against RFC 6749 §3.3. */
