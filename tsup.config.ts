@@ -5,6 +5,7 @@ export const entries = {
   index: 'src/index.ts',
   mock: 'src/mock/index.ts',
   msw: 'src/msw/index.ts',
+  redis: 'src/redis/index.ts',
 }
 
 export default defineConfig({
