@@ -78,6 +78,7 @@ export function plantlySessions(options: PlantlySessionsOptions): SessionProtoco
         url: endpoint,
         body: error.data,
         retryAfterMs: retryAfterMs(response),
+        secrets: [bearer, body?.password],
       })
     }
   }

@@ -75,23 +75,25 @@ export function createSessionCore<Credentials>(
   const originPrefixes = [...options.allowedOrigins].map((origin) => `${origin}/`)
 
   let snap: StoreSnapshot | undefined
-  let loading: Promise<StoreSnapshot> | undefined
+  let loading: Promise<void> | undefined
   let inflight: { version: number; promise: Promise<Outcome> } | undefined
   let unsubscribe: (() => void) | undefined
   let loggedOut = false // after logout(), no unattended login until login() is called again
   let epoch = 0 // bumped by logout: a refresh that started before never writes after
 
-  function load(): Promise<StoreSnapshot> {
+  // Resolves with the latest snapshot (not the first one read): callers act on what is current.
+  async function load(): Promise<StoreSnapshot> {
+    if (snap) return snap
     loading ??= (async () => {
       const first = await store.read()
       adopt(first, 'local')
       unsubscribe ??= store.subscribe?.((next) => adopt(next, 'store'))
-      return snap ?? first
     })().catch((error: unknown) => {
       loading = undefined
       throw error
     })
-    return loading
+    await loading
+    return snap as unknown as StoreSnapshot
   }
 
   // Take a snapshot if it is newer than ours; announce changes other instances made.
@@ -126,12 +128,14 @@ export function createSessionCore<Credentials>(
     return true
   }
 
-  // Login and logout win over whatever was written meanwhile, so they retry the compare-and-set.
+  // Login and logout win over whatever was written meanwhile, so they retry the compare-and-set (a bounded
+  // number of times: a store whose reads never catch up with its writes is broken, and we say so).
   async function overwrite(grant: Grant | undefined, reason: ChangeReason): Promise<void> {
-    for (;;) {
+    for (let attempt = 0; attempt < 20; attempt++) {
       const current = snap ?? (await load())
       if (await write(grant, current.version, reason)) return
     }
+    throw new Error(`The session store kept refusing the ${reason} write (compare-and-set never matched)`)
   }
 
   function context(signal: AbortSignal, deadline: number): ProtocolContext {
@@ -140,9 +144,9 @@ export function createSessionCore<Credentials>(
 
   async function unattendedLogin(): Promise<Grant> {
     if (!credentials) throw new SessionRejectedError(undefined)
-    const supplied = await credentials()
-    const grant = await withDeadline(refreshTimeoutMs, undefined, (signal, deadline) =>
-      protocol.login(supplied, context(signal, deadline)),
+    // The credentials callback counts against the same deadline: a hanging secret store cannot hold the lock.
+    const grant = await withDeadline(refreshTimeoutMs, undefined, async (signal, deadline) =>
+      protocol.login(await credentials(), context(signal, deadline)),
     )
     counts.logins++
     return grant
@@ -259,6 +263,8 @@ export function createSessionCore<Credentials>(
       return abortable(startRefresh(snap.version), signal).then(currentToken)
     }
     if (now() < refreshDueAt(record, refreshWindowMs)) return record.session.access_token
+    // Nothing can renew this session before it expires (no refresh token, no credentials): send it as it is.
+    if (!record.session.refresh_token && !(credentials && !loggedOut)) return record.session.access_token
     return waitThenToken(startRefresh(snap.version), signal, record.session.access_token)
   }
 
@@ -314,14 +320,22 @@ export function createSessionCore<Credentials>(
       await overwrite(grant, 'login')
       return grant.session
     },
-    async refresh(callOptions = {}) {
-      const current = await abortable(load(), callOptions.signal)
-      if (inflight) await abortable(inflight.promise, callOptions.signal)
-      else if (!current.record && !(credentials && !loggedOut)) throw new SessionExpiredError('no_session')
-      else await abortable(startRefresh(snap?.version ?? current.version), callOptions.signal)
-      const session = snap?.record?.session
-      if (!session) throw new SessionExpiredError('session_expired')
-      return session
+    refresh(callOptions = {}) {
+      // Registers the refresh synchronously when the session is loaded, so calls made right after wait for it.
+      const begin = (): Promise<unknown> => {
+        if (inflight) return inflight.promise
+        const current = snap as StoreSnapshot
+        if (!current.record && !(credentials && !loggedOut)) {
+          return Promise.reject(new SessionExpiredError('no_session'))
+        }
+        return startRefresh(current.version)
+      }
+      const running = snap ? begin() : load().then(begin)
+      return abortable(running, callOptions.signal).then(() => {
+        const session = snap?.record?.session
+        if (!session) throw new SessionExpiredError('session_expired')
+        return session
+      })
     },
     async logout(callOptions = {}) {
       await load()

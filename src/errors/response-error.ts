@@ -21,14 +21,18 @@ export class ResponseError extends SessionFetchError {
     url: string
     body?: unknown
     retryAfterMs?: number | undefined
+    /** Values this call sent (tokens, password) that must not come back through the server's error body. */
+    secrets?: readonly (string | undefined)[]
   }) {
     const body = (typeof init.body === 'object' && init.body !== null ? init.body : {}) as Record<
       string,
       unknown
     >
-    const serverCode = typeof body.code === 'string' ? redact(body.code).slice(0, 100) : undefined
-    const serverMessage = typeof body.message === 'string' ? redact(body.message).slice(0, 300) : undefined
-    const url = redact(stripQuery(init.url))
+    const serverCode =
+      typeof body.code === 'string' ? redact(body.code, init.secrets).slice(0, 100) : undefined
+    const serverMessage =
+      typeof body.message === 'string' ? redact(body.message, init.secrets).slice(0, 300) : undefined
+    const url = redact(stripQuery(init.url), init.secrets)
     const detail = serverCode ? ` (${serverCode}${serverMessage ? `: ${serverMessage}` : ''})` : ''
     super(
       'http_status',

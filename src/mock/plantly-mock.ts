@@ -78,6 +78,7 @@ export interface MockLogEntry {
   /** The Bearer token presented, or undefined. */
   token: string | undefined
   status: number
+  contentType: string | null
   bodyHash: string
 }
 
@@ -332,7 +333,14 @@ export class PlantlyMock {
     const record = this.#validAccess(token)
     const bodyHash = await sha256(request.body)
     const status = record ? 200 : 401
-    this.log.push({ method: request.method, path, token, status, bodyHash })
+    this.log.push({
+      method: request.method,
+      path,
+      token,
+      status,
+      contentType: request.headers.get('content-type'),
+      bodyHash,
+    })
     if (this.log.length > this.options.logLimit) this.log.splice(0, this.log.length - this.options.logLimit)
     if (!record) {
       this.counters.apiUnauthorized++
