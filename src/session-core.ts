@@ -178,8 +178,14 @@ export function createSessionCore<Credentials>(
       if (!snap || snap.version !== fromVersion) return outcomeNow()
       return renew(snap, startEpoch)
     }
-    if (!store.lock) return underLock()
-    return store.lock(underLock, { leaseMs: refreshTimeoutMs * 2 + 1_000 })
+    try {
+      if (!store.lock) return await underLock()
+      return await store.lock(underLock, { leaseMs: refreshTimeoutMs * 2 + 1_000 })
+    } catch (error) {
+      // A store that failed (Redis unreachable) is a refresh that could not complete: the session is kept, and
+      // a token that has not expired yet is still sent.
+      throw error instanceof RefreshError ? error : new RefreshError(error)
+    }
   }
 
   async function renew(latest: StoreSnapshot, startEpoch: number): Promise<Outcome> {
