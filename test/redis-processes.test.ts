@@ -79,6 +79,39 @@ describe('processes sharing one session in Redis', () => {
     await survivor.call('exit')
   }, 120_000)
 
+  test('a holder killed after the server rotated the tokens takes them along: the next process logs in again', async () => {
+    const server = await mockServer()
+    const key = uniqueKey('kill-late')
+    const [holder, survivor] = await startWorkers(2, {
+      baseURL: server.url,
+      redisURL: REDIS_URL,
+      key,
+      refreshTimeoutMs: 3_000,
+      credentials: true,
+    })
+    if (!holder || !survivor) throw new Error('workers did not start')
+    await holder.call('login')
+    await survivor.call('session')
+
+    // The server acts on the holder's refresh (rotating the refresh token) only after the holder is dead.
+    server.inject({ on: 'refresh', delayMs: 300 })
+    holder.call('refresh').catch(() => {})
+    await until(() => server.counters.faultsServed === 1, 'the holder’s refresh to reach the server')
+    holder.child.kill('SIGKILL')
+    expect(await holder.exited).toBe('SIGKILL')
+    await until(() => server.counters.refreshes === 1, 'the server to rotate the dead holder’s tokens')
+
+    server.mock.expireAccessTokens()
+    expect(await survivor.call('fetch', { path: '/after-relogin' })).toBe(200)
+    // The survivor's refresh presented the rotated-out token (the server revoked that session), then it logged in.
+    expect(server.counters.reuseDetected).toBe(1)
+    expect(server.counters.logins).toBe(2)
+    expect(await survivor.call('stats')).toMatchObject({ refreshes: 1, logins: 1 })
+    expect(survivor.events.some((e) => e.event === 'login' && e.source === 'local')).toBe(true)
+    expect(survivor.events.some((e) => e.event === 'expired')).toBe(false)
+    await survivor.call('exit')
+  }, 120_000)
+
   test('a logout in one process logs every process out', async () => {
     const server = await mockServer()
     const key = uniqueKey('logout')

@@ -10,11 +10,13 @@ const env = (name: string): string => {
   return value
 }
 
+const DEMO_USER = { email_address: 'demo@plantly.test', password: 'plantly' }
 const store = redisStore({ url: env('SF_REDIS_URL'), key: env('SF_KEY') })
 const plantly = createSessionFetch({
   baseURL: env('SF_BASE_URL'),
   store,
   refreshTimeoutMs: Number(process.env.SF_REFRESH_TIMEOUT_MS ?? 10_000),
+  ...(process.env.SF_CREDENTIALS ? { credentials: () => DEMO_USER } : {}),
 })
 const send = (message: unknown) => process.send?.(message)
 for (const event of ['login', 'refresh', 'logout', 'expired'] as SessionEventName[]) {
@@ -30,7 +32,7 @@ type Call = { id: number; op: string; path?: string; count?: number }
 async function handle(call: Call): Promise<unknown> {
   switch (call.op) {
     case 'login':
-      await plantly.login({ email_address: 'demo@plantly.test', password: 'plantly' })
+      await plantly.login(DEMO_USER)
       return fingerprint((await plantly.getSession())?.access_token)
     case 'session':
       return fingerprint((await plantly.getSession())?.access_token)

@@ -29,6 +29,8 @@ export interface WorkerEnv {
   redisURL: string
   key: string
   refreshTimeoutMs?: number
+  /** Give the instance `credentials` (the mock's demo user) for unattended logins. */
+  credentials?: boolean
 }
 
 const running = new Set<ChildProcess>()
@@ -47,6 +49,7 @@ function startWorker(env: WorkerEnv): Promise<Worker> {
       SF_REDIS_URL: env.redisURL,
       SF_KEY: env.key,
       SF_REFRESH_TIMEOUT_MS: String(env.refreshTimeoutMs ?? 10_000),
+      SF_CREDENTIALS: env.credentials ? '1' : '',
     },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })
