@@ -57,6 +57,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   let clock: { offsetMs: number; at: number } | undefined
   let measuring: Promise<number> | undefined
   let closing: Promise<void> | undefined
+  let connecting: Promise<void> | undefined
 
   function report(error: unknown, action: string): void {
     try {
@@ -76,7 +77,13 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     if (owned) {
       // Commands queue until the connection is up, each bounded by the timeout: an unreachable Redis fails
       // calls instead of hanging them.
-      if (!owned.isOpen) owned.connect().catch((error: unknown) => report(error, 'connect'))
+      connecting ??= owned.connect().then(
+        () => undefined,
+        (error: unknown) => {
+          connecting = undefined // let a later call try again
+          report(error, 'connect')
+        },
+      )
     } else if (!client.isOpen) {
       throw new StoreError(
         'The Redis client passed as `client` is not connected: call `client.connect()` first',
