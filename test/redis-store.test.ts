@@ -71,6 +71,17 @@ describe('read and compare-and-set write', () => {
     expect(await store.read()).toMatchObject({ version: 2, record: undefined, reason: 'logout', writer: 'x' })
   })
 
+  test('scripts still run after Redis forgot them (SCRIPT FLUSH, as after a restart)', async () => {
+    const key = uniqueKey()
+    const store = testStore({ key })
+    await store.write({ record: record(), reason: 'login', writer: 'x' }, 0)
+    await (await plainClient()).scriptFlush()
+    expect(await store.write({ record: record(), reason: 'refresh', writer: 'x' }, 1)).toMatchObject({
+      version: 2,
+    })
+    expect(await store.lock(async () => 'held', { leaseMs: 10_000 })).toBe('held')
+  })
+
   test('a record reads back as written, in the reader’s clock even when the clocks disagree', async () => {
     const key = uniqueKey()
     const hourAhead = () => Date.now() + 3_600_000
