@@ -101,6 +101,11 @@ export function createSessionCore<Credentials>(
     if (snap !== undefined && next.version <= snap.version) return
     const hadSnapshot = snap !== undefined
     snap = next
+    if (source === 'store' && next.writer !== writer) {
+      // Another instance's logout ends unattended logins here too, until a login anywhere (issue 6).
+      if (next.reason === 'logout') loggedOut = true
+      else if (next.reason === 'login') loggedOut = false
+    }
     if (source === 'store' && hadSnapshot && next.reason && next.writer !== writer) {
       announce(next.reason, next, 'store')
     }
@@ -117,13 +122,20 @@ export function createSessionCore<Credentials>(
     expected: number,
     reason: ChangeReason,
   ): Promise<boolean> {
-    const record = grantOrNothing && toRecord(grantOrNothing, now())
-    const written = await store.write({ record, reason, writer }, expected)
+    const change = { record: grantOrNothing && toRecord(grantOrNothing, now()), reason, writer }
+    let written = await store.write(change, expected)
     if (!written) {
-      adopt(await store.read(), 'store')
-      return false
-    }
-    adopt(written, 'local')
+      const current = await store.read()
+      if (current.version >= expected) {
+        adopt(current, 'store')
+        return false
+      }
+      // Below a version it already had: the store lost its data (a restart without persistence, cleared site
+      // data). What we write is the newest session there is, so write it over what is there now, once.
+      written = await store.write(change, current.version)
+      snap = written ?? (await store.read()) // the reset store is the truth now, even below our old version
+      if (!written) return false
+    } else adopt(written, 'local')
     announce(reason, written, 'local')
     return true
   }
@@ -202,6 +214,9 @@ export function createSessionCore<Credentials>(
         // No session yet (or one that cannot be refreshed, e.g. client credentials): log in.
         grant = await unattendedLogin()
         reason = 'login'
+      } else if (record) {
+        // Nothing can renew it (no refresh token, no credentials): after a 401 the session is dead.
+        return afterRejection(latest, startEpoch)
       } else return outcomeNow()
     } catch (error) {
       if (!(error instanceof SessionRejectedError)) throw new RefreshError(error)

@@ -77,13 +77,15 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     if (owned) {
       // Commands queue until the connection is up, each bounded by the timeout: an unreachable Redis fails
       // calls instead of hanging them.
-      connecting ??= owned.connect().then(
-        () => undefined,
-        (error: unknown) => {
-          connecting = undefined // let a later call try again
-          report(error, 'connect')
-        },
-      )
+      if (!connecting) {
+        connecting = owned.connect().then(
+          () => undefined,
+          (error: unknown) => {
+            connecting = undefined // let a later call try again
+            report(error, 'connect')
+          },
+        )
+      }
     } else if (!client.isOpen) {
       throw new StoreError(
         'The Redis client passed as `client` is not connected: call `client.connect()` first',
@@ -246,7 +248,8 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   }
 
   function startSubscriber(): void {
-    subscribing ??= (async () => {
+    if (subscribing) return
+    subscribing = (async () => {
       const connection = client.duplicate()
       subscriber = connection
       connection.on('error', (error: unknown) => report(error, 'pub/sub connection'))
