@@ -1,7 +1,7 @@
 import { expect, test } from 'vitest'
 import { createSessionFetch, RefreshError, type SessionStore, StoreError } from '../src/index.js'
 import { DEMO_USER, mockServer } from './helpers/mock-server.js'
-import { testStore, uniqueKey, until } from './helpers/redis.js'
+import { plainClient, testStore, uniqueKey, until } from './helpers/redis.js'
 
 test('a refresh rejected because a sibling rotated the tokens adopts the sibling’s session from Redis and replays', async () => {
   // Rotation on, reuse detection off: the server refuses the used refresh token without revoking the session,
@@ -58,4 +58,47 @@ test('when Redis fails during a refresh, a token that has not expired is still s
   expect((error as RefreshError).cause).toBeInstanceOf(StoreError)
   expect(server.counters.refreshes).toBe(0)
   plantly.close()
+})
+
+test('after Redis lost the session (a restart without persistence), the next refresh keeps the new tokens there', async () => {
+  const server = await mockServer()
+  const key = uniqueKey()
+  const plantly = createSessionFetch({ baseURL: server.url, store: testStore({ key }) })
+  await plantly.login(DEMO_USER)
+  await plantly.refresh()
+  const redis = await plainClient()
+  await redis.del(key) // what a restart of a Redis that keeps nothing on disk leaves
+
+  server.mock.expireAccessTokens()
+  expect((await plantly.fetch('/buyers/1')).status).toBe(200)
+  expect(await redis.hmGet(key, ['version', 'reason'])).toEqual(['1', 'refresh'])
+  server.mock.expireAccessTokens()
+  expect((await plantly.fetch('/buyers/2')).status).toBe(200)
+  expect(server.counters.refreshes).toBe(3)
+  expect(server.counters.reuseDetected).toBe(0)
+  expect(await redis.hGet(key, 'version')).toBe('2')
+  plantly.close()
+})
+
+test('after Redis lost the session, a sibling still on the old version adopts the rewritten one instead of reusing', async () => {
+  const server = await mockServer()
+  const key = uniqueKey()
+  const a = createSessionFetch({ baseURL: server.url, store: testStore({ key }) })
+  const b = createSessionFetch({ baseURL: server.url, store: testStore({ key }) })
+  await a.login(DEMO_USER)
+  await a.refresh()
+  await until(
+    async () => (await b.getSession())?.access_token === (await a.getSession())?.access_token,
+    'b to follow',
+  )
+  await (await plainClient()).del(key)
+
+  server.mock.expireAccessTokens()
+  expect((await a.fetch('/buyers/a')).status).toBe(200) // a refreshes and writes version 1 over the empty key
+  expect((await b.fetch('/buyers/b')).status).toBe(200) // b, at version 2, must take version 1 from Redis
+  expect(server.counters.reuseDetected).toBe(0)
+  expect(server.counters.refreshes).toBe(2)
+  expect((await b.getSession())?.access_token).toBe((await a.getSession())?.access_token)
+  a.close()
+  b.close()
 })
