@@ -10,6 +10,7 @@ export const entries = {
   undici: 'src/adapters/undici.ts',
   ofetch: 'src/adapters/ofetch.ts',
   browser: 'src/browser/index.ts',
+  redis: 'src/redis/index.ts',
 }
 
 export default defineConfig({

@@ -96,9 +96,12 @@ export function createSessionCore<Credentials>(
     return snap as unknown as StoreSnapshot
   }
 
-  // Take a snapshot if it is newer than ours; announce changes other instances made.
-  function adopt(next: StoreSnapshot, source: 'local' | 'store'): void {
-    if (snap !== undefined && next.version <= snap.version) return
+  // Take a snapshot if it is newer than ours; announce changes other instances made. A fresh read of the store
+  // (the refresh path) below our version but not empty means the store lost its data (Redis restarted without
+  // persistence) and a sibling wrote since: that session is the live one, and ours may hold rotated-out tokens.
+  function adopt(next: StoreSnapshot, source: 'local' | 'store', freshRead = false): void {
+    const rewritten = freshRead && snap !== undefined && next.version > 0 && next.version < snap.version
+    if (snap !== undefined && next.version <= snap.version && !rewritten) return
     const hadSnapshot = snap !== undefined
     snap = next
     if (source === 'store' && next.writer !== writer) {
@@ -186,12 +189,18 @@ export function createSessionCore<Credentials>(
     const startEpoch = epoch
     const underLock = async (): Promise<Outcome> => {
       // Another instance sharing the store may have renewed (or ended) the session already.
-      adopt(await store.read(), 'store')
+      adopt(await store.read(), 'store', true)
       if (!snap || snap.version !== fromVersion) return outcomeNow()
       return renew(snap, startEpoch)
     }
-    if (!store.lock) return underLock()
-    return store.lock(underLock, { leaseMs: refreshTimeoutMs * 2 + 1_000 })
+    try {
+      if (!store.lock) return await underLock()
+      return await store.lock(underLock, { leaseMs: refreshTimeoutMs * 2 + 1_000 })
+    } catch (error) {
+      // A store that failed (Redis unreachable) is a refresh that could not complete: the session is kept, and
+      // a token that has not expired yet is still sent.
+      throw error instanceof RefreshError ? error : new RefreshError(error)
+    }
   }
 
   async function renew(latest: StoreSnapshot, startEpoch: number): Promise<Outcome> {
@@ -223,7 +232,7 @@ export function createSessionCore<Credentials>(
 
   async function afterRejection(latest: StoreSnapshot, startEpoch: number): Promise<Outcome> {
     // A sibling may have rotated the tokens while we presented the old refresh token: adopt its session.
-    adopt(await store.read(), 'store')
+    adopt(await store.read(), 'store', true)
     if (!snap || snap.version !== latest.version || epoch !== startEpoch) return outcomeNow()
     if (latest.record && credentials && !loggedOut) {
       try {
