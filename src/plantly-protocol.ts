@@ -1,10 +1,9 @@
-import { createFetch, FetchError } from 'ofetch'
-import { abortable, delay } from './abort.js'
 import { OptionError } from './errors/option-error.js'
 import { ResponseError } from './errors/response-error.js'
 import { SessionRejectedError } from './errors/session-rejected-error.js'
 import type { PlantlyCredentials, ProtocolContext, SessionProtocol } from './protocol.js'
 import { type Grant, parseSession } from './session.js'
+import { sessionCall } from './session-call.js'
 import { describe, parseBaseURL, parseNonNegativeInteger, parsePositiveDuration } from './validate.js'
 
 /** Options of {@link plantlySessions}. */
@@ -29,7 +28,6 @@ export interface PlantlySessionsOptions {
   retryDelayMs?: number
 }
 
-const RETRY_STATUSES = [408, 429, 500, 502, 503, 504]
 const REJECTED = new Set([400, 401, 403])
 
 /**
@@ -47,64 +45,22 @@ export function plantlySessions(options: PlantlySessionsOptions): SessionProtoco
   }
   const endpoint = base.href.replace(/\/$/, '') + path
   const retries = parseNonNegativeInteger(options.retry ?? 2, 'retry')
-  const baseDelay = parsePositiveDuration(options.retryDelayMs ?? 200, 'retryDelayMs')
+  const retryDelayMs = parsePositiveDuration(options.retryDelayMs ?? 200, 'retryDelayMs')
 
-  async function call(
+  function call(
     method: 'POST' | 'PUT' | 'DELETE',
     context: ProtocolContext,
-    bearer: string | undefined,
+    bearer?: string,
     body?: PlantlyCredentials,
   ) {
-    // ofetch decides whether and how long to wait before a retry; the wait happens here instead of in ofetch's
-    // own timer, so that an aborted call (timeout, logout, caller) leaves no timer behind.
-    let wait = 0
-    const $fetch = createFetch({
-      fetch: async (input, init) => {
-        const ms = wait
-        wait = 0
-        if (ms === Number.POSITIVE_INFINITY) await abortable(new Promise<never>(() => {}), context.signal)
-        else if (ms > 0) await delay(ms, context.signal)
-        return context.fetch(input, init)
-      },
-    })
     const headers: Record<string, string> = { accept: 'application/json' }
     if (bearer !== undefined) headers.authorization = `Bearer ${bearer}`
-    try {
-      return await $fetch.raw(endpoint, {
-        method,
-        headers,
-        ...(body ? { body } : {}),
-        signal: context.signal,
-        retry: method === 'DELETE' ? 0 : retries,
-        retryStatusCodes: RETRY_STATUSES,
-        retryDelay: (ctx) => {
-          wait = retryDelay(ctx.response, retries - Number(ctx.options.retry ?? 0), context)
-          return 0
-        },
-      })
-    } catch (error) {
-      if (!(error instanceof FetchError)) throw error
-      const response = error.response
-      if (!response) throw error.cause instanceof Error ? error.cause : new Error('Network error')
-      throw new ResponseError({
-        status: response.status,
-        statusText: response.statusText,
-        method,
-        url: endpoint,
-        body: error.data,
-        retryAfterMs: retryAfterMs(response),
-        secrets: [bearer, body?.password],
-      })
-    }
-  }
-
-  function retryDelay(response: Response | undefined, attempt: number, context: ProtocolContext): number {
-    if (context.signal.aborted) return 0
-    const backoff = baseDelay * 2 ** attempt * (0.75 + Math.random() * 0.5)
-    const wanted = Math.max(backoff, (response && retryAfterMs(response)) ?? 0)
-    // A retry that could only go out at the deadline is never sent (infinite wait: the deadline ends the call):
-    // it would be aborted at once, after the server may have acted on it and rotated the refresh token.
-    return wanted >= context.deadline - Date.now() ? Number.POSITIVE_INFINITY : wanted
+    const retry = method === 'DELETE' ? 0 : retries
+    const secrets = [bearer, body?.password]
+    return sessionCall(
+      { method, url: endpoint, headers, body: body && { ...body }, retry, retryDelayMs, secrets },
+      context,
+    )
   }
 
   function toGrant(response: Response & { _data?: unknown }): Grant {
@@ -148,13 +104,4 @@ export function plantlySessions(options: PlantlySessionsOptions): SessionProtoco
       return (cut === -1 ? url : url.slice(0, cut)) === endpoint
     },
   }
-}
-
-function retryAfterMs(response: Response): number | undefined {
-  const value = response.headers.get('retry-after')
-  if (!value) return undefined
-  const seconds = Number(value)
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000)
-  const date = Date.parse(value)
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now())
 }

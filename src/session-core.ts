@@ -100,15 +100,21 @@ export function createSessionCore<Credentials>(
     return snap as unknown as StoreSnapshot
   }
 
-  // Take a snapshot if it is newer than ours; announce changes other instances made.
-  function adopt(next: StoreSnapshot, source: 'local' | 'store'): void {
-    if (snap !== undefined && next.version <= snap.version) return
+  // Take a snapshot if it is newer than ours; announce changes other instances made. A fresh read of the store
+  // (the refresh path) below our version but not empty means the store lost its data (Redis restarted without
+  // persistence) and a sibling wrote since: that session is the live one, and ours may hold rotated-out tokens.
+  function adopt(next: StoreSnapshot, source: 'local' | 'store', freshRead = false): void {
+    const rewritten = freshRead && snap !== undefined && next.version > 0 && next.version < snap.version
+    if (snap !== undefined && next.version <= snap.version && !rewritten) return
     const hadSnapshot = snap !== undefined
     snap = next
     if (renewing && renewing.version !== next.version) renewing.controller.abort()
-    // A logout by an instance sharing the store ends the session here too: no unattended login brings it back.
-    if (next.writer !== writer && next.reason === 'logout') loggedOut = true
-    else if (next.writer !== writer && next.reason === 'login') loggedOut = false
+    if (next.writer !== writer) {
+      // Another instance's logout ends unattended logins here too, until a login anywhere (issue 6) - also when
+      // this instance first reads it (it had not loaded yet when the other logged out).
+      if (next.reason === 'logout') loggedOut = true
+      else if (next.reason === 'login') loggedOut = false
+    }
     if (source === 'store' && hadSnapshot && next.reason && next.writer !== writer) {
       announce(next.reason, next, 'store')
     }
@@ -125,23 +131,32 @@ export function createSessionCore<Credentials>(
     expected: number,
     reason: ChangeReason,
   ): Promise<boolean> {
-    const record = grantOrNothing && toRecord(grantOrNothing, now())
-    const written = await store.write({ record, reason, writer }, expected)
+    const change = { record: grantOrNothing && toRecord(grantOrNothing, now()), reason, writer }
+    let written = await store.write(change, expected)
     if (!written) {
-      adopt(await store.read(), 'store')
-      return false
-    }
-    adopt(written, 'local')
+      const current = await store.read()
+      if (current.version >= expected) {
+        adopt(current, 'store')
+        return false
+      }
+      // Below a version it already had: the store lost its data (a restart without persistence, cleared site
+      // data). What we write is the newest session there is, so write it over what is there now, once.
+      written = await store.write(change, current.version)
+      snap = written ?? (await store.read()) // the reset store is the truth now, even below our old version
+      if (!written) return false
+    } else adopt(written, 'local')
     announce(reason, written, 'local')
     return true
   }
 
-  // Login and logout win over whatever was written meanwhile, so they retry the compare-and-set.
+  // Login and logout win over whatever was written meanwhile, so they retry the compare-and-set (a bounded
+  // number of times: a store whose reads never catch up with its writes is broken, and we say so).
   async function overwrite(grant: Grant | undefined, reason: ChangeReason): Promise<void> {
-    for (;;) {
+    for (let attempt = 0; attempt < 20; attempt++) {
       const current = snap ?? (await load())
       if (await write(grant, current.version, reason)) return
     }
+    throw new Error(`The session store kept refusing the ${reason} write (compare-and-set never matched)`)
   }
 
   function context(signal: AbortSignal, deadline: number): ProtocolContext {
@@ -150,9 +165,9 @@ export function createSessionCore<Credentials>(
 
   async function unattendedLogin(superseded?: AbortSignal): Promise<Grant> {
     if (!credentials) throw new SessionRejectedError(undefined)
-    const supplied = await credentials()
-    const grant = await withDeadline(refreshTimeoutMs, superseded, (signal, deadline) =>
-      protocol.login(supplied, context(signal, deadline)),
+    // The credentials callback counts against the same deadline: a hanging secret store cannot hold the lock.
+    const grant = await withDeadline(refreshTimeoutMs, superseded, async (signal, deadline) =>
+      protocol.login(await credentials(), context(signal, deadline)),
     )
     counts.logins++
     return grant
@@ -180,12 +195,18 @@ export function createSessionCore<Credentials>(
     const startEpoch = epoch
     const underLock = async (): Promise<Outcome> => {
       // Another instance sharing the store may have renewed (or ended) the session already.
-      adopt(await store.read(), 'store')
+      adopt(await store.read(), 'store', true)
       if (!snap || snap.version !== fromVersion) return outcomeNow()
       return renew(snap, startEpoch)
     }
-    if (!store.lock) return underLock()
-    return store.lock(underLock, { leaseMs: refreshTimeoutMs * 2 + 1_000 })
+    try {
+      if (!store.lock) return await underLock()
+      return await store.lock(underLock, { leaseMs: refreshTimeoutMs * 2 + 1_000 })
+    } catch (error) {
+      // A store that failed (Redis unreachable) is a refresh that could not complete: the session is kept, and
+      // a token that has not expired yet is still sent.
+      throw error instanceof RefreshError ? error : new RefreshError(error)
+    }
   }
 
   async function renew(latest: StoreSnapshot, startEpoch: number): Promise<Outcome> {
@@ -205,6 +226,9 @@ export function createSessionCore<Credentials>(
         // No session yet (or one that cannot be refreshed, e.g. client credentials): log in.
         grant = await unattendedLogin(superseded)
         reason = 'login'
+      } else if (record) {
+        // Nothing can renew it (no refresh token, no credentials): after a 401 the session is dead.
+        return afterRejection(latest, startEpoch)
       } else return outcomeNow()
     } catch (error) {
       if (superseded.aborted) return outcomeNow() // the session was replaced meanwhile: that is the outcome
@@ -220,7 +244,7 @@ export function createSessionCore<Credentials>(
 
   async function afterRejection(latest: StoreSnapshot, startEpoch: number): Promise<Outcome> {
     // A sibling may have rotated the tokens while we presented the old refresh token: adopt its session.
-    adopt(await store.read(), 'store')
+    adopt(await store.read(), 'store', true)
     if (!snap || snap.version !== latest.version || epoch !== startEpoch) return outcomeNow()
     if (latest.record && credentials && !loggedOut) {
       try {
@@ -287,6 +311,8 @@ export function createSessionCore<Credentials>(
       return abortable(startRefresh(snap.version), signal).then(currentToken)
     }
     if (now() < refreshDueAt(record, refreshWindowMs)) return record.session.access_token
+    // Nothing can renew this session before it expires (no refresh token, no credentials): send it as it is.
+    if (!record.session.refresh_token && !(credentials && !loggedOut)) return record.session.access_token
     return waitThenToken(startRefresh(snap.version), signal, record.session.access_token)
   }
 

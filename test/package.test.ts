@@ -72,6 +72,44 @@ describe('the published package', () => {
     expect(stdout.trim()).toBe('200 1')
   })
 
+  test('session-fetch/redis loads from ESM and CommonJS next to the `redis` peer, and talks to Redis', async () => {
+    // The peer dependency as a user would have it installed (linked from this checkout: no registry access).
+    await run(
+      'npm',
+      ['install', '--no-audit', '--no-fund', '--no-save', join(process.cwd(), 'node_modules/redis')],
+      {
+        cwd: dir,
+      },
+    )
+    const key = `session-fetch:test:package:${process.pid}:${Date.now()}`
+    const script = (load: string) =>
+      `${load}
+       const store = redisStore({ url: 'redis://127.0.0.1:6379', key: '${key}' })
+       store.read().then(async (snapshot) => { console.log(snapshot.version, new StoreError('x').code); await store.close() })`
+    const esm = await run(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        script(
+          "import { redisStore } from 'session-fetch/redis'; import { StoreError } from 'session-fetch'",
+        ),
+      ],
+      { cwd: dir },
+    )
+    const cjs = await run(
+      process.execPath,
+      [
+        '-e',
+        script(
+          "const { redisStore } = require('session-fetch/redis'); const { StoreError } = require('session-fetch')",
+        ),
+      ],
+      { cwd: dir },
+    )
+    expect([esm.stdout.trim(), cjs.stdout.trim()]).toEqual(['0 store_failed', '0 store_failed'])
+  })
+
   test('publint finds nothing wrong with package.json and the exports map', async () => {
     const { stdout } = await run('npx', ['publint', '--strict'], { cwd: process.cwd() })
     expect(stdout).not.toMatch(/error|warning/i)
