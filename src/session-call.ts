@@ -1,4 +1,5 @@
-import { createFetch, FetchError, type FetchOptions } from 'ofetch'
+import { createFetch, type FetchContext, FetchError, type FetchOptions } from 'ofetch'
+import { delay } from './abort.js'
 import { ResponseError } from './errors/response-error.js'
 import type { ProtocolContext } from './protocol.js'
 
@@ -22,22 +23,45 @@ export interface SessionCallInit {
 const RETRY_STATUSES = [408, 429, 500, 502, 503, 504]
 
 /**
- * Make one session call through ofetch with retry, backoff and Retry-After, never sleeping past the context's
- * deadline. An error status becomes a ResponseError (redacted); a network failure rethrows its cause.
+ * Make one session call through ofetch with retry, backoff and Retry-After. A retry that could not go out
+ * before the context's deadline is not made: that attempt's error is the answer. An error status becomes a
+ * ResponseError (redacted); a network failure rethrows its cause.
  */
 export async function sessionCall(
   init: SessionCallInit,
   context: ProtocolContext,
 ): Promise<Response & { _data?: unknown }> {
-  const $fetch = createFetch({ fetch: context.fetch })
+  // ofetch decides whether to retry (status, count); the wait happens in the transport handed to it rather
+  // than in ofetch's own timer, so that an aborted call (timeout, logout, caller) leaves no timer behind.
+  let wait = 0
+  const $fetch = createFetch({
+    fetch: async (input, requestInit) => {
+      const ms = wait
+      wait = 0
+      if (ms > 0) await delay(ms, context.signal)
+      return context.fetch(input, requestInit)
+    },
+  })
+  // Planned before ofetch decides: a retry sent at the deadline would be aborted at once, after the server may
+  // have acted on it (rotating the refresh token), so when the wait would reach the deadline there is none.
+  const planRetry = (ctx: FetchContext) => {
+    const left = Number(ctx.options.retry ?? 0)
+    if (left <= 0) return
+    wait = retryDelay(init.retryDelayMs, ctx.response, init.retry - left)
+    if (wait >= context.deadline - Date.now()) {
+      ctx.options.retry = 0
+      wait = 0
+    }
+  }
   const options: FetchOptions<'json'> = {
     method: init.method,
     headers: init.headers,
     signal: context.signal,
     retry: init.retry,
     retryStatusCodes: RETRY_STATUSES,
-    retryDelay: (ctx) =>
-      retryDelay(init.retryDelayMs, ctx.response, init.retry - Number(ctx.options.retry ?? 0), context),
+    retryDelay: 0,
+    onRequestError: planRetry,
+    onResponseError: planRetry,
   }
   if (init.body !== undefined) options.body = init.body
   if (init.json) options.responseType = 'json'
@@ -59,17 +83,9 @@ export async function sessionCall(
   }
 }
 
-function retryDelay(
-  baseDelay: number,
-  response: Response | undefined,
-  attempt: number,
-  context: ProtocolContext,
-): number {
-  if (context.signal.aborted) return 0
+function retryDelay(baseDelay: number, response: Response | undefined, attempt: number): number {
   const backoff = baseDelay * 2 ** attempt * (0.75 + Math.random() * 0.5)
-  const wanted = Math.max(backoff, (response && retryAfterMs(response)) ?? 0)
-  // Never sleep past the caller's deadline: the retry would only be aborted.
-  return Math.max(0, Math.min(wanted, context.deadline - Date.now()))
+  return Math.max(backoff, (response && retryAfterMs(response)) ?? 0)
 }
 
 function retryAfterMs(response: Response): number | undefined {
