@@ -69,7 +69,7 @@ const FAULTS: Fault[] = [
   'crlf-token',
 ]
 
-export interface Config {
+interface Config {
   tokenFormat: TokenFormat
   expiresIn: ExpiresInStyle
   ttlSeconds: number
@@ -84,7 +84,7 @@ export interface Config {
   startLoggedIn: boolean
 }
 
-export type Command =
+type Command =
   | {
       t: 'fetch'
       instance: number
@@ -699,7 +699,7 @@ async function drain(run: Run): Promise<boolean> {
   return false
 }
 
-export async function runModel(config: Config, commands: readonly Command[]): Promise<Run> {
+async function runModel(config: Config, commands: readonly Command[]): Promise<Run> {
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] })
   vi.setSystemTime(Date.UTC(2026, 0, 1, 12))
   // Retry jitter uses Math.random: a seeded generator keeps every run reproducible (and values distinct).

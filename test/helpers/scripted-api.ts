@@ -380,7 +380,7 @@ export class ScriptedApi {
 
   #refresh(exchange: Exchange, extra: Record<string, string>): Response {
     const info = exchange.token === undefined ? undefined : this.tokens.get(exchange.token)
-    if (!info || info.kind !== 'refresh' || this.#revoked.has(info.family) || info.expiresAt <= this.now()) {
+    if (info?.kind !== 'refresh' || this.#revoked.has(info.family) || info.expiresAt <= this.now()) {
       this.counters.refreshRejected++
       return errorResponse(401, extra)
     }
@@ -405,7 +405,7 @@ export class ScriptedApi {
 
   #validAccess(token: string | undefined): TokenInfo | undefined {
     const info = token === undefined ? undefined : this.tokens.get(token)
-    if (!info || info.kind !== 'access' || info.superseded || this.#revoked.has(info.family)) return undefined
+    if (info?.kind !== 'access' || info.superseded || this.#revoked.has(info.family)) return undefined
     return info.expiresAt > this.now() ? info : undefined
   }
 
