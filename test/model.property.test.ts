@@ -822,21 +822,24 @@ afterEach(() => {
  * Failing cases the property found, as fast-check shrank them. Each runs first in the property (`examples`)
  * and as its own test below; the README's "Reliability suite" section says what each one found.
  */
+/** The settings the regressions below start from (each lists what it changes). */
+const BASE_CONFIG: Config = {
+  tokenFormat: 'jwt',
+  expiresIn: 'ttl',
+  ttlSeconds: 120,
+  skewMs: 0,
+  refreshWindowMs: 30_000,
+  refreshTimeoutMs: 50,
+  retry: 0,
+  credentials: false,
+  instances: 1,
+  startLoggedIn: true,
+}
+
 const REGRESSIONS: { name: string; config: Config; commands: Command[] }[] = [
   {
     name: 'a logout by an instance sharing the store stops the other instance from logging in unattended',
-    config: {
-      tokenFormat: 'jwt',
-      expiresIn: 'ttl',
-      ttlSeconds: 120,
-      skewMs: 0,
-      refreshWindowMs: 30_000,
-      refreshTimeoutMs: 50,
-      retry: 0,
-      credentials: true,
-      instances: 2,
-      startLoggedIn: true,
-    },
+    config: { ...BASE_CONFIG, credentials: true, instances: 2 },
     commands: [
       { t: 'logout', instance: 0 },
       { t: 'refresh', instance: 1 },
@@ -845,18 +848,7 @@ const REGRESSIONS: { name: string; config: Config; commands: Command[] }[] = [
   },
   {
     name: 'a refresh retrying after a 500 stops when login() replaces the session (no stale refresh token sent)',
-    config: {
-      tokenFormat: 'jwt',
-      expiresIn: 'ttl',
-      ttlSeconds: 120,
-      skewMs: 0,
-      refreshWindowMs: 30_000,
-      refreshTimeoutMs: 170,
-      retry: 1,
-      credentials: false,
-      instances: 1,
-      startLoggedIn: true,
-    },
+    config: { ...BASE_CONFIG, refreshTimeoutMs: 170, retry: 1 },
     commands: [
       { t: 'refresh', instance: 0 },
       { t: 'deliver', pick: 0, fault: '500' },
@@ -865,18 +857,7 @@ const REGRESSIONS: { name: string; config: Config; commands: Command[] }[] = [
   },
   {
     name: 'a replay after a 401 on an older token does not send the current token when it is due',
-    config: {
-      tokenFormat: 'jwt',
-      expiresIn: 'ttl',
-      ttlSeconds: 120,
-      skewMs: 0,
-      refreshWindowMs: 11294,
-      refreshTimeoutMs: 50,
-      retry: 0,
-      credentials: true,
-      instances: 1,
-      startLoggedIn: false,
-    },
+    config: { ...BASE_CONFIG, refreshWindowMs: 11294, credentials: true, startLoggedIn: false },
     commands: [
       {
         t: 'fetch',
@@ -896,18 +877,7 @@ const REGRESSIONS: { name: string; config: Config; commands: Command[] }[] = [
   },
   {
     name: 'a call with an already aborted signal starts no refresh',
-    config: {
-      tokenFormat: 'jwt',
-      expiresIn: 'ttl',
-      ttlSeconds: 120,
-      skewMs: 0,
-      refreshWindowMs: 0,
-      refreshTimeoutMs: 50,
-      retry: 0,
-      credentials: false,
-      instances: 1,
-      startLoggedIn: true,
-    },
+    config: { ...BASE_CONFIG, refreshWindowMs: 0 },
     commands: [
       { t: 'jump', percentOfTtl: 100 },
       {
@@ -925,16 +895,11 @@ const REGRESSIONS: { name: string; config: Config; commands: Command[] }[] = [
   {
     name: 'an unattended login retrying a 500 stops when logout() is called',
     config: {
-      tokenFormat: 'jwt',
-      expiresIn: 'ttl',
-      ttlSeconds: 120,
-      skewMs: 0,
+      ...BASE_CONFIG,
       refreshWindowMs: 0,
-      refreshTimeoutMs: 50,
       retry: 1,
       retryDelayMs: 10,
       credentials: true,
-      instances: 1,
       startLoggedIn: false,
     },
     commands: [
@@ -975,18 +940,7 @@ test.each(REGRESSIONS)('regression: $name', async ({ config, commands }) => {
 })
 
 test('the invariant checks can fail: a client that leaks its token to another origin is caught', async () => {
-  const config: Config = {
-    tokenFormat: 'jwt',
-    expiresIn: 'ttl',
-    ttlSeconds: 60,
-    skewMs: 0,
-    refreshWindowMs: 30_000,
-    refreshTimeoutMs: 1_000,
-    retry: 0,
-    credentials: false,
-    instances: 1,
-    startLoggedIn: true,
-  }
+  const config: Config = { ...BASE_CONFIG, refreshTimeoutMs: 1_000, ttlSeconds: 60 }
   const run = await runModel(config, [])
   expect(run.violations).toEqual([])
   const token = run.current?.access

@@ -1,5 +1,5 @@
 import { afterEach, expect, test, vi } from 'vitest'
-import { createSessionFetch, plantlySessions } from '../src/index.js'
+import { createSessionFetch, plantlySessions, type SessionFetch } from '../src/index.js'
 import { flush } from './helpers/flush.js'
 import { ScriptedApi } from './helpers/scripted-api.js'
 
@@ -12,6 +12,14 @@ const DEMO = { email_address: 'demo@plantly.test', password: 'plantly' }
 afterEach(() => {
   vi.useRealTimers()
 })
+
+/** Log in through the scripted API (which answers only when told). */
+async function logIn(api: ScriptedApi, plantly: SessionFetch) {
+  const login = plantly.login(DEMO)
+  await flush()
+  await api.deliver(api.next('login'))
+  return login
+}
 
 test('a login aborted while ofetch waits to retry a 503 leaves no timer behind', async () => {
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
@@ -60,10 +68,7 @@ test('a replay after a 401 on an older token waits for a refresh when the curren
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
   const api = new ScriptedApi({ baseURL: BASE, ttlSeconds: 100 })
   const plantly = createSessionFetch({ baseURL: BASE, fetch: api.fetch, refreshWindowMs: 30_000 })
-  const login = plantly.login(DEMO)
-  await flush()
-  await api.deliver(api.next('login'))
-  const first = await login
+  const first = await logIn(api, plantly)
   const call = plantly.fetch('/buyers')
   await flush()
   const sentWithFirst = api.next('api')
@@ -88,10 +93,7 @@ test('a call with an already aborted signal sends nothing, not even a refresh fo
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
   const api = new ScriptedApi({ baseURL: BASE, ttlSeconds: 120 })
   const plantly = createSessionFetch({ baseURL: BASE, fetch: api.fetch })
-  const login = plantly.login(DEMO)
-  await flush()
-  await api.deliver(api.next('login'))
-  await login
+  await logIn(api, plantly)
   await vi.advanceTimersByTimeAsync(100_000) // inside the refresh window
   const sent = api.counters.exchanges
   const controller = new AbortController()
@@ -111,10 +113,7 @@ test('a retry that could only go out at the refresh deadline is not sent (its an
     refreshTimeoutMs: 1_000,
     protocol: plantlySessions({ baseURL: BASE, retry: 2 }),
   })
-  const login = plantly.login(DEMO)
-  await flush()
-  await api.deliver(api.next('login'))
-  await login
+  await logIn(api, plantly)
   const refresh = plantly.refresh()
   refresh.catch(() => undefined)
   await flush()
@@ -133,10 +132,7 @@ test('logout() takes effect when called: a call made right after it carries no t
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
   const api = new ScriptedApi({ baseURL: BASE, ttlSeconds: 600 })
   const plantly = createSessionFetch({ baseURL: BASE, fetch: api.fetch })
-  const login = plantly.login(DEMO)
-  await flush()
-  await api.deliver(api.next('login'))
-  await login
+  await logIn(api, plantly)
   const logout = plantly.logout()
   const call = plantly.fetch('/buyers') // same tick: the logout has not cleared the store yet
   await flush()
