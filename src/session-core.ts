@@ -228,12 +228,12 @@ export function createSessionCore<Credentials>(
         reason = 'login'
       } else if (record) {
         // Nothing can renew it (no refresh token, no credentials): after a 401 the session is dead.
-        return afterRejection(latest, startEpoch)
+        return await afterRejection(latest, startEpoch, superseded)
       } else return outcomeNow()
     } catch (error) {
       if (superseded.aborted) return outcomeNow() // the session was replaced meanwhile: that is the outcome
       if (!(error instanceof SessionRejectedError)) throw new RefreshError(error)
-      return afterRejection(latest, startEpoch)
+      return await afterRejection(latest, startEpoch, superseded) // still `renewing`: a logout aborts its login
     } finally {
       if (renewing === current) renewing = undefined
     }
@@ -242,17 +242,22 @@ export function createSessionCore<Credentials>(
     return outcomeNow()
   }
 
-  async function afterRejection(latest: StoreSnapshot, startEpoch: number): Promise<Outcome> {
+  async function afterRejection(
+    latest: StoreSnapshot,
+    startEpoch: number,
+    superseded: AbortSignal,
+  ): Promise<Outcome> {
     // A sibling may have rotated the tokens while we presented the old refresh token: adopt its session.
     adopt(await store.read(), 'store', true)
     if (!snap || snap.version !== latest.version || epoch !== startEpoch) return outcomeNow()
     if (latest.record && credentials && !loggedOut) {
       try {
-        const grant = await unattendedLogin()
+        const grant = await unattendedLogin(superseded)
         if (epoch !== startEpoch) return outcomeNow()
         await write(grant, latest.version, 'login')
         return outcomeNow()
       } catch (error) {
+        if (superseded.aborted) return outcomeNow()
         if (!(error instanceof SessionRejectedError)) throw new RefreshError(error)
       }
     }

@@ -917,6 +917,27 @@ const REGRESSIONS: { name: string; config: Config; commands: Command[] }[] = [
       { t: 'refresh', instance: 0 },
     ],
   },
+  {
+    name: 'the unattended re-login after a rejected refresh stops retrying when logout() is called',
+    config: { ...BASE_CONFIG, retry: 1, retryDelayMs: 10, credentials: true },
+    commands: [
+      { t: 'revoke' },
+      {
+        t: 'fetch',
+        instance: 0,
+        target: 'relative',
+        input: 'string',
+        body: 'none',
+        signal: 'none',
+        payload: '',
+      },
+      { t: 'deliver', pick: 0, fault: 'ok' },
+      { t: 'deliver', pick: 0, fault: 'ok' },
+      { t: 'deliver', pick: 0, fault: '500' },
+      { t: 'logout', instance: 0 },
+      { t: 'deliver', pick: 0, fault: 'ok' },
+    ],
+  },
 ]
 
 test(
