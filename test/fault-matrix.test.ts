@@ -9,7 +9,7 @@ import {
   RefreshError,
   type SessionFetch,
 } from '../src/index.js'
-import type { Fault, MockServer } from '../src/mock/index.js'
+import type { Fault, MockServer, MockServerOptions } from '../src/mock/index.js'
 import { craftJwt } from './helpers/jwt.js'
 import { DEMO_USER, mockServer } from './helpers/mock-server.js'
 
@@ -519,4 +519,42 @@ describe('logout fault matrix', () => {
       }
     },
   )
+})
+
+// ---- server variants: token format, iat, clock skew ---------------------------------------------------------
+
+const VARIANTS: { name: string; mock: MockServerOptions }[] = [
+  { name: 'signed JWTs', mock: {} },
+  { name: 'opaque tokens (expires_in decides)', mock: { tokenFormat: 'opaque' } },
+  { name: 'JWTs without iat (exp − Date header)', mock: { includeIat: false } },
+  { name: 'a server clock an hour ahead', mock: { clockOffsetMs: 3_600_000 } },
+  { name: 'a server clock an hour behind', mock: { clockOffsetMs: -3_600_000, includeIat: false } },
+]
+
+describe.each(VARIANTS)('server variant: $name', ({ mock }) => {
+  test('no refresh on every call, one proactive refresh inside the window, one after a 401', async () => {
+    const server = await mockServer({ accessTtlSeconds: 60, ...mock })
+    const clock = { now: Date.now() }
+    const plantly = client(server, clock)
+    await plantly.login(DEMO_USER)
+    const first = await settleAll(burst(plantly, server.url, 'fresh'))
+    for (const { sent: s, response } of first) expect(response?.status, s.kind).toBe(200)
+    expect(server.counters.refreshes).toBe(0)
+    // 45 s later by the client's clock: inside the window (half of 60 s), whatever the server's clock says.
+    clock.now += 45_000
+    const due = burst(plantly, server.url, 'due')
+    const inWindow = await settleAll(due)
+    for (const { sent: s, response } of inWindow) expect(response?.status, s.kind).toBe(200)
+    expect(server.counters.refreshes).toBe(1)
+    expect(plantly.stats().replays).toBe(0)
+    expectNothingLostOrDoubled(server, due)
+    // The server ends the token early: one refresh after the 401s, every replayable call replayed once.
+    server.mock.expireAccessTokens()
+    const late = burst(plantly, server.url, 'revoked')
+    const after401 = await settleAll(late)
+    for (const { sent: s, response } of after401)
+      expect(response?.status, s.kind).toBe(s.kind === 'stream' ? 401 : 200)
+    expect(server.counters.refreshes).toBe(2)
+    expectNothingLostOrDoubled(server, late)
+  })
 })
