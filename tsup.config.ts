@@ -5,6 +5,12 @@ export const entries = {
   index: 'src/index.ts',
   mock: 'src/mock/index.ts',
   msw: 'src/msw/index.ts',
+  oauth2: 'src/oauth2/index.ts',
+  axios: 'src/adapters/axios.ts',
+  undici: 'src/adapters/undici.ts',
+  ofetch: 'src/adapters/ofetch.ts',
+  browser: 'src/browser/index.ts',
+  redis: 'src/redis/index.ts',
 }
 
 export default defineConfig({

@@ -1,7 +1,10 @@
 /** Wait for `promise`, or reject with `signal.reason` as soon as the signal aborts. Leaves no listener behind. */
 export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return promise
-  if (signal.aborted) return Promise.reject(signal.reason)
+  if (signal.aborted) {
+    promise.catch(() => undefined) // its outcome no longer matters; never leave it unhandled
+    return Promise.reject(signal.reason)
+  }
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(signal.reason)
     signal.addEventListener('abort', onAbort, { once: true })
@@ -27,6 +30,7 @@ export async function withDeadline<T>(
   outer: AbortSignal | undefined,
   fn: (signal: AbortSignal, deadline: number) => Promise<T>,
 ): Promise<T> {
+  if (outer?.aborted) throw outer.reason
   const controller = new AbortController()
   const deadline = Date.now() + timeoutMs
   const timer = setTimeout(() => {
@@ -35,12 +39,27 @@ export async function withDeadline<T>(
     )
   }, timeoutMs)
   const onAbort = () => controller.abort(outer?.reason)
-  if (outer?.aborted) onAbort()
-  else outer?.addEventListener('abort', onAbort, { once: true })
+  outer?.addEventListener('abort', onAbort, { once: true })
   try {
     return await abortable(fn(controller.signal, deadline), controller.signal)
   } finally {
     clearTimeout(timer)
     outer?.removeEventListener('abort', onAbort)
   }
+}
+
+/** Wait `ms`, or reject with `signal.reason` as soon as the signal aborts (clearing the timer). */
+export function delay(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(signal.reason)
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer)
+      reject(signal.reason)
+    }
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
 }

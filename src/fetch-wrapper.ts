@@ -33,6 +33,8 @@ export function createFetchWrapper<C>(
   const base = baseURL.href.replace(/\/$/, '')
 
   async function send(prepared: PreparedRequest, signal: AbortSignal | null | undefined): Promise<Response> {
+    // Like fetch: an already aborted call rejects with nothing sent, not even a refresh on its behalf.
+    if (signal?.aborted) throw signal.reason
     let token = core.token(signal ?? undefined)
     if (token !== undefined && typeof token !== 'string') token = await token
     const response = await transport(...prepared.attempt(token))
@@ -57,14 +59,22 @@ export function createFetchWrapper<C>(
   }
 
   return function sessionFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+    // Like fetch, never throw: bad input (an invalid header, say) rejects the returned promise.
+    try {
+      return route(input, init)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  function route(input: RequestInfo | URL, init: RequestInit | undefined): Promise<Response> {
     let url: string
     let request: Request | undefined
-    if (typeof input === 'string') url = joinURL(base, input)
-    else if (input instanceof URL) url = input.href
-    else {
+    if (input instanceof URL) url = input.href
+    else if (typeof input === 'object' && input !== null && 'url' in input) {
       request = input
       url = input.url
-    }
+    } else url = joinURL(base, String(input)) // like fetch, anything that is not a Request is a URL string
     const method = init?.method ?? request?.method ?? 'GET'
     const target = request ?? url
     if (!core.authorizes(url, method)) return transport(target, init)

@@ -1,10 +1,10 @@
-import { createFetch, FetchError } from 'ofetch'
 import { OptionError } from './errors/option-error.js'
 import { ResponseError } from './errors/response-error.js'
 import { SessionRejectedError } from './errors/session-rejected-error.js'
 import type { PlantlyCredentials, ProtocolContext, SessionProtocol } from './protocol.js'
 import { type Grant, parseSession } from './session.js'
-import { parseBaseURL, parseNonNegativeInteger, parsePositiveDuration } from './validate.js'
+import { sessionCall } from './session-call.js'
+import { describe, parseBaseURL, parseNonNegativeInteger, parsePositiveDuration } from './validate.js'
 
 /** Options of {@link plantlySessions}. */
 export interface PlantlySessionsOptions {
@@ -28,7 +28,6 @@ export interface PlantlySessionsOptions {
   retryDelayMs?: number
 }
 
-const RETRY_STATUSES = [408, 429, 500, 502, 503, 504]
 const REJECTED = new Set([400, 401, 403])
 
 /**
@@ -42,52 +41,26 @@ export function plantlySessions(options: PlantlySessionsOptions): SessionProtoco
   const base = parseBaseURL(options.baseURL, 'baseURL')
   const path = options.path ?? '/auth/sessions'
   if (typeof path !== 'string' || !path.startsWith('/') || /[?#\s]/.test(path)) {
-    throw new OptionError('path', `expected a path starting with "/", got ${JSON.stringify(path)}`)
+    throw new OptionError('path', `expected a path starting with "/", got ${describe(path)}`)
   }
   const endpoint = base.href.replace(/\/$/, '') + path
   const retries = parseNonNegativeInteger(options.retry ?? 2, 'retry')
-  const baseDelay = parsePositiveDuration(options.retryDelayMs ?? 200, 'retryDelayMs')
+  const retryDelayMs = parsePositiveDuration(options.retryDelayMs ?? 200, 'retryDelayMs')
 
-  async function call(
+  function call(
     method: 'POST' | 'PUT' | 'DELETE',
     context: ProtocolContext,
-    bearer: string | undefined,
+    bearer?: string,
     body?: PlantlyCredentials,
   ) {
-    const $fetch = createFetch({ fetch: context.fetch })
     const headers: Record<string, string> = { accept: 'application/json' }
     if (bearer !== undefined) headers.authorization = `Bearer ${bearer}`
-    try {
-      return await $fetch.raw(endpoint, {
-        method,
-        headers,
-        ...(body ? { body } : {}),
-        signal: context.signal,
-        retry: method === 'DELETE' ? 0 : retries,
-        retryStatusCodes: RETRY_STATUSES,
-        retryDelay: (ctx) => retryDelay(ctx.response, retries - Number(ctx.options.retry ?? 0), context),
-      })
-    } catch (error) {
-      if (!(error instanceof FetchError)) throw error
-      const response = error.response
-      if (!response) throw error.cause instanceof Error ? error.cause : new Error('Network error')
-      throw new ResponseError({
-        status: response.status,
-        statusText: response.statusText,
-        method,
-        url: endpoint,
-        body: error.data,
-        retryAfterMs: retryAfterMs(response),
-      })
-    }
-  }
-
-  function retryDelay(response: Response | undefined, attempt: number, context: ProtocolContext): number {
-    if (context.signal.aborted) return 0
-    const backoff = baseDelay * 2 ** attempt * (0.75 + Math.random() * 0.5)
-    const wanted = Math.max(backoff, (response && retryAfterMs(response)) ?? 0)
-    // Never sleep past the caller's deadline: the retry would only be aborted.
-    return Math.max(0, Math.min(wanted, context.deadline - Date.now()))
+    const retry = method === 'DELETE' ? 0 : retries
+    const secrets = [bearer, body?.password]
+    return sessionCall(
+      { method, url: endpoint, headers, body: body && { ...body }, retry, retryDelayMs, secrets },
+      context,
+    )
   }
 
   function toGrant(response: Response & { _data?: unknown }): Grant {
@@ -131,13 +104,4 @@ export function plantlySessions(options: PlantlySessionsOptions): SessionProtoco
       return (cut === -1 ? url : url.slice(0, cut)) === endpoint
     },
   }
-}
-
-function retryAfterMs(response: Response): number | undefined {
-  const value = response.headers.get('retry-after')
-  if (!value) return undefined
-  const seconds = Number(value)
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000)
-  const date = Date.parse(value)
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now())
 }

@@ -10,7 +10,7 @@ import { SessionRejectedError } from './errors/session-rejected-error.js'
 import { createEmitter, type SessionEventMap, type SessionEventName } from './events.js'
 import type { ResolvedOptions } from './options.js'
 import type { ProtocolContext } from './protocol.js'
-import { type Grant, refreshDueAt, type Session, toRecord } from './session.js'
+import { type Grant, refreshDueAt, type Session, type SessionRecord, toRecord } from './session.js'
 import type { ChangeReason, StoreSnapshot } from './store.js'
 
 type Outcome = 'renewed' | 'dead'
@@ -80,6 +80,10 @@ export function createSessionCore<Credentials>(
   let unsubscribe: (() => void) | undefined
   let loggedOut = false // after logout(), no unattended login until login() is called again
   let epoch = 0 // bumped by logout: a refresh that started before never writes after
+  // The session call renewing `version`: aborted as soon as that version is replaced (login, logout, another
+  // instance), so that its retries never present tokens the client already knows are stale.
+  let renewing: { version: number; controller: AbortController } | undefined
+  let ending: Promise<void> | undefined // logout() clearing the session
 
   // Resolves with the latest snapshot (not the first one read): callers act on what is current.
   async function load(): Promise<StoreSnapshot> {
@@ -96,11 +100,21 @@ export function createSessionCore<Credentials>(
     return snap as unknown as StoreSnapshot
   }
 
-  // Take a snapshot if it is newer than ours; announce changes other instances made.
-  function adopt(next: StoreSnapshot, source: 'local' | 'store'): void {
-    if (snap !== undefined && next.version <= snap.version) return
+  // Take a snapshot if it is newer than ours; announce changes other instances made. A fresh read of the store
+  // (the refresh path) below our version but not empty means the store lost its data (Redis restarted without
+  // persistence) and a sibling wrote since: that session is the live one, and ours may hold rotated-out tokens.
+  function adopt(next: StoreSnapshot, source: 'local' | 'store', freshRead = false): void {
+    const rewritten = freshRead && snap !== undefined && next.version > 0 && next.version < snap.version
+    if (snap !== undefined && next.version <= snap.version && !rewritten) return
     const hadSnapshot = snap !== undefined
     snap = next
+    if (renewing && renewing.version !== next.version) renewing.controller.abort()
+    if (next.writer !== writer) {
+      // Another instance's logout ends unattended logins here too, until a login anywhere (issue 6) - also when
+      // this instance first reads it (it had not loaded yet when the other logged out).
+      if (next.reason === 'logout') loggedOut = true
+      else if (next.reason === 'login') loggedOut = false
+    }
     if (source === 'store' && hadSnapshot && next.reason && next.writer !== writer) {
       announce(next.reason, next, 'store')
     }
@@ -117,34 +131,43 @@ export function createSessionCore<Credentials>(
     expected: number,
     reason: ChangeReason,
   ): Promise<boolean> {
-    const record = grantOrNothing && toRecord(grantOrNothing, now())
-    const written = await store.write({ record, reason, writer }, expected)
+    const change = { record: grantOrNothing && toRecord(grantOrNothing, now()), reason, writer }
+    let written = await store.write(change, expected)
     if (!written) {
-      adopt(await store.read(), 'store')
-      return false
-    }
-    adopt(written, 'local')
+      const current = await store.read()
+      if (current.version >= expected) {
+        adopt(current, 'store')
+        return false
+      }
+      // Below a version it already had: the store lost its data (a restart without persistence, cleared site
+      // data). What we write is the newest session there is, so write it over what is there now, once.
+      written = await store.write(change, current.version)
+      snap = written ?? (await store.read()) // the reset store is the truth now, even below our old version
+      if (!written) return false
+    } else adopt(written, 'local')
     announce(reason, written, 'local')
     return true
   }
 
-  // Login and logout win over whatever was written meanwhile, so they retry the compare-and-set.
+  // Login and logout win over whatever was written meanwhile, so they retry the compare-and-set (a bounded
+  // number of times: a store whose reads never catch up with its writes is broken, and we say so).
   async function overwrite(grant: Grant | undefined, reason: ChangeReason): Promise<void> {
-    for (;;) {
+    for (let attempt = 0; attempt < 20; attempt++) {
       const current = snap ?? (await load())
       if (await write(grant, current.version, reason)) return
     }
+    throw new Error(`The session store kept refusing the ${reason} write (compare-and-set never matched)`)
   }
 
   function context(signal: AbortSignal, deadline: number): ProtocolContext {
     return { fetch: options.fetch, signal, deadline }
   }
 
-  async function unattendedLogin(): Promise<Grant> {
+  async function unattendedLogin(superseded?: AbortSignal): Promise<Grant> {
     if (!credentials) throw new SessionRejectedError(undefined)
-    const supplied = await credentials()
-    const grant = await withDeadline(refreshTimeoutMs, undefined, (signal, deadline) =>
-      protocol.login(supplied, context(signal, deadline)),
+    // The credentials callback counts against the same deadline: a hanging secret store cannot hold the lock.
+    const grant = await withDeadline(refreshTimeoutMs, superseded, async (signal, deadline) =>
+      protocol.login(await credentials(), context(signal, deadline)),
     )
     counts.logins++
     return grant
@@ -172,49 +195,69 @@ export function createSessionCore<Credentials>(
     const startEpoch = epoch
     const underLock = async (): Promise<Outcome> => {
       // Another instance sharing the store may have renewed (or ended) the session already.
-      adopt(await store.read(), 'store')
+      adopt(await store.read(), 'store', true)
       if (!snap || snap.version !== fromVersion) return outcomeNow()
       return renew(snap, startEpoch)
     }
-    if (!store.lock) return underLock()
-    return store.lock(underLock, { leaseMs: refreshTimeoutMs * 2 + 1_000 })
+    try {
+      if (!store.lock) return await underLock()
+      return await store.lock(underLock, { leaseMs: refreshTimeoutMs * 2 + 1_000 })
+    } catch (error) {
+      // A store that failed (Redis unreachable) is a refresh that could not complete: the session is kept, and
+      // a token that has not expired yet is still sent.
+      throw error instanceof RefreshError ? error : new RefreshError(error)
+    }
   }
 
   async function renew(latest: StoreSnapshot, startEpoch: number): Promise<Outcome> {
     const record = latest.record
     let grant: Grant
     let reason: ChangeReason = 'refresh'
+    const current = { version: latest.version, controller: new AbortController() }
+    const superseded = current.controller.signal
+    renewing = current
     try {
       if (record?.session.refresh_token) {
         counts.refreshes++
-        grant = await withDeadline(refreshTimeoutMs, undefined, (signal, deadline) =>
+        grant = await withDeadline(refreshTimeoutMs, superseded, (signal, deadline) =>
           protocol.refresh(record.session, context(signal, deadline)),
         )
       } else if (credentials && !loggedOut) {
         // No session yet (or one that cannot be refreshed, e.g. client credentials): log in.
-        grant = await unattendedLogin()
+        grant = await unattendedLogin(superseded)
         reason = 'login'
+      } else if (record) {
+        // Nothing can renew it (no refresh token, no credentials): after a 401 the session is dead.
+        return await afterRejection(latest, startEpoch, superseded)
       } else return outcomeNow()
     } catch (error) {
+      if (superseded.aborted) return outcomeNow() // the session was replaced meanwhile: that is the outcome
       if (!(error instanceof SessionRejectedError)) throw new RefreshError(error)
-      return afterRejection(latest, startEpoch)
+      return await afterRejection(latest, startEpoch, superseded) // still `renewing`: a logout aborts its login
+    } finally {
+      if (renewing === current) renewing = undefined
     }
     if (epoch !== startEpoch) return outcomeNow() // logout began meanwhile: never bring the session back
     await write(grant, latest.version, reason)
     return outcomeNow()
   }
 
-  async function afterRejection(latest: StoreSnapshot, startEpoch: number): Promise<Outcome> {
+  async function afterRejection(
+    latest: StoreSnapshot,
+    startEpoch: number,
+    superseded: AbortSignal,
+  ): Promise<Outcome> {
     // A sibling may have rotated the tokens while we presented the old refresh token: adopt its session.
-    adopt(await store.read(), 'store')
+    adopt(await store.read(), 'store', true)
     if (!snap || snap.version !== latest.version || epoch !== startEpoch) return outcomeNow()
     if (latest.record && credentials && !loggedOut) {
       try {
-        const grant = await unattendedLogin()
+        const grant = await unattendedLogin(superseded)
         if (epoch !== startEpoch) return outcomeNow()
         await write(grant, latest.version, 'login')
         return outcomeNow()
       } catch (error) {
+        if (superseded.aborted) return outcomeNow()
         if (!(error instanceof SessionRejectedError)) throw new RefreshError(error)
       }
     }
@@ -252,7 +295,19 @@ export function createSessionCore<Credentials>(
     })
   }
 
+  // Clear first: whatever the server says, this instance (and those sharing the store) is logged out.
+  async function clearSession(): Promise<SessionRecord | undefined> {
+    await load()
+    epoch++
+    loggedOut = true
+    renewing?.controller.abort() // a refresh or unattended login under way stops retrying: it would only be dropped
+    const ended = snap?.record
+    if (ended) await overwrite(undefined, 'logout')
+    return ended
+  }
+
   function token(signal?: AbortSignal): string | undefined | Promise<string | undefined> {
+    if (ending) return abortable(ending, signal).then(() => token(signal))
     if (snap === undefined) return abortable(load(), signal).then(() => token(signal))
     if (inflight) return waitThenToken(inflight.promise, signal, currentToken())
     const record = snap.record
@@ -261,16 +316,20 @@ export function createSessionCore<Credentials>(
       return abortable(startRefresh(snap.version), signal).then(currentToken)
     }
     if (now() < refreshDueAt(record, refreshWindowMs)) return record.session.access_token
+    // Nothing can renew this session before it expires (no refresh token, no credentials): send it as it is.
+    if (!record.session.refresh_token && !(credentials && !loggedOut)) return record.session.access_token
     return waitThenToken(startRefresh(snap.version), signal, record.session.access_token)
   }
 
   async function rejected(sent: string, signal?: AbortSignal): Promise<string | undefined> {
+    if (ending) await abortable(ending, signal)
     if (snap === undefined) await abortable(load(), signal)
     if (inflight) await abortable(inflight.promise, signal)
     const current = snap?.record
     if (!current) return undefined
-    // A 401 for an older token: the current one has not been tried yet, so replay without refreshing.
-    if (current.session.access_token !== sent) return current.session.access_token
+    // A 401 for an older token: the current one has not been tried yet, so replay with it without refreshing,
+    // unless it is itself due (then the replay waits for its refresh like any request made now).
+    if (current.session.access_token !== sent) return token(signal)
     await abortable(startRefresh(snap?.version ?? 0), signal)
     return currentToken()
   }
@@ -334,12 +393,19 @@ export function createSessionCore<Credentials>(
       })
     },
     async logout(callOptions = {}) {
-      await load()
-      epoch++
-      loggedOut = true
-      const ended = snap?.record
-      // Clear first: whatever the server says, this instance (and those sharing the store) is logged out.
-      if (ended) await overwrite(undefined, 'logout')
+      // Takes effect when called: calls made from now on wait for the clear, then go out without the token.
+      const clearing = clearSession()
+      const cleared = clearing.then(
+        () => undefined,
+        () => undefined,
+      )
+      ending = cleared
+      let ended: SessionRecord | undefined
+      try {
+        ended = await clearing
+      } finally {
+        if (ending === cleared) ending = undefined
+      }
       if (!ended || !protocol.logout) return
       const end = protocol.logout.bind(protocol)
       try {

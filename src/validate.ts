@@ -4,6 +4,11 @@ const MAX_TIMEOUT = 2_147_483_647 // setTimeout's limit
 
 /** An http(s) URL without credentials, query or fragment. */
 export function parseBaseURL(value: unknown, option: string): URL {
+  return parseHttpURL(value, option, false)
+}
+
+/** An absolute http(s) URL without credentials or fragment; a query only where `allowQuery` (RFC 6749 §3.2). */
+export function parseHttpURL(value: unknown, option: string, allowQuery: boolean): URL {
   if (typeof value !== 'string' && !(value instanceof URL)) {
     throw new OptionError(option, `expected an absolute http(s) URL string, got ${describe(value)}`)
   }
@@ -11,13 +16,15 @@ export function parseBaseURL(value: unknown, option: string): URL {
   try {
     url = new URL(String(value))
   } catch {
-    throw new OptionError(option, `${JSON.stringify(String(value))} is not an absolute URL`)
+    throw new OptionError(option, `${describe(String(value))} is not an absolute URL`)
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw new OptionError(option, `expected an http: or https: URL, got ${JSON.stringify(url.protocol)}`)
   }
   if (url.username || url.password) throw new OptionError(option, 'must not contain credentials')
-  if (url.search || url.hash) throw new OptionError(option, 'must not contain a query or a fragment')
+  if (url.hash || (url.search && !allowQuery)) {
+    throw new OptionError(option, `must not contain ${allowQuery ? 'a fragment' : 'a query or a fragment'}`)
+  }
   return url
 }
 
@@ -30,28 +37,22 @@ export function parseOrigins(value: unknown): string[] {
     if (text.includes('*')) {
       throw new OptionError(
         'allowedOrigins',
-        `${JSON.stringify(text)}: wildcards are not allowed, list each origin`,
+        `${describe(text)}: wildcards are not allowed, list each origin`,
       )
     }
     let url: URL
     try {
       url = new URL(text)
     } catch {
-      throw new OptionError(
-        'allowedOrigins',
-        `${JSON.stringify(entry)} is not an origin like "https://host:port"`,
-      )
+      throw new OptionError('allowedOrigins', `${describe(entry)} is not an origin like "https://host:port"`)
     }
     if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-      throw new OptionError(
-        'allowedOrigins',
-        `${JSON.stringify(text)}: only http: and https: origins are allowed`,
-      )
+      throw new OptionError('allowedOrigins', `${describe(text)}: only http: and https: origins are allowed`)
     }
     if (url.username || url.password || url.search || url.hash || url.pathname !== '/') {
       throw new OptionError(
         'allowedOrigins',
-        `${JSON.stringify(text)} has more than an origin (no paths, queries or credentials)`,
+        `${describe(text)} has more than an origin (no paths, queries or credentials)`,
       )
     }
     return url.origin

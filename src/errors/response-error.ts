@@ -3,7 +3,8 @@ import { SessionFetchError } from './session-fetch-error.js'
 
 /**
  * A Sessions API call answered with an error status. Used as the `cause` of LoginError, RefreshError and
- * LogoutError. `serverCode` and `serverMessage` come from the API's JSON error body when there is one.
+ * LogoutError. `serverCode` and `serverMessage` come from the API's JSON error body when there is one
+ * (Plantly's `code` and `message`, or OAuth2's `error` and `error_description`, RFC 6749 §5.2).
  */
 export class ResponseError extends SessionFetchError {
   override name = 'ResponseError' as const
@@ -21,14 +22,19 @@ export class ResponseError extends SessionFetchError {
     url: string
     body?: unknown
     retryAfterMs?: number | undefined
+    /** Values this call sent (tokens, password, client secret) that must not come back through the server's error body. */
+    secrets?: readonly (string | undefined)[] | undefined
   }) {
     const body = (typeof init.body === 'object' && init.body !== null ? init.body : {}) as Record<
       string,
       unknown
     >
-    const serverCode = typeof body.code === 'string' ? redact(body.code).slice(0, 100) : undefined
-    const serverMessage = typeof body.message === 'string' ? redact(body.message).slice(0, 300) : undefined
-    const url = redact(stripQuery(init.url))
+    const code = body.code ?? body.error
+    const message = body.message ?? body.error_description
+    const secrets = init.secrets ?? []
+    const serverCode = typeof code === 'string' ? redact(code, secrets).slice(0, 100) : undefined
+    const serverMessage = typeof message === 'string' ? redact(message, secrets).slice(0, 300) : undefined
+    const url = redact(stripQuery(init.url), secrets)
     const detail = serverCode ? ` (${serverCode}${serverMessage ? `: ${serverMessage}` : ''})` : ''
     super(
       'http_status',

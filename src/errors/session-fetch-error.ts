@@ -9,6 +9,7 @@
  * - `invalid_response`: the server answered 2xx with something that is not a usable session.
  * - `http_status`: the server answered with an error status (used as the `cause` of the errors above).
  * - `logout_failed`: the server did not confirm the logout (the local session is cleared anyway).
+ * - `store_failed`: the session store (Redis, browser storage) failed or holds something unreadable.
  */
 export type SessionFetchErrorCode =
   | 'invalid_option'
@@ -19,6 +20,7 @@ export type SessionFetchErrorCode =
   | 'invalid_response'
   | 'http_status'
   | 'logout_failed'
+  | 'store_failed'
 
 /**
  * Base class of every error thrown by session-fetch. It never carries a token: messages and properties are

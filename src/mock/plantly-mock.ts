@@ -43,7 +43,11 @@ export interface Fault {
   on: FaultTarget
   /** Answer with this status (and `body`, `headers`) instead of the real answer. */
   status?: number
-  /** The answer's body: a string is sent as is, anything else as JSON. */
+  /**
+   * The answer's body: a string is sent as is, anything else as JSON. A function receives the session the mock
+   * issues for this login or refresh (processed as usual) and returns the body to send instead; tokens it puts
+   * in `access_token` / `refresh_token` work like the issued ones they replace (to serve crafted tokens).
+   */
   body?: unknown
   headers?: Record<string, string>
   /** Wait this long first (then answer normally unless something else is set). */
@@ -213,6 +217,8 @@ export class PlantlyMock {
       if (fault.delayMs) await sleep(fault.delayMs)
       if (fault.drop) return { kind: 'drop' }
       if (fault.hang) return { kind: 'hang' }
+      if (typeof fault.body === 'function')
+        return this.#rewrite(await this.#serve(request, target, pathOnly), fault)
       if (fault.status !== undefined) {
         if (target === 'refresh') this.counters.refreshRejected++
         const isText = typeof fault.body === 'string'
@@ -229,6 +235,10 @@ export class PlantlyMock {
         }
       }
     }
+    return this.#serve(request, target, pathOnly)
+  }
+
+  async #serve(request: MockRequest, target: FaultTarget, pathOnly: string): Promise<MockReply> {
     if (target === 'login') return this.#login(request)
     if (target === 'refresh') {
       this.#activeRefreshes++
@@ -246,6 +256,25 @@ export class PlantlyMock {
     if (target === 'logout' && request.method === 'DELETE') return this.#logout(request)
     if (target === 'logout') return error(405, 'bad_request', 'Method not allowed')
     return this.#api(request, pathOnly)
+  }
+
+  // A 200 session answer, its body replaced by fault.body(session); crafted tokens alias the issued ones.
+  #rewrite(reply: MockReply, fault: Fault): MockReply {
+    if (reply.kind !== 'response' || reply.status !== 200 || reply.body === undefined) return reply
+    const session = JSON.parse(reply.body) as Record<string, unknown>
+    const body = (fault.body as (session: Record<string, unknown>) => unknown)(session)
+    for (const key of ['access_token', 'refresh_token']) {
+      const issued = this.#tokens.get(String(session[key]))
+      const crafted = (body as Record<string, unknown> | null)?.[key]
+      if (issued && typeof crafted === 'string') this.#tokens.set(crafted, issued)
+    }
+    const isText = typeof body === 'string'
+    return {
+      kind: 'response',
+      status: fault.status ?? 200,
+      headers: { ...reply.headers, ...(isText ? { 'content-type': 'text/html' } : {}), ...fault.headers },
+      body: isText ? body : JSON.stringify(body),
+    }
   }
 
   #takeFault(target: FaultTarget): Fault | undefined {

@@ -72,7 +72,8 @@ export async function startMockServer(options: MockServerOptions = {}): Promise<
   }
 }
 
-async function serve(mock: PlantlyMock, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** Answer one node:http request from `mock` (for servers that also serve other things from the same origin). */
+export async function serve(mock: PlantlyMock, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const chunks: Buffer[] = []
   for await (const chunk of req) chunks.push(chunk as Buffer)
   const headers = new Headers()

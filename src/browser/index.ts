@@ -1,0 +1,7 @@
+export {
+  type BrowserCoordination,
+  type BrowserStore,
+  type BrowserStoreOptions,
+  browserStore,
+} from './browser-store.js'
+export { tabLocks, type WebLockManager } from './web-lock.js'

@@ -1,0 +1,47 @@
+import { createHash } from 'node:crypto'
+
+/** A Lua script run with EVALSHA, falling back to EVAL once when the server does not have it cached. */
+export interface Script {
+  readonly source: string
+  readonly sha: string
+}
+
+function script(source: string): Script {
+  return { source, sha: createHash('sha1').update(source).digest('hex') }
+}
+
+/**
+ * Compare-and-set of the session hash. KEYS[1] = the hash; ARGV = expected version, data ('' = no session),
+ * reason, writer, channel, message. Writes `version + 1` and publishes `message` only when the stored version is
+ * still the expected one; answers the new version, or nil when another writer got there first.
+ */
+export const WRITE = script(`
+local current = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
+if current ~= tonumber(ARGV[1]) then return false end
+local version = current + 1
+redis.call('HSET', KEYS[1], 'version', tostring(version), 'data', ARGV[2], 'reason', ARGV[3], 'writer', ARGV[4])
+redis.call('PUBLISH', ARGV[5], ARGV[6])
+return version
+`)
+
+/**
+ * Take the lock: SET key token NX PX lease. KEYS[1] = the lock; ARGV = owner token, lease ms. Answers {1, 0} when
+ * taken, otherwise {0, the holder's remaining lease in ms} (-1 when the key has no expiry), so a waiter knows how
+ * long to wait at most, in one round trip.
+ */
+export const ACQUIRE = script(`
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1, 0} end
+return {0, redis.call('PTTL', KEYS[1])}
+`)
+
+/**
+ * Release the lock only if this owner still holds it (compare-and-delete), then tell waiters. KEYS[1] = the lock;
+ * ARGV = owner token, channel, message. Answers 1 when released, 0 when the lease had expired (and maybe someone
+ * else holds it now, which must not be undone).
+ */
+export const RELEASE = script(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return 1
+`)

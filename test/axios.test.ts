@@ -1,0 +1,280 @@
+import { Readable } from 'node:stream'
+import axios, { type AxiosError } from 'axios'
+import { describe, expect, test } from 'vitest'
+import { attachSession } from '../src/adapters/axios.js'
+import { createSessionFetch, OptionError, RefreshError } from '../src/index.js'
+import { attempts, type Echo, loggedIn, settled, sha256, testClock, until } from './helpers/adapters.js'
+import { DEMO_USER, mockServer } from './helpers/mock-server.js'
+
+function statusOf(error: unknown): number | undefined {
+  return (error as AxiosError).response?.status
+}
+
+describe('attachSession (axios)', () => {
+  test('injects the token for the session origin only, and leaves other origins and caller credentials alone', async () => {
+    const server = await mockServer()
+    const other = await mockServer()
+    const plantly = await loggedIn(server)
+    const api = axios.create({ baseURL: server.url })
+    attachSession(api, plantly)
+
+    const ok = await api.get<Echo>('/buyers', { params: { page: 2 } })
+    expect(ok.status).toBe(200)
+    expect(attempts(server, '/buyers')[0]?.token).toBe((await plantly.getSession())?.access_token)
+
+    const elsewhere = await api.get(`${other.url}/buyers`).catch((error: unknown) => error)
+    expect(statusOf(elsewhere)).toBe(401)
+    expect(other.log[0]?.token).toBeUndefined()
+
+    const own = await api
+      .get('/mine', { headers: { Authorization: 'Bearer caller-token' } })
+      .catch((error: unknown) => error)
+    expect(statusOf(own)).toBe(401) // passed through untouched, and not replayed
+    expect(attempts(server, '/mine').map((entry) => entry.token)).toEqual(['caller-token'])
+    expect(server.counters.refreshes).toBe(0)
+  })
+
+  test('a storm of 401s on one instance makes one refresh and every request is replayed once', async () => {
+    const server = await mockServer()
+    const plantly = await loggedIn(server)
+    const api = axios.create({ baseURL: server.url })
+    attachSession(api, plantly)
+    server.mock.expireAccessTokens()
+
+    const responses = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        i % 2 ? api.get(`/buyers/${i}`) : api.post(`/buyers/${i}`, { i, name: 'fern' }),
+      ),
+    )
+    expect(responses.map((r) => r.status)).toEqual(Array(30).fill(200))
+    expect(server.counters.refreshes).toBe(1)
+    expect(server.counters.apiUnauthorized).toBe(30)
+    expect(plantly.stats().replays).toBe(30)
+  })
+
+  test('a 401 that arrives while the refresh runs waits for it and is replayed (axios-auth-refresh#307)', async () => {
+    const server = await mockServer({ refreshLatencyMs: 1_500 })
+    const plantly = await loggedIn(server)
+    const api = axios.create({ baseURL: server.url })
+    // Registered first, so it sees each 401 before the session's interceptor does.
+    const seen: { path: string; pendingRefreshes: number }[] = []
+    api.interceptors.response.use(undefined, (error: AxiosError) => {
+      seen.push({ path: error.config?.url ?? '', pendingRefreshes: plantly.stats().pendingRefreshes })
+      throw error
+    })
+    attachSession(api, plantly)
+    server.mock.expireAccessTokens()
+    server.inject({ on: 'api', delayMs: 300 }) // the first request's 401 comes back late
+
+    const late = api.get<Echo>('/late')
+    await until(() => server.counters.faultsServed === 1, 'the late request to reach the server')
+    const early = api.get<Echo>('/early')
+    const [lateResponse, earlyResponse] = await Promise.all([late, early])
+
+    expect([lateResponse.status, earlyResponse.status]).toEqual([200, 200])
+    expect(seen).toContainEqual({ path: '/late', pendingRefreshes: 1 }) // it really arrived mid-refresh
+    expect(server.counters.refreshes).toBe(1)
+    expect(plantly.stats().replays).toBe(2)
+  })
+
+  test('several instances attached to one session share one refresh (axios-auth-refresh#286)', async () => {
+    const server = await mockServer({ refreshLatencyMs: 100 })
+    const plantly = await loggedIn(server)
+    const instances = [1, 2, 3].map(() => axios.create({ baseURL: server.url }))
+    for (const instance of instances) attachSession(instance, plantly)
+    server.mock.expireAccessTokens()
+
+    const responses = await Promise.all(
+      instances.flatMap((instance, n) => Array.from({ length: 5 }, (_, i) => instance.get(`/i${n}/${i}`))),
+    )
+    expect(responses.map((r) => r.status)).toEqual(Array(15).fill(200))
+    expect(server.counters.refreshes).toBe(1)
+    expect(server.counters.maxConcurrentRefreshes).toBe(1)
+  })
+
+  test('a replayed JSON body keeps its bytes and Content-Type (axios-auth-refresh#285)', async () => {
+    const server = await mockServer()
+    const plantly = await loggedIn(server)
+    const api = axios.create({ baseURL: server.url })
+    attachSession(api, plantly)
+    server.mock.expireAccessTokens()
+
+    const payload = { name: 'fern', tags: ['green', 'ünïcode'], n: 1 }
+    const { data } = await api.post<Echo>('/plants', payload)
+    const sent = attempts(server, '/plants')
+    expect(sent.map((entry) => entry.status)).toEqual([401, 200])
+    expect(data.contentType).toBe('application/json')
+    expect(data.bodyHash).toBe(sha256(JSON.stringify(payload)))
+    expect(sent[0]?.bodyHash).toBe(data.bodyHash)
+  })
+
+  test('a replayed FormData body keeps identical bytes and its multipart Content-Type (#285)', async () => {
+    const server = await mockServer()
+    const plantly = await loggedIn(server)
+    const api = axios.create({ baseURL: server.url })
+    attachSession(api, plantly)
+    server.mock.expireAccessTokens()
+
+    const form = new FormData()
+    form.append('name', 'fern')
+    form.append('photo', new Blob(['leaf bytes'], { type: 'text/plain' }), 'leaf.txt')
+    const { data } = await api.post<Echo>('/uploads', form, {
+      headers: { 'Content-Type': 'multipart/form-data' }, // the header people set by hand (axios#6240)
+    })
+    const sent = attempts(server, '/uploads')
+    expect(sent.map((entry) => entry.status)).toEqual([401, 200])
+    expect(data.contentType).toMatch(/^multipart\/form-data; boundary=\S+$/)
+    expect(data.bodyLength).toBeGreaterThan(0)
+    expect(sent[0]?.bodyHash).toBe(data.bodyHash)
+  })
+
+  test("requests to the protocol's own endpoints pass through: no token, no refresh, no loop", async () => {
+    const server = await mockServer()
+    const plantly = await loggedIn(server)
+    const api = axios.create({ baseURL: server.url })
+    attachSession(api, plantly)
+
+    const error = await api
+      .post('/auth/sessions', { email_address: DEMO_USER.email_address, password: 'wrong' })
+      .catch((caught: unknown) => caught as AxiosError)
+    expect(statusOf(error)).toBe(401)
+    expect((error as AxiosError).config?.headers.has('Authorization')).toBe(false)
+    const put = await api.put('/auth/sessions').catch((caught: unknown) => caught as AxiosError)
+    expect(statusOf(put)).toBe(400) // no refresh token: the session's own refresh is not done through axios
+    expect(server.counters.loginFailures).toBe(1)
+    expect(server.counters.refreshes).toBe(0)
+  })
+
+  test('a request is replayed at most once', async () => {
+    const server = await mockServer()
+    const plantly = await loggedIn(server)
+    const api = axios.create({ baseURL: server.url })
+    attachSession(api, plantly)
+    server.inject({ on: 'api', status: 401, body: { code: 'unauthorized' }, times: 2 })
+
+    const error = await api.get('/twice').catch((caught: unknown) => caught)
+    expect(statusOf(error)).toBe(401)
+    expect(server.counters.faultsServed).toBe(2) // the first attempt and the one replay, no third
+    expect(server.counters.refreshes).toBe(1)
+  })
+
+  test('a 401 accepted by validateStatus is replayed too', async () => {
+    const server = await mockServer()
+    const plantly = await loggedIn(server)
+    const api = axios.create({ baseURL: server.url, validateStatus: () => true })
+    attachSession(api, plantly)
+    server.mock.expireAccessTokens()
+
+    const response = await api.get<Echo>('/lenient')
+    expect(response.status).toBe(200)
+    expect(server.counters.refreshes).toBe(1)
+  })
+
+  test('when the session is gone the caller gets its own 401, body intact, and `expired` fires once', async () => {
+    const server = await mockServer()
+    const plantly = await loggedIn(server)
+    const api = axios.create({ baseURL: server.url })
+    attachSession(api, plantly)
+    let expired = 0
+    plantly.on('expired', () => expired++)
+    server.mock.revokeAll()
+
+    const errors = await Promise.all([1, 2, 3].map((i) => api.get(`/gone/${i}`).catch((e: unknown) => e)))
+    for (const error of errors) {
+      expect(statusOf(error)).toBe(401)
+      expect((error as AxiosError<{ code: string }>).response?.data.code).toBe('unauthorized')
+    }
+    expect(expired).toBe(1)
+    expect(await plantly.getSession()).toBeUndefined()
+  })
+
+  test('a refresh that cannot complete rejects the waiting request with RefreshError', async () => {
+    const server = await mockServer()
+    const plantly = await loggedIn(server, { refreshTimeoutMs: 5_000 })
+    const api = axios.create({ baseURL: server.url })
+    attachSession(api, plantly)
+    server.mock.expireAccessTokens()
+    server.inject({ on: 'refresh', status: 503, times: 10 })
+
+    const error = await api.get('/down').catch((caught: unknown) => caught)
+    expect(error).toBeInstanceOf(RefreshError)
+    expect(JSON.stringify(error)).not.toContain((await plantly.getSession())?.access_token)
+  })
+
+  test('a stream body is sent once: its 401 is returned and the refresh still happens', async () => {
+    const server = await mockServer()
+    const plantly = await loggedIn(server)
+    const api = axios.create({ baseURL: server.url })
+    attachSession(api, plantly)
+    server.mock.expireAccessTokens()
+
+    const error = await api
+      .post('/stream', Readable.from([Buffer.from('streamed bytes')]), {
+        headers: { 'Content-Type': 'application/octet-stream' },
+      })
+      .catch((caught: unknown) => caught)
+    expect(statusOf(error)).toBe(401)
+    expect(attempts(server, '/stream')).toHaveLength(1)
+    await settled(plantly)
+    expect(server.counters.refreshes).toBe(1)
+    expect((await api.get('/after')).status).toBe(200)
+    expect(server.counters.refreshes).toBe(1)
+  })
+
+  test('a token inside the refresh window waits for one proactive refresh (no 401 at all)', async () => {
+    const server = await mockServer()
+    const clock = testClock()
+    const plantly = await loggedIn(server, { now: clock.now })
+    const api = axios.create({ baseURL: server.url })
+    attachSession(api, plantly)
+    clock.advance(45_000) // 60 s tokens: inside the 30 s window
+
+    const responses = await Promise.all(Array.from({ length: 10 }, (_, i) => api.get(`/soon/${i}`)))
+    expect(responses.map((r) => r.status)).toEqual(Array(10).fill(200))
+    expect(server.counters.refreshes).toBe(1)
+    expect(server.counters.apiUnauthorized).toBe(0)
+  })
+
+  test('aborting a request aborts only its own wait, never the shared refresh', async () => {
+    const server = await mockServer({ refreshLatencyMs: 300 })
+    const clock = testClock()
+    const plantly = await loggedIn(server, { now: clock.now })
+    const api = axios.create({ baseURL: server.url })
+    attachSession(api, plantly)
+    clock.advance(45_000)
+
+    const controller = new AbortController()
+    const aborted = api.get('/aborted', { signal: controller.signal }).catch((error: unknown) => error)
+    const kept = api.get('/kept')
+    await until(() => plantly.stats().pendingRefreshes === 1, 'the refresh to start')
+    controller.abort(new DOMException('caller gave up', 'AbortError'))
+    expect(await aborted).toMatchObject({ name: 'AbortError', message: 'caller gave up' })
+    expect((await kept).status).toBe(200)
+    expect(attempts(server, '/aborted')).toHaveLength(0)
+    expect(server.counters.refreshes).toBe(1)
+  })
+
+  test('detach removes both interceptors', async () => {
+    const server = await mockServer()
+    const plantly = await loggedIn(server)
+    const api = axios.create({ baseURL: server.url })
+    const detach = attachSession(api, plantly)
+    expect((await api.get('/before')).status).toBe(200)
+    detach()
+    detach() // twice is harmless
+    expect(statusOf(await api.get('/after').catch((e: unknown) => e))).toBe(401)
+    expect(attempts(server, '/after')[0]?.token).toBeUndefined()
+    attachSession(api, plantly) // and it can be attached again
+    expect((await api.get('/again')).status).toBe(200)
+  })
+
+  test('bad arguments are named', () => {
+    const plantly = createSessionFetch({ baseURL: 'https://api.plantly.test' })
+    const api = axios.create()
+    expect(() => attachSession({} as never, plantly)).toThrow(OptionError)
+    expect(() => attachSession({} as never, plantly)).toThrow(/`instance`/)
+    expect(() => attachSession(api, {} as never)).toThrow(/`plantly`/)
+    attachSession(api, plantly)
+    expect(() => attachSession(api, plantly)).toThrow(/already attached/)
+  })
+})

@@ -1,0 +1,94 @@
+// The page every Chromium tab of test/browser-tabs.test.ts runs, bundled for the browser by esbuild. It shares
+// one session through browserStore() and exposes what the test drives and inspects as `window.tab`.
+import { browserStore } from '../../src/browser/index.js'
+import { createSessionFetch, type SessionEventName } from '../../src/index.js'
+
+const params = new URLSearchParams(location.search)
+const store = browserStore({ key: 'tabs-test' })
+const plantly = createSessionFetch({
+  baseURL: location.origin,
+  store,
+  refreshTimeoutMs: Number(params.get('refreshTimeoutMs') ?? 10_000),
+})
+
+const events: { name: SessionEventName; source: string }[] = []
+for (const name of ['login', 'refresh', 'logout', 'expired'] as const) {
+  plantly.on(name, (payload) => events.push({ name, source: payload.source }))
+}
+
+// A storm armed in every tab starts in all of them at once on one BroadcastChannel message.
+const starter = new BroadcastChannel('tabs-test:go')
+let armed: Promise<number[]> | undefined
+
+function storm(count: number, label: string): Promise<number[]> {
+  return Promise.all(
+    Array.from({ length: count }, (_, i) => plantly.fetch(`/buyers/${label}-${i}`).then((r) => r.status)),
+  )
+}
+
+const api = {
+  coordination: () => store.coordination,
+  async login(email: string, password: string): Promise<void> {
+    await plantly.login({ email_address: email, password })
+  },
+  async logout(): Promise<void> {
+    await plantly.logout()
+  },
+  async accessToken(): Promise<string | null> {
+    return (await plantly.getSession())?.access_token ?? null
+  },
+  async get(path: string): Promise<number> {
+    return (await plantly.fetch(path)).status
+  },
+  storm,
+  arm(count: number, label: string): void {
+    armed = new Promise((resolve, reject) => {
+      starter.onmessage = () => storm(count, label).then(resolve, reject)
+    })
+  },
+  /** Start the storms armed in every tab, this one included. */
+  go(): void {
+    starter.postMessage('go')
+    starter.onmessage?.(new MessageEvent('message', { data: 'go' }))
+  },
+  armed(): Promise<number[]> {
+    return armed ?? Promise.reject(new Error('no storm armed'))
+  },
+  /**
+   * Bump the stored version `count` times by read-then-compare-and-set, each under the refresh lock or outside
+   * any lock; returns the versions this tab won.
+   */
+  async increments(count: number, writer: string, underLock: boolean): Promise<number[]> {
+    const won: number[] = []
+    const once = async () => {
+      const current = await store.read()
+      const written = await store.write(
+        { record: current.record, reason: 'refresh', writer },
+        current.version,
+      )
+      if (written) won.push(written.version)
+    }
+    while (won.length < count) {
+      if (underLock && store.lock) await store.lock(once, { leaseMs: 10_000 })
+      else await once()
+    }
+    return won
+  },
+  events: () => events,
+  stats: () => plantly.stats(),
+  async refreshLock(): Promise<{ held: number; pending: number }> {
+    const { held = [], pending = [] } = await navigator.locks.query()
+    const mine = (lock: LockInfo) => lock.name === 'session-fetch:tabs-test:refresh'
+    return { held: held.filter(mine).length, pending: pending.filter(mine).length }
+  },
+}
+
+export type TabApi = typeof api
+
+declare global {
+  interface Window {
+    tab: TabApi
+  }
+}
+
+window.tab = api

@@ -1,0 +1,283 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
+import { createRemoteJWKSet, exportJWK, generateKeyPair, jwtVerify } from 'jose'
+import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider'
+import { afterEach } from 'vitest'
+
+/** The API the access tokens are for (RFC 8707 resource indicator and JWT `aud`). */
+export const RESOURCE = 'https://api.session-fetch.test'
+export const REDIRECT_URI = 'http://127.0.0.1/callback'
+
+/** The registered clients: a web app (authorization code + refresh), a service, and a public app. */
+export const CLIENTS = {
+  app: { clientId: 'web-app', clientSecret: 'web-app-secret: +/%' },
+  service: { clientId: 'reporting-service', clientSecret: 'reporting-service-secret' },
+  public: { clientId: 'native-app' },
+} as const
+
+/** One token endpoint request as oidc-provider saw it. */
+export interface TokenEvent {
+  grantType: string | undefined
+  /** The refresh token the client presented, for `refresh_token` grants. */
+  refreshToken: string | undefined
+  /** `ok`, or the OAuth error code (`invalid_grant`, `invalid_client`, …). */
+  outcome: string
+}
+
+/** A real oidc-provider on 127.0.0.1 and a resource server that verifies its JWT access tokens. */
+export interface AuthServer {
+  /** The issuer, e.g. `http://127.0.0.1:41234`. */
+  issuer: string
+  tokenEndpoint: string
+  revocationEndpoint: string
+  /** Base URL of the protected API (verifies `Authorization: Bearer <JWT>` against the provider's JWKS). */
+  apiURL: string
+  provider: Provider
+  /** Lifetime of the next access tokens, in whole seconds (a token of N s works for N-1 to N s); change it between steps. */
+  accessTokenTtl: number
+  /** Every token endpoint request, from the provider's `grant.success` / `grant.error` events. */
+  tokenEvents: TokenEvent[]
+  /** HTTP-level counts: token endpoint hits, API requests, API 401s. */
+  counters: { token: number; api: number; api401: number }
+  /** The access tokens the API accepted, in order. */
+  acceptedTokens: string[]
+  close(): Promise<void>
+}
+
+const running = new Set<AuthServer>()
+
+afterEach(async () => {
+  await Promise.all([...running].map((server) => server.close()))
+  running.clear()
+})
+
+/** Start the authorization server and the API; both are closed after the test. */
+export async function startAuthServer(options: { accessTokenTtl?: number } = {}): Promise<AuthServer> {
+  const sockets = new Set<Socket>()
+  const track = (socket: Socket) => {
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+  }
+  let handle: RequestListener = (_req, res) => res.writeHead(503).end()
+  const authHttp = createServer((req, res) => handle(req, res)).on('connection', track)
+  const issuer = await listen(authHttp)
+
+  const { privateKey } = await generateKeyPair('RS256', { extractable: true })
+  const jwk = { ...(await exportJWK(privateKey)), kid: 'test-key', alg: 'RS256', use: 'sig' }
+  const tokenEvents: TokenEvent[] = []
+  const counters = { token: 0, api: 0, api401: 0 }
+  const acceptedTokens: string[] = []
+
+  const server = {} as AuthServer
+  const configuration: Configuration = {
+    clients: [
+      {
+        client_id: CLIENTS.app.clientId,
+        client_secret: CLIENTS.app.clientSecret,
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        redirect_uris: [REDIRECT_URI],
+        token_endpoint_auth_method: 'client_secret_basic',
+      },
+      {
+        client_id: CLIENTS.service.clientId,
+        client_secret: CLIENTS.service.clientSecret,
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+        token_endpoint_auth_method: 'client_secret_post',
+      },
+      {
+        client_id: CLIENTS.public.clientId,
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        redirect_uris: [REDIRECT_URI],
+        token_endpoint_auth_method: 'none',
+      },
+    ],
+    jwks: { keys: [jwk] },
+    cookies: { keys: [randomBytes(16).toString('hex')] },
+    scopes: ['openid', 'offline_access', 'api:read'],
+    findAccount: (_ctx, sub) => ({ accountId: sub, claims: () => ({ sub }) }),
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      revocation: { enabled: true },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: () => RESOURCE,
+        useGrantedResource: () => true,
+        getResourceServerInfo: () => ({
+          scope: 'api:read',
+          audience: RESOURCE,
+          accessTokenFormat: 'jwt',
+          jwt: { sign: { alg: 'RS256' } },
+        }),
+      },
+    },
+    rotateRefreshToken: true,
+    ttl: {
+      AccessToken: () => server.accessTokenTtl,
+      ClientCredentials: () => server.accessTokenTtl,
+      IdToken: 60,
+      RefreshToken: 3600,
+      Grant: 3600,
+      Session: 3600,
+      Interaction: 600,
+      AuthorizationCode: 60,
+    },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+  }
+  const provider = new Provider(issuer, configuration)
+  const record = (ctx: KoaContextWithOIDC, outcome: string) => {
+    const params = (ctx.oidc?.params ?? {}) as Record<string, unknown>
+    tokenEvents.push({
+      grantType: typeof params.grant_type === 'string' ? params.grant_type : undefined,
+      refreshToken: typeof params.refresh_token === 'string' ? params.refresh_token : undefined,
+      outcome,
+    })
+  }
+  provider.on('grant.success', (ctx: KoaContextWithOIDC) => record(ctx, 'ok'))
+  provider.on('grant.error', (ctx: KoaContextWithOIDC, error: { error?: string }) =>
+    record(ctx, error.error ?? 'error'),
+  )
+
+  const callback = provider.callback()
+  handle = (req, res) => {
+    const path = new URL(req.url ?? '/', issuer).pathname
+    if (path === '/token') counters.token++
+    if (path.startsWith('/interaction/')) void finishInteraction(provider, req, res)
+    else void callback(req, res)
+  }
+
+  // The protected API: 200 with the token's claims when the JWT verifies, 401 otherwise (RFC 6750 §3).
+  const jwks = createRemoteJWKSet(new URL('/jwks', issuer))
+  const apiHttp = createServer((req, res) => {
+    counters.api++
+    const match = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')
+    const token = match?.[1]
+    if (!token) return unauthorized(res, counters)
+    jwtVerify(token, jwks, { issuer, audience: RESOURCE }).then(
+      ({ payload }) => {
+        acceptedTokens.push(token)
+        res.writeHead(200, { 'content-type': 'application/json' })
+        res.end(JSON.stringify({ path: req.url, sub: payload.sub, client_id: payload.client_id }))
+      },
+      () => unauthorized(res, counters),
+    )
+  }).on('connection', track)
+  const apiURL = await listen(apiHttp)
+
+  Object.assign(server, {
+    issuer,
+    tokenEndpoint: `${issuer}/token`,
+    revocationEndpoint: `${issuer}/token/revocation`,
+    apiURL,
+    provider,
+    accessTokenTtl: options.accessTokenTtl ?? 60,
+    tokenEvents,
+    counters,
+    acceptedTokens,
+    async close() {
+      for (const socket of sockets) socket.destroy()
+      await Promise.all([authHttp, apiHttp].map((s) => new Promise((resolve) => s.close(resolve))))
+    },
+  } satisfies AuthServer)
+  running.add(server)
+  return server
+}
+
+function unauthorized(res: ServerResponse, counters: { api401: number }): void {
+  counters.api401++
+  res.writeHead(401, { 'www-authenticate': 'Bearer error="invalid_token"' }).end()
+}
+
+function listen(server: ReturnType<typeof createServer>): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`))
+  })
+}
+
+// The "user" signs in and consents at once: a login result and a grant covering what the client asked for.
+async function finishInteraction(provider: Provider, req: IncomingMessage, res: ServerResponse) {
+  try {
+    const details = await provider.interactionDetails(req, res)
+    const accountId = 'user-1'
+    const grant = new provider.Grant({ accountId, clientId: String(details.params.client_id) })
+    grant.addOIDCScope(String(details.params.scope))
+    grant.addResourceScope(RESOURCE, 'api:read')
+    const grantId = await grant.save()
+    await provider.interactionFinished(
+      req,
+      res,
+      { login: { accountId }, consent: { grantId } },
+      { mergeWithLastSubmission: false },
+    )
+  } catch (error) {
+    res.writeHead(500).end(String(error))
+  }
+}
+
+/** What an app has after running the authorization-code flow itself: the code, and the PKCE verifier. */
+export interface AuthorizationCode {
+  code: string
+  codeVerifier: string
+  redirectUri: string
+}
+
+/**
+ * Drive the authorization-code flow with PKCE over HTTP, as a browser would: authorization request, the
+ * interaction (login + consent), back to the authorization endpoint, and the redirect carrying the code.
+ */
+export async function authorize(server: AuthServer, clientId: string): Promise<AuthorizationCode> {
+  const codeVerifier = randomBytes(32).toString('base64url')
+  const challenge = createHash('sha256').update(codeVerifier).digest('base64url')
+  const start = new URL('/auth', server.issuer)
+  start.search = new URLSearchParams({
+    client_id: clientId,
+    response_type: 'code',
+    redirect_uri: REDIRECT_URI,
+    scope: 'openid offline_access api:read',
+    prompt: 'consent',
+    resource: RESOURCE,
+    state: randomBytes(8).toString('hex'),
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+  }).toString()
+  const cookies = new Map<string, string>()
+  let url = start.href
+  for (let hop = 0; hop < 10; hop++) {
+    const response = await fetch(url, {
+      redirect: 'manual',
+      headers: { cookie: [...cookies].map(([name, value]) => `${name}=${value}`).join('; ') },
+    })
+    for (const line of response.headers.getSetCookie()) {
+      const [pair = ''] = line.split(';')
+      const eq = pair.indexOf('=')
+      cookies.set(pair.slice(0, eq).trim(), pair.slice(eq + 1).trim())
+    }
+    await response.body?.cancel()
+    const location = response.headers.get('location')
+    if (!location) throw new Error(`authorization flow stopped at ${url} with status ${response.status}`)
+    const next = new URL(location, url)
+    if (next.href.startsWith(REDIRECT_URI)) {
+      const code = next.searchParams.get('code')
+      if (!code) throw new Error(`no code in the redirect: ${next.search}`)
+      return { code, codeVerifier, redirectUri: REDIRECT_URI }
+    }
+    url = next.href
+  }
+  throw new Error('authorization flow did not reach the redirect URI')
+}
+
+/** Sleep until the server's clock has passed this JWT's `exp` (its lifetime is whole seconds). */
+export async function untilExpired(token: string): Promise<void> {
+  const [, payload = ''] = token.split('.')
+  const { exp } = JSON.parse(Buffer.from(payload, 'base64url').toString()) as { exp: number }
+  const wait = exp * 1000 - Date.now() + 50
+  if (wait > 5_000)
+    throw new Error(`the token lives another ${wait} ms: give the test a shorter accessTokenTtl`)
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+}

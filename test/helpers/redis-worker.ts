@@ -1,0 +1,80 @@
+// One OS process sharing a session through Redis: forked by test/helpers/workers.ts (node --import tsx), driven
+// over the IPC channel. Replies { id, ok, value | error }; reports session events as { event, source }.
+import { createHash } from 'node:crypto'
+import { createSessionFetch, type SessionEventName } from '../../src/index.js'
+import { redisStore } from '../../src/redis/index.js'
+
+const env = (name: string): string => {
+  const value = process.env[name]
+  if (!value) throw new Error(`redis-worker: ${name} is not set`)
+  return value
+}
+
+const DEMO_USER = { email_address: 'demo@plantly.test', password: 'plantly' }
+const store = redisStore({ url: env('SF_REDIS_URL'), key: env('SF_KEY') })
+const plantly = createSessionFetch({
+  baseURL: env('SF_BASE_URL'),
+  store,
+  refreshTimeoutMs: Number(process.env.SF_REFRESH_TIMEOUT_MS ?? 10_000),
+  ...(process.env.SF_CREDENTIALS ? { credentials: () => DEMO_USER } : {}),
+})
+const send = (message: unknown) => process.send?.(message)
+for (const event of ['login', 'refresh', 'logout', 'expired'] as SessionEventName[]) {
+  plantly.on(event, ({ source }) => send({ event, source }))
+}
+
+// What a test may compare across processes without passing tokens around.
+const fingerprint = (token: string | undefined) =>
+  token && createHash('sha256').update(token).digest('hex').slice(0, 16)
+
+type Call = { id: number; op: string; path?: string; count?: number }
+
+async function handle(call: Call): Promise<unknown> {
+  switch (call.op) {
+    case 'login':
+      await plantly.login(DEMO_USER)
+      return fingerprint((await plantly.getSession())?.access_token)
+    case 'session':
+      return fingerprint((await plantly.getSession())?.access_token)
+    case 'fetch':
+      return (await plantly.fetch(call.path ?? '/')).status
+    case 'storm': {
+      const responses = await Promise.all(
+        Array.from({ length: call.count ?? 1 }, (_, i) => plantly.fetch(`${call.path ?? '/storm'}/${i}`)),
+      )
+      return responses.map((response) => response.status)
+    }
+    case 'refresh':
+      return fingerprint((await plantly.refresh()).access_token)
+    case 'logout':
+      await plantly.logout()
+      return null
+    case 'stats':
+      return plantly.stats()
+    case 'exit':
+      plantly.close()
+      await store.close()
+      setImmediate(() => process.exit(0))
+      return null
+    default:
+      throw new Error(`redis-worker: unknown op ${call.op}`)
+  }
+}
+
+process.on('message', (call: Call) => {
+  handle(call).then(
+    (value) => send({ id: call.id, ok: true, value }),
+    (error: unknown) =>
+      send({
+        id: call.id,
+        ok: false,
+        error: {
+          name: (error as Error)?.name,
+          message: (error as Error)?.message,
+          code: (error as { code?: string })?.code,
+        },
+      }),
+  )
+})
+process.on('disconnect', () => process.exit(0)) // the test runner went away: do not linger
+send({ ready: true })

@@ -1,0 +1,124 @@
+import { type ChildProcess, fork } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { afterEach } from 'vitest'
+import type { SessionStats } from '../../src/index.js'
+
+const WORKER = fileURLToPath(new URL('./redis-worker.ts', import.meta.url))
+const CALL_TIMEOUT_MS = 60_000 // a hang detector only
+
+export interface WorkerEvent {
+  event: 'login' | 'refresh' | 'logout' | 'expired'
+  source: 'local' | 'store'
+}
+
+/** A child process with its own session-fetch instance on a shared Redis key. */
+export interface Worker {
+  readonly child: ChildProcess
+  readonly events: WorkerEvent[]
+  call(op: 'login' | 'session' | 'refresh'): Promise<string | undefined>
+  call(op: 'fetch', args: { path: string }): Promise<number>
+  call(op: 'storm', args: { path: string; count: number }): Promise<number[]>
+  call(op: 'logout' | 'exit'): Promise<null>
+  call(op: 'stats'): Promise<SessionStats>
+  /** Resolves when the process has exited (with its signal, if killed). */
+  readonly exited: Promise<NodeJS.Signals | null>
+}
+
+export interface WorkerEnv {
+  baseURL: string
+  redisURL: string
+  key: string
+  refreshTimeoutMs?: number
+  /** Give the instance `credentials` (the mock's demo user) for unattended logins. */
+  credentials?: boolean
+}
+
+const running = new Set<ChildProcess>()
+
+/** Fork `count` workers (real OS processes, run with tsx) and wait until each is ready. */
+export async function startWorkers(count: number, env: WorkerEnv): Promise<Worker[]> {
+  return Promise.all(Array.from({ length: count }, () => startWorker(env)))
+}
+
+function startWorker(env: WorkerEnv): Promise<Worker> {
+  const child = fork(WORKER, [], {
+    execArgv: ['--import', 'tsx'],
+    env: {
+      ...process.env,
+      SF_BASE_URL: env.baseURL,
+      SF_REDIS_URL: env.redisURL,
+      SF_KEY: env.key,
+      SF_REFRESH_TIMEOUT_MS: String(env.refreshTimeoutMs ?? 10_000),
+      SF_CREDENTIALS: env.credentials ? '1' : '',
+    },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
+  running.add(child)
+  const events: WorkerEvent[] = []
+  const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>()
+  let nextId = 1
+  const exited = new Promise<NodeJS.Signals | null>((resolve) => {
+    child.once('exit', (_code, signal) => {
+      running.delete(child)
+      for (const { reject } of pending.values()) reject(new Error(`worker ${child.pid} exited (${signal})`))
+      pending.clear()
+      resolve(signal)
+    })
+  })
+  return new Promise<Worker>((resolve, reject) => {
+    const startup = setTimeout(() => reject(new Error('a worker did not start in time')), CALL_TIMEOUT_MS)
+    child.once('exit', () => reject(new Error('a worker exited while starting')))
+    child.on('message', (message: Record<string, unknown>) => {
+      if (message.ready) {
+        clearTimeout(startup)
+        resolve(worker)
+      } else if (typeof message.event === 'string') {
+        events.push(message as unknown as WorkerEvent)
+      } else if (typeof message.id === 'number') {
+        const waiter = pending.get(message.id)
+        pending.delete(message.id)
+        if (message.ok) waiter?.resolve(message.value)
+        else
+          waiter?.reject(Object.assign(new Error(String((message.error as Error)?.message)), message.error))
+      }
+    })
+    const worker: Worker = {
+      child,
+      events,
+      exited,
+      call: ((op: string, args: Record<string, unknown> = {}) =>
+        new Promise((resolveCall, rejectCall) => {
+          const id = nextId++
+          const timer = setTimeout(() => {
+            pending.delete(id)
+            rejectCall(new Error(`worker ${child.pid}: ${op} did not answer in time`))
+          }, CALL_TIMEOUT_MS)
+          pending.set(id, {
+            resolve: (value) => {
+              clearTimeout(timer)
+              resolveCall(value as never)
+            },
+            reject: (error) => {
+              clearTimeout(timer)
+              rejectCall(error)
+            },
+          })
+          child.send({ id, op, ...args })
+        })) as Worker['call'],
+    }
+  })
+}
+
+afterEach(async () => {
+  // Whatever a test left running is killed, so no process outlives its test.
+  const left = [...running]
+  await Promise.all(
+    left.map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          child.once('exit', () => resolve())
+          child.kill('SIGKILL')
+        }),
+    ),
+  )
+})

@@ -1,0 +1,972 @@
+import { getEventListeners } from 'node:events'
+import fc from 'fast-check'
+import { afterEach, expect, test, vi } from 'vitest'
+import {
+  createSessionFetch,
+  memoryStore,
+  plantlySessions,
+  type SessionFetch,
+  type SessionStore,
+  type StoreSnapshot,
+} from '../src/index.js'
+import {
+  type Exchange,
+  type ExpiresInStyle,
+  type Fault,
+  hash,
+  hashText,
+  ScriptedApi,
+  type TokenFormat,
+} from './helpers/scripted-api.js'
+
+// Model-based, property-based test of the whole client (issue 5, part 1): random interleavings of requests
+// with every body kind, aborts, expiries, revocations, slow and failing refreshes, logouts and re-logins,
+// against a scriptable in-process server with one faked clock. The invariants are checked as things happen
+// (what the client sends) and after each run (how every call ended). See README "Reliability suite".
+
+const RUNS = Number(process.env.FC_RUNS ?? 1000)
+const SEED = process.env.FC_SEED === undefined ? undefined : Number(process.env.FC_SEED)
+
+const BASE = 'https://api.test/v1'
+const FILES = 'https://files.test'
+const DEMO = { email_address: 'demo@plantly.test', password: 'plantly' }
+const ROBOT = { email_address: 'robot@plantly.test', password: 'beep' }
+const encoder = new TextEncoder()
+const realSetImmediate = setImmediate
+
+// ---- what a run is made of -------------------------------------------------------------------------------
+
+const TARGETS = {
+  relative: '/buyers?page=1',
+  bare: 'buyers',
+  absolute: 'https://api.test/v1/transactions',
+  'url-object': 'https://api.test/other',
+  allowed: 'https://files.test/upload',
+  'own-endpoint': 'https://api.test/v1/auth/sessions',
+  foreign: 'https://evil.test/collect',
+  'other-scheme': 'http://api.test/v1/buyers',
+  'other-port': 'https://api.test:8443/v1/buyers',
+  lookalike: 'https://api.test.evil.test/v1/buyers',
+  userinfo: 'https://api.test@evil.test/v1/buyers',
+  redirect: 'https://evil.test/?next=https://api.test/v1/buyers',
+} as const
+type Target = keyof typeof TARGETS
+const BODIES = ['none', 'string', 'params', 'form', 'blob', 'buffer', 'typed', 'request', 'stream'] as const
+type BodyKind = (typeof BODIES)[number]
+const FAULTS: Fault[] = [
+  '500',
+  '502',
+  '503',
+  '429',
+  '400',
+  '401',
+  '403',
+  'drop',
+  'drop-after',
+  'hang',
+  'html',
+  'no-access-token',
+  'crlf-token',
+]
+
+interface Config {
+  tokenFormat: TokenFormat
+  expiresIn: ExpiresInStyle
+  ttlSeconds: number
+  skewMs: number
+  refreshWindowMs: number
+  refreshTimeoutMs: number
+  retry: number
+  /** The protocol's first retry delay (200 by default: with jitter, near short refresh timeouts). */
+  retryDelayMs?: number
+  credentials: boolean
+  instances: 1 | 2
+  startLoggedIn: boolean
+}
+
+type Command =
+  | {
+      t: 'fetch'
+      instance: number
+      target: Target
+      input: 'string' | 'url' | 'request'
+      body: BodyKind
+      signal: 'none' | 'live' | 'aborted'
+      payload: string
+    }
+  | { t: 'deliver'; pick: number; fault: Fault }
+  | { t: 'abort'; pick: number }
+  | { t: 'tick'; ms: number }
+  | { t: 'jump'; percentOfTtl: number }
+  | { t: 'expire-server' }
+  | { t: 'revoke' }
+  | { t: 'login'; instance: number; wrongPassword: boolean }
+  | { t: 'logout'; instance: number }
+  | { t: 'refresh'; instance: number }
+
+const configArb: fc.Arbitrary<Config> = fc.record({
+  tokenFormat: fc.constantFrom<TokenFormat>('jwt', 'jwt', 'jwt-no-iat', 'jwt-no-exp', 'opaque'),
+  expiresIn: fc.constantFrom<ExpiresInStyle>('ttl', 'ttl', 'missing', 'string', 'negative'),
+  ttlSeconds: fc.oneof(fc.integer({ min: 1, max: 120 }), fc.integer({ min: 120, max: 7200 })),
+  skewMs: fc.oneof(fc.constant(0), fc.integer({ min: -7_200_000, max: 7_200_000 })),
+  refreshWindowMs: fc.oneof(fc.constant(30_000), fc.integer({ min: 0, max: 600_000 })),
+  refreshTimeoutMs: fc.integer({ min: 50, max: 10_000 }),
+  retry: fc.integer({ min: 0, max: 2 }),
+  retryDelayMs: fc.constantFrom(10, 200),
+  credentials: fc.boolean(),
+  instances: fc.constantFrom<1 | 2>(1, 1, 2),
+  startLoggedIn: fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, fc.constant(false)),
+})
+
+const instanceArb = fc.nat(1)
+const commandArb: fc.Arbitrary<Command> = fc.oneof(
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      t: fc.constant('fetch' as const),
+      instance: instanceArb,
+      target: fc.oneof(
+        { weight: 6, arbitrary: fc.constantFrom<Target>('relative', 'bare', 'absolute', 'url-object') },
+        {
+          weight: 2,
+          arbitrary: fc.constantFrom<Target>(
+            'allowed',
+            'own-endpoint',
+            'foreign',
+            'other-scheme',
+            'other-port',
+            'lookalike',
+            'userinfo',
+            'redirect',
+          ),
+        },
+      ),
+      input: fc.constantFrom('string' as const, 'url' as const, 'request' as const),
+      body: fc.constantFrom(...BODIES),
+      signal: fc.constantFrom('none' as const, 'none' as const, 'live' as const, 'aborted' as const),
+      payload: fc.string({ maxLength: 24 }),
+    }),
+  },
+  {
+    weight: 8,
+    arbitrary: fc.record({
+      t: fc.constant('deliver' as const),
+      pick: fc.nat(),
+      fault: fc.oneof({ weight: 5, arbitrary: fc.constant<Fault>('ok') }, fc.constantFrom(...FAULTS)),
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('abort' as const), pick: fc.nat() }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ t: fc.constant('tick' as const), ms: fc.integer({ min: 0, max: 3_000 }) }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({ t: fc.constant('jump' as const), percentOfTtl: fc.integer({ min: 1, max: 150 }) }),
+  },
+  { weight: 1, arbitrary: fc.constant({ t: 'expire-server' as const }) },
+  { weight: 1, arbitrary: fc.constant({ t: 'revoke' as const }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      t: fc.constant('login' as const),
+      instance: instanceArb,
+      wrongPassword: fc.oneof({ weight: 3, arbitrary: fc.constant(false) }, fc.constant(true)),
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('logout' as const), instance: instanceArb }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('refresh' as const), instance: instanceArb }) },
+)
+
+// ---- one run -----------------------------------------------------------------------------------------
+
+interface Call {
+  id: string
+  kind: 'fetch' | 'login' | 'logout' | 'refresh'
+  command: Command
+  /** The signal the library sees (a Request's own signal for Request inputs). */
+  signal: AbortSignal | undefined
+  controller: AbortController | undefined
+  exchanges: Exchange[]
+  settled: boolean
+  value?: unknown
+  error?: unknown
+  failed?: boolean
+  /** What every attempt's body must be: its hash (undefined: FormData, compared attempt to attempt). */
+  expectedHash?: string | undefined
+  expectedType?: string | null
+}
+
+interface Current {
+  version: number
+  access: string
+  refresh: string | undefined
+  family: number | undefined
+  receivedAt: number
+  expiresAt: number | undefined
+}
+
+class Run {
+  readonly violations: string[] = []
+  readonly api: ScriptedApi
+  readonly instances: SessionFetch[] = []
+  readonly calls: Call[] = []
+  readonly callsById = new Map<string, Call>()
+  readonly listenersAdded: number[] = []
+  readonly events: { instance: number; name: string; at: number }[] = []
+  current: Current | undefined
+  /** Store version of every access token the client held. */
+  readonly versionOf = new Map<string, number>()
+  /** Versions that met a 401 on their own access token, or an explicit refresh(). */
+  readonly refreshWanted = new Set<number>()
+  /** Refresh tokens already sent in a PUT (so a retry of the same refresh is recognised). */
+  readonly refreshTokensSent = new Set<string>()
+  readonly endedFamilies = new Set<number>()
+  refreshTokensSentBeforeLogout = new Set<string>()
+  /** Per instance: logout() ended its session, so no unattended login until a login (any instance's). */
+  readonly loggedOut: boolean[] = []
+  /** Per instance: the last exchange id sent before its logout() (a shared logout counts for all). */
+  readonly loggedOutAfter: number[] = []
+  refreshFailures = 0
+  lastRefreshFailureAt = Number.NEGATIVE_INFINITY
+  lifetimeMs: number | undefined
+  private nextCall = 1
+
+  constructor(
+    readonly config: Config,
+    readonly store: SessionStore,
+  ) {
+    this.api = new ScriptedApi({
+      baseURL: BASE,
+      apiOrigins: [FILES],
+      ttlSeconds: config.ttlSeconds,
+      tokenFormat: config.tokenFormat,
+      expiresIn: config.expiresIn,
+      skewMs: config.skewMs,
+    })
+    this.lifetimeMs = this.api.knownLifetimeMs()
+    this.api.onSend = (exchange) => this.checkSend(exchange)
+    this.api.onSettle = (exchange) => this.noteSettled(exchange)
+  }
+
+  violation(text: string): void {
+    this.violations.push(`[t=${Date.now()}] ${text}`)
+  }
+
+  // Every store write, seen before any instance reacts to it.
+  observeWrite(snapshot: StoreSnapshot): void {
+    const record = snapshot.record
+    if (!record) {
+      // A logout written to the store ends the session for every instance sharing it.
+      if (snapshot.reason === 'logout') this.loggedOut.fill(true)
+      this.current = undefined
+      return
+    }
+    const now = Date.now()
+    const family = this.api.familyOf(record.session.access_token)
+    if (family !== undefined && this.endedFamilies.has(family)) {
+      this.violation(`the session family ${family} ended by logout was brought back (${snapshot.reason})`)
+    }
+    // An unattended login that was on its way when its instance logged out must not land.
+    const issuer = this.api.history[(this.api.tokens.get(record.session.access_token)?.issuedBy ?? 0) - 1]
+    if (issuer?.kind === 'login' && issuer.text?.includes(ROBOT.email_address)) {
+      const instance = Number(issuer.tag)
+      if (issuer.id <= (this.loggedOutAfter[instance] ?? 0)) {
+        this.violation(`instance ${instance}: an unattended login sent before logout() was written after it`)
+      }
+    }
+    if (snapshot.reason === 'login') this.loggedOut.fill(false)
+    if (record.receivedAt !== now)
+      this.violation(`receivedAt ${record.receivedAt} is not the local now ${now}`)
+    const expected = this.lifetimeMs === undefined ? undefined : now + this.lifetimeMs
+    if (record.expiresAt !== expected) {
+      this.violation(
+        `expiresAt ${record.expiresAt} for a ${this.config.ttlSeconds}s token; expected ${expected}`,
+      )
+    }
+    this.current = {
+      version: snapshot.version,
+      access: record.session.access_token,
+      refresh: record.session.refresh_token,
+      family,
+      receivedAt: record.receivedAt,
+      expiresAt: record.expiresAt,
+    }
+    this.versionOf.set(record.session.access_token, snapshot.version)
+  }
+
+  dueAt(current: Current): number {
+    if (current.expiresAt === undefined) return Number.POSITIVE_INFINITY
+    const lifetime = current.expiresAt - current.receivedAt
+    return current.expiresAt - Math.min(this.config.refreshWindowMs, lifetime / 2)
+  }
+
+  checkSend(exchange: Exchange): void {
+    const now = Date.now()
+    const current = this.current
+    const tokens = this.api.tokens
+    // Secrets never travel anywhere but their own header.
+    for (const [name, value] of exchange.headers) {
+      if (name === 'authorization') continue
+      if (containsToken(value, tokens)) this.violation(`a token in header ${name} of ${exchange.url}`)
+    }
+    if (containsToken(exchange.url, tokens)) this.violation(`a token in the URL ${exchange.url}`)
+    const info = exchange.token === undefined ? undefined : tokens.get(exchange.token)
+    const authorization = exchange.headers.get('authorization')
+    if (authorization !== null && exchange.kind !== 'refresh' && info?.kind === 'refresh') {
+      this.violation(`the refresh token went to ${exchange.method} ${exchange.url}`)
+    }
+    const call = exchange.callId === null ? undefined : this.callsById.get(exchange.callId)
+    if (call) call.exchanges.push(exchange)
+
+    switch (exchange.kind) {
+      case 'foreign':
+        if (authorization !== null) this.violation(`Authorization sent to another origin: ${exchange.url}`)
+        break
+      case 'login':
+        if (authorization !== null) this.violation('Authorization on the login call')
+        if (exchange.text?.includes(ROBOT.email_address) && this.loggedOut[Number(exchange.tag)]) {
+          this.violation(
+            `instance ${exchange.tag}: an unattended login ran after logout(), before any login()`,
+          )
+        }
+        break
+      case 'logout':
+        if (info?.kind !== 'access') this.violation('logout sent without an access token')
+        break
+      case 'refresh': {
+        if (this.api.inFlight('refresh') > 0)
+          this.violation('a second refresh went out while one was in flight')
+        const token = exchange.token
+        if (token === undefined || info?.kind !== 'refresh') {
+          this.violation('a refresh without a refresh token')
+          break
+        }
+        const isRetry = this.refreshTokensSent.has(token)
+        this.refreshTokensSent.add(token)
+        if (token !== current?.refresh) {
+          this.violation('a refresh with a refresh token that is not the current session’s')
+          break
+        }
+        if (
+          current.family !== undefined &&
+          this.endedFamilies.has(current.family) &&
+          !this.refreshTokensSentBeforeLogout.has(token)
+        ) {
+          this.violation('a refresh of a session ended by logout')
+        }
+        if (!isRetry && !this.refreshWanted.has(current.version) && now < this.dueAt(current)) {
+          this.violation('a refresh nobody needed: token not due, no 401, no refresh() call')
+        }
+        break
+      }
+      case 'api': {
+        if (call && call.command.t === 'fetch' && call.command.target === 'own-endpoint') {
+          if (authorization !== null) this.violation('Authorization added to a request to the Sessions API')
+          break
+        }
+        if (exchange.token === undefined) {
+          if (current) this.violation(`${exchange.url} went out without the token while a session exists`)
+        } else if (exchange.token !== current?.access) {
+          this.violation(`${exchange.url} carried a token that is no longer the session’s (known stale)`)
+        } else if (current.expiresAt !== undefined && now >= current.expiresAt) {
+          this.violation(`${exchange.url} carried a token the client knew had expired`)
+        } else if (now >= this.dueAt(current) && this.lastRefreshFailureAt < this.dueAt(current)) {
+          this.violation(
+            `${exchange.url} carried a token inside the refresh window without waiting for a refresh`,
+          )
+        }
+        if (call) this.checkAttempt(call, exchange)
+        break
+      }
+    }
+  }
+
+  checkAttempt(call: Call, exchange: Exchange): void {
+    const attempts = call.exchanges.length
+    if (attempts > 2) this.violation(`call ${call.id} was sent ${attempts} times`)
+    if (attempts === 2) {
+      const first = call.exchanges[0] as Exchange
+      if (first.state !== 'answered' || first.status !== 401) {
+        this.violation(`call ${call.id} was sent again without a 401 on its first attempt (${first.state})`)
+      }
+      // A stream in init is never buffered (a Request's body is read once, whatever it was made from).
+      if (call.command.t === 'fetch' && call.command.body === 'stream' && call.command.input !== 'request') {
+        this.violation(`call ${call.id}: a ReadableStream body was sent twice`)
+      }
+      if (exchange.token === first.token)
+        this.violation(`call ${call.id} was replayed with the refused token`)
+    }
+  }
+
+  noteSettled(exchange: Exchange): void {
+    // A refresh (or an unattended login standing in for one) that did not produce a session.
+    if (exchange.kind === 'refresh' || exchange.kind === 'login') {
+      const ok = exchange.state === 'answered' && exchange.status === 200 && exchange.fault === 'ok'
+      if (!ok) {
+        this.refreshFailures++
+        this.lastRefreshFailureAt = Date.now()
+      }
+    }
+    if (exchange.kind === 'api' && exchange.state === 'answered' && exchange.status === 401) {
+      const version = exchange.token === undefined ? undefined : this.versionOf.get(exchange.token)
+      if (version !== undefined) this.refreshWanted.add(version)
+    }
+  }
+
+  newCall(kind: Call['kind'], command: Command): Call {
+    const call: Call = {
+      id: `c${this.nextCall++}`,
+      kind,
+      command,
+      signal: undefined,
+      controller: undefined,
+      exchanges: [],
+      settled: false,
+    }
+    this.calls.push(call)
+    this.callsById.set(call.id, call)
+    return call
+  }
+
+  track(call: Call, promise: Promise<unknown>): void {
+    promise.then(
+      (value) => {
+        call.settled = true
+        call.value = value
+        this.checkOutcome(call)
+      },
+      (error: unknown) => {
+        call.settled = true
+        call.failed = true
+        call.error = error
+        this.checkOutcome(call)
+      },
+    )
+  }
+
+  checkOutcome(call: Call): void {
+    if (call.failed) {
+      const error = call.error
+      const leaked = leakIn(error, this.api.tokens)
+      if (leaked) this.violation(`call ${call.id} (${call.kind}): a token in its error's ${leaked}`)
+      const name = error instanceof Error ? error.name : typeof error
+      const aborted = call.signal?.aborted === true && error === call.signal.reason
+      const last = call.exchanges.at(-1)
+      const transportError = last !== undefined && last.state === 'failed' && error === last.error
+      const allowed: Record<Call['kind'], boolean> = {
+        fetch: aborted || transportError || (name === 'RefreshError' && this.refreshFailures > 0),
+        login: name === 'LoginError',
+        logout: name === 'LogoutError',
+        refresh: name === 'RefreshError' || name === 'SessionExpiredError',
+      }
+      if (!allowed[call.kind]) {
+        this.violation(
+          `call ${call.id} (${call.kind}) rejected with an undocumented ${name}: ${String(error)}`,
+        )
+      }
+      return
+    }
+    if (call.kind !== 'fetch') return
+    const last = call.exchanges.at(-1)
+    if (!(call.value instanceof Response)) {
+      this.violation(`call ${call.id} resolved with something other than a Response`)
+    } else if (call.value !== last?.response) {
+      this.violation(`call ${call.id} resolved with a Response that is not its own last answer`)
+    } else if (call.value.bodyUsed) {
+      this.violation(`call ${call.id} resolved with a consumed body`)
+    }
+  }
+}
+
+function containsToken(text: string, tokens: ReadonlyMap<string, unknown>): boolean {
+  for (const token of tokens.keys()) if (text.includes(token)) return true
+  return false
+}
+
+/** Where a token shows up in an error (message, cause chain, JSON, stack), or undefined. */
+function leakIn(error: unknown, tokens: ReadonlyMap<string, unknown>): string | undefined {
+  let json = ''
+  try {
+    json = JSON.stringify(error) ?? ''
+  } catch {
+    json = ''
+  }
+  if (containsToken(json, tokens)) return 'JSON'
+  let depth = 0
+  for (let e: unknown = error; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (containsToken(e.message, tokens)) return depth === 0 ? 'message' : `cause(${depth}) message`
+    if (containsToken(String(e.stack), tokens)) return `stack (${depth})`
+    const own = Object.entries(e).map(([key, value]) => `${key}=${String(value)}`)
+    if (containsToken(own.join('\n'), tokens)) return `properties (${depth})`
+  }
+  return undefined
+}
+
+async function flush(rounds = 3): Promise<void> {
+  for (let i = 0; i < rounds; i++) await new Promise<void>((resolve) => realSetImmediate(resolve))
+}
+
+function makeBody(
+  kind: BodyKind,
+  payload: string,
+): { init: RequestInit; hash: string | undefined; type: string | null } {
+  const bytes = encoder.encode(payload)
+  switch (kind) {
+    case 'none':
+    case 'request':
+      return { init: {}, hash: hash(new Uint8Array()), type: null }
+    case 'string':
+      return { init: { method: 'POST', body: payload }, hash: hash(bytes), type: 'text/plain;charset=UTF-8' }
+    case 'params': {
+      const params = new URLSearchParams({ note: payload, n: '1' })
+      return {
+        init: { method: 'PUT', body: params },
+        hash: hashText(params.toString()),
+        type: 'application/x-www-form-urlencoded;charset=UTF-8',
+      }
+    }
+    case 'form': {
+      const form = new FormData()
+      form.append('note', payload)
+      form.append('file', new Blob([bytes], { type: 'text/plain' }), 'note.txt')
+      return { init: { method: 'POST', body: form }, hash: undefined, type: null }
+    }
+    case 'blob':
+      return {
+        init: { method: 'POST', body: new Blob([bytes], { type: 'application/x-plantly' }) },
+        hash: hash(bytes),
+        type: 'application/x-plantly',
+      }
+    case 'buffer':
+      return { init: { method: 'POST', body: bytes.slice().buffer }, hash: hash(bytes), type: null }
+    case 'typed': {
+      // A view into the middle of a larger buffer: only the viewed bytes may be sent.
+      const backing = new Uint8Array(bytes.byteLength + 6)
+      backing.fill(120)
+      backing.set(bytes, 3)
+      return {
+        init: { method: 'PATCH', body: new Uint8Array(backing.buffer, 3, bytes.byteLength) },
+        hash: hash(bytes),
+        type: null,
+      }
+    }
+    case 'stream': {
+      const stream = new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(bytes.slice(0, 3))
+          controller.enqueue(bytes.slice(3))
+          controller.close()
+        },
+      })
+      return {
+        init: { method: 'POST', body: stream, duplex: 'half' } as RequestInit,
+        hash: hash(bytes),
+        type: null,
+      }
+    }
+  }
+}
+
+function startFetch(run: Run, command: Extract<Command, { t: 'fetch' }>): void {
+  const instance = run.instances[command.instance % run.instances.length] as SessionFetch
+  const call = run.newCall('fetch', command)
+  const url = TARGETS[command.target]
+  const body = makeBody(command.body, command.payload)
+  call.expectedHash = body.hash
+  call.expectedType = body.type
+  let signal: AbortSignal | undefined
+  if (command.signal !== 'none') {
+    call.controller = new AbortController()
+    if (command.signal === 'aborted') call.controller.abort()
+    signal = call.controller.signal
+  }
+  const headers = { 'x-call': call.id, 'x-custom': 'kept' }
+  let promise: Promise<Response>
+  // A Request cannot be built from a URL with credentials: that target is sent as a string.
+  if ((command.body === 'request' || command.input === 'request') && command.target !== 'userinfo') {
+    const absolute = url.startsWith('/') ? `${BASE}${url}` : url.includes('://') ? url : `${BASE}/${url}`
+    const init: RequestInit =
+      command.body === 'request' ? { method: 'POST', body: command.payload } : body.init
+    if (command.body === 'request') {
+      call.expectedHash = hashText(command.payload)
+      call.expectedType = 'text/plain;charset=UTF-8'
+    }
+    const request = new Request(absolute, { ...init, headers, ...(signal ? { signal } : {}) })
+    call.signal = request.signal
+    promise = instance.fetch(request)
+  } else {
+    call.signal = signal
+    const input = command.input === 'url' && url.includes('://') ? new URL(url) : url
+    promise = instance.fetch(input, { ...body.init, headers, ...(signal ? { signal } : {}) })
+  }
+  run.track(call, promise)
+}
+
+async function deliverNow(run: Run, index: number, fault: Fault): Promise<void> {
+  const pending = run.api.pending()
+  if (pending.length === 0) return
+  const exchange = pending[index % pending.length] as Exchange
+  await run.api.deliver(exchange, fault)
+}
+
+async function execute(run: Run, command: Command): Promise<void> {
+  const pick = (i: number) => run.instances[i % run.instances.length] as SessionFetch
+  switch (command.t) {
+    case 'fetch': {
+      const before = run.api.counters.exchanges
+      startFetch(run, command)
+      await flush()
+      // Like fetch, an already aborted call sends nothing: no request, no refresh or login on its behalf.
+      if (command.signal === 'aborted' && run.api.counters.exchanges !== before) {
+        run.violation(
+          `a call with an already aborted signal made ${run.api.counters.exchanges - before} request(s)`,
+        )
+      }
+      break
+    }
+    case 'deliver':
+      await deliverNow(run, command.pick, command.fault)
+      break
+    case 'abort': {
+      const live = run.calls.filter((c) => !c.settled && c.controller && !c.controller.signal.aborted)
+      const call = live[command.pick % Math.max(1, live.length)]
+      call?.controller?.abort()
+      break
+    }
+    case 'tick':
+      await vi.advanceTimersByTimeAsync(command.ms)
+      break
+    case 'jump':
+      await vi.advanceTimersByTimeAsync(
+        Math.round((run.config.ttlSeconds * 1000 * command.percentOfTtl) / 100),
+      )
+      break
+    case 'expire-server':
+      run.api.expireAccessTokens()
+      break
+    case 'revoke':
+      run.api.revokeAll()
+      break
+    case 'login': {
+      const call = run.newCall('login', command)
+      const credentials = command.wrongPassword ? { ...DEMO, password: 'wrong' } : DEMO
+      run.track(call, pick(command.instance).login(credentials))
+      break
+    }
+    case 'logout': {
+      // From here on, this session is over: nothing may bring it back, nobody may log in unattended.
+      const index = command.instance % run.instances.length
+      const sent = run.api.counters.exchanges
+      run.loggedOut[index] = true
+      run.loggedOutAfter[index] = sent
+      if (run.current) {
+        // The store is cleared: the logout reaches every instance sharing it.
+        if (run.current.family !== undefined) run.endedFamilies.add(run.current.family)
+        run.loggedOutAfter.fill(sent)
+      }
+      run.refreshTokensSentBeforeLogout = new Set(run.refreshTokensSent)
+      const call = run.newCall('logout', command)
+      run.track(call, pick(command.instance).logout())
+      break
+    }
+    case 'refresh': {
+      if (run.current) run.refreshWanted.add(run.current.version)
+      const call = run.newCall('refresh', command)
+      run.track(call, pick(command.instance).refresh())
+      break
+    }
+  }
+  await flush()
+}
+
+/**
+ * Deliver everything and let every timer run until all calls settled and no refresh runs (a shared refresh
+ * goes on when its callers abort); bounded, so a hang is detected.
+ */
+async function drain(run: Run): Promise<boolean> {
+  for (let step = 0; step < 2_000; step++) {
+    const idle = run.instances.every((instance) => instance.stats().pendingRefreshes === 0)
+    if (idle && run.calls.every((c) => c.settled) && run.api.inFlight() === 0) return true
+    const pending = run.api.pending()
+    if (pending.length > 0) {
+      await deliverNow(run, 0, 'ok')
+    } else if (vi.getTimerCount() > 0) {
+      await vi.advanceTimersToNextTimerAsync()
+    }
+    await flush()
+  }
+  return false
+}
+
+async function runModel(config: Config, commands: readonly Command[]): Promise<Run> {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] })
+  vi.setSystemTime(Date.UTC(2026, 0, 1, 12))
+  // Retry jitter uses Math.random: a seeded generator keeps every run reproducible (and values distinct).
+  let seed = 0x2545f491
+  vi.spyOn(Math, 'random').mockImplementation(() => {
+    seed = (Math.imul(seed, 1_103_515_245) + 12_345) >>> 0
+    return seed / 2 ** 32
+  })
+  const inner = memoryStore()
+  const store: SessionStore = inner
+  const run = new Run(config, store)
+  inner.subscribe?.((snapshot) => run.observeWrite(snapshot))
+  try {
+    for (let i = 0; i < config.instances; i++) {
+      const instance = createSessionFetch({
+        baseURL: BASE,
+        fetch: run.api.transport(String(i)),
+        store,
+        allowedOrigins: [FILES],
+        refreshWindowMs: config.refreshWindowMs,
+        refreshTimeoutMs: config.refreshTimeoutMs,
+        protocol: plantlySessions({
+          baseURL: BASE,
+          retry: config.retry,
+          retryDelayMs: config.retryDelayMs ?? 200,
+        }),
+        now: () => Date.now(),
+        ...(config.credentials ? { credentials: () => ROBOT } : {}),
+      })
+      for (const name of ['login', 'refresh', 'logout', 'expired'] as const) {
+        instance.on(name, () => run.events.push({ instance: i, name, at: Date.now() }))
+      }
+      run.listenersAdded.push(4)
+      run.loggedOut.push(false)
+      run.loggedOutAfter.push(0)
+      run.instances.push(instance)
+    }
+    if (config.startLoggedIn) {
+      const first = run.instances[0] as SessionFetch
+      const login = first.login(DEMO)
+      await flush()
+      await deliverNow(run, 0, 'ok')
+      await login
+    }
+    for (const command of commands) await execute(run, command)
+    const settled = await drain(run)
+    if (!settled) {
+      const open = run.calls.filter((c) => !c.settled).map((c) => `${c.id} ${JSON.stringify(c.command)}`)
+      run.violation(`hang: calls never settled: ${open.join('; ')}`)
+    } else {
+      await finalChecks(run)
+    }
+    return run
+  } finally {
+    for (const instance of run.instances) instance.close()
+    vi.clearAllTimers()
+    vi.useRealTimers()
+    vi.restoreAllMocks()
+  }
+}
+
+async function finalChecks(run: Run): Promise<void> {
+  if (vi.getTimerCount() > 0) run.violation(`${vi.getTimerCount()} timer(s) outlived every call`)
+  run.instances.forEach((instance, i) => {
+    const stats = instance.stats()
+    if (stats.pendingRefreshes !== 0)
+      run.violation(`instance ${i}: ${stats.pendingRefreshes} refreshes pending`)
+    if (stats.listeners !== run.listenersAdded[i]) {
+      run.violation(`instance ${i}: ${stats.listeners} listeners, ${run.listenersAdded[i]} registered`)
+    }
+  })
+  for (const call of run.calls) {
+    if (call.signal && getEventListeners(call.signal, 'abort').length > 0) {
+      run.violation(`call ${call.id}: an abort listener outlived the call`)
+    }
+    // Every attempt sent the caller's exact bytes and headers.
+    const bodies = await Promise.all(call.exchanges.map((e) => e.body.catch(() => undefined)))
+    bodies.forEach((body, i) => {
+      const exchange = call.exchanges[i] as Exchange
+      if (!body) return
+      if (call.expectedHash !== undefined && body.hash !== call.expectedHash) {
+        run.violation(`call ${call.id} attempt ${i + 1}: body bytes differ from what the caller sent`)
+      }
+      const type = body.contentType
+      if (call.expectedType !== null && call.expectedType !== undefined && type !== call.expectedType) {
+        run.violation(`call ${call.id} attempt ${i + 1}: content-type ${type}, expected ${call.expectedType}`)
+      }
+      if (exchange.headers.get('x-custom') !== 'kept')
+        run.violation(`call ${call.id}: a caller header was lost`)
+    })
+    const [first, second] = bodies
+    if (first && second && (first.hash !== second.hash || first.contentType !== second.contentType)) {
+      run.violation(`call ${call.id}: the replay did not send identical bytes and headers`)
+    }
+  }
+  // `expired` fires once per death: never twice without a new session in between.
+  for (let i = 0; i < run.instances.length; i++) {
+    let dead = false
+    for (const event of run.events.filter((e) => e.instance === i)) {
+      if (event.name === 'expired') {
+        if (dead) run.violation(`instance ${i}: expired fired twice for one death`)
+        dead = true
+      } else if (event.name === 'login' || event.name === 'refresh') dead = false
+    }
+  }
+}
+
+// ---- the property, and the regressions it found ---------------------------------------------------------
+
+async function property(config: Config, commands: Command[]): Promise<void> {
+  const run = await runModel(config, commands)
+  if (run.violations.length > 0) throw new Error(run.violations.slice(0, 8).join('\n'))
+}
+
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+/**
+ * Failing cases the property found, as fast-check shrank them. Each runs first in the property (`examples`)
+ * and as its own test below; the README's "Reliability suite" section says what each one found.
+ */
+/** The settings the regressions below start from (each lists what it changes). */
+const BASE_CONFIG: Config = {
+  tokenFormat: 'jwt',
+  expiresIn: 'ttl',
+  ttlSeconds: 120,
+  skewMs: 0,
+  refreshWindowMs: 30_000,
+  refreshTimeoutMs: 50,
+  retry: 0,
+  credentials: false,
+  instances: 1,
+  startLoggedIn: true,
+}
+
+const REGRESSIONS: { name: string; config: Config; commands: Command[] }[] = [
+  {
+    name: 'a logout by an instance sharing the store stops the other instance from logging in unattended',
+    config: { ...BASE_CONFIG, credentials: true, instances: 2 },
+    commands: [
+      { t: 'logout', instance: 0 },
+      { t: 'refresh', instance: 1 },
+      { t: 'deliver', pick: 0, fault: 'ok' },
+    ],
+  },
+  {
+    name: 'a refresh retrying after a 500 stops when login() replaces the session (no stale refresh token sent)',
+    config: { ...BASE_CONFIG, refreshTimeoutMs: 170, retry: 1 },
+    commands: [
+      { t: 'refresh', instance: 0 },
+      { t: 'deliver', pick: 0, fault: '500' },
+      { t: 'login', instance: 0, wrongPassword: false },
+    ],
+  },
+  {
+    name: 'a replay after a 401 on an older token does not send the current token when it is due',
+    config: { ...BASE_CONFIG, refreshWindowMs: 11294, credentials: true, startLoggedIn: false },
+    commands: [
+      {
+        t: 'fetch',
+        instance: 0,
+        target: 'relative',
+        input: 'string',
+        body: 'none',
+        signal: 'none',
+        payload: '',
+      },
+      { t: 'deliver', pick: 0, fault: 'ok' },
+      { t: 'refresh', instance: 0 },
+      { t: 'deliver', pick: 117909265, fault: 'ok' },
+      { t: 'tick', ms: 1906 },
+      { t: 'jump', percentOfTtl: 89 },
+    ],
+  },
+  {
+    name: 'a call with an already aborted signal starts no refresh',
+    config: { ...BASE_CONFIG, refreshWindowMs: 0 },
+    commands: [
+      { t: 'jump', percentOfTtl: 100 },
+      {
+        t: 'fetch',
+        instance: 0,
+        target: 'relative',
+        input: 'string',
+        body: 'none',
+        signal: 'aborted',
+        payload: '',
+      },
+      { t: 'deliver', pick: 0, fault: 'ok' },
+    ],
+  },
+  {
+    name: 'an unattended login retrying a 500 stops when logout() is called',
+    config: {
+      ...BASE_CONFIG,
+      refreshWindowMs: 0,
+      retry: 1,
+      retryDelayMs: 10,
+      credentials: true,
+      startLoggedIn: false,
+    },
+    commands: [
+      {
+        t: 'fetch',
+        instance: 0,
+        target: 'relative',
+        input: 'string',
+        body: 'none',
+        signal: 'none',
+        payload: '',
+      },
+      { t: 'logout', instance: 0 },
+      { t: 'deliver', pick: 0, fault: '500' },
+      { t: 'refresh', instance: 0 },
+    ],
+  },
+  {
+    name: 'the unattended re-login after a rejected refresh stops retrying when logout() is called',
+    config: { ...BASE_CONFIG, retry: 1, retryDelayMs: 10, credentials: true },
+    commands: [
+      { t: 'revoke' },
+      {
+        t: 'fetch',
+        instance: 0,
+        target: 'relative',
+        input: 'string',
+        body: 'none',
+        signal: 'none',
+        payload: '',
+      },
+      { t: 'deliver', pick: 0, fault: 'ok' },
+      { t: 'deliver', pick: 0, fault: 'ok' },
+      { t: 'deliver', pick: 0, fault: '500' },
+      { t: 'logout', instance: 0 },
+      { t: 'deliver', pick: 0, fault: 'ok' },
+    ],
+  },
+]
+
+test(
+  `the client keeps every invariant over ${RUNS} random interleavings`,
+  async () => {
+    await fc.assert(
+      fc.asyncProperty(configArb, fc.array(commandArb, { minLength: 1, maxLength: 40 }), property),
+      {
+        numRuns: RUNS,
+        ...(SEED === undefined ? {} : { seed: SEED }),
+        examples: REGRESSIONS.map((r) => [r.config, r.commands]),
+      },
+    )
+  },
+  Math.max(120_000, RUNS * 100),
+)
+
+test.each(REGRESSIONS)('regression: $name', async ({ config, commands }) => {
+  const run = await runModel(config, commands)
+  expect(run.violations).toEqual([])
+})
+
+test('the invariant checks can fail: a client that leaks its token to another origin is caught', async () => {
+  const config: Config = { ...BASE_CONFIG, refreshTimeoutMs: 1_000, ttlSeconds: 60 }
+  const run = await runModel(config, [])
+  expect(run.violations).toEqual([])
+  const token = run.current?.access
+  expect(token).toBeTypeOf('string')
+  const leak = run.api.fetch('https://evil.test/x', { headers: { authorization: `Bearer ${token}` } })
+  expect(run.violations).toEqual([expect.stringContaining('Authorization sent to another origin')])
+  leak.catch(() => undefined)
+})

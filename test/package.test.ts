@@ -1,0 +1,117 @@
+import { execFile } from 'node:child_process'
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+
+const run = promisify(execFile)
+let dir: string
+
+// Build, pack, and install the tarball in an empty project, as a user would.
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'session-fetch-pack-'))
+  await run('npm', ['run', 'build'], { cwd: process.cwd() })
+  await run('npm', ['pack', '--pack-destination', dir], { cwd: process.cwd() })
+  const tarball = (await readdir(dir)).find((name) => name.endsWith('.tgz'))
+  if (!tarball) throw new Error('npm pack produced no tarball')
+  await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true }))
+  await run('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', join(dir, tarball)], {
+    cwd: dir,
+  })
+}, 180_000)
+
+afterAll(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true })
+})
+
+describe('the published package', () => {
+  test('import works from ESM', async () => {
+    const { stdout } = await run(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        "import { createSessionFetch, memoryStore, RefreshError } from 'session-fetch'; import { startMockServer } from 'session-fetch/mock'; console.log(typeof createSessionFetch, typeof memoryStore, new RefreshError(new Error('x')).name, typeof startMockServer)",
+      ],
+      { cwd: dir },
+    )
+    expect(stdout.trim()).toBe('function function RefreshError function')
+  })
+
+  test('require works from CommonJS', async () => {
+    const { stdout } = await run(
+      process.execPath,
+      [
+        '-e',
+        "const { createSessionFetch, LoginError } = require('session-fetch'); const { startMockServer } = require('session-fetch/mock'); console.log(typeof createSessionFetch, new LoginError(401).status, typeof startMockServer)",
+      ],
+      { cwd: dir },
+    )
+    expect(stdout.trim()).toBe('function 401 function')
+  })
+
+  test('a packed client logs in against the packed mock server', async () => {
+    const { stdout } = await run(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `import { createSessionFetch } from 'session-fetch'
+         import { startMockServer } from 'session-fetch/mock'
+         const server = await startMockServer()
+         const plantly = createSessionFetch({ baseURL: server.url })
+         await plantly.login({ email_address: 'demo@plantly.test', password: 'plantly' })
+         server.mock.expireAccessTokens()
+         const r = await plantly.fetch('/buyers')
+         console.log(r.status, server.counters.refreshes)
+         await server.close()`,
+      ],
+      { cwd: dir },
+    )
+    expect(stdout.trim()).toBe('200 1')
+  })
+
+  test('session-fetch/redis loads from ESM and CommonJS next to the `redis` peer, and talks to Redis', async () => {
+    // The peer dependency as a user would have it installed (linked from this checkout: no registry access).
+    await run(
+      'npm',
+      ['install', '--no-audit', '--no-fund', '--no-save', join(process.cwd(), 'node_modules/redis')],
+      {
+        cwd: dir,
+      },
+    )
+    const key = `session-fetch:test:package:${process.pid}:${Date.now()}`
+    const script = (load: string) =>
+      `${load}
+       const store = redisStore({ url: 'redis://127.0.0.1:6379', key: '${key}' })
+       store.read().then(async (snapshot) => { console.log(snapshot.version, new StoreError('x').code); await store.close() })`
+    const esm = await run(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        script(
+          "import { redisStore } from 'session-fetch/redis'; import { StoreError } from 'session-fetch'",
+        ),
+      ],
+      { cwd: dir },
+    )
+    const cjs = await run(
+      process.execPath,
+      [
+        '-e',
+        script(
+          "const { redisStore } = require('session-fetch/redis'); const { StoreError } = require('session-fetch')",
+        ),
+      ],
+      { cwd: dir },
+    )
+    expect([esm.stdout.trim(), cjs.stdout.trim()]).toEqual(['0 store_failed', '0 store_failed'])
+  })
+
+  test('publint finds nothing wrong with package.json and the exports map', async () => {
+    const { stdout } = await run('npx', ['publint', '--strict'], { cwd: process.cwd() })
+    expect(stdout).not.toMatch(/error|warning/i)
+  })
+})
