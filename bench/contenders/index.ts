@@ -8,6 +8,8 @@ export const contenders: Record<string, () => Promise<{ default: Contender }>> =
   'bare-fetch': () => import('./bare-fetch.js'),
   'undici-request': () => import('./undici-request.js'),
   'session-fetch': () => import('./session-fetch.js'),
+  'session-fetch-axios': () => import('./session-fetch-axios.js'),
+  'session-fetch-ofetch': () => import('./session-fetch-ofetch.js'),
   'ofetch-hooks': () => import('./ofetch-hooks.js'),
   'ky-hooks': () => import('./ky-hooks.js'),
   'axios-auth-refresh': () => import('./axios-auth-refresh.js'),

@@ -1,0 +1,20 @@
+import { createSessionOfetch } from '../../src/adapters/ofetch.js'
+import { createSessionFetch } from '../../src/index.js'
+import { type Contender, RESOURCE } from './types.js'
+
+/** This package through its ofetch adapter: `createSessionOfetch(plantly)` (the session's fetch below ofetch). */
+const contender: Contender = {
+  name: 'session-fetch-ofetch',
+  label: 'ofetch + session-fetch createSessionOfetch',
+  async create({ url, credentials }) {
+    const plantly = createSessionFetch({ baseURL: url })
+    await plantly.login(credentials)
+    const api = createSessionOfetch(plantly, { baseURL: url })
+    return {
+      async get(signal) {
+        await api(RESOURCE, signal ? { signal } : {})
+      },
+    }
+  },
+}
+export default contender
