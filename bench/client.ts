@@ -33,6 +33,24 @@ export interface StormJob {
   timeoutMs: number
 }
 
+/**
+ * Several contenders in one process, in alternating batches (A B C A B C …): the ratios then share the JIT,
+ * the heap and the machine's load of the moment, which separate processes do not. Contenders that replace
+ * the platform's global dispatcher (undici from npm) must not be mixed in.
+ */
+export interface PairedJob {
+  mode: 'paired'
+  contenders: string[]
+  url: string
+  batches: number
+  batchRequests: number
+  concurrency: number
+  warmup: number
+}
+
+/** Per contender, one figure per batch. */
+export type PairedResult = Record<string, { cpuUs: number[]; elapsedMs: number[]; failures: number }>
+
 export interface SteadyResult {
   elapsedMs: number
   cpuUs: number
@@ -97,6 +115,33 @@ async function steady(job: SteadyJob): Promise<SteadyResult> {
   const elapsedMs = performance.now() - start
   const used = process.cpuUsage(cpu)
   return { elapsedMs, cpuUs: used.user + used.system, failures, requests: job.requests }
+}
+
+async function paired(job: PairedJob): Promise<PairedResult> {
+  const clients: [string, Client][] = []
+  for (const name of job.contenders) {
+    const contender = await loadContender(name)
+    clients.push([name, await contender.create({ url: job.url, credentials: CREDENTIALS })])
+  }
+  const result: PairedResult = {}
+  for (const [name, client] of clients) {
+    await pool(client, job.warmup, job.concurrency)
+    result[name] = { cpuUs: [], elapsedMs: [], failures: 0 }
+  }
+  for (let batch = 0; batch < job.batches; batch++) {
+    // Rotate the order, so no contender always runs right after the same one.
+    for (let i = 0; i < clients.length; i++) {
+      const [name, client] = clients[(i + batch) % clients.length] as [string, Client]
+      const entry = result[name] as PairedResult[string]
+      const cpu = process.cpuUsage()
+      const start = performance.now()
+      entry.failures += await pool(client, job.batchRequests, job.concurrency)
+      entry.elapsedMs.push(performance.now() - start)
+      const used = process.cpuUsage(cpu)
+      entry.cpuUs.push(used.user + used.system)
+    }
+  }
+  return result
 }
 
 function sleep(ms: number): Promise<void> {
@@ -172,8 +217,8 @@ async function storm(job: StormJob): Promise<StormResult> {
   }
 }
 
-const job = JSON.parse(process.argv[2] ?? '{}') as SteadyJob | StormJob
-const run = job.mode === 'steady' ? steady(job) : storm(job)
+const job = JSON.parse(process.argv[2] ?? '{}') as SteadyJob | StormJob | PairedJob
+const run = job.mode === 'steady' ? steady(job) : job.mode === 'paired' ? paired(job) : storm(job)
 run.then(
   (result) => {
     process.send?.({ ok: true, result }, () => process.exit(0))

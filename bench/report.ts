@@ -48,6 +48,7 @@ export interface Report {
   sectionDates?: Record<string, string> | undefined
   steady?: { rounds: number; requests: number; concurrency: number; rows: SteadyRow[] } | undefined
   storm?: { rounds: number; burst: number; revokeAfter: number; rows: StormRow[] } | undefined
+  paired?: { batches: number; batchRequests: number; concurrency: number; rows: SteadyRow[] } | undefined
   memory?: MemoryResult | undefined
   overhead?: OverheadResult | undefined
   size?: SizeReport | undefined
@@ -80,6 +81,38 @@ function steadySection(steady: NonNullable<Report['steady']>): string[] {
     )
   }
   const mine = steady.rows.find((row) => row.name === SUBJECT)
+  if (mine) {
+    lines.push(
+      '',
+      `Targets: throughput ≥ 0.95 × bare: ${fixed(mine.throughputRatio)} (${mark(mine.throughputRatio >= 0.95)}); ` +
+        `CPU per request ≤ 1.10 × bare: ${fixed(mine.cpuRatio)} (${mark(mine.cpuRatio <= 1.1)}).`,
+    )
+  }
+  return lines
+}
+
+function pairedSection(paired: NonNullable<Report['paired']>): string[] {
+  const lines = [
+    '## Steady state, one process',
+    '',
+    `The same authenticated GET, every contender in **one** client process, in ${paired.batches} alternating ` +
+      `batches of ${paired.batchRequests.toLocaleString('en')} calls at concurrency ${paired.concurrency} ` +
+      '(order rotated per batch). Each batch is divided by the bare-fetch batch of the same rotation, then the ' +
+      'median is taken: JIT, heap and the load of the moment are shared, so these ratios are much steadier ' +
+      'than those of separate processes above. `undici.request` is left out here (importing undici from npm ' +
+      "replaces the platform fetch's dispatcher).",
+    '',
+    '| contender | req/s | CPU µs/req | throughput × bare | CPU × bare | per-batch throughput ratios | per-batch CPU ratios | failures |',
+    '| --- | ---: | ---: | ---: | ---: | --- | --- | ---: |',
+  ]
+  for (const row of paired.rows) {
+    lines.push(
+      `| ${row.name} | ${Math.round(row.rps)} | ${fixed(row.cpuUsPerRequest, 1)} | ${fixed(row.throughputRatio)} | ` +
+        `${fixed(row.cpuRatio)} | ${row.throughputRatios.map((v) => fixed(v)).join(' ')} | ` +
+        `${row.cpuRatios.map((v) => fixed(v)).join(' ')} | ${row.failures} |`,
+    )
+  }
+  const mine = paired.rows.find((row) => row.name === SUBJECT)
   if (mine) {
     lines.push(
       '',
@@ -265,6 +298,7 @@ export function renderResults(report: Report, notes = ''): string {
     '',
   ]
   if (report.steady) lines.push(...steadySection(report.steady), '')
+  if (report.paired) lines.push(...pairedSection(report.paired), '')
   if (report.overhead) lines.push(...overheadSection(report.overhead), '')
   if (report.storm) lines.push(...stormSection(report.storm), '')
   if (report.memory) lines.push(...memorySection(report.memory), '')

@@ -1,5 +1,5 @@
 // `npm run bench`: steady state, storm, memory and size, side by side in one run; writes bench/RESULTS.md and
-// bench/results.json. Options: --only steady,overhead,storm,memory,size (or build, or render)  --rounds 5  --requests 20000
+// bench/results.json. Options: --only steady,paired,overhead,storm,memory,size (or build, or render)  --rounds 5  --requests 20000
 // --concurrency 64  --storm-rounds 3  --burst 10000  --memory-requests 1000000  --contenders a,b,c
 import { type ChildProcess, fork } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -7,7 +7,7 @@ import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { build } from 'esbuild'
-import type { SteadyJob, SteadyResult, StormJob, StormResult } from './client.js'
+import type { PairedJob, PairedResult, SteadyJob, SteadyResult, StormJob, StormResult } from './client.js'
 import { contenders } from './contenders/index.js'
 import type { MemoryResult } from './memory.js'
 import type { OverheadResult } from './overhead.js'
@@ -23,12 +23,14 @@ const NO_SESSION = new Set(['bare-fetch', 'undici-request']) // fixed header: no
 
 const { values: args } = parseArgs({
   options: {
-    only: { type: 'string', default: 'steady,overhead,storm,memory,size' },
+    only: { type: 'string', default: 'steady,paired,overhead,storm,memory,size' },
     rounds: { type: 'string', default: '5' },
     requests: { type: 'string', default: '20000' },
     concurrency: { type: 'string', default: '64' },
     warmup: { type: 'string', default: '2000' },
     'storm-rounds': { type: 'string', default: '3' },
+    batches: { type: 'string', default: '8' },
+    'batch-requests': { type: 'string', default: '3000' },
     burst: { type: 'string', default: '10000' },
     'revoke-after': { type: 'string', default: '2000' },
     'memory-requests': { type: 'string', default: '1000000' },
@@ -155,6 +157,41 @@ async function steady(url: string): Promise<NonNullable<Report['steady']>> {
   return { rounds, requests: Number(args.requests), concurrency: Number(args.concurrency), rows }
 }
 
+async function pairedPhase(url: string): Promise<NonNullable<Report['paired']>> {
+  // undici from npm installs its own global dispatcher, which would change the platform's fetch for the rest.
+  const together = names.filter((name) => name !== 'undici-request')
+  const job: PairedJob = {
+    mode: 'paired',
+    contenders: together,
+    url,
+    batches: Number(args.batches),
+    batchRequests: Number(args['batch-requests']),
+    concurrency: Number(args.concurrency),
+    warmup: Number(args.warmup),
+  }
+  const result = await child<PairedResult>('client.mjs', [JSON.stringify(job)], CLIENT_FLAGS, 1_800_000)
+  const ref = result[REFERENCE] as PairedResult[string]
+  const rows = together.map((name) => {
+    const mine = result[name] as PairedResult[string]
+    const throughputRatios = mine.elapsedMs.map((ms, i) => (ref.elapsedMs[i] as number) / ms)
+    const cpuRatios = mine.cpuUs.map((us, i) => us / (ref.cpuUs[i] as number))
+    return {
+      name,
+      rps: median(mine.elapsedMs.map((ms) => (job.batchRequests / ms) * 1000)),
+      cpuUsPerRequest: median(mine.cpuUs.map((us) => us / job.batchRequests)),
+      throughputRatio: median(throughputRatios),
+      cpuRatio: median(cpuRatios),
+      throughputRatios,
+      cpuRatios,
+      failures: mine.failures,
+    }
+  })
+  log(
+    `paired: ${rows.map((r) => `${r.name} ${r.throughputRatio.toFixed(2)}/${r.cpuRatio.toFixed(2)}`).join(', ')}`,
+  )
+  return { batches: job.batches, batchRequests: job.batchRequests, concurrency: job.concurrency, rows }
+}
+
 function reference(round: Record<string, SteadyResult>): { rps: number; cpu: number } {
   const ref = round[REFERENCE] as SteadyResult
   return { rps: (ref.requests / ref.elapsedMs) * 1000, cpu: ref.cpuUs / ref.requests }
@@ -270,10 +307,11 @@ async function main(): Promise<void> {
     report.overhead = await child<OverheadResult>('overhead.mjs', ['200000', '7'], CLIENT_FLAGS, 900_000)
     log(`overhead: ${JSON.stringify(report.overhead)}`)
   }
-  if (phases.has('steady') || phases.has('storm')) {
+  if (phases.has('steady') || phases.has('paired') || phases.has('storm')) {
     const server = await startServer()
     try {
       if (phases.has('steady')) report.steady = await steady(server.url)
+      if (phases.has('paired')) report.paired = await pairedPhase(server.url)
       if (phases.has('storm')) report.storm = await storm(server.url)
     } finally {
       server.proc.kill()
