@@ -14,12 +14,6 @@ function cancel(response: Response): void {
   response.body?.cancel().catch(() => undefined)
 }
 
-// One macrotask after cancelling the refused body, the transport has put its keep-alive connection back in the
-// pool; a replay sent at once finds every connection of a 401 storm busy and opens a new one for each call.
-function connectionFreed(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0))
-}
-
 /**
  * The session-injecting fetch: same signature and semantics as `fetch`. Requests to an allowed origin carry
  * the access token; a refused one waits for the shared refresh and is replayed at most once; anything else
@@ -53,7 +47,6 @@ export function createFetchWrapper<C>(
     }
     if (next === undefined) return response // the session is gone: the caller gets its own 401, body intact
     cancel(response)
-    await connectionFreed()
     core.noteReplay()
     return transport(...prepared.attempt(next))
   }
