@@ -326,6 +326,19 @@ async function main(): Promise<void> {
   if (existsSync(`${here}results.json`)) {
     const previous = JSON.parse(readFileSync(`${here}results.json`, 'utf8')) as Report
     merged.sectionDates = { ...previous.sectionDates, ...report.sectionDates }
+    // With --contenders, a table keeps the previous rows of the contenders that did not run.
+    const key = (row: { name: string; kind?: string }) => `${row.name}/${row.kind ?? ''}`
+    for (const section of ['steady', 'paired', 'storm'] as const) {
+      const now = report[section]
+      const before = previous[section]
+      if (!now || !before || args.contenders === Object.keys(contenders).join(',')) continue
+      const fresh = new Set(now.rows.map(key))
+      const rows = before.rows.map((row) =>
+        fresh.has(key(row)) ? now.rows.find((r) => key(r) === key(row)) : row,
+      )
+      for (const row of now.rows) if (!before.rows.some((r) => key(r) === key(row))) rows.push(row)
+      ;(now as { rows: unknown[] }).rows = rows
+    }
   }
   writeFileSync(`${here}results.json`, `${JSON.stringify(merged, null, 2)}\n`)
   writeFileSync(`${here}RESULTS.md`, renderResults(merged, notes()))
