@@ -1,5 +1,6 @@
 import PQueue from 'p-queue'
 import { abortable, withDeadline } from './abort.js'
+import { createAuthorizer } from './authorizer.js'
 import { LoginError } from './errors/login-error.js'
 import { LogoutError } from './errors/logout-error.js'
 import { RefreshError } from './errors/refresh-error.js'
@@ -72,7 +73,7 @@ export function createSessionCore<Credentials>(
   const queue = new PQueue({ concurrency: 1 })
   const emitter = createEmitter()
   const counts = { refreshes: 0, logins: 0, replays: 0 }
-  const originPrefixes = [...options.allowedOrigins].map((origin) => `${origin}/`)
+  const authorizes = createAuthorizer(options.allowedOrigins, protocol)
 
   let snap: StoreSnapshot | undefined
   let loading: Promise<void> | undefined
@@ -332,24 +333,6 @@ export function createSessionCore<Credentials>(
     if (current.session.access_token !== sent) return token(signal)
     await abortable(startRefresh(snap?.version ?? 0), signal)
     return currentToken()
-  }
-
-  function authorizes(url: string, method: string): boolean {
-    let allowed = false
-    for (const prefix of originPrefixes) {
-      if (url.startsWith(prefix)) {
-        allowed = true
-        break
-      }
-    }
-    if (!allowed) {
-      try {
-        allowed = options.allowedOrigins.has(new URL(url).origin)
-      } catch {
-        return false
-      }
-    }
-    return allowed && !protocol.ownsRequest?.(url, method)
   }
 
   return {
