@@ -61,6 +61,9 @@ export interface SessionFetchOptions<Credentials = PlantlyCredentials> {
   now?: () => number
 }
 
+/** The default `isUnauthorized`: a 401. Adapters recognise it and skip building a Response to ask it. */
+export const defaultIsUnauthorized = (response: Response): boolean => response.status === 401
+
 /** Options after validation and defaults: nothing optional left but `credentials`. */
 export interface ResolvedOptions<Credentials> {
   baseURL: URL
@@ -110,7 +113,7 @@ export function resolveOptions<Credentials = PlantlyCredentials>(
     refreshWindowMs: parseDuration(options.refreshWindowMs ?? 30_000, 'refreshWindowMs', false),
     refreshTimeoutMs: parseDuration(options.refreshTimeoutMs ?? 10_000, 'refreshTimeoutMs', true),
     allowedOrigins: new Set([baseURL.origin, ...parseOrigins(options.allowedOrigins ?? [])]),
-    isUnauthorized: options.isUnauthorized ?? ((response) => response.status === 401),
+    isUnauthorized: options.isUnauthorized ?? defaultIsUnauthorized,
     credentials: options.credentials,
     protocol,
     now: options.now ?? Date.now,

@@ -1,4 +1,5 @@
 import { OptionError } from '../errors/option-error.js'
+import { defaultIsUnauthorized } from '../options.js'
 import type { SessionCore } from '../session-core.js'
 
 /** The part of the session core an adapter uses: what to send, and what to do after a refused token. */
@@ -36,6 +37,7 @@ export function isUnauthorizedStatus(
   headers: Iterable<[string, string | readonly string[] | undefined]>,
 ): boolean {
   if (!Number.isInteger(status) || status < 200 || status > 599) return false
+  if (core.isUnauthorized === defaultIsUnauthorized) return status === 401 // the common case, without a Response
   const copy = new Headers()
   for (const [name, value] of headers) {
     try {
