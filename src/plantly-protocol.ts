@@ -68,6 +68,17 @@ export function plantlySessions(options: PlantlySessionsOptions): SessionProtoco
     return { session: parseSession(response._data), serverDate: Number.isNaN(date) ? undefined : date }
   }
 
+  // DELETE with this access token: true when the server ended the session, false when it refused the token.
+  async function endWith(accessToken: string, context: ProtocolContext): Promise<boolean> {
+    try {
+      await call('DELETE', context, accessToken)
+      return true
+    } catch (error) {
+      if (error instanceof ResponseError && error.status === 401) return false
+      throw error
+    }
+  }
+
   function rejectOn(error: unknown): never {
     if (error instanceof ResponseError && REJECTED.has(error.status)) {
       throw new SessionRejectedError(error.status, { cause: error })
@@ -91,13 +102,18 @@ export function plantlySessions(options: PlantlySessionsOptions): SessionProtoco
       return toGrant(response)
     },
     async logout(session, context) {
+      if (await endWith(session.access_token, context)) return
+      // The access token had expired, but the refresh token may still be alive on the server: renew once and
+      // end the session with the fresh access token. A refused refresh token means it is already dead.
+      if (!session.refresh_token) return
+      let fresh: Grant
       try {
-        await call('DELETE', context, session.access_token)
+        fresh = toGrant(await call('PUT', context, session.refresh_token))
       } catch (error) {
-        // 401: the access token is already invalid, which is what logging out wants.
-        if (error instanceof ResponseError && error.status === 401) return
+        if (error instanceof ResponseError && REJECTED.has(error.status)) return
         throw error
       }
+      await endWith(fresh.session.access_token, context)
     },
     ownsRequest(url) {
       const cut = url.search(/[?#]/)

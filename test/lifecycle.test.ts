@@ -76,11 +76,22 @@ describe('logout', () => {
     expect(await plantly.getSession()).toBeUndefined()
   })
 
-  test('with an already expired access token it resolves (the token is invalid anyway)', async () => {
+  test('with an already expired access token it still ends the session on the server', async () => {
     const { plantly, mock } = await plantlyApi()
     mock.expireAccessTokens()
+    expect(mock.liveSessions()).toBe(1) // the refresh token is still alive
     await expect(plantly.logout()).resolves.toBeUndefined()
     expect(await plantly.getSession()).toBeUndefined()
+    expect(mock.counters.logouts).toBe(1)
+    expect(mock.liveSessions()).toBe(0)
+  })
+
+  test('with both tokens already dead it resolves: there is nothing left to end', async () => {
+    const { plantly, mock } = await plantlyApi()
+    mock.revokeAll()
+    await expect(plantly.logout()).resolves.toBeUndefined()
+    expect(await plantly.getSession()).toBeUndefined()
+    expect(mock.counters.logouts).toBe(0)
   })
 
   test('a refresh in flight when logout began does not bring the session back', async () => {

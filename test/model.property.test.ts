@@ -222,6 +222,8 @@ class Run {
   /** Refresh tokens already sent in a PUT (so a retry of the same refresh is recognised). */
   readonly refreshTokensSent = new Set<string>()
   readonly endedFamilies = new Set<number>()
+  /** Refresh tokens of sessions logout() ended: presented again only by that logout (and its retries). */
+  readonly logoutRenewals = new Map<string, Call>()
   refreshTokensSentBeforeLogout = new Set<string>()
   /** Per instance: logout() ended its session, so no unattended login until a login (any instance's). */
   readonly loggedOut: boolean[] = []
@@ -335,6 +337,10 @@ class Run {
         if (info?.kind !== 'access') this.violation('logout sent without an access token')
         break
       case 'refresh': {
+        // logout() with an expired access token renews the ended session once, only to end it on the server
+        // (DELETE needs a live access token): the refresh token of the session that logout() ended, retries included.
+        const renewal = exchange.token === undefined ? undefined : this.logoutRenewals.get(exchange.token)
+        if (renewal && !renewal.settled) break
         if (this.api.inFlight('refresh') > 0)
           this.violation('a second refresh went out while one was in flight')
         const token = exchange.token
@@ -667,6 +673,7 @@ async function execute(run: Run, command: Command): Promise<void> {
       }
       run.refreshTokensSentBeforeLogout = new Set(run.refreshTokensSent)
       const call = run.newCall('logout', command)
+      if (run.current?.refresh !== undefined) run.logoutRenewals.set(run.current.refresh, call)
       run.track(call, pick(command.instance).logout())
       break
     }
