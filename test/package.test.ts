@@ -110,6 +110,21 @@ describe('the published package', () => {
     expect([esm.stdout.trim(), cjs.stdout.trim()]).toEqual(['0 store_failed', '0 store_failed'])
   })
 
+  test('arethetypeswrong: every entry point has the right types for ESM and CommonJS (node16, bundlers)', async () => {
+    const tarball = (await readdir(dir)).find((name) => name.endsWith('.tgz'))
+    const { stdout } = await run(
+      'npx',
+      ['attw', join(dir, tarball ?? ''), '--profile', 'node16', '--format', 'json'],
+      {
+        cwd: process.cwd(),
+      },
+    )
+    const report = JSON.parse(stdout) as { analysis?: { problems?: { resolutionKind?: string }[] } }
+    // node10 cannot resolve subpath exports at all; the package needs Node >= 20 (engines), so it is out of scope.
+    const problems = report.analysis?.problems?.filter((problem) => problem.resolutionKind !== 'node10')
+    expect(problems ?? ['no analysis']).toEqual([])
+  })
+
   test('publint finds nothing wrong with package.json and the exports map', async () => {
     const { stdout } = await run('npx', ['publint', '--strict'], { cwd: process.cwd() })
     expect(stdout).not.toMatch(/error|warning/i)
