@@ -341,8 +341,11 @@ class Run {
         // (DELETE needs a live access token): the refresh token of the session that logout() ended, retries included.
         const renewal = exchange.token === undefined ? undefined : this.logoutRenewals.get(exchange.token)
         if (renewal && !renewal.settled) break
-        if (this.api.inFlight('refresh') > 0)
-          this.violation('a second refresh went out while one was in flight')
+        // One refresh in flight per session (family): logout's renewal of an ended session may overlap the
+        // first refresh of the next session, which is a different one.
+        const family = this.api.familyOf(exchange.token)
+        if (this.api.inFlight('refresh', (other) => this.api.familyOf(other.token) === family) > 0)
+          this.violation('a second refresh of one session went out while one was in flight')
         const token = exchange.token
         if (token === undefined || info?.kind !== 'refresh') {
           this.violation('a refresh without a refresh token')
@@ -844,6 +847,27 @@ const BASE_CONFIG: Config = {
 }
 
 const REGRESSIONS: { name: string; config: Config; commands: Command[] }[] = [
+  {
+    name: "logout's renewal of an ended session may overlap the next session's first refresh (model: per session)",
+    config: { ...BASE_CONFIG, ttlSeconds: 1, retryDelayMs: 10 },
+    commands: [
+      { t: 'revoke' },
+      { t: 'logout', instance: 0 },
+      { t: 'deliver', pick: 0, fault: 'ok' },
+      { t: 'login', instance: 0, wrongPassword: false },
+      { t: 'deliver', pick: 389654523, fault: 'ok' },
+      { t: 'refresh', instance: 0 },
+      {
+        t: 'fetch',
+        instance: 0,
+        target: 'relative',
+        input: 'string',
+        body: 'none',
+        signal: 'none',
+        payload: '',
+      },
+    ],
+  },
   {
     name: 'a logout by an instance sharing the store stops the other instance from logging in unattended',
     config: { ...BASE_CONFIG, credentials: true, instances: 2 },

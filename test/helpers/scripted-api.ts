@@ -156,9 +156,11 @@ export class ScriptedApi {
   }
 
   /** Calls the server has not answered yet, hung ones included. */
-  inFlight(kind?: ExchangeKind): number {
+  inFlight(kind?: ExchangeKind, only?: (exchange: Exchange) => boolean): number {
     let n = 0
-    for (const p of this.#pending) if (kind === undefined || p.exchange.kind === kind) n++
+    for (const p of this.#pending) {
+      if ((kind === undefined || p.exchange.kind === kind) && (only === undefined || only(p.exchange))) n++
+    }
     return n
   }
 
