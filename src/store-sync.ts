@@ -1,0 +1,132 @@
+import type { ChangeSource, createEmitter } from './events.js'
+import type { ResolvedOptions } from './options.js'
+import { type Grant, toRecord } from './session.js'
+import type { ChangeReason, StoreSnapshot } from './store.js'
+
+/** What the sync needs: the store and clock, where to announce changes, and whom to tell of a new version. */
+export interface StoreSyncDeps extends Pick<ResolvedOptions<unknown>, 'store' | 'now'> {
+  emit: ReturnType<typeof createEmitter>['emit']
+  /** The snapshot moved to `version` (see the refresh coordinator's `supersede`). */
+  replaced(version: number): void
+}
+
+/**
+ * One instance's view of the shared store: the last snapshot it adopted (the request path reads only this), and
+ * its compare-and-set writes, announced as events.
+ */
+export interface StoreSync {
+  /** The last snapshot adopted; undefined until the first `load()` resolves. */
+  readonly snapshot: StoreSnapshot | undefined
+  /** After a logout here or in a sibling: no unattended login until a login anywhere (issue 6). */
+  loggedOut: boolean
+  /** Resolves with the latest snapshot (not the first one read): callers act on what is current. */
+  load(): Promise<StoreSnapshot>
+  adopt(next: StoreSnapshot, source: ChangeSource, freshRead?: boolean): void
+  /** Compare-and-set against `expected`; false when another writer got there first (its snapshot is adopted). */
+  write(grant: Grant | undefined, expected: number, reason: ChangeReason): Promise<boolean>
+  /** A write that wins over whatever was written meanwhile (login, logout). */
+  overwrite(grant: Grant | undefined, reason: ChangeReason): Promise<void>
+  /** Stop listening to the store. */
+  close(): void
+}
+
+export function createStoreSync({ store, now, emit, replaced }: StoreSyncDeps): StoreSync {
+  const writer = Math.random().toString(36).slice(2)
+  let snap: StoreSnapshot | undefined
+  let loading: Promise<void> | undefined
+  let unsubscribe: (() => void) | undefined
+  let loggedOut = false
+
+  async function load(): Promise<StoreSnapshot> {
+    if (snap) return snap
+    loading ??= (async () => {
+      const first = await store.read()
+      adopt(first, 'local')
+      unsubscribe ??= store.subscribe?.((next) => adopt(next, 'store'))
+    })().catch((error: unknown) => {
+      loading = undefined
+      throw error
+    })
+    await loading
+    return snap as unknown as StoreSnapshot
+  }
+
+  // Take a snapshot if it is newer than ours; announce changes other instances made. A fresh read of the store
+  // (the refresh path) below our version but not empty means the store lost its data (Redis restarted without
+  // persistence) and a sibling wrote since: that session is the live one, and ours may hold rotated-out tokens.
+  function adopt(next: StoreSnapshot, source: ChangeSource, freshRead = false): void {
+    const rewritten = freshRead && snap !== undefined && next.version > 0 && next.version < snap.version
+    if (snap !== undefined && next.version <= snap.version && !rewritten) return
+    const hadSnapshot = snap !== undefined
+    snap = next
+    replaced(next.version)
+    if (next.writer !== writer) {
+      // Another instance's logout ends unattended logins here too, until a login anywhere (issue 6) - also when
+      // this instance first reads it (it had not loaded yet when the other logged out).
+      if (next.reason === 'logout') loggedOut = true
+      else if (next.reason === 'login') loggedOut = false
+    }
+    if (source === 'store' && hadSnapshot && next.reason && next.writer !== writer) {
+      announce(next.reason, next, 'store')
+    }
+  }
+
+  function announce(reason: ChangeReason, next: StoreSnapshot, source: ChangeSource): void {
+    if (reason === 'login' || reason === 'refresh') {
+      if (next.record) emit(reason, { session: next.record.session, source })
+    } else emit(reason, { source })
+  }
+
+  async function write(
+    grantOrNothing: Grant | undefined,
+    expected: number,
+    reason: ChangeReason,
+  ): Promise<boolean> {
+    const change = { record: grantOrNothing && toRecord(grantOrNothing, now()), reason, writer }
+    let written = await store.write(change, expected)
+    if (!written) {
+      const current = await store.read()
+      if (current.version >= expected) {
+        adopt(current, 'store')
+        return false
+      }
+      // Below a version it already had: the store lost its data (a restart without persistence, cleared site
+      // data). What we write is the newest session there is, so write it over what is there now, once.
+      written = await store.write(change, current.version)
+      snap = written ?? (await store.read()) // the reset store is the truth now, even below our old version
+      if (!written) return false
+    } else adopt(written, 'local')
+    announce(reason, written, 'local')
+    return true
+  }
+
+  // Login and logout win over whatever was written meanwhile, so they retry the compare-and-set (a bounded
+  // number of times: a store whose reads never catch up with its writes is broken, and we say so).
+  async function overwrite(grant: Grant | undefined, reason: ChangeReason): Promise<void> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const current = snap ?? (await load())
+      if (await write(grant, current.version, reason)) return
+    }
+    throw new Error(`The session store kept refusing the ${reason} write (compare-and-set never matched)`)
+  }
+
+  return {
+    get snapshot() {
+      return snap
+    },
+    get loggedOut() {
+      return loggedOut
+    },
+    set loggedOut(value) {
+      loggedOut = value
+    },
+    load,
+    adopt,
+    write,
+    overwrite,
+    close() {
+      unsubscribe?.()
+      unsubscribe = undefined
+    },
+  }
+}
