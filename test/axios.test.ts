@@ -201,6 +201,30 @@ describe('attachSession (axios)', () => {
     expect(attempts(server, '/again').at(-1)?.token).toBe((await plantly.getSession())?.access_token)
   })
 
+  test('a refused response read as a stream is closed before the replay (responseType stream)', async () => {
+    const server = await mockServer()
+    const plantly = await loggedIn(server)
+    const http = axios.getAdapter('http')
+    const refusedBodies: Readable[] = []
+    const api = axios.create({
+      baseURL: server.url,
+      adapter: (config) =>
+        http(config).catch((error: AxiosError) => {
+          if (error.response?.status === 401) refusedBodies.push(error.response.data as Readable)
+          throw error
+        }),
+    })
+    attachSession(api, plantly)
+    server.mock.expireAccessTokens()
+
+    const response = await api.get<Readable>('/streamed', { responseType: 'stream' })
+    const chunks: Buffer[] = []
+    for await (const chunk of response.data) chunks.push(Buffer.from(chunk))
+    expect(JSON.parse(Buffer.concat(chunks).toString())).toMatchObject({ ok: true, path: '/streamed' })
+    expect(refusedBodies).toHaveLength(1)
+    expect(refusedBodies[0]?.destroyed).toBe(true)
+  })
+
   test("requests to the protocol's own endpoints pass through: no token, no refresh, no loop", async () => {
     const server = await mockServer()
     const plantly = await loggedIn(server)
@@ -229,6 +253,26 @@ describe('attachSession (axios)', () => {
     expect(statusOf(error)).toBe(401)
     expect(server.counters.faultsServed).toBe(2) // the first attempt and the one replay, no third
     expect(server.counters.refreshes).toBe(1)
+  })
+
+  test("the session's note on a config never shows a token: AxiosError JSON with `redact` has none", async () => {
+    const server = await mockServer()
+    const plantly = await loggedIn(server)
+    const api = axios.create({ baseURL: server.url, redact: ['Authorization'] })
+    attachSession(api, plantly)
+    server.inject({ on: 'api', status: 401, body: { code: 'unauthorized' }, times: 2 })
+
+    const first = (await plantly.getSession())?.access_token
+    const error = (await api.get('/redacted').catch((caught: unknown) => caught)) as AxiosError
+    const replayed = (await plantly.getSession())?.access_token
+    expect(statusOf(error)).toBe(401)
+    expect(error.config?.headers.get('Authorization')).toBe(`Bearer ${replayed}`) // what redact must hide
+    const json = JSON.stringify(error)
+    expect(json).toContain('/redacted')
+    for (const token of [first, replayed]) {
+      expect(token).toBeTypeOf('string')
+      expect(json).not.toContain(token)
+    }
   })
 
   test('a 401 accepted by validateStatus is replayed too', async () => {

@@ -12,13 +12,24 @@ export type { SessionSource } from './session-source.js'
 
 /**
  * The config key where the session keeps, per request, the adapter it wraps and the token it sent. A string
- * key, because axios copies a config's keys when the caller sends `error.config` again.
+ * key, because axios copies a config's keys when the caller sends `error.config` again; a class, so that
+ * axios keeps it by reference, and the token in a private field, so that no JSON of the config (AxiosError's
+ * `toJSON`, even with `redact`) shows it.
  */
 const MARK = 'sessionFetch'
-interface Mark {
-  adapter: InternalAxiosRequestConfig['adapter']
-  session: AxiosAdapter
-  sent?: string
+class Mark {
+  #sent: string | undefined
+  constructor(
+    readonly adapter: InternalAxiosRequestConfig['adapter'],
+    readonly session: AxiosAdapter,
+  ) {}
+  sentWith(token: string): void {
+    this.#sent = token
+  }
+  /** Whether `authorization` is the header this session put on the request. */
+  isOurs(authorization: unknown): boolean {
+    return this.#sent !== undefined && authorization === `Bearer ${this.#sent}`
+  }
 }
 type MarkedConfig = InternalAxiosRequestConfig & { [MARK]?: Mark }
 
@@ -67,14 +78,12 @@ export function attachSession(instance: AxiosInstance, plantly: SessionSource): 
   // Synchronous (axios then dispatches without a promise turn): it only routes the request through `session`.
   function route(config: InternalAxiosRequestConfig): InternalAxiosRequestConfig {
     const marked = config as MarkedConfig
-    const earlier = marked[MARK]
+    const earlier = marked[MARK] instanceof Mark ? marked[MARK] : undefined
     // A config this session already sent (`error.config`), handed to axios again: its token may be stale.
-    if (earlier?.sent !== undefined && config.headers.get('Authorization') === `Bearer ${earlier.sent}`) {
-      config.headers.delete('Authorization')
-    }
+    if (earlier?.isOurs(config.headers.get('Authorization'))) config.headers.delete('Authorization')
     const adapter =
       earlier !== undefined && config.adapter === earlier.session ? earlier.adapter : config.adapter
-    marked[MARK] = { adapter, session }
+    marked[MARK] = new Mark(adapter, session)
     config.adapter = session
     return config
   }
@@ -92,7 +101,7 @@ export function attachSession(instance: AxiosInstance, plantly: SessionSource): 
     if (token === undefined) return send(config) // no session: the request goes out as it is
     if (config.data instanceof FormData) await serializeFormData(config, config.data)
     config.headers.set('Authorization', `Bearer ${token}`)
-    mark.sent = token
+    mark.sentWith(token)
 
     // An adapter rejects on a status validateStatus refuses, and resolves on one it accepts (a 401 too).
     let response: AxiosResponse | undefined
@@ -114,7 +123,7 @@ export function attachSession(instance: AxiosInstance, plantly: SessionSource): 
     discard(response.data)
     core.noteReplay()
     config.headers.set('Authorization', `Bearer ${next}`)
-    mark.sent = next
+    mark.sentWith(next)
     return send(config) // the one replay: whatever it answers is the caller's
   }
 
