@@ -25,22 +25,24 @@ function isReusable(body: Body): boolean {
  * Blob or URLSearchParams body); a promise only for FormData (serialized once, so the multipart boundary and
  * bytes are identical on replay) and for a Request with a body (read once into bytes).
  *
- * A ReadableStream or async-iterable body is never buffered: the request is sent once and not replayed.
+ * `headers` are the request's headers (init's, else the Request's), built once by the caller; every attempt
+ * sets its Authorization on them. A ReadableStream or async-iterable body is never buffered: the request is
+ * sent once and not replayed.
  */
 export function prepareRequest(
-  input: RequestInfo | URL,
+  request: Request | undefined,
   url: string,
   init: RequestInit | undefined,
+  headers: Headers,
 ): PreparedRequest | Promise<PreparedRequest> {
-  const isRequest = typeof input === 'object' && 'headers' in input && 'method' in input && 'url' in input
-  const headers = new Headers(init?.headers ?? (isRequest ? (input as Request).headers : undefined))
+  const target = request ?? url
   const initBody = init?.body
   if (initBody !== undefined && initBody !== null) {
-    if (initBody instanceof FormData) return serializeFormData(input, url, init, headers, initBody)
-    return build(isRequest ? input : url, init, headers, isReusable(initBody), undefined)
+    if (initBody instanceof FormData) return serializeFormData(target, url, init, headers, initBody)
+    return build(target, init, headers, isReusable(initBody), undefined)
   }
-  if (isRequest && (input as Request).body !== null) return bufferRequest(input as Request, init, headers)
-  return build(isRequest ? input : url, init, headers, true, undefined)
+  if (request && request.body !== null) return bufferRequest(request, init, headers)
+  return build(target, init, headers, true, undefined)
 }
 
 function build(
@@ -65,7 +67,7 @@ function build(
 }
 
 async function serializeFormData(
-  input: RequestInfo | URL,
+  target: Request | string,
   url: string,
   init: RequestInit | undefined,
   headers: Headers,
@@ -74,8 +76,7 @@ async function serializeFormData(
   const encoded = new Request(url, { method: 'POST', body: form })
   const bytes = await encoded.arrayBuffer()
   if (!headers.has('content-type')) headers.set('content-type', encoded.headers.get('content-type') ?? '')
-  const isRequest = typeof input === 'object' && 'url' in input && 'method' in input
-  return build(isRequest ? input : url, init, headers, true, bytes)
+  return build(target, init, headers, true, bytes)
 }
 
 async function bufferRequest(

@@ -71,11 +71,10 @@ export function createFetchWrapper<C>(
     const method = init?.method ?? request?.method ?? 'GET'
     const target = request ?? url
     if (!core.authorizes(url, method)) return transport(target, init)
-    const callerAuth = init?.headers
-      ? new Headers(init.headers).has('authorization')
-      : request?.headers.has('authorization')
-    if (callerAuth) return transport(target, init) // the caller chose its own credentials: leave them alone
-    const prepared = prepareRequest(target, url, init)
+    // One Headers per request: it answers "did the caller bring credentials?" and then carries ours.
+    const headers = new Headers(init?.headers ?? request?.headers)
+    if (headers.has('authorization')) return transport(target, init) // the caller chose its own: leave them alone
+    const prepared = prepareRequest(request, url, init, headers)
     const signal = init?.signal ?? request?.signal
     if (prepared instanceof Promise) return prepared.then((ready) => send(ready, signal))
     return send(prepared, signal)

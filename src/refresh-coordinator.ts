@@ -38,6 +38,10 @@ export interface RefreshCoordinator {
   stop(): void
   /** Refreshes waiting in the queue or running now. */
   pending(): number
+  /** One session call through the protocol, bounded by `refreshTimeoutMs` and aborted with `outer`. */
+  call<T>(outer: AbortSignal | undefined, run: (context: ProtocolContext) => Promise<T>): Promise<T>
+  /** Whether the session can log in unattended now: `credentials` given, and no logout since the last login. */
+  canLogIn(): boolean
 }
 
 export function createRefreshCoordinator<Credentials>(
@@ -53,8 +57,17 @@ export function createRefreshCoordinator<Credentials>(
   // instance), so that its retries never present tokens the client already knows are stale.
   let renewing: { version: number; controller: AbortController } | undefined
 
-  function context(signal: AbortSignal, deadline: number): ProtocolContext {
-    return { fetch: options.fetch, signal, deadline }
+  function call<T>(
+    outer: AbortSignal | undefined,
+    run: (context: ProtocolContext) => Promise<T>,
+  ): Promise<T> {
+    return withDeadline(refreshTimeoutMs, outer, (signal, deadline) =>
+      run({ fetch: options.fetch, signal, deadline }),
+    )
+  }
+
+  function canLogIn(): boolean {
+    return credentials !== undefined && !sync.loggedOut
   }
 
   function outcomeNow(): Outcome {
@@ -64,9 +77,7 @@ export function createRefreshCoordinator<Credentials>(
   async function unattendedLogin(superseded: AbortSignal): Promise<Grant> {
     if (!credentials) throw new SessionRejectedError(undefined)
     // The credentials callback counts against the same deadline: a hanging secret store cannot hold the lock.
-    const grant = await withDeadline(refreshTimeoutMs, superseded, async (signal, deadline) =>
-      protocol.login(await credentials(), context(signal, deadline)),
-    )
+    const grant = await call(superseded, async (context) => protocol.login(await credentials(), context))
     counts.logins++
     return grant
   }
@@ -115,10 +126,8 @@ export function createRefreshCoordinator<Credentials>(
     try {
       if (record?.session.refresh_token) {
         counts.refreshes++
-        grant = await withDeadline(refreshTimeoutMs, superseded, (signal, deadline) =>
-          protocol.refresh(record.session, context(signal, deadline)),
-        )
-      } else if (credentials && !sync.loggedOut) {
+        grant = await call(superseded, (context) => protocol.refresh(record.session, context))
+      } else if (canLogIn()) {
         // No session yet (or one that cannot be refreshed, e.g. client credentials): log in.
         grant = await unattendedLogin(superseded)
         reason = 'login'
@@ -147,7 +156,7 @@ export function createRefreshCoordinator<Credentials>(
     sync.adopt(await store.read(), 'store', true)
     const adopted = sync.snapshot
     if (!adopted || adopted.version !== latest.version || epoch !== startEpoch) return outcomeNow()
-    if (latest.record && credentials && !sync.loggedOut) {
+    if (latest.record && canLogIn()) {
       try {
         const grant = await unattendedLogin(superseded)
         if (epoch !== startEpoch) return outcomeNow()
@@ -177,5 +186,7 @@ export function createRefreshCoordinator<Credentials>(
     pending() {
       return queue.size + queue.pending
     },
+    call,
+    canLogIn,
   }
 }

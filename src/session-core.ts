@@ -1,4 +1,4 @@
-import { abortable, withDeadline } from './abort.js'
+import { abortable } from './abort.js'
 import { createAuthorizer } from './authorizer.js'
 import { LoginError } from './errors/login-error.js'
 import { LogoutError } from './errors/logout-error.js'
@@ -9,7 +9,6 @@ import { SessionFetchError } from './errors/session-fetch-error.js'
 import { SessionRejectedError } from './errors/session-rejected-error.js'
 import { createEmitter, type SessionEventMap, type SessionEventName } from './events.js'
 import type { ResolvedOptions } from './options.js'
-import type { ProtocolContext } from './protocol.js'
 import { createRefreshCoordinator } from './refresh-coordinator.js'
 import { type Grant, refreshDueAt, type Session, type SessionRecord } from './session.js'
 import type { StoreSnapshot } from './store.js'
@@ -67,7 +66,7 @@ export interface SessionCore<Credentials> {
 export function createSessionCore<Credentials>(
   options: ResolvedOptions<Credentials>,
 ): SessionCore<Credentials> {
-  const { store, protocol, now, credentials, refreshWindowMs, refreshTimeoutMs } = options
+  const { store, protocol, now, refreshWindowMs } = options
   const emitter = createEmitter()
   const counts = { refreshes: 0, logins: 0, replays: 0 }
   const authorizes = createAuthorizer(options.allowedOrigins, protocol)
@@ -81,10 +80,6 @@ export function createSessionCore<Credentials>(
   })
   const refresher = createRefreshCoordinator(options, sync, counts)
   let ending: Promise<void> | undefined // logout() clearing the session
-
-  function context(signal: AbortSignal, deadline: number): ProtocolContext {
-    return { fetch: options.fetch, signal, deadline }
-  }
 
   function currentToken(): string | undefined {
     return sync.snapshot?.record?.session.access_token
@@ -134,12 +129,12 @@ export function createSessionCore<Credentials>(
     if (inflight) return waitThenToken(inflight, signal, currentToken())
     const record = snap.record
     if (!record) {
-      if (!credentials || sync.loggedOut) return undefined
+      if (!refresher.canLogIn()) return undefined
       return abortable(refresher.start(snap.version), signal).then(currentToken)
     }
     if (now() < refreshDueAt(record, refreshWindowMs)) return record.session.access_token
     // Nothing can renew this session before it expires (no refresh token, no credentials): send it as it is.
-    if (!record.session.refresh_token && !(credentials && !sync.loggedOut)) return record.session.access_token
+    if (!record.session.refresh_token && !refresher.canLogIn()) return record.session.access_token
     return waitThenToken(refresher.start(snap.version), signal, record.session.access_token)
   }
 
@@ -170,9 +165,7 @@ export function createSessionCore<Credentials>(
       await sync.load()
       let grant: Grant
       try {
-        grant = await withDeadline(refreshTimeoutMs, callOptions.signal, (signal, deadline) =>
-          protocol.login(supplied, context(signal, deadline)),
-        )
+        grant = await refresher.call(callOptions.signal, (context) => protocol.login(supplied, context))
       } catch (error) {
         throw toLoginError(error, callOptions.signal)
       }
@@ -187,7 +180,7 @@ export function createSessionCore<Credentials>(
         const inflight = refresher.inflight
         if (inflight) return inflight
         const current = sync.snapshot as StoreSnapshot
-        if (!current.record && !(credentials && !sync.loggedOut)) {
+        if (!current.record && !refresher.canLogIn()) {
           return Promise.reject(new SessionExpiredError('no_session'))
         }
         return refresher.start(current.version)
@@ -216,9 +209,7 @@ export function createSessionCore<Credentials>(
       if (!ended || !protocol.logout) return
       const end = protocol.logout.bind(protocol)
       try {
-        await withDeadline(refreshTimeoutMs, callOptions.signal, (signal, deadline) =>
-          end(ended.session, context(signal, deadline)),
-        )
+        await refresher.call(callOptions.signal, (context) => end(ended.session, context))
       } catch (error) {
         if (callOptions.signal?.aborted && error === callOptions.signal.reason) throw error
         throw new LogoutError(error)
