@@ -21,6 +21,10 @@ export interface RedisConnectionLike {
   subscribe(channel: string, listener: (message: string, channel: string) => unknown): Promise<unknown>
   close(): Promise<unknown>
   destroy(): unknown
+  /** Let the process exit while this connection is open (node-redis: the socket is unref'd, also after reconnects). */
+  unref?(): void
+  /** Keep the process alive while this connection is open. */
+  ref?(): void
 }
 
 interface CommonOptions {

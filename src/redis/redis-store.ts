@@ -47,6 +47,9 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   const owned: RedisConnectionLike | undefined =
     resolved.url === undefined ? undefined : createClient({ url: resolved.url, name: resolved.name })
   owned?.on('error', (error: unknown) => report(error, 'connection'))
+  // The store's own connections never keep a process alive by themselves: the command connection holds it only
+  // while a command is under way, and the pub/sub connection never does (listening is not work).
+  let busy = 0
   const client = (resolved.client ?? owned) as RedisClientLike
   const listeners = new Set<(snapshot: StoreSnapshot) => void>()
   const wakers = new Set<() => void>()
@@ -91,7 +94,13 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
         'The Redis client passed as `client` is not connected: call `client.connect()` first',
       )
     }
-    return client.sendCommand(args, { timeout: commandTimeoutMs })
+    if (!owned) return client.sendCommand(args, { timeout: commandTimeoutMs })
+    if (busy++ === 0) owned.ref?.()
+    try {
+      return await client.sendCommand(args, { timeout: commandTimeoutMs })
+    } finally {
+      if (--busy === 0) owned.unref?.()
+    }
   }
 
   async function run(script: Script, keys: string[], args: string[]): Promise<unknown> {
@@ -251,6 +260,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     if (subscribing) return
     subscribing = (async () => {
       const connection = client.duplicate()
+      connection.unref?.()
       subscriber = connection
       connection.on('error', (error: unknown) => report(error, 'pub/sub connection'))
       // After a reconnect (node-redis resubscribes by itself), read once: a change may have been missed.
