@@ -11,8 +11,28 @@ export interface SessionEventMap {
   refresh: { session: Session; source: ChangeSource }
   /** The session was ended by `logout()`. */
   logout: { source: ChangeSource }
-  /** The session died: its refresh was rejected and no re-login was possible. Fired once per death. */
-  expired: { source: ChangeSource }
+  /**
+   * The session died, or an unattended login was refused. Fired once per failure (an unattended login is not
+   * tried again before its backoff has passed).
+   */
+  expired: ExpiredEvent
+}
+
+/** Why the session is gone. */
+export type ExpiredReason = 'refresh_rejected' | 'login_rejected'
+
+/** The payload of the `expired` event. */
+export interface ExpiredEvent {
+  source: ChangeSource
+  /**
+   * `'refresh_rejected'`: the server refused the refresh token and no re-login was possible (no `credentials`,
+   * or they could not complete). `'login_rejected'`: the unattended login with `credentials` was refused
+   * (400/401/403): the credentials are wrong or the account is locked. Another instance's expiry (source
+   * `'store'`) is reported as `'refresh_rejected'`.
+   */
+  reason: ExpiredReason
+  /** What the calls that waited were told: the `LoginError` of a refused login, else a `SessionExpiredError`. */
+  error?: Error
 }
 
 /** A session event's name. */

@@ -13,7 +13,13 @@ export {
 } from './errors/session-fetch-error.js'
 export { SessionRejectedError } from './errors/session-rejected-error.js'
 export { StoreError } from './errors/store-error.js'
-export type { ChangeSource, SessionEventMap, SessionEventName } from './events.js'
+export type {
+  ChangeSource,
+  ExpiredEvent,
+  ExpiredReason,
+  SessionEventMap,
+  SessionEventName,
+} from './events.js'
 export { memoryStore } from './memory-store.js'
 export type { SessionFetchOptions } from './options.js'
 export { type PlantlySessionsOptions, plantlySessions } from './plantly-protocol.js'

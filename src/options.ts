@@ -50,6 +50,19 @@ export interface SessionFetchOptions<Credentials = PlantlyCredentials> {
    */
   credentials?: () => Credentials | Promise<Credentials>
   /**
+   * After an unattended login (with `credentials`) fails, no other is attempted for this long; each further
+   * failure doubles it, up to `loginBackoffMaxMs`. Calls in between fail at once with the same kind of error
+   * (`LoginError` for refused credentials, `RefreshError` for a login that could not complete) without asking
+   * `credentials` or the server. An explicit `login()` is never held back, and a success starts over.
+   * @default 1_000
+   */
+  loginBackoffMs?: number
+  /**
+   * The longest backoff between unattended logins after repeated failures.
+   * @default 300_000 (5 minutes)
+   */
+  loginBackoffMaxMs?: number
+  /**
    * How sessions are obtained and renewed.
    * @default plantlySessions({ baseURL })
    */
@@ -61,8 +74,20 @@ export interface SessionFetchOptions<Credentials = PlantlyCredentials> {
   now?: () => number
 }
 
-/** The default `isUnauthorized`: a 401. Adapters recognise it and skip building a Response to ask it. */
-export const defaultIsUnauthorized = (response: Response): boolean => response.status === 401
+/**
+ * The default `isUnauthorized`: a 401, unless its `WWW-Authenticate` says `error="insufficient_scope"` (RFC 6750
+ * §3.1: the token is fine but lacks a scope, so a refresh would not help). Adapters recognise it and ask
+ * {@link isRefusedToken} with the status and header instead of building a Response.
+ */
+export const defaultIsUnauthorized = (response: Response): boolean =>
+  response.status === 401 && !isInsufficientScope(response.headers.get('www-authenticate'))
+
+/** Whether a `WWW-Authenticate` header value carries `error="insufficient_scope"` in any challenge. */
+export function isInsufficientScope(header: string | null | undefined): boolean {
+  return (
+    typeof header === 'string' && /(?:^|[\s,])error\s*=\s*"?insufficient_scope"?(?:$|[\s,])/i.test(header)
+  )
+}
 
 /** Options after validation and defaults: nothing optional left but `credentials`. */
 export interface ResolvedOptions<Credentials> {
@@ -74,6 +99,7 @@ export interface ResolvedOptions<Credentials> {
   allowedOrigins: ReadonlySet<string>
   isUnauthorized: (response: Response) => boolean
   credentials: (() => Credentials | Promise<Credentials>) | undefined
+  loginBackoff: { baseMs: number; maxMs: number }
   protocol: SessionProtocol<Credentials>
   now: () => number
 }
@@ -105,6 +131,14 @@ export function resolveOptions<Credentials = PlantlyCredentials>(
       throw new OptionError(name, `expected a function, got ${describe(options[name])}`)
     }
   }
+  const loginBackoffMs = parseDuration(options.loginBackoffMs ?? 1_000, 'loginBackoffMs', false)
+  const loginBackoffMaxMs = parseDuration(options.loginBackoffMaxMs ?? 300_000, 'loginBackoffMaxMs', false)
+  if (loginBackoffMaxMs < loginBackoffMs) {
+    throw new OptionError(
+      'loginBackoffMaxMs',
+      `expected at least loginBackoffMs (${loginBackoffMs}), got ${loginBackoffMaxMs}`,
+    )
+  }
   return {
     baseURL,
     // Looked up per call so that test tools which patch globalThis.fetch after creation still apply.
@@ -115,6 +149,7 @@ export function resolveOptions<Credentials = PlantlyCredentials>(
     allowedOrigins: new Set([baseURL.origin, ...parseOrigins(options.allowedOrigins ?? [])]),
     isUnauthorized: options.isUnauthorized ?? defaultIsUnauthorized,
     credentials: options.credentials,
+    loginBackoff: { baseMs: loginBackoffMs, maxMs: loginBackoffMaxMs },
     protocol,
     now: options.now ?? Date.now,
   }
