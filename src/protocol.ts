@@ -8,6 +8,12 @@ export interface ProtocolContext {
   signal: AbortSignal
   /** Local epoch ms (Date.now clock) by which the call must settle; retries never sleep past it. */
   deadline: number
+  /**
+   * Aborts when the call's result is no longer wanted (the session was replaced or a logout began): make no
+   * further attempt (no retry), but let a request already sent finish, so that a session the server created
+   * or rotated is not lost (the core ends it on the server).
+   */
+  stop?: AbortSignal
 }
 
 /** Email and password for the Plantly Sessions API's login. */

@@ -38,7 +38,11 @@ export async function sessionCall(
     fetch: async (input, requestInit) => {
       const ms = wait
       wait = 0
-      if (ms > 0) await delay(ms, context.signal)
+      if (ms > 0) {
+        const { stop } = context
+        await delay(ms, stop ? AbortSignal.any([context.signal, stop]) : context.signal)
+        if (stop?.aborted) throw stop.reason // a retry nobody wants any more is not sent
+      }
       return context.fetch(input, requestInit)
     },
   })
@@ -47,6 +51,10 @@ export async function sessionCall(
   const planRetry = (ctx: FetchContext) => {
     const left = Number(ctx.options.retry ?? 0)
     if (left <= 0) return
+    if (context.stop?.aborted) {
+      ctx.options.retry = 0
+      return
+    }
     wait = retryDelay(init.retryDelayMs, ctx.response, init.retry - left)
     if (wait >= context.deadline - Date.now()) {
       ctx.options.retry = 0
