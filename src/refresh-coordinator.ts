@@ -1,10 +1,14 @@
 import PQueue from 'p-queue'
 import { withDeadline } from './abort.js'
+import { LoginError } from './errors/login-error.js'
 import { RefreshError } from './errors/refresh-error.js'
+import { ResponseError } from './errors/response-error.js'
+import { SessionExpiredError } from './errors/session-expired-error.js'
 import { SessionRejectedError } from './errors/session-rejected-error.js'
+import { createLoginGate } from './login-gate.js'
 import type { ResolvedOptions } from './options.js'
 import type { ProtocolContext } from './protocol.js'
-import type { Grant } from './session.js'
+import type { Grant, Session } from './session.js'
 import type { ChangeReason, StoreSnapshot } from './store.js'
 import type { StoreSync } from './store-sync.js'
 
@@ -20,7 +24,7 @@ export interface RefreshCounts {
 /** What the coordinator needs from the resolved options. */
 export type RefreshOptions<Credentials> = Pick<
   ResolvedOptions<Credentials>,
-  'store' | 'protocol' | 'credentials' | 'refreshTimeoutMs' | 'fetch'
+  'store' | 'protocol' | 'credentials' | 'refreshTimeoutMs' | 'fetch' | 'now' | 'loginBackoff'
 >
 
 /**
@@ -32,16 +36,40 @@ export interface RefreshCoordinator {
   readonly inflight: Promise<Outcome> | undefined
   /** Renew the session at `fromVersion`; callers asking for the same version share one refresh. */
   start(fromVersion: number): Promise<Outcome>
-  /** The snapshot moved to `version`: the session call renewing another version is aborted. */
+  /** The snapshot moved to `version`: the renewal of another version stops retrying, and its grant is dropped. */
   supersede(version: number): void
-  /** A logout began: the session call under way is aborted, and no refresh started before it writes. */
-  stop(): void
+  /**
+   * A logout began: no renewal writes from now on. Resolves, once the renewals under way have settled, with the
+   * sessions they obtained (never written: the logout ends them on the server) and the refresh tokens they
+   * presented (which must not be presented again).
+   */
+  stop(): Promise<{ orphans: Session[]; presented: ReadonlySet<string> }>
+  /** A logout finished clearing: renewals may write again. */
+  resume(): void
   /** Refreshes waiting in the queue or running now. */
   pending(): number
-  /** One session call through the protocol, bounded by `refreshTimeoutMs` and aborted with `outer`. */
-  call<T>(outer: AbortSignal | undefined, run: (context: ProtocolContext) => Promise<T>): Promise<T>
+  /**
+   * One session call through the protocol, bounded by `refreshTimeoutMs` and aborted with `outer`; `stop` ends
+   * retries without abandoning a request already sent (its answer is not lost).
+   */
+  call<T>(
+    outer: AbortSignal | undefined,
+    run: (context: ProtocolContext) => Promise<T>,
+    stop?: AbortSignal,
+  ): Promise<T>
   /** Whether the session can log in unattended now: `credentials` given, and no logout since the last login. */
   canLogIn(): boolean
+  /** The error a call gets at once while unattended logins back off after a failure, else undefined. */
+  loginBlocked(): LoginError | RefreshError | undefined
+  /** An explicit login succeeded: unattended logins start over without a backoff. */
+  loggedIn(): void
+  /**
+   * End `session` on the server (the protocol's logout). A refresh token this instance presented already is
+   * never sent again: such a session is ended with its access token only.
+   */
+  end(session: Session, outer: AbortSignal | undefined): Promise<void>
+  /** {@link end} in the background, for a session this instance dropped (best effort, never awaited). */
+  retire(session: Session): void
 }
 
 export function createRefreshCoordinator<Credentials>(
@@ -51,35 +79,83 @@ export function createRefreshCoordinator<Credentials>(
 ): RefreshCoordinator {
   const { store, protocol, credentials, refreshTimeoutMs } = options
   const queue = new PQueue({ concurrency: 1 })
+  const gate = createLoginGate(options.loginBackoff, options.now)
   let inflight: { version: number; promise: Promise<Outcome> } | undefined
-  let epoch = 0 // bumped by logout: a refresh that started before never writes after
-  // The session call renewing `version`: aborted as soon as that version is replaced (login, logout, another
-  // instance), so that its retries never present tokens the client already knows are stale.
-  let renewing: { version: number; controller: AbortController } | undefined
+  let stopped = 0 // > 0 while a logout is clearing: renewals finish, but never write
+  // The renewal under way: told to stop retrying as soon as the version it renews is replaced (login, logout,
+  // another instance); a request it already sent is allowed to finish, so that its grant can be ended.
+  let renewing: { version: number; stop: AbortController } | undefined
+  let orphans: Session[] = []
+  const presented = new Set<string>()
 
   function call<T>(
     outer: AbortSignal | undefined,
     run: (context: ProtocolContext) => Promise<T>,
+    stop?: AbortSignal,
   ): Promise<T> {
-    return withDeadline(refreshTimeoutMs, outer, (signal, deadline) =>
-      run({ fetch: options.fetch, signal, deadline }),
-    )
+    return withDeadline(refreshTimeoutMs, outer, (signal, deadline) => {
+      const context: ProtocolContext = { fetch: options.fetch, signal, deadline }
+      if (stop) context.stop = stop
+      return run(context)
+    })
   }
 
   function canLogIn(): boolean {
-    return credentials !== undefined && !sync.loggedOut
+    return credentials !== undefined && stopped === 0 && !sync.loggedOut
   }
 
   function outcomeNow(): Outcome {
     return sync.snapshot?.record ? 'renewed' : 'dead'
   }
 
-  async function unattendedLogin(superseded: AbortSignal): Promise<Grant> {
+  async function end(session: Session, outer: AbortSignal | undefined, mayRenew = true): Promise<void> {
+    const logout = protocol.logout
+    if (!logout) return
+    const ended: Session = { ...session }
+    if (session.refresh_token) {
+      if (!mayRenew || presented.has(session.refresh_token)) delete ended.refresh_token
+      else present(session.refresh_token) // a logout may renew with it once: it is spent after that
+    }
+    await call(outer, (context) => logout.call(protocol, ended, context))
+  }
+
+  // A session nobody will use (replaced by a login, or a grant whose write lost): end it on the server with its
+  // access token only. Its refresh token is never presented: another instance may be refreshing with it right
+  // now, outside any lock this instance holds, and presenting it twice would trip the server's reuse detection.
+  function retire(session: Session): void {
+    end(session, undefined, false).catch(() => undefined)
+  }
+
+  // Refresh tokens presented to the server whose answer was a session or was lost: the server may have rotated
+  // them, so they are never presented again (a logout ends such a session with its access token only).
+  function present(refreshToken: string): void {
+    presented.add(refreshToken)
+    if (presented.size > 32) presented.delete(presented.values().next().value as string)
+  }
+
+  function drop(grant: Grant): void {
+    if (stopped > 0) orphans.push(grant.session)
+    else retire(grant.session)
+  }
+
+  async function unattendedLogin(stop: AbortSignal): Promise<Grant> {
+    const blocked = gate.blocked()
+    if (blocked) throw blocked
     if (!credentials) throw new SessionRejectedError(undefined)
-    // The credentials callback counts against the same deadline: a hanging secret store cannot hold the lock.
-    const grant = await call(superseded, async (context) => protocol.login(await credentials(), context))
-    counts.logins++
-    return grant
+    try {
+      // The credentials callback counts against the same deadline: a hanging secret store cannot hold the lock.
+      const grant = await call(
+        undefined,
+        async (context) => protocol.login(await credentials(), context),
+        stop,
+      )
+      counts.logins++
+      gate.reset()
+      return grant
+    } catch (error) {
+      if (stop.aborted) throw error
+      throw gate.failed(error)
+    }
   }
 
   function start(fromVersion: number): Promise<Outcome> {
@@ -98,76 +174,123 @@ export function createRefreshCoordinator<Credentials>(
     // A queued trigger whose token is already stale does not call the server.
     const queued = sync.snapshot
     if (queued && queued.version !== fromVersion) return outcomeNow()
-    const startEpoch = epoch
+    if (stopped > 0) return 'dead'
     const underLock = async (): Promise<Outcome> => {
       // Another instance sharing the store may have renewed (or ended) the session already.
       sync.adopt(await store.read(), 'store', true)
       const latest = sync.snapshot
       if (!latest || latest.version !== fromVersion) return outcomeNow()
-      return renew(latest, startEpoch)
+      return renew(latest)
     }
     try {
       if (!store.lock) return await underLock()
       return await store.lock(underLock, { leaseMs: refreshTimeoutMs * 2 + 1_000 })
     } catch (error) {
       // A store that failed (Redis unreachable) is a refresh that could not complete: the session is kept, and
-      // a token that has not expired yet is still sent.
-      throw error instanceof RefreshError ? error : new RefreshError(error)
+      // a token that has not expired yet is still sent. A refused unattended login is the caller's answer.
+      if (error instanceof RefreshError || error instanceof LoginError) throw error
+      throw new RefreshError(error)
     }
   }
 
-  async function renew(latest: StoreSnapshot, startEpoch: number): Promise<Outcome> {
+  // Write what a renewal obtained, unless a logout began or another writer got there first: then end it.
+  async function keep(grant: Grant, latest: StoreSnapshot, reason: ChangeReason): Promise<Outcome> {
+    if (stopped > 0) {
+      drop(grant)
+      return 'dead'
+    }
+    if (!(await sync.write(grant, latest.version, reason))) drop(grant)
+    return outcomeNow()
+  }
+
+  async function renew(latest: StoreSnapshot): Promise<Outcome> {
     const record = latest.record
-    let grant: Grant
-    let reason: ChangeReason = 'refresh'
-    const current = { version: latest.version, controller: new AbortController() }
-    const superseded = current.controller.signal
+    const current = { version: latest.version, stop: new AbortController() }
+    const stop = current.stop.signal
     renewing = current
     try {
       if (record?.session.refresh_token) {
+        const refreshToken = record.session.refresh_token
+        let grant: Grant
         counts.refreshes++
-        grant = await call(superseded, (context) => protocol.refresh(record.session, context))
-      } else if (canLogIn()) {
+        present(refreshToken)
+        try {
+          grant = await call(undefined, (context) => protocol.refresh(record.session, context), stop)
+        } catch (error) {
+          // The server answered with an error status: it did not take (rotate) the refresh token.
+          if (error instanceof ResponseError && error.status >= 408) presented.delete(refreshToken)
+          if (!(error instanceof SessionRejectedError)) {
+            if (stop.aborted) return stopped > 0 ? 'dead' : outcomeNow() // replaced meanwhile
+            throw new RefreshError(error)
+          }
+          return await afterRejection(latest, stop, error)
+        }
+        return await keep(grant, latest, 'refresh')
+      }
+      if (canLogIn()) {
         // No session yet (or one that cannot be refreshed, e.g. client credentials): log in.
-        grant = await unattendedLogin(superseded)
-        reason = 'login'
-      } else if (record) {
-        // Nothing can renew it (no refresh token, no credentials): after a 401 the session is dead.
-        return await afterRejection(latest, startEpoch, superseded)
-      } else return outcomeNow()
-    } catch (error) {
-      if (superseded.aborted) return outcomeNow() // the session was replaced meanwhile: that is the outcome
-      if (!(error instanceof SessionRejectedError)) throw new RefreshError(error)
-      return await afterRejection(latest, startEpoch, superseded) // still `renewing`: a logout aborts its login
+        return await loginFor(latest, stop)
+      }
+      // Nothing can renew it (no refresh token, no credentials): after a 401 the session is dead.
+      if (record) return await afterRejection(latest, stop, undefined)
+      return outcomeNow()
     } finally {
       if (renewing === current) renewing = undefined
     }
-    if (epoch !== startEpoch) return outcomeNow() // logout began meanwhile: never bring the session back
-    await sync.write(grant, latest.version, reason)
-    return outcomeNow()
+  }
+
+  // An unattended login in place of `latest`; a refused one ends the session and fails the waiting calls.
+  async function loginFor(latest: StoreSnapshot, stop: AbortSignal): Promise<Outcome> {
+    let grant: Grant
+    try {
+      grant = await unattendedLogin(stop)
+    } catch (error) {
+      if (stop.aborted) return stopped > 0 ? 'dead' : outcomeNow()
+      if (error instanceof LoginError) {
+        // Refused credentials: the session (if any) is gone, and everyone is told once.
+        if (!latest.record || !(await sync.write(undefined, latest.version, 'expired', expiry(error)))) {
+          sync.announceExpired(expiry(error))
+        }
+      }
+      throw error
+    }
+    return keep(grant, latest, 'login')
   }
 
   async function afterRejection(
     latest: StoreSnapshot,
-    startEpoch: number,
-    superseded: AbortSignal,
+    stop: AbortSignal,
+    rejection: SessionRejectedError | undefined,
   ): Promise<Outcome> {
     // A sibling may have rotated the tokens while we presented the old refresh token: adopt its session.
     sync.adopt(await store.read(), 'store', true)
     const adopted = sync.snapshot
-    if (!adopted || adopted.version !== latest.version || epoch !== startEpoch) return outcomeNow()
+    if (!adopted || adopted.version !== latest.version || stopped > 0) return outcomeNow()
     if (latest.record && canLogIn()) {
       try {
-        const grant = await unattendedLogin(superseded)
-        if (epoch !== startEpoch) return outcomeNow()
-        await sync.write(grant, latest.version, 'login')
-        return outcomeNow()
+        const grant = await unattendedLogin(stop)
+        return await keep(grant, latest, 'login')
       } catch (error) {
-        if (superseded.aborted) return outcomeNow()
-        if (!(error instanceof SessionRejectedError)) throw new RefreshError(error)
+        if (stop.aborted) return stopped > 0 ? 'dead' : outcomeNow()
+        if (error instanceof LoginError) {
+          await sync.write(undefined, latest.version, 'expired', expiry(error))
+          throw error
+        }
+        // The refresh token is dead and the login could not complete: the session is gone all the same; the
+        // next call logs in again once the backoff has passed.
+        await sync.write(undefined, latest.version, 'expired', {
+          reason: 'refresh_rejected',
+          error: new SessionExpiredError('session_expired', { cause: rejection?.cause }),
+        })
+        throw error
       }
     }
-    if (latest.record) await sync.write(undefined, latest.version, 'expired')
+    if (latest.record) {
+      await sync.write(undefined, latest.version, 'expired', {
+        reason: 'refresh_rejected',
+        error: new SessionExpiredError('session_expired', { cause: rejection?.cause }),
+      })
+    }
     return outcomeNow()
   }
 
@@ -177,16 +300,31 @@ export function createRefreshCoordinator<Credentials>(
     },
     start,
     supersede(version) {
-      if (renewing && renewing.version !== version) renewing.controller.abort()
+      if (renewing && renewing.version !== version) renewing.stop.abort()
     },
-    stop() {
-      epoch++
-      renewing?.controller.abort() // a refresh or unattended login under way stops retrying: it would only be dropped
+    async stop() {
+      stopped++
+      renewing?.stop.abort() // no more retries: a refresh or login under way finishes its request, then yields
+      await queue.onIdle()
+      const result = { orphans, presented: new Set(presented) }
+      orphans = []
+      return result
+    },
+    resume() {
+      stopped--
     },
     pending() {
       return queue.size + queue.pending
     },
     call,
     canLogIn,
+    loginBlocked: () => gate.blocked(),
+    loggedIn: () => gate.reset(),
+    end,
+    retire,
   }
+}
+
+function expiry(error: LoginError) {
+  return { reason: 'login_rejected' as const, error }
 }

@@ -1,4 +1,4 @@
-import type { ChangeSource, createEmitter } from './events.js'
+import type { ChangeSource, createEmitter, ExpiredEvent } from './events.js'
 import type { ResolvedOptions } from './options.js'
 import { type Grant, toRecord } from './session.js'
 import type { ChangeReason, StoreSnapshot } from './store.js'
@@ -17,15 +17,28 @@ export interface StoreSyncDeps extends Pick<ResolvedOptions<unknown>, 'store' | 
 export interface StoreSync {
   /** The last snapshot adopted; undefined until the first `load()` resolves. */
   readonly snapshot: StoreSnapshot | undefined
-  /** After a logout here or in a sibling: no unattended login until a login anywhere (issue 6). */
-  loggedOut: boolean
+  /**
+   * The last change was a logout (here or in a sibling): no unattended login until a login anywhere. Derived
+   * from the snapshot, so an instance that first reads the store after a sibling logged out knows it too.
+   */
+  readonly loggedOut: boolean
   /** Resolves with the latest snapshot (not the first one read): callers act on what is current. */
   load(): Promise<StoreSnapshot>
   adopt(next: StoreSnapshot, source: ChangeSource, freshRead?: boolean): void
-  /** Compare-and-set against `expected`; false when another writer got there first (its snapshot is adopted). */
-  write(grant: Grant | undefined, expected: number, reason: ChangeReason): Promise<boolean>
+  /**
+   * Compare-and-set against `expected`; false when another writer got there first (its snapshot is adopted).
+   * `expiry` says why an `'expired'` write happened, for the event.
+   */
+  write(
+    grant: Grant | undefined,
+    expected: number,
+    reason: ChangeReason,
+    expiry?: Omit<ExpiredEvent, 'source'>,
+  ): Promise<boolean>
   /** A write that wins over whatever was written meanwhile (login, logout). */
   overwrite(grant: Grant | undefined, reason: ChangeReason): Promise<void>
+  /** Tell this instance's listeners that a login was refused when there was no session to clear. */
+  announceExpired(expiry: Omit<ExpiredEvent, 'source'>): void
   /** Stop listening to the store. */
   close(): void
 }
@@ -35,7 +48,6 @@ export function createStoreSync({ store, now, emit, replaced }: StoreSyncDeps): 
   let snap: StoreSnapshot | undefined
   let loading: Promise<void> | undefined
   let unsubscribe: (() => void) | undefined
-  let loggedOut = false
 
   async function load(): Promise<StoreSnapshot> {
     if (snap) return snap
@@ -60,27 +72,28 @@ export function createStoreSync({ store, now, emit, replaced }: StoreSyncDeps): 
     const hadSnapshot = snap !== undefined
     snap = next
     replaced(next.version)
-    if (next.writer !== writer) {
-      // Another instance's logout ends unattended logins here too, until a login anywhere (issue 6) - also when
-      // this instance first reads it (it had not loaded yet when the other logged out).
-      if (next.reason === 'logout') loggedOut = true
-      else if (next.reason === 'login') loggedOut = false
-    }
     if (source === 'store' && hadSnapshot && next.reason && next.writer !== writer) {
       announce(next.reason, next, 'store')
     }
   }
 
-  function announce(reason: ChangeReason, next: StoreSnapshot, source: ChangeSource): void {
+  function announce(
+    reason: ChangeReason,
+    next: StoreSnapshot,
+    source: ChangeSource,
+    expiry: Omit<ExpiredEvent, 'source'> = { reason: 'refresh_rejected' },
+  ): void {
     if (reason === 'login' || reason === 'refresh') {
       if (next.record) emit(reason, { session: next.record.session, source })
-    } else emit(reason, { source })
+    } else if (reason === 'expired') emit('expired', { source, ...expiry })
+    else emit(reason, { source })
   }
 
   async function write(
     grantOrNothing: Grant | undefined,
     expected: number,
     reason: ChangeReason,
+    expiry?: Omit<ExpiredEvent, 'source'>,
   ): Promise<boolean> {
     const change = { record: grantOrNothing && toRecord(grantOrNothing, now()), reason, writer }
     let written = await store.write(change, expected)
@@ -96,7 +109,7 @@ export function createStoreSync({ store, now, emit, replaced }: StoreSyncDeps): 
       snap = written ?? (await store.read()) // the reset store is the truth now, even below our old version
       if (!written) return false
     } else adopt(written, 'local')
-    announce(reason, written, 'local')
+    announce(reason, written, 'local', expiry)
     return true
   }
 
@@ -115,15 +128,15 @@ export function createStoreSync({ store, now, emit, replaced }: StoreSyncDeps): 
       return snap
     },
     get loggedOut() {
-      return loggedOut
-    },
-    set loggedOut(value) {
-      loggedOut = value
+      return snap?.reason === 'logout'
     },
     load,
     adopt,
     write,
     overwrite,
+    announceExpired(expiry) {
+      emit('expired', { source: 'local', ...expiry })
+    },
     close() {
       unsubscribe?.()
       unsubscribe = undefined

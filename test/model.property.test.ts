@@ -230,6 +230,7 @@ class Run {
   /** Per instance: the last exchange id sent before its logout() (a shared logout counts for all). */
   readonly loggedOutAfter: number[] = []
   refreshFailures = 0
+  loginRefusals = 0
   lastRefreshFailureAt = Number.NEGATIVE_INFINITY
   lifetimeMs: number | undefined
   private nextCall = 1
@@ -259,8 +260,15 @@ class Run {
   observeWrite(snapshot: StoreSnapshot): void {
     const record = snapshot.record
     if (!record) {
-      // A logout written to the store ends the session for every instance sharing it.
-      if (snapshot.reason === 'logout') this.loggedOut.fill(true)
+      // A logout written to the store ends the session for every instance sharing it: nothing may bring
+      // that session back, and nobody may log in unattended until a login. (logout() waits for the
+      // renewals under way, its own and its siblings', so the session it ends is the newest one.)
+      if (snapshot.reason === 'logout') {
+        this.loggedOut.fill(true)
+        if (this.current?.family !== undefined) this.endedFamilies.add(this.current.family)
+        this.loggedOutAfter.fill(this.api.counters.exchanges)
+        this.refreshTokensSentBeforeLogout = new Set(this.refreshTokensSent)
+      }
       this.current = undefined
       return
     }
@@ -354,7 +362,9 @@ class Run {
         const isRetry = this.refreshTokensSent.has(token)
         this.refreshTokensSent.add(token)
         if (token !== current?.refresh) {
-          this.violation('a refresh with a refresh token that is not the current session’s')
+          // Only to end a session the client dropped (replaced by a login, or obtained while a logout ran): it
+          // is renewed once for the DELETE, and its refresh token must never have been rotated already.
+          if (info.used && !isRetry) this.violation('a refresh token presented after it was rotated')
           break
         }
         if (
@@ -410,6 +420,13 @@ class Run {
 
   noteSettled(exchange: Exchange): void {
     // A refresh (or an unattended login standing in for one) that did not produce a session.
+    if (
+      exchange.kind === 'login' &&
+      exchange.state === 'answered' &&
+      [400, 401, 403].includes(exchange.status ?? 0)
+    ) {
+      this.loginRefusals++ // a refused unattended login fails the calls that waited for it with LoginError
+    }
     if (exchange.kind === 'refresh' || exchange.kind === 'login') {
       const ok = exchange.state === 'answered' && exchange.status === 200 && exchange.fault === 'ok'
       if (!ok) {
@@ -464,10 +481,17 @@ class Run {
       const last = call.exchanges.at(-1)
       const transportError = last !== undefined && last.state === 'failed' && error === last.error
       const allowed: Record<Call['kind'], boolean> = {
-        fetch: aborted || transportError || (name === 'RefreshError' && this.refreshFailures > 0),
+        fetch:
+          aborted ||
+          transportError ||
+          (name === 'RefreshError' && this.refreshFailures > 0) ||
+          (name === 'LoginError' && this.loginRefusals > 0),
         login: name === 'LoginError',
         logout: name === 'LogoutError',
-        refresh: name === 'RefreshError' || name === 'SessionExpiredError',
+        refresh:
+          name === 'RefreshError' ||
+          name === 'SessionExpiredError' ||
+          (name === 'LoginError' && this.loginRefusals > 0),
       }
       if (!allowed[call.kind]) {
         this.violation(
@@ -666,15 +690,8 @@ async function execute(run: Run, command: Command): Promise<void> {
     case 'logout': {
       // From here on, this session is over: nothing may bring it back, nobody may log in unattended.
       const index = command.instance % run.instances.length
-      const sent = run.api.counters.exchanges
       run.loggedOut[index] = true
-      run.loggedOutAfter[index] = sent
-      if (run.current) {
-        // The store is cleared: the logout reaches every instance sharing it.
-        if (run.current.family !== undefined) run.endedFamilies.add(run.current.family)
-        run.loggedOutAfter.fill(sent)
-      }
-      run.refreshTokensSentBeforeLogout = new Set(run.refreshTokensSent)
+      run.loggedOutAfter[index] = run.api.counters.exchanges
       const call = run.newCall('logout', command)
       if (run.current?.refresh !== undefined) run.logoutRenewals.set(run.current.refresh, call)
       run.track(call, pick(command.instance).logout())

@@ -155,7 +155,7 @@ describe('oauth2() against oidc-provider', () => {
     const responses = await Promise.all(Array.from({ length: 20 }, (_, i) => api.fetch(`/items/${i}`)))
 
     expect(responses.map((r) => r.status)).toEqual(Array(20).fill(401))
-    expect(expired).toEqual([{ source: 'local' }])
+    expect(expired).toEqual([expect.objectContaining({ source: 'local', reason: 'refresh_rejected' })])
     expect(refreshEvents(server)).toEqual([
       { grantType: 'refresh_token', refreshToken: session.refresh_token, outcome: 'invalid_grant' },
     ])
@@ -227,7 +227,7 @@ describe('oauth2() against oidc-provider', () => {
 
     expect(responses.map((r) => r.status)).toEqual([401, 401])
     expect(server.counters.api).toBe(3) // no pointless replay with the same dead token
-    expect(expired).toEqual([{ source: 'local' }])
+    expect(expired).toEqual([expect.objectContaining({ source: 'local', reason: 'refresh_rejected' })])
     expect(await api.getSession()).toBeUndefined()
     expect(server.tokenEvents).toHaveLength(1)
   })

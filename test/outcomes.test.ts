@@ -102,7 +102,14 @@ describe('the refresh is rejected: the session is dead', () => {
     const bodies = await Promise.all(responses.map((r) => r.json()))
     expect(bodies.every((body) => body.code === 'unauthorized')).toBe(true)
     expect(expired).toHaveBeenCalledTimes(1)
-    expect(expired).toHaveBeenCalledWith({ source: 'local' })
+    expect(expired).toHaveBeenCalledWith({
+      source: 'local',
+      reason: 'refresh_rejected',
+      error: expect.objectContaining({
+        name: 'SessionExpiredError',
+        cause: expect.objectContaining({ status: 401 }),
+      }),
+    })
     expect(await plantly.getSession()).toBeUndefined()
     expect(mock.counters.refreshRejected).toBe(1)
   })
@@ -148,17 +155,23 @@ describe('the refresh is rejected: the session is dead', () => {
     expect(mock.counters.logins).toBe(1)
   })
 
-  test('with credentials that no longer work, the session dies and callers get their 401', async () => {
+  test('with credentials that no longer work, the session dies and callers reject with LoginError', async () => {
     const { plantly, mock } = await plantlyApi({
       client: { credentials: () => ({ email_address: DEMO_USER.email_address, password: 'changed' }) },
     })
     const expired = vi.fn()
     plantly.on('expired', expired)
     mock.revokeAll()
-    const response = await plantly.fetch('/a')
-    expect(response.status).toBe(401)
+    const calls = await Promise.allSettled(Array.from({ length: 5 }, () => plantly.fetch('/a')))
+    for (const call of calls) {
+      expect(call).toMatchObject({ status: 'rejected', reason: { name: 'LoginError', status: 401 } })
+    }
     expect(expired).toHaveBeenCalledTimes(1)
+    expect(expired).toHaveBeenCalledWith(
+      expect.objectContaining({ reason: 'login_rejected', error: expect.objectContaining({ status: 401 }) }),
+    )
     expect(mock.counters.loginFailures).toBe(1)
+    expect(await plantly.getSession()).toBeUndefined()
   })
 })
 
