@@ -26,16 +26,23 @@ export function createFetchWrapper<C>(
 ): typeof globalThis.fetch {
   const base = baseURL.href.replace(/\/$/, '')
 
-  async function send(prepared: PreparedRequest, signal: AbortSignal | null | undefined): Promise<Response> {
+  async function send(
+    prepared: PreparedRequest,
+    method: string,
+    signal: AbortSignal | null | undefined,
+  ): Promise<Response> {
     // Like fetch: an already aborted call rejects with nothing sent, not even a refresh on its behalf.
     if (signal?.aborted) throw signal.reason
     let token = core.token(signal ?? undefined)
     if (token !== undefined && typeof token !== 'string') token = await token
     const response = await transport(...prepared.attempt(token))
-    if (token === undefined || !core.isUnauthorized(response)) return response
+    if (!core.isUnauthorized(response)) return response
+    // A redirect led to an origin the session does not authorize: its 401 says nothing about our token.
+    if (response.redirected && response.url && !core.authorizes(response.url, method)) return response
+    if (token === undefined && !prepared.replayable) return response
     if (!prepared.replayable) {
       // The body is gone: give this 401 back, but still renew the session for the calls that follow.
-      core.rejected(token).catch(() => undefined)
+      core.rejected(token as string).catch(() => undefined)
       return response
     }
     let next: string | undefined
@@ -48,7 +55,9 @@ export function createFetchWrapper<C>(
     if (next === undefined) return response // the session is gone: the caller gets its own 401, body intact
     cancel(response)
     core.noteReplay()
-    return transport(...prepared.attempt(next))
+    const replayed = await transport(...prepared.attempt(next))
+    if (core.isUnauthorized(replayed) && next !== undefined) core.noteRefused(next)
+    return replayed
   }
 
   return function sessionFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
@@ -76,7 +85,7 @@ export function createFetchWrapper<C>(
     if (headers.has('authorization')) return transport(target, init) // the caller chose its own: leave them alone
     const prepared = prepareRequest(request, url, init, headers)
     const signal = init?.signal ?? request?.signal
-    if (prepared instanceof Promise) return prepared.then((ready) => send(ready, signal))
-    return send(prepared, signal)
+    if (prepared instanceof Promise) return prepared.then((ready) => send(ready, method, signal))
+    return send(prepared, method, signal)
   }
 }

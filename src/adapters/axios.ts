@@ -113,6 +113,9 @@ export function attachSession(instance: AxiosInstance, plantly: SessionSource): 
       response = (error as { response?: AxiosResponse } | null)?.response
     }
     if (response === undefined || !refused(response)) return giveBack(response, failure)
+    // A redirect led to an origin the session does not authorize: its 401 says nothing about our token.
+    const answered = finalURL(response)
+    if (answered !== undefined && !core.authorizes(answered, method)) return giveBack(response, failure)
     if (!isReplayable(config.data)) {
       // The body is gone: give this 401 back, but still renew the session for the calls that follow.
       core.rejected(token).catch(() => undefined)
@@ -124,7 +127,17 @@ export function attachSession(instance: AxiosInstance, plantly: SessionSource): 
     core.noteReplay()
     config.headers.set('Authorization', `Bearer ${next}`)
     mark.sentWith(next)
-    return send(config) // the one replay: whatever it answers is the caller's
+    // The one replay: whatever it answers is the caller's.
+    let replayed: AxiosResponse | undefined
+    try {
+      replayed = await send(config)
+      return replayed
+    } catch (error) {
+      replayed = (error as { response?: AxiosResponse } | null)?.response
+      throw error
+    } finally {
+      if (replayed && refused(replayed)) core.noteRefused(next)
+    }
   }
 
   function refused(response: AxiosResponse): boolean {
@@ -170,6 +183,17 @@ function absoluteURL(config: InternalAxiosRequestConfig): string | undefined {
   } catch {
     return undefined
   }
+}
+
+// The URL that answered, when axios followed redirects and says where to: Node's http adapter
+// (follow-redirects' `responseUrl`) and XMLHttpRequest (`responseURL`). axios's fetch adapter does not say.
+function finalURL(response: AxiosResponse): string | undefined {
+  const request = response.request as
+    | { res?: { responseUrl?: unknown }; responseURL?: unknown }
+    | null
+    | undefined
+  const url = request?.res?.responseUrl ?? request?.responseURL
+  return typeof url === 'string' && url !== '' ? url : undefined
 }
 
 function headerEntries(headers: AxiosResponse['headers']): [string, string | string[]][] {

@@ -1,11 +1,11 @@
 import { OptionError } from '../errors/option-error.js'
-import { defaultIsUnauthorized } from '../options.js'
+import { defaultIsUnauthorized, isInsufficientScope } from '../options.js'
 import type { SessionCore } from '../session-core.js'
 
 /** The part of the session core an adapter uses: what to send, and what to do after a refused token. */
 export type AdapterCore = Pick<
   SessionCore<unknown>,
-  'authorizes' | 'isUnauthorized' | 'token' | 'rejected' | 'noteReplay'
+  'authorizes' | 'isUnauthorized' | 'token' | 'rejected' | 'noteReplay' | 'noteRefused'
 >
 
 /** What adapters accept: the object `createSessionFetch` returns (only its `core` is used). */
@@ -37,7 +37,15 @@ export function isUnauthorizedStatus(
   headers: Iterable<[string, string | readonly string[] | undefined]>,
 ): boolean {
   if (!Number.isInteger(status) || status < 200 || status > 599) return false
-  if (core.isUnauthorized === defaultIsUnauthorized) return status === 401 // the common case, without a Response
+  if (core.isUnauthorized === defaultIsUnauthorized) {
+    if (status !== 401) return false // the common case, without a Response
+    for (const [name, value] of headers) {
+      if (name.toLowerCase() !== 'www-authenticate' || value === undefined) continue
+      for (const item of typeof value === 'string' ? [value] : value)
+        if (isInsufficientScope(item)) return false
+    }
+    return true
+  }
   const copy = new Headers()
   for (const [name, value] of headers) {
     try {

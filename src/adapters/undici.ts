@@ -56,6 +56,7 @@ class ReplayOnce implements Handler {
     | { status: number; headers: ResponseHeaders; message: string | undefined; chunks: Buffer[] }
     | undefined
   #replayed = false
+  #sent: string
   readonly #replayable: boolean
 
   constructor(
@@ -66,6 +67,7 @@ class ReplayOnce implements Handler {
     private readonly signal: AbortSignal | undefined,
     private readonly downstream: Handler,
   ) {
+    this.#sent = token
     const body = opts.body
     this.#replayable =
       body === undefined || body === null || typeof body === 'string' || body instanceof Uint8Array
@@ -80,7 +82,9 @@ class ReplayOnce implements Handler {
   }
 
   onResponseStart(controller: Controller, status: number, headers: ResponseHeaders, message?: string): void {
-    if (!this.#replayed && isUnauthorizedStatus(this.core, status, message, Object.entries(headers))) {
+    const refused = isUnauthorizedStatus(this.core, status, message, Object.entries(headers))
+    if (refused && this.#replayed) this.core.noteRefused(this.#sent)
+    if (!this.#replayed && refused) {
       if (this.#replayable) {
         this.#held = { status, headers, message, chunks: [] }
         return
@@ -115,6 +119,7 @@ class ReplayOnce implements Handler {
         }
         this.core.noteReplay()
         this.#replayed = true
+        this.#sent = next
         try {
           this.dispatch(withToken(this.opts, next), this)
         } catch (error) {
