@@ -22,6 +22,10 @@ export type SessionFetchErrorCode =
   | 'logout_failed'
   | 'store_failed'
 
+// The brand only this package's errors carry. A registered symbol, so that it is the same in every realm and in
+// every bundled copy of the package, where `instanceof` fails.
+const BRAND = Symbol.for('session-fetch.error')
+
 /**
  * Base class of every error thrown by session-fetch. It never carries a token: messages and properties are
  * built from statuses, error codes and URLs only, and anything echoed from a server is redacted.
@@ -35,6 +39,10 @@ export class SessionFetchError extends Error {
     this.code = code
   }
 
+  static {
+    Object.defineProperty(SessionFetchError.prototype, BRAND, { value: true })
+  }
+
   /** Plain data for logs; the `cause` is summarised by name and message only. */
   toJSON(): Record<string, unknown> {
     const json: Record<string, unknown> = { name: this.name, code: this.code, message: this.message }
@@ -46,7 +54,10 @@ export class SessionFetchError extends Error {
   }
 }
 
-/** True for any error thrown by session-fetch, across realms and bundled copies. */
+/**
+ * True for any error thrown by session-fetch, across realms and bundled copies; false for every other error,
+ * however it is shaped (an AxiosError also has a string `code` and a `toJSON`).
+ */
 export function isSessionFetchError(error: unknown): error is SessionFetchError {
-  return error instanceof Error && typeof (error as { code?: unknown }).code === 'string' && 'toJSON' in error
+  return typeof error === 'object' && error !== null && (error as { [BRAND]?: unknown })[BRAND] === true
 }
