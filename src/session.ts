@@ -51,8 +51,11 @@ export function isSendableToken(token: unknown): token is string {
  * field; never echoes the value.
  */
 export function parseSession(body: unknown): Session {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new InvalidResponseError('body', 'is not a JSON object')
+  if (body === undefined || body === null || body === '') {
+    throw new InvalidResponseError('body', 'is empty: expected a session (a JSON object with `access_token`)')
+  }
+  if (typeof body !== 'object' || Array.isArray(body)) {
+    throw new InvalidResponseError('body', 'is not a JSON object: expected a session with `access_token`')
   }
   const raw = body as Record<string, unknown>
   if (!isSendableToken(raw.access_token)) {

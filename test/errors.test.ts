@@ -1,6 +1,7 @@
 import { AxiosError } from 'axios'
 import { describe, expect, test, vi } from 'vitest'
 import {
+  createSessionFetch,
   InvalidResponseError,
   isSessionFetchError,
   LoginError,
@@ -13,6 +14,7 @@ import {
   SessionRejectedError,
   StoreError,
 } from '../src/index.js'
+import { DEMO_USER, mockServer } from './helpers/mock-server.js'
 
 describe('isSessionFetchError', () => {
   test('is true for every error class of the package', () => {
@@ -52,5 +54,42 @@ describe('isSessionFetchError', () => {
     const foreign = new copy.LoginError(401)
     expect(foreign).not.toBeInstanceOf(SessionFetchError) // a distinct class...
     expect(isSessionFetchError(foreign)).toBe(true) // ...that carries the same brand
+  })
+})
+
+describe('a 2xx answer that is not a session says so, never "no answer from the server"', () => {
+  test.each([
+    ['an empty body', { status: 200 }, /`body` is empty/],
+    [
+      'an HTML page',
+      { status: 200, body: '<html><body>Welcome</body></html>' },
+      /`body` is not a JSON object/,
+    ],
+    [
+      'JSON without access_token',
+      { status: 200, body: { type: 'auth.session', expires_in: 60 } },
+      /`access_token` is missing/,
+    ],
+  ])('login answered with %s: LoginError naming what is missing', async (_, fault, missing) => {
+    const server = await mockServer()
+    const plantly = createSessionFetch({ baseURL: server.url })
+    server.inject({ on: 'login', ...fault })
+    const error = await plantly.login(DEMO_USER).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(LoginError)
+    expect((error as LoginError).status).toBeUndefined()
+    expect((error as LoginError).cause).toBeInstanceOf(InvalidResponseError)
+    expect((error as Error).message).toMatch(missing)
+    expect((error as Error).message).not.toMatch(/no answer/)
+    expect((error as Error).message).not.toContain(DEMO_USER.password)
+  })
+
+  test('refresh answered 200 with an empty body: RefreshError naming what is missing', async () => {
+    const server = await mockServer()
+    const plantly = createSessionFetch({ baseURL: server.url })
+    await plantly.login(DEMO_USER)
+    server.inject({ on: 'refresh', status: 200, times: 3 })
+    const error = await plantly.refresh().catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(RefreshError)
+    expect((error as Error).message).toMatch(/`body` is empty/)
   })
 })
