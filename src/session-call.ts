@@ -1,7 +1,9 @@
 import { createFetch, type FetchContext, FetchError, type FetchOptions } from 'ofetch'
 import { delay } from './abort.js'
+import { RedirectError } from './errors/redirect-error.js'
 import { ResponseError } from './errors/response-error.js'
 import type { ProtocolContext } from './protocol.js'
+import { fetchSameOrigin } from './same-origin-redirects.js'
 
 /** One session call (login, refresh, logout) of a protocol. */
 export interface SessionCallInit {
@@ -25,7 +27,8 @@ const RETRY_STATUSES = [408, 429, 500, 502, 503, 504]
 /**
  * Make one session call through ofetch with retry, backoff and Retry-After. A retry that could not go out
  * before the context's deadline is not made: that attempt's error is the answer. An error status becomes a
- * ResponseError (redacted); a network failure rethrows its cause.
+ * ResponseError (redacted); a network failure rethrows its cause. Redirects are followed only on the endpoint's
+ * own origin (see fetchSameOrigin); a refused one is a RedirectError, never retried.
  */
 export async function sessionCall(
   init: SessionCallInit,
@@ -43,12 +46,15 @@ export async function sessionCall(
         await delay(ms, stop ? AbortSignal.any([context.signal, stop]) : context.signal)
         if (stop?.aborted) throw stop.reason // a retry nobody wants any more is not sent
       }
-      return context.fetch(input, requestInit)
+      const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url
+      return fetchSameOrigin(context.fetch, url, requestInit ?? {}, init.secrets ?? [])
     },
   })
   // Planned before ofetch decides: a retry sent at the deadline would be aborted at once, after the server may
   // have acted on it (rotating the refresh token), so when the wait would reach the deadline there is none.
   const planRetry = (ctx: FetchContext) => {
+    // A refused redirect is the server's answer, not a transient failure: asking again gets the same one.
+    if (ctx.error instanceof RedirectError) ctx.options.retry = 0
     const left = Number(ctx.options.retry ?? 0)
     if (left <= 0) return
     if (context.stop?.aborted) {

@@ -10,6 +10,8 @@
  * - `http_status`: the server answered with an error status (used as the `cause` of the errors above).
  * - `logout_failed`: the server did not confirm the logout (the local session is cleared anyway).
  * - `store_failed`: the session store (Redis, browser storage) failed or holds something unreadable.
+ * - `redirect_refused`: a session call was redirected where its credentials must not follow (another origin);
+ *   a `RedirectError`, the `cause` of `login_failed`, `refresh_failed` or `logout_failed`.
  */
 export type SessionFetchErrorCode =
   | 'invalid_option'
@@ -21,6 +23,7 @@ export type SessionFetchErrorCode =
   | 'http_status'
   | 'logout_failed'
   | 'store_failed'
+  | 'redirect_refused'
 
 // The brand only this package's errors carry. A registered symbol, so that it is the same in every realm and in
 // every bundled copy of the package, where `instanceof` fails.
