@@ -57,8 +57,10 @@ export function plantlySessions(options: PlantlySessionsOptions): SessionProtoco
     if (bearer !== undefined) headers.authorization = `Bearer ${bearer}`
     const retry = method === 'DELETE' ? 0 : retries
     const secrets = [bearer, body?.password]
+    // json: a session is read as JSON whatever its content type says (text/plain and text/json are seen in the
+    // wild); a body that is not JSON stays text, which parseSession refuses by name.
     return sessionCall(
-      { method, url: endpoint, headers, body: body && { ...body }, retry, retryDelayMs, secrets },
+      { method, url: endpoint, headers, body: body && { ...body }, retry, retryDelayMs, json: true, secrets },
       context,
     )
   }
