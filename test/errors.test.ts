@@ -93,3 +93,20 @@ describe('a 2xx answer that is not a session says so, never "no answer from the 
     expect((error as Error).message).toMatch(/`body` is empty/)
   })
 })
+
+describe('StoreError', () => {
+  test('carries its cause’s message, redacted', () => {
+    const cause = new Error(
+      'connect ECONNREFUSED 127.0.0.1:6379 (Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln)',
+    )
+    const error = new StoreError('Redis read failed', { cause })
+    expect(error.message).toMatch(/ECONNREFUSED 127\.0\.0\.1:6379/)
+    expect(error.message).not.toContain('eyJ')
+  })
+
+  test('names a cause that has no message by its class (a client library’s bare TimeoutError)', () => {
+    class TimeoutError extends Error {}
+    const error = new StoreError('Redis read failed', { cause: new TimeoutError() })
+    expect(error.message).toBe('Redis read failed (TimeoutError)')
+  })
+})

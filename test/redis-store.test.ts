@@ -400,4 +400,23 @@ describe('options and failures', () => {
       await store.close()
     }
   })
+
+  test('a call that fails while Redis is unreachable says why (ECONNREFUSED), without the URL’s password', async () => {
+    const store = redisStore({
+      url: 'redis://:store-password-123@127.0.0.1:1',
+      key: uniqueKey(),
+      commandTimeoutMs: 200,
+    })
+    try {
+      const error = await (async () => store.read())().catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(StoreError)
+      expect((error as Error).message).toMatch(/ECONNREFUSED/)
+      expect((error as Error).message).not.toContain('store-password-123')
+      const json = JSON.stringify(error)
+      expect(json).toMatch(/ECONNREFUSED/)
+      expect(json).not.toContain('store-password-123')
+    } finally {
+      await store.close()
+    }
+  })
 })

@@ -9,9 +9,25 @@ import { SessionFetchError } from './session-fetch-error.js'
 export class StoreError extends SessionFetchError {
   override name = 'StoreError' as const
 
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** `secrets`: values the cause's message must not show (a password in the store's URL). */
+  constructor(message: string, options?: { cause?: unknown; secrets?: readonly (string | undefined)[] }) {
     const cause = options?.cause
-    const why = cause instanceof Error ? ` (${cause.name}: ${redact(cause.message)})` : ''
-    super('store_failed', `${message}${why}`, options)
+    super(
+      'store_failed',
+      cause instanceof Error ? `${message} (${summarize(cause, options?.secrets)})` : message,
+      {
+        cause,
+      },
+    )
   }
+}
+
+/**
+ * `Name: message` of an error, redacted. A client library's bare error (node-redis' `TimeoutError` has neither a
+ * message nor its own `name`) is named by its class rather than shown as "Error: ".
+ */
+export function summarize(error: Error, secrets?: readonly (string | undefined)[]): string {
+  const ownName = error.constructor?.name
+  const name = error.name === 'Error' && ownName ? ownName : error.name
+  return error.message ? `${name}: ${redact(error.message, secrets)}` : name
 }

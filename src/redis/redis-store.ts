@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { createClient } from 'redis'
-import { StoreError } from '../errors/store-error.js'
+import { StoreError, summarize } from '../errors/store-error.js'
 import type { ChangeReason, LockOptions, SessionStore, StoreChange, StoreSnapshot } from '../store.js'
 import { createCodec } from './codec.js'
 import {
@@ -46,7 +46,17 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   const codec = createCodec(key, resolved.encryptionKey)
   const owned: RedisConnectionLike | undefined =
     resolved.url === undefined ? undefined : createClient({ url: resolved.url, name: resolved.name })
-  owned?.on('error', (error: unknown) => report(error, 'connection'))
+  // The URL's password never appears in an error, should a connection error quote it.
+  const secrets = [resolved.url && decodeURIComponent(new URL(resolved.url).password)]
+  // Why the connection we opened is down, if it is: a command that times out meanwhile says only "timeout".
+  let unreachable: unknown
+  owned?.on('error', (error: unknown) => {
+    report(error, 'connection')
+    unreachable = error
+  })
+  owned?.on('ready', () => {
+    unreachable = undefined
+  })
   // The store's own connections never keep a process alive by themselves: the command connection holds it only
   // while a command is under way, and the pub/sub connection never does (listening is not work).
   let busy = 0
@@ -72,7 +82,14 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
 
   function failure(error: unknown, action: string): StoreError {
     if (error instanceof StoreError) return error
-    return new StoreError(`Redis ${action} of session key ${JSON.stringify(key)} failed`, { cause: error })
+    const down =
+      unreachable instanceof Error && unreachable !== error && !owned?.isReady
+        ? ` while Redis is unreachable (${summarize(unreachable, secrets)})`
+        : ''
+    return new StoreError(`Redis ${action} of session key ${JSON.stringify(key)} failed${down}`, {
+      cause: error,
+      secrets,
+    })
   }
 
   async function send(args: string[]): Promise<unknown> {
