@@ -1,6 +1,13 @@
 import { HttpResponse, http } from 'msw'
 import { describe, expect, test, vi } from 'vitest'
-import { LoginError, RefreshError, SessionExpiredError } from '../src/index.js'
+import {
+  LoginError,
+  memoryStore,
+  RefreshError,
+  SessionExpiredError,
+  type SessionStore,
+  StoreError,
+} from '../src/index.js'
 import { BASE, DEMO_USER, deferred, plantlyApi, server } from './helpers/msw.js'
 
 describe('401 recovery', () => {
@@ -226,5 +233,54 @@ describe('login', () => {
     await expect(plantly.login(DEMO_USER)).rejects.toMatchObject({ name: 'LoginError', status: 403 })
     mock.inject({ on: 'login', status: 400, body: { code: 'bad_request' } })
     await expect(plantly.login(DEMO_USER)).rejects.toMatchObject({ name: 'LoginError', status: 400 })
+  })
+})
+
+describe('the store fails', () => {
+  /** A memory store that fails every call (with a StoreError, as the Redis and browser stores do) while `down`. */
+  function flakyStore() {
+    const inner = memoryStore()
+    const state = { down: false }
+    const fail = () => Promise.reject(new StoreError('store down'))
+    const store: SessionStore = {
+      read: () => (state.down ? fail() : inner.read()),
+      write: (change, version) => (state.down ? fail() : inner.write(change, version)),
+      lock: (fn, options) =>
+        state.down ? fail() : (inner.lock as NonNullable<SessionStore['lock']>)(fn, options),
+    }
+    return { store, state }
+  }
+
+  test('the first call, which reads the store, rejects with the StoreError and sends nothing', async () => {
+    const { store, state } = flakyStore()
+    const { plantly, mock } = await plantlyApi({ login: false, client: { store } })
+    state.down = true
+    await expect(plantly.fetch('/buyers')).rejects.toBeInstanceOf(StoreError)
+    expect(mock.log).toHaveLength(0)
+    state.down = false
+    expect((await plantly.fetch('/buyers')).status).toBe(401) // read again: no session, sent without a token
+  })
+
+  test('once read, calls go out without the store; a refresh it blocks is a RefreshError with the StoreError', async () => {
+    const { store, state } = flakyStore()
+    const { plantly, mock } = await plantlyApi({ client: { store } })
+    state.down = true
+    expect((await plantly.fetch('/buyers/1')).status).toBe(200)
+    mock.expireAccessTokens()
+    const error = await plantly.fetch('/buyers/2').catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(RefreshError)
+    expect((error as RefreshError).cause).toBeInstanceOf(StoreError)
+    expect(mock.counters.refreshes).toBe(0)
+  })
+
+  test('login() and logout() reject with the StoreError; a logout that could not clear keeps the session', async () => {
+    const { store, state } = flakyStore()
+    const { plantly, mock } = await plantlyApi({ client: { store } })
+    const before = await plantly.getSession()
+    state.down = true
+    await expect(plantly.login(DEMO_USER)).rejects.toBeInstanceOf(StoreError)
+    await expect(plantly.logout()).rejects.toBeInstanceOf(StoreError)
+    expect(mock.counters.logouts).toBe(0)
+    expect((await plantly.getSession())?.access_token).toBe(before?.access_token)
   })
 })
