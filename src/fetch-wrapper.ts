@@ -72,11 +72,16 @@ export function createFetchWrapper<C>(
   function route(input: RequestInfo | URL, init: RequestInit | undefined): Promise<Response> {
     let url: string
     let request: Request | undefined
-    if (input instanceof URL) url = input.href
+    if (typeof input === 'string') url = joinURL(base, input)
+    else if (input instanceof URL) url = input.href
     else if (typeof input === 'object' && input !== null && 'url' in input) {
       request = input
       url = input.url
-    } else url = joinURL(base, String(input)) // like fetch, anything that is not a Request is a URL string
+    } else {
+      // Anything else is converted and refused exactly as fetch would (fetch(undefined) in Node: "Failed to parse
+      // URL from undefined"), before a token is asked for.
+      url = new Request(input as unknown as string).url
+    }
     const method = init?.method ?? request?.method ?? 'GET'
     const target = request ?? url
     if (!core.authorizes(url, method)) return transport(target, init)

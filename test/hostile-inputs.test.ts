@@ -404,17 +404,48 @@ describe('fetch() keeps fetch’s contract with hostile arguments', () => {
     }
   })
 
-  test('a non-Request, non-URL input is used as a URL string, like fetch', async () => {
+  test('a non-Request, non-URL input that fetch takes as a URL is used as one, like fetch', async () => {
     const { plantly, server } = client()
     await plantly.login({ email_address: 'a@b.test', password: 'pw' })
     const location = { toString: () => `${baseURL}/from-object` }
     await plantly.fetch(location as unknown as string)
-    await plantly.fetch(42 as unknown as string)
     expect(server.sent.map((s) => [s.url, s.authorization])).toEqual([
       [`${baseURL}/from-object`, 'Bearer secret-access-token'],
-      [`${baseURL}/42`, 'Bearer secret-access-token'],
     ])
   })
+
+  test.each([
+    ['undefined', undefined],
+    ['null', null],
+    ['a number', 42],
+    ['a plain object', {}],
+    ['an object whose string is a relative path', { toString: () => '/buyers' }],
+    ['a symbol', Symbol('input')],
+  ])(
+    'fetch(%s) rejects with the TypeError global fetch rejects with: no request, no token, no login',
+    async (_, input) => {
+      const expected = await globalThis.fetch(input as unknown as string).catch((e: unknown) => e)
+      expect(expected).toBeInstanceOf(TypeError) // global fetch refuses it (in Node: no base URL to resolve against)
+      const { sent, fetch } = maliciousServer(() => ({
+        access_token: 'secret-access-token',
+        expires_in: 3600,
+      }))
+      let sessionCalls = 0
+      const plantly = createSessionFetch({
+        baseURL,
+        fetch: (input, init) => {
+          sessionCalls++
+          return fetch(input, init)
+        },
+        credentials: () => ({ email_address: 'a@b.test', password: 'pw' }),
+      })
+      const actual = await plantly.fetch(input as unknown as string).catch((e: unknown) => e)
+      expect(actual).toBeInstanceOf(TypeError)
+      expect((actual as TypeError).message).toBe((expected as TypeError).message)
+      expect(sent).toEqual([])
+      expect(sessionCalls).toBe(0) // not even the unattended login a request without a session would start
+    },
+  )
 
   test('no generated URL gets the token unless its origin is allowed (as the transport parses it)', async () => {
     const { plantly, server } = client()
