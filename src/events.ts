@@ -38,11 +38,23 @@ export interface ExpiredEvent {
 /** A session event's name. */
 export type SessionEventName = keyof SessionEventMap
 
+// Every event name, checked against the map: an event added there and not here fails the type check.
+const NAMES = { login: true, refresh: true, logout: true, expired: true } satisfies Record<
+  SessionEventName,
+  true
+>
+
 /** A minimal typed emitter. A throwing listener never breaks the session: its error is rethrown asynchronously. */
 export function createEmitter() {
   const listeners = new Map<SessionEventName, Set<(payload: never) => void>>()
   return {
     on<E extends SessionEventName>(event: E, listener: (payload: SessionEventMap[E]) => void): () => void {
+      // A misspelt event would never fire: say so at once, as for a listener that is not a function.
+      if (typeof event !== 'string' || !Object.hasOwn(NAMES, event)) {
+        throw new TypeError(
+          `on(${typeof event === 'string' ? JSON.stringify(event) : typeof event}): unknown event, expected one of ${Object.keys(NAMES).join(', ')}`,
+        )
+      }
       if (typeof listener !== 'function')
         throw new TypeError(`on(${JSON.stringify(event)}): listener must be a function`)
       let set = listeners.get(event)
