@@ -3,7 +3,7 @@ import { memoryStore } from './memory-store.js'
 import { plantlySessions } from './plantly-protocol.js'
 import type { PlantlyCredentials, SessionProtocol } from './protocol.js'
 import type { SessionStore } from './store.js'
-import { describe, parseBaseURL, parseDuration, parseOrigins } from './validate.js'
+import { describe, parseBaseURL, parseDuration, parseOrigins, rejectUnknownOptions } from './validate.js'
 
 /** Options of `createSessionFetch`. Only `baseURL` is required. */
 export interface SessionFetchOptions<Credentials = PlantlyCredentials> {
@@ -104,6 +104,19 @@ export interface ResolvedOptions<Credentials> {
   now: () => number
 }
 
+const OPTIONS = {
+  baseURL: true,
+  fetch: true,
+  store: true,
+  refreshWindowMs: true,
+  refreshTimeoutMs: true,
+  allowedOrigins: true,
+  isUnauthorized: true,
+  credentials: true,
+  protocol: true,
+  now: true,
+} satisfies Record<keyof SessionFetchOptions, true>
+
 /** Validate user options and fill in defaults. Every error names the option. */
 export function resolveOptions<Credentials = PlantlyCredentials>(
   options: SessionFetchOptions<Credentials>,
@@ -111,6 +124,7 @@ export function resolveOptions<Credentials = PlantlyCredentials>(
   if (typeof options !== 'object' || options === null) {
     throw new OptionError('options', 'expected an object with at least `baseURL`')
   }
+  rejectUnknownOptions(options, OPTIONS)
   const baseURL = parseBaseURL(options.baseURL, 'baseURL')
   const transport = options.fetch
   if (transport !== undefined && typeof transport !== 'function') {

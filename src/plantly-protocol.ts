@@ -4,7 +4,13 @@ import { SessionRejectedError } from './errors/session-rejected-error.js'
 import type { PlantlyCredentials, ProtocolContext, SessionProtocol } from './protocol.js'
 import { type Grant, parseSession } from './session.js'
 import { sessionCall } from './session-call.js'
-import { describe, parseBaseURL, parseNonNegativeInteger, parsePositiveDuration } from './validate.js'
+import {
+  describe,
+  parseBaseURL,
+  parseNonNegativeInteger,
+  parsePositiveDuration,
+  rejectUnknownOptions,
+} from './validate.js'
 
 /** Options of {@link plantlySessions}. */
 export interface PlantlySessionsOptions {
@@ -29,6 +35,10 @@ export interface PlantlySessionsOptions {
 }
 
 const REJECTED = new Set([400, 401, 403])
+const OPTIONS = { baseURL: true, path: true, retry: true, retryDelayMs: true } satisfies Record<
+  keyof PlantlySessionsOptions,
+  true
+>
 
 /**
  * The Plantly Sessions API (`POST/PUT/DELETE /auth/sessions`) as a {@link SessionProtocol}: the default protocol
@@ -38,6 +48,10 @@ const REJECTED = new Set([400, 401, 403])
  * createSessionFetch({ baseURL, protocol: plantlySessions({ baseURL, retry: 4 }) })
  */
 export function plantlySessions(options: PlantlySessionsOptions): SessionProtocol<PlantlyCredentials> {
+  if (typeof options !== 'object' || options === null) {
+    throw new OptionError('options', 'expected an object with `baseURL`')
+  }
+  rejectUnknownOptions(options, OPTIONS)
   const base = parseBaseURL(options.baseURL, 'baseURL')
   const path = options.path ?? '/auth/sessions'
   if (typeof path !== 'string' || !path.startsWith('/') || /[?#\s]/.test(path)) {

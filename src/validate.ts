@@ -90,3 +90,35 @@ export function describe(value: unknown): string {
   if (Array.isArray(value)) return 'an array'
   return typeof value
 }
+
+/**
+ * Refuse an option the factory does not know (`baseUrl` for `baseURL`): a misspelt option would otherwise be
+ * ignored silently. The OptionError names it and the closest known option. `known` lists every option (the
+ * callers check it against their options type, so a new option cannot be forgotten).
+ */
+export function rejectUnknownOptions(options: object, known: Record<string, true>): void {
+  for (const option of Object.keys(options)) {
+    if (Object.hasOwn(known, option)) continue
+    let closest = ''
+    let best = Number.POSITIVE_INFINITY
+    for (const name of Object.keys(known)) {
+      const distance = editDistance(option.toLowerCase(), name.toLowerCase())
+      if (distance < best) [closest, best] = [name, distance]
+    }
+    throw new OptionError(option, `unknown option (the closest known one is \`${closest}\`)`)
+  }
+}
+
+/** Levenshtein distance: the fewest single-character insertions, deletions and substitutions from a to b. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i]
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1)
+      current[j] = Math.min(substitution, (previous[j] as number) + 1, (current[j - 1] as number) + 1)
+    }
+    previous = current
+  }
+  return previous[b.length] as number
+}

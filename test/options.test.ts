@@ -1,5 +1,14 @@
 import { describe, expect, test } from 'vitest'
-import { createSessionFetch, OptionError, plantlySessions, type SessionFetchOptions } from '../src/index.js'
+import { browserStore } from '../src/browser/index.js'
+import {
+  createSessionFetch,
+  memoryStore,
+  OptionError,
+  plantlySessions,
+  type SessionFetchOptions,
+} from '../src/index.js'
+import { oauth2 } from '../src/oauth2/index.js'
+import { redisStore } from '../src/redis/index.js'
 
 const baseURL = 'https://api.plantly.test'
 
@@ -73,6 +82,88 @@ describe('createSessionFetch rejects bad options up front, naming the option', (
     expect(() => plantlySessions({ baseURL, retry: -1 })).toThrow(/`retry`/)
     expect(() => plantlySessions({ baseURL, path: 'auth' })).toThrow(/`path`/)
     expect(() => plantlySessions({ baseURL, retryDelayMs: Number.NaN })).toThrow(/`retryDelayMs`/)
+  })
+})
+
+describe('an unknown option is refused, naming it and the closest known option', () => {
+  /** What `create(options)` threw: it must be an OptionError. */
+  function refused(create: () => unknown): OptionError {
+    try {
+      create()
+    } catch (error) {
+      expect(error).toBeInstanceOf(OptionError)
+      return error as OptionError
+    }
+    throw new Error('expected an OptionError')
+  }
+
+  test.each([
+    ['baseUrl', { baseUrl: baseURL }, 'baseURL'],
+    ['baseurl next to baseURL', { baseURL, baseurl: baseURL }, 'baseURL'],
+    ['refreshTimeout', { baseURL, refreshTimeout: 5_000 }, 'refreshTimeoutMs'],
+    ['allowedOrigin', { baseURL, allowedOrigin: ['https://files.plantly.test'] }, 'allowedOrigins'],
+    ['credential', { baseURL, credentials: undefined, credential: () => ({}) }, 'credentials'],
+  ])('createSessionFetch: %s', (option, options, closest) => {
+    const error = refused(() => createSessionFetch(options as unknown as SessionFetchOptions))
+    expect(error.option).toBe(option.split(' ')[0])
+    expect(error.message).toBe(
+      `Invalid option \`${error.option}\`: unknown option (the closest known one is \`${closest}\`)`,
+    )
+  })
+
+  test('an option nothing resembles is refused all the same', () => {
+    const error = refused(() =>
+      createSessionFetch({ baseURL, zzzzzzzz: 1 } as unknown as SessionFetchOptions),
+    )
+    expect(error.option).toBe('zzzzzzzz')
+    expect(error.message).toMatch(
+      /^Invalid option `zzzzzzzz`: unknown option \(the closest known one is `\w+`\)$/,
+    )
+  })
+
+  test('the other factories: plantlySessions, oauth2, redisStore, browserStore', () => {
+    const cases: [() => unknown, string, string][] = [
+      [() => plantlySessions({ baseURL, retries: 4 } as never), 'retries', 'retry'],
+      [
+        () =>
+          oauth2({
+            tokenEndpoint: `${baseURL}/token`,
+            clientId: 'app',
+            client_secret: 'oauth-secret-value',
+          } as never),
+        'client_secret',
+        'clientSecret',
+      ],
+      [
+        () => redisStore({ url: 'redis://127.0.0.1:6379', key: 'k', encryptionkey: 'x' } as never),
+        'encryptionkey',
+        'encryptionKey',
+      ],
+      [() => browserStore({ keys: 'tabs' } as never), 'keys', 'key'],
+    ]
+    for (const [create, option, closest] of cases) {
+      const error = refused(create)
+      expect(error.option).toBe(option)
+      expect(error.message).toContain(`the closest known one is \`${closest}\``)
+      expect(error.message).not.toContain('oauth-secret-value') // values are never echoed
+    }
+  })
+
+  test('every known option is accepted', () => {
+    expect(() =>
+      createSessionFetch({
+        baseURL,
+        fetch: globalThis.fetch,
+        store: memoryStore(),
+        refreshWindowMs: 1,
+        refreshTimeoutMs: 1,
+        allowedOrigins: [],
+        isUnauthorized: () => false,
+        credentials: () => ({ email_address: 'a', password: 'b' }),
+        protocol: plantlySessions({ baseURL, path: '/auth/sessions', retry: 0, retryDelayMs: 1 }),
+        now: Date.now,
+      }),
+    ).not.toThrow()
   })
 })
 

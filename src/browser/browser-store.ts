@@ -2,7 +2,7 @@ import { createStore, get, type UseStore, update } from 'idb-keyval'
 import { OptionError } from '../errors/option-error.js'
 import { memoryStore } from '../memory-store.js'
 import type { LockOptions, SessionStore, StoreChange, StoreSnapshot } from '../store.js'
-import { describe } from '../validate.js'
+import { describe, rejectUnknownOptions } from '../validate.js'
 import { toSnapshot, versionOf } from './stored-snapshot.js'
 import { tabLocks, type WebLockManager, withWebLock } from './web-lock.js'
 
@@ -71,6 +71,7 @@ export function browserStore(options: BrowserStoreOptions = {}): BrowserStore {
   if (typeof options !== 'object' || options === null) {
     throw new OptionError('options', `expected an object, got ${describe(options)}`)
   }
+  rejectUnknownOptions(options, { key: true, locks: true } satisfies Record<keyof BrowserStoreOptions, true>)
   const key = options.key ?? 'default'
   if (typeof key !== 'string' || key === '' || key.length > 200) {
     throw new OptionError(

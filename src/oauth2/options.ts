@@ -1,5 +1,11 @@
 import { OptionError } from '../errors/option-error.js'
-import { describe, parseHttpURL, parseNonNegativeInteger, parsePositiveDuration } from '../validate.js'
+import {
+  describe,
+  parseHttpURL,
+  parseNonNegativeInteger,
+  parsePositiveDuration,
+  rejectUnknownOptions,
+} from '../validate.js'
 
 /** How the client proves its identity to the token endpoint (RFC 6749 §2.3.1). */
 export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post'
@@ -75,11 +81,24 @@ const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/
 // RFC 6749 Appendix A.1: client_id = *VSCHAR; a secret must also fit in a header without control characters.
 const VSCHARS = /^[\x20-\x7e]+$/
 
+const OPTIONS = {
+  tokenEndpoint: true,
+  clientId: true,
+  clientSecret: true,
+  clientAuthMethod: true,
+  scope: true,
+  resource: true,
+  revocationEndpoint: true,
+  retry: true,
+  retryDelayMs: true,
+} satisfies Record<keyof OAuth2Options, true>
+
 /** Validate the options of `oauth2()`. Errors name the option and never echo the client secret. */
 export function resolveOAuth2Options(options: OAuth2Options): ResolvedOAuth2Options {
   if (typeof options !== 'object' || options === null) {
     throw new OptionError('options', 'expected an object with `tokenEndpoint` and `clientId`')
   }
+  rejectUnknownOptions(options, OPTIONS)
   const tokenEndpoint = parseHttpURL(options.tokenEndpoint, 'tokenEndpoint', true).href
   const revocationEndpoint =
     options.revocationEndpoint === undefined

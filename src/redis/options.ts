@@ -1,5 +1,5 @@
 import { OptionError } from '../errors/option-error.js'
-import { describe, parseDuration } from '../validate.js'
+import { describe, parseDuration, rejectUnknownOptions } from '../validate.js'
 
 /**
  * The part of a node-redis client (`redis` v5 or v6, `createClient()`) the store uses. Any connected node-redis
@@ -94,6 +94,17 @@ export interface ResolvedRedisStoreOptions {
   onError: (error: Error) => void
 }
 
+const OPTIONS = {
+  key: true,
+  encryptionKey: true,
+  commandTimeoutMs: true,
+  now: true,
+  onError: true,
+  url: true,
+  client: true,
+  name: true,
+} satisfies Record<keyof CommonOptions | 'url' | 'client' | 'name', true>
+
 const NAME = /^[!-~]+$/ // what CLIENT SETNAME accepts: no spaces or newlines
 
 /** Check `redisStore` options; every error names the option and never echoes a URL (it may hold a password). */
@@ -101,6 +112,7 @@ export function resolveRedisStoreOptions(options: RedisStoreOptions): ResolvedRe
   if (typeof options !== 'object' || options === null) {
     throw new OptionError('options', 'expected an object with `key` and either `url` or `client`')
   }
+  rejectUnknownOptions(options, OPTIONS)
   const { url, client, key, encryptionKey, name = 'session-fetch', now, onError } = options
   if (typeof key !== 'string' || key.length === 0) {
     throw new OptionError('key', `expected a non-empty string, got ${describe(key)}`)
