@@ -113,6 +113,8 @@ const OPTIONS = {
   allowedOrigins: true,
   isUnauthorized: true,
   credentials: true,
+  loginBackoffMs: true,
+  loginBackoffMaxMs: true,
   protocol: true,
   now: true,
 } satisfies Record<keyof SessionFetchOptions, true>
