@@ -148,12 +148,14 @@ export function createSessionCore<Credentials>(
 
   // Clear the session here and in the store, after the renewals under way have settled (so the newest session
   // is the one ended, and no refresh token they presented is presented again). Returns the sessions to end.
+  // If the store fails, the sessions this instance knows of are still ended on the server (the caller wants
+  // out, and a dead token is safer than a live one nobody can clear); `failure` says why nothing was cleared.
   async function clearSession(
     stopping: Promise<{ orphans: Session[]; presented: ReadonlySet<string> }>,
-  ): Promise<Session[]> {
+  ): Promise<{ ended: Session[]; failure?: { error: unknown } }> {
+    const { orphans } = await stopping
     try {
       await sync.load()
-      const { orphans } = await stopping
       const clear = async (): Promise<SessionRecord | undefined> => {
         sync.adopt(await store.read(), 'store', true) // a sibling's refresh may have written meanwhile
         const ended = sync.snapshot?.record
@@ -163,7 +165,10 @@ export function createSessionCore<Credentials>(
       const leaseMs = refreshTimeoutMs * 2 + 1_000
       const ended = store.lock ? await store.lock(clear, { leaseMs }) : await clear()
       // What a renewal obtained after the logout was called is ended too (newest first).
-      return ended ? [...orphans, ended.session] : orphans
+      return { ended: ended ? [...orphans, ended.session] : orphans }
+    } catch (error) {
+      const held = sync.snapshot?.record?.session
+      return { ended: held ? [...orphans, held] : orphans, failure: { error } }
     } finally {
       refresher.resume()
     }
@@ -181,7 +186,12 @@ export function createSessionCore<Credentials>(
     counts.logins++
     refresher.loggedIn()
     const replaced = sync.snapshot?.record
-    await sync.overwrite(grant, 'login')
+    try {
+      await sync.overwrite(grant, 'login')
+    } catch (error) {
+      refresher.retire(grant.session) // a session nobody can keep is not left live on the server
+      throw error
+    }
     // The session this login replaces would stay live on the server until its refresh token expires.
     if (replaced && replaced.session.access_token !== grant.session.access_token) {
       refresher.retire(replaced.session)
@@ -316,15 +326,16 @@ export function createSessionCore<Credentials>(
         () => undefined,
       )
       ending = cleared
-      let ended: Session[]
+      let outcome: Awaited<typeof clearing>
       try {
-        ended = await clearing
+        outcome = await clearing
       } finally {
         if (ending === cleared) ending = undefined
       }
       const results = await Promise.allSettled(
-        ended.map((session) => refresher.end(session, callOptions.signal)),
+        outcome.ended.map((session) => refresher.end(session, callOptions.signal)),
       )
+      if (outcome.failure) throw outcome.failure.error // the store could not be cleared: say so
       for (const result of results) {
         if (result.status === 'fulfilled') continue
         const error = result.reason
@@ -335,7 +346,13 @@ export function createSessionCore<Credentials>(
     async getSession() {
       // Read the store rather than trust the last notice: a sibling's change may still be on its way.
       if (sync.snapshot === undefined) await sync.load()
-      else sync.adopt(await store.read(), 'store', true)
+      else {
+        try {
+          sync.adopt(await store.read(), 'store', true)
+        } catch {
+          // The store is down: the session this instance holds (and still sends) is the answer.
+        }
+      }
       return sync.snapshot?.record?.session
     },
     on(event, listener) {

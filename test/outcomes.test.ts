@@ -273,14 +273,16 @@ describe('the store fails', () => {
     expect(mock.counters.refreshes).toBe(0)
   })
 
-  test('login() and logout() reject with the StoreError; a logout that could not clear keeps the session', async () => {
+  test('login() and logout() reject with the StoreError; the sessions they could not record are ended on the server', async () => {
     const { store, state } = flakyStore()
     const { plantly, mock } = await plantlyApi({ client: { store } })
     const before = await plantly.getSession()
     state.down = true
     await expect(plantly.login(DEMO_USER)).rejects.toBeInstanceOf(StoreError)
+    await vi.waitFor(() => expect(mock.counters.logouts).toBe(1)) // the login's unrecorded session
     await expect(plantly.logout()).rejects.toBeInstanceOf(StoreError)
-    expect(mock.counters.logouts).toBe(0)
+    expect(mock.counters.logouts).toBe(2) // the session the instance held, though the store kept it
     expect((await plantly.getSession())?.access_token).toBe(before?.access_token)
+    expect(mock.liveSessions()).toBe(0)
   })
 })
