@@ -1,5 +1,5 @@
 // browserStore() in a real browser: several Chromium tabs of one origin share a session. Chromium missing makes
-// these tests fail (chromiumOnPath throws), never skip.
+// these tests fail (findChromium throws), never skip.
 import type { Page } from 'playwright-core'
 import { describe, expect, test, vi } from 'vitest'
 import { type TabsOrigin, tabsOrigin } from './helpers/chromium.js'

@@ -1,41 +1,17 @@
-// Real-browser harness: Debian's chromium (found on PATH, never downloaded) driven by playwright-core, and one
-// node:http server on 127.0.0.1 that serves the test page and answers the Plantly API from the same origin.
-import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs'
+// Real-browser harness: a Chromium found by chromium-binary.ts (never downloaded) driven by playwright-core, and
+// one node:http server on 127.0.0.1 that serves the test page and answers the Plantly API from the same origin.
+import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { tmpdir } from 'node:os'
-import { delimiter, join } from 'node:path'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 import { type BrowserContext, chromium, type Page } from 'playwright-core'
 import { afterEach } from 'vitest'
 import { PlantlyMock, type PlantlyMockOptions } from '../../src/mock/plantly-mock.js'
 import { serve } from '../../src/mock/server.js'
-
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-]
-
-/** The `chromium` binary on PATH. Throws (so the tests fail, never skip) when it is not installed. */
-export function chromiumOnPath(): string {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (!dir) continue
-    const candidate = join(dir, 'chromium')
-    try {
-      accessSync(candidate, constants.X_OK)
-      return candidate
-    } catch {}
-  }
-  throw new Error(
-    "chromium is not on PATH: the browser tests need Debian's package (apt-get install -y chromium; .ci/run does it)",
-  )
-}
+import { CHROMIUM_ARGS, findChromium } from './chromium-binary.js'
 
 let bundled: Promise<string> | undefined
 
@@ -65,7 +41,7 @@ const cleanups: (() => Promise<void>)[] = []
 
 /** Start Chromium with a fresh profile and a same-origin server (test page + mock API). Both end after the test. */
 export async function tabsOrigin(options: PlantlyMockOptions = {}): Promise<TabsOrigin> {
-  const executablePath = chromiumOnPath()
+  const browser = await findChromium()
   const script = await pageBundle()
   const mock = new PlantlyMock(options)
   const sockets = new Set<Socket>()
@@ -104,7 +80,8 @@ export async function tabsOrigin(options: PlantlyMockOptions = {}): Promise<Tabs
   let context: BrowserContext
   try {
     context = await chromium.launchPersistentContext(profile, {
-      executablePath,
+      executablePath: browser.executablePath,
+      env: browser.env,
       headless: true,
       args: CHROMIUM_ARGS,
       timeout: 20_000,
