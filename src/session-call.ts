@@ -45,6 +45,11 @@ export async function sessionCall(
         const { stop } = context
         await delay(ms, stop ? AbortSignal.any([context.signal, stop]) : context.signal)
         if (stop?.aborted) throw stop.reason // a retry nobody wants any more is not sent
+        // A process or tab that was suspended during the wait wakes up past the deadline, maybe before the
+        // deadline's own timer has fired: an attempt then would go out after the caller gave up on it.
+        if (Date.now() >= context.deadline) {
+          throw new DOMException('The session call reached its deadline before this attempt', 'TimeoutError')
+        }
       }
       const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url
       return fetchSameOrigin(context.fetch, url, requestInit ?? {}, init.secrets ?? [])
