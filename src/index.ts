@@ -36,4 +36,11 @@ export {
   toRecord,
 } from './session.js'
 export type { CallOptions, SessionCore, SessionStats } from './session-core.js'
-export type { ChangeReason, LockOptions, SessionStore, StoreChange, StoreSnapshot } from './store.js'
+export type {
+  ChangeReason,
+  LockGrant,
+  LockOptions,
+  SessionStore,
+  StoreChange,
+  StoreSnapshot,
+} from './store.js'

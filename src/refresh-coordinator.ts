@@ -9,7 +9,7 @@ import { createLoginGate } from './login-gate.js'
 import type { ResolvedOptions } from './options.js'
 import type { ProtocolContext } from './protocol.js'
 import type { Grant, Session } from './session.js'
-import type { ChangeReason, StoreSnapshot } from './store.js'
+import type { ChangeReason, LockGrant, StoreSnapshot } from './store.js'
 import type { StoreSync } from './store-sync.js'
 
 /** How a refresh ended: there is a session now, or there is none. */
@@ -50,12 +50,14 @@ export interface RefreshCoordinator {
   pending(): number
   /**
    * One session call through the protocol, bounded by `refreshTimeoutMs` and aborted with `outer`; `stop` ends
-   * retries without abandoning a request already sent (its answer is not lost).
+   * retries without abandoning a request already sent (its answer is not lost). Under a lock whose lease ends at
+   * `until`, it starts only if it can end by then.
    */
   call<T>(
     outer: AbortSignal | undefined,
     run: (context: ProtocolContext) => Promise<T>,
     stop?: AbortSignal,
+    until?: number,
   ): Promise<T>
   /** Whether the session can log in unattended now: `credentials` given, and no logout since the last login. */
   canLogIn(): boolean
@@ -92,7 +94,11 @@ export function createRefreshCoordinator<Credentials>(
     outer: AbortSignal | undefined,
     run: (context: ProtocolContext) => Promise<T>,
     stop?: AbortSignal,
+    until = Number.POSITIVE_INFINITY,
   ): Promise<T> {
+    // Past its lease another instance may hold the lock and present the same refresh token: a holder that was
+    // frozen (a background tab) and resumes late sends nothing.
+    if (Date.now() + refreshTimeoutMs > until) return Promise.reject(leaseEnded())
     return withDeadline(refreshTimeoutMs, outer, (signal, deadline) => {
       const context: ProtocolContext = { fetch: options.fetch, signal, deadline }
       if (stop) context.stop = stop
@@ -138,16 +144,19 @@ export function createRefreshCoordinator<Credentials>(
     else retire(grant.session)
   }
 
-  async function unattendedLogin(stop: AbortSignal): Promise<Grant> {
+  async function unattendedLogin(stop: AbortSignal, until: number | undefined): Promise<Grant> {
     const blocked = gate.blocked()
     if (blocked) throw blocked
     if (!credentials) throw new SessionRejectedError(undefined)
+    // Not a failed login (no backoff for it): this instance's lock lease ended while it was suspended.
+    if (until !== undefined && Date.now() + refreshTimeoutMs > until) throw leaseEnded()
     try {
       // The credentials callback counts against the same deadline: a hanging secret store cannot hold the lock.
       const grant = await call(
         undefined,
         async (context) => protocol.login(await credentials(), context),
         stop,
+        until,
       )
       counts.logins++
       gate.reset()
@@ -175,16 +184,27 @@ export function createRefreshCoordinator<Credentials>(
     const queued = sync.snapshot
     if (queued && queued.version !== fromVersion) return outcomeNow()
     if (stopped > 0) return 'dead'
-    const underLock = async (): Promise<Outcome> => {
+    let until: number | undefined
+    const underLock = async (grant?: LockGrant): Promise<Outcome> => {
+      until = grant?.until
       // Another instance sharing the store may have renewed (or ended) the session already.
       sync.adopt(await store.read(), 'store', true)
       const latest = sync.snapshot
       if (!latest || latest.version !== fromVersion) return outcomeNow()
-      return renew(latest)
+      return renew(latest, until)
     }
     try {
       if (!store.lock) return await underLock()
-      return await store.lock(underLock, { leaseMs: refreshTimeoutMs * 2 + 1_000 })
+      const lock = store.lock.bind(store)
+      const leaseMs = refreshTimeoutMs * 2 + 1_000
+      try {
+        return await lock(underLock, { leaseMs })
+      } catch (error) {
+        // The lease ran out while this instance held the lock (its tab was frozen): another may have taken over
+        // and renewed. Queue for the lock once more and look at the store again.
+        if (until !== undefined && Date.now() >= until) return await lock(underLock, { leaseMs })
+        throw error
+      }
     } catch (error) {
       // A store that failed (Redis unreachable) is a refresh that could not complete: the session is kept, and
       // a token that has not expired yet is still sent. A refused unattended login is the caller's answer.
@@ -203,7 +223,7 @@ export function createRefreshCoordinator<Credentials>(
     return outcomeNow()
   }
 
-  async function renew(latest: StoreSnapshot): Promise<Outcome> {
+  async function renew(latest: StoreSnapshot, until: number | undefined): Promise<Outcome> {
     const record = latest.record
     const current = { version: latest.version, stop: new AbortController() }
     const stop = current.stop.signal
@@ -212,10 +232,13 @@ export function createRefreshCoordinator<Credentials>(
       if (record?.session.refresh_token) {
         const refreshToken = record.session.refresh_token
         let grant: Grant
-        counts.refreshes++
-        present(refreshToken)
+        const refresh = (context: ProtocolContext) => {
+          counts.refreshes++ // a call that starts (not one refused for the lease)
+          present(refreshToken)
+          return protocol.refresh(record.session, context)
+        }
         try {
-          grant = await call(undefined, (context) => protocol.refresh(record.session, context), stop)
+          grant = await call(undefined, refresh, stop, until)
         } catch (error) {
           // The server answered with an error status: it did not take (rotate) the refresh token.
           if (error instanceof ResponseError && error.status >= 408) presented.delete(refreshToken)
@@ -223,16 +246,16 @@ export function createRefreshCoordinator<Credentials>(
             if (stop.aborted) return stopped > 0 ? 'dead' : outcomeNow() // replaced meanwhile
             throw new RefreshError(error)
           }
-          return await afterRejection(latest, stop, error)
+          return await afterRejection(latest, stop, error, until)
         }
         return await keep(grant, latest, 'refresh')
       }
       if (canLogIn()) {
         // No session yet (or one that cannot be refreshed, e.g. client credentials): log in.
-        return await loginFor(latest, stop)
+        return await loginFor(latest, stop, until)
       }
       // Nothing can renew it (no refresh token, no credentials): after a 401 the session is dead.
-      if (record) return await afterRejection(latest, stop, undefined)
+      if (record) return await afterRejection(latest, stop, undefined, until)
       return outcomeNow()
     } finally {
       if (renewing === current) renewing = undefined
@@ -240,10 +263,14 @@ export function createRefreshCoordinator<Credentials>(
   }
 
   // An unattended login in place of `latest`; a refused one ends the session and fails the waiting calls.
-  async function loginFor(latest: StoreSnapshot, stop: AbortSignal): Promise<Outcome> {
+  async function loginFor(
+    latest: StoreSnapshot,
+    stop: AbortSignal,
+    until: number | undefined,
+  ): Promise<Outcome> {
     let grant: Grant
     try {
-      grant = await unattendedLogin(stop)
+      grant = await unattendedLogin(stop, until)
     } catch (error) {
       if (stop.aborted) return stopped > 0 ? 'dead' : outcomeNow()
       if (error instanceof LoginError) {
@@ -261,6 +288,7 @@ export function createRefreshCoordinator<Credentials>(
     latest: StoreSnapshot,
     stop: AbortSignal,
     rejection: SessionRejectedError | undefined,
+    until: number | undefined,
   ): Promise<Outcome> {
     // A sibling may have rotated the tokens while we presented the old refresh token: adopt its session.
     sync.adopt(await store.read(), 'store', true)
@@ -268,7 +296,7 @@ export function createRefreshCoordinator<Credentials>(
     if (!adopted || adopted.version !== latest.version || stopped > 0) return outcomeNow()
     if (latest.record && canLogIn()) {
       try {
-        const grant = await unattendedLogin(stop)
+        const grant = await unattendedLogin(stop, until)
         return await keep(grant, latest, 'login')
       } catch (error) {
         if (stop.aborted) return stopped > 0 ? 'dead' : outcomeNow()
@@ -327,4 +355,8 @@ export function createRefreshCoordinator<Credentials>(
 
 function expiry(error: LoginError) {
   return { reason: 'login_rejected' as const, error }
+}
+
+function leaseEnded(): DOMException {
+  return new DOMException('The refresh lock lease has ended', 'TimeoutError')
 }

@@ -20,6 +20,15 @@ export interface StoreChange {
   readonly writer: string
 }
 
+/** What {@link SessionStore.lock} tells the function it runs. */
+export interface LockGrant {
+  /**
+   * Local epoch ms (the Date.now clock) at which the lease ends and another instance may take the lock over:
+   * nothing started under the lock may still be under way then (a session call starts only if it can end first).
+   */
+  readonly until: number
+}
+
 /** Options for {@link SessionStore.lock}. */
 export interface LockOptions {
   /** How long the lock is held at most, so a crashed holder cannot block the others forever. */
@@ -49,9 +58,10 @@ export interface SessionStore {
   ): StoreSnapshot | undefined | Promise<StoreSnapshot | undefined>
   /**
    * Run `fn` while holding the store's refresh lock, shared by every instance using the store. A store without
-   * one relies on the instance's own queue (one refresh per instance).
+   * one relies on the instance's own queue (one refresh per instance). A store whose lock can be taken over once
+   * its lease ends passes `fn` a {@link LockGrant}, so that nothing under the lock outlives the lease.
    */
-  lock?<T>(fn: () => Promise<T>, options: LockOptions): Promise<T>
+  lock?<T>(fn: (grant?: LockGrant) => Promise<T>, options: LockOptions): Promise<T>
   /** Be told of writes made by other instances. Returns an unsubscribe function. */
   subscribe?(listener: (snapshot: StoreSnapshot) => void): () => void
 }
