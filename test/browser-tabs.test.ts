@@ -2,10 +2,25 @@
 // these tests fail (findChromium throws), never skip.
 import type { Page } from 'playwright-core'
 import { describe, expect, test, vi } from 'vitest'
-import { type TabsOrigin, tabsOrigin } from './helpers/chromium.js'
+import { freeze, type TabsOrigin, tabsOrigin } from './helpers/chromium.js'
 import { DEMO_USER } from './helpers/mock-server.js'
 
 const WAIT = { timeout: 15_000, interval: 25 } // bounds to detect a hang, not timings
+
+// The tabs' session calls time out after this; the refresh lock's lease is 2 × it + 1 s.
+const REFRESH_TIMEOUT_MS = 1_500
+// How long the other tabs may wait for a frozen holder: its lease, plus slack for a loaded machine. A bound to
+// detect a lock that is never taken over, not a timing.
+const TAKE_OVER_BOUND_MS = 2 * REFRESH_TIMEOUT_MS + 1_000 + 5_000
+
+/** `promise`, or a rejection naming `what` if it has not settled within `ms`. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms)
+  })
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer))
+}
 
 /** Open `count` tabs on the origin, log in from the first, and let the others load the shared session. */
 async function sharedSession(origin: TabsOrigin, count: number, query = ''): Promise<Page[]> {
@@ -139,4 +154,57 @@ describe('browserStore across Chromium tabs', () => {
     expect(stats.reduce((sum, s) => sum + s.refreshes, 0)).toBe(1)
     expect(await b.evaluate(() => window.tab.refreshLock())).toEqual({ held: 0, pending: 0 })
   })
+
+  // Chrome freezes background tabs, and a frozen tab runs no timer: it never lets go of the lock by itself.
+  test('a tab frozen while its refresh call is under way is taken over after its lease; no token goes out twice', async () => {
+    const origin = await tabsOrigin()
+    const [a, b] = await sharedSession(origin, 2, `?refreshTimeoutMs=${REFRESH_TIMEOUT_MS}`)
+    if (!a || !b) throw new Error('tabs')
+    // Tab a's refresh call reaches the server, which neither processes nor answers it.
+    origin.mock.inject({ on: 'refresh', hang: true })
+    origin.mock.expireAccessTokens()
+    const pendingA = a.evaluate(() => window.tab.get('/buyers/a'))
+    await vi.waitFor(() => expect(origin.mock.counters.faultsServed).toBe(1), WAIT)
+    const thaw = await freeze(a)
+
+    const stormB = b.evaluate(() => window.tab.storm(10, 'b'))
+    expect(await within(stormB, TAKE_OVER_BOUND_MS, "tab b's requests")).toEqual(Array(10).fill(200))
+    expect(origin.mock.counters).toMatchObject({ refreshes: 1, refreshRejected: 0, reuseDetected: 0 })
+
+    // Tab a resumes past its lease: its call has timed out, it sends no retry and no refresh with the old
+    // token, and its request is replayed with the session tab b wrote.
+    await thaw()
+    expect(await pendingA).toBe(200)
+    expect(origin.mock.counters).toMatchObject({ refreshes: 1, refreshRejected: 0, reuseDetected: 0 })
+    const tokens = await Promise.all([a, b].map((t) => t.evaluate(() => window.tab.accessToken())))
+    expect(tokens[0]).toBe(tokens[1])
+  }, 60_000)
+
+  test('a tab granted the lock while frozen is taken over; when it resumes it refreshes nothing', async () => {
+    const origin = await tabsOrigin()
+    const [a, b, z] = await sharedSession(origin, 3, `?refreshTimeoutMs=${REFRESH_TIMEOUT_MS}`)
+    if (!a || !b || !z) throw new Error('tabs')
+    origin.mock.expireAccessTokens()
+    await z.evaluate(() => window.tab.holdLock())
+    const pendingA = a.evaluate(() => window.tab.get('/buyers/a'))
+    const queued = (pending: number) =>
+      vi.waitFor(async () => {
+        expect(await z.evaluate(() => window.tab.refreshLock())).toEqual({ held: 1, pending })
+      }, WAIT)
+    await queued(1) // tab a waits for the lock
+    const thaw = await freeze(a)
+    const stormB = b.evaluate(() => window.tab.storm(10, 'b'))
+    await queued(2) // tab b waits behind tab a
+    await z.evaluate(() => window.tab.releaseLock())
+    await queued(1) // the lock went to the frozen tab a, whose callback cannot run
+
+    expect(await within(stormB, TAKE_OVER_BOUND_MS, "tab b's requests")).toEqual(Array(10).fill(200))
+    expect(origin.mock.counters).toMatchObject({ refreshes: 1, refreshRejected: 0, reuseDetected: 0 })
+
+    await thaw()
+    expect(await pendingA).toBe(200)
+    expect(origin.mock.counters).toMatchObject({ refreshes: 1, refreshRejected: 0, reuseDetected: 0 })
+    expect((await a.evaluate(() => window.tab.stats())).refreshes).toBe(0)
+    expect(await z.evaluate(() => window.tab.refreshLock())).toEqual({ held: 0, pending: 0 })
+  }, 60_000)
 })

@@ -1,7 +1,7 @@
 import { createStore, get, type UseStore, update } from 'idb-keyval'
 import { OptionError } from '../errors/option-error.js'
 import { memoryStore } from '../memory-store.js'
-import type { LockOptions, SessionStore, StoreChange, StoreSnapshot } from '../store.js'
+import type { LockGrant, LockOptions, SessionStore, StoreChange, StoreSnapshot } from '../store.js'
 import { describe, rejectUnknownOptions } from '../validate.js'
 import { toSnapshot, versionOf } from './stored-snapshot.js'
 import { tabLocks, type WebLockManager, withWebLock } from './web-lock.js'
@@ -53,7 +53,8 @@ const CONFLICT = Symbol('compare-and-set conflict')
  *   the refresh lock: an older session never overwrites a newer one. (localStorage cannot do this: each tab
  *   reads its own cached copy, so even under a Web Lock a tab may read a value another tab has replaced.)
  * - The refresh runs under a Web Lock (`navigator.locks`), which the browser releases when the holding tab
- *   closes or crashes; a live holder lets go after the lease the session passes.
+ *   closes or crashes; a live holder lets go after the lease the session passes, and a holder that stopped
+ *   running (a frozen background tab) is taken over once its lease has run out (see `withWebLock`).
  * - Each write is announced on a BroadcastChannel, so the other tabs adopt the new session (or the logout)
  *   without asking the server.
  *
@@ -173,7 +174,8 @@ function resolveLocks(option: WebLockManager | null | undefined): WebLockManager
 }
 
 function lockWith(locks: WebLockManager, name: string) {
-  return <T>(fn: () => Promise<T>, options: LockOptions): Promise<T> => withWebLock(locks, name, fn, options)
+  return <T>(fn: (grant: LockGrant) => Promise<T>, options: LockOptions): Promise<T> =>
+    withWebLock(locks, name, fn, options)
 }
 
 // No IndexedDB: this tab keeps its own session, so there is nothing to share with other tabs.

@@ -4,4 +4,4 @@ export {
   type BrowserStoreOptions,
   browserStore,
 } from './browser-store.js'
-export { tabLocks, type WebLockManager } from './web-lock.js'
+export { tabLocks, type WebLockManager, type WebLockSnapshot } from './web-lock.js'

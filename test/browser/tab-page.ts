@@ -16,6 +16,9 @@ for (const name of ['login', 'refresh', 'logout', 'expired'] as const) {
   plantly.on(name, (payload) => events.push({ name, source: payload.source }))
 }
 
+const REFRESH_LOCK = 'session-fetch:tabs-test:refresh'
+let releaseHeld = () => {}
+
 // A storm armed in every tab starts in all of them at once on one BroadcastChannel message.
 const starter = new BroadcastChannel('tabs-test:go')
 let armed: Promise<number[]> | undefined
@@ -76,9 +79,25 @@ const api = {
   },
   events: () => events,
   stats: () => plantly.stats(),
+  /** Take the refresh lock directly (as another holder would) until `releaseLock()`; resolves once held. */
+  holdLock(): Promise<void> {
+    return new Promise((granted) => {
+      void navigator.locks.request(
+        REFRESH_LOCK,
+        () =>
+          new Promise<void>((release) => {
+            releaseHeld = release
+            granted()
+          }),
+      )
+    })
+  },
+  releaseLock(): void {
+    releaseHeld()
+  },
   async refreshLock(): Promise<{ held: number; pending: number }> {
     const { held = [], pending = [] } = await navigator.locks.query()
-    const mine = (lock: LockInfo) => lock.name === 'session-fetch:tabs-test:refresh'
+    const mine = (lock: LockInfo) => lock.name === REFRESH_LOCK
     return { held: held.filter(mine).length, pending: pending.filter(mine).length }
   },
 }

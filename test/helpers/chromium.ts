@@ -111,3 +111,23 @@ export async function tabsOrigin(options: PlantlyMockOptions = {}): Promise<Tabs
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
 })
+
+/**
+ * Stop a tab as Chrome stops a frozen background tab: none of its tasks, timers or callbacks run, while the browser
+ * side goes on (its lock requests are granted, its requests in flight reach the server). Resolves with the function
+ * that lets it run again, where its overdue timers fire. Through the DevTools protocol: the Page Lifecycle freeze
+ * (`Page.setWebLifecycleState`), which chrome-headless-shell (the packaged browser) accepts but does not apply (its
+ * pages stay visible, their timers keep running), and a debugger pause, which stops the tab's JavaScript at the
+ * next statement in every build.
+ */
+export async function freeze(page: Page): Promise<() => Promise<void>> {
+  const session = await page.context().newCDPSession(page)
+  await session.send('Page.setWebLifecycleState', { state: 'frozen' })
+  await session.send('Debugger.enable')
+  await session.send('Debugger.pause')
+  return async () => {
+    await session.send('Debugger.disable') // resumes, and drops a pause not reached yet
+    await session.send('Page.setWebLifecycleState', { state: 'active' })
+    await session.detach()
+  }
+}
