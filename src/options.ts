@@ -142,6 +142,12 @@ export function resolveOptions<Credentials = PlantlyCredentials>(
   if (typeof protocol?.login !== 'function' || typeof protocol.refresh !== 'function') {
     throw new OptionError('protocol', 'expected a SessionProtocol with `login` and `refresh` functions')
   }
+  if (typeof protocol.issuer !== 'string' || protocol.issuer === '') {
+    throw new OptionError(
+      'protocol',
+      'expected a SessionProtocol with an `issuer` string (who issues its sessions)',
+    )
+  }
   for (const name of ['isUnauthorized', 'credentials', 'now'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'function') {
       throw new OptionError(name, `expected a function, got ${describe(options[name])}`)

@@ -104,6 +104,8 @@ export function plantlySessions(options: PlantlySessionsOptions): SessionProtoco
 
   return {
     name: 'plantly',
+    // The Sessions endpoint issues the sessions; baseURL and path hold no credentials, query or fragment.
+    issuer: `plantly:${endpoint}`,
     async login(credentials, context) {
       const { email_address, password } = (credentials ?? {}) as Partial<PlantlyCredentials>
       if (typeof email_address !== 'string' || typeof password !== 'string') {

@@ -31,6 +31,15 @@ export interface PlantlyCredentials {
 export interface SessionProtocol<Credentials = PlantlyCredentials> {
   /** A short name for messages, e.g. `"plantly"`. */
   readonly name: string
+  /**
+   * Who issues this protocol's sessions: a session in a store is bound to it, and an instance whose protocol
+   * names another issuer never sends, refreshes, logs out or overwrites it. Protocols that obtain sessions from
+   * the same place name the same issuer, others a different one. It appears in error messages, so it never holds
+   * a secret.
+   * @example 'plantly:https://api.plantly.gr4vy.app/auth/sessions'
+   * @example 'oauth2:https://auth.example.com/oauth/token#billing-service'
+   */
+  readonly issuer: string
   login(credentials: Credentials, context: ProtocolContext): Promise<Grant>
   refresh(session: Session, context: ProtocolContext): Promise<Grant>
   logout?(session: Session, context: ProtocolContext): Promise<void>

@@ -93,6 +93,9 @@ export function oauth2(options: OAuth2Options): SessionProtocol<OAuth2Credential
 
   const protocol: SessionProtocol<OAuth2Credentials> = {
     name: 'oauth2',
+    // A token endpoint and a client id issue the sessions (never the client secret). The endpoint has no fragment,
+    // so the `#` is unambiguous.
+    issuer: `oauth2:${config.tokenEndpoint}#${config.clientId}`,
     async login(credentials, context) {
       const grant = (credentials as { grant?: unknown } | undefined)?.grant
       switch (grant) {
