@@ -85,6 +85,7 @@ export function createSessionCore<Credentials>(
   const sync = createStoreSync({
     store,
     now,
+    issuer: protocol.issuer,
     emit: emitter.emit,
     replaced: (version) => refresher.supersede(version),
   })

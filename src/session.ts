@@ -35,6 +35,11 @@ export interface SessionRecord {
   readonly receivedAt: number
   /** Local epoch ms at which the access token stops working; undefined when nothing says (refresh only on 401). */
   readonly expiresAt?: number | undefined
+  /**
+   * The issuer of the protocol that obtained it (`SessionProtocol.issuer`): only an instance with the same issuer
+   * uses it. Undefined in records written before sessions were bound to issuers; no instance uses those.
+   */
+  readonly issuer?: string | undefined
 }
 
 // RFC 6750 §2.1 allows b64token; anything printable without spaces is accepted, and nothing that could end a
@@ -114,13 +119,14 @@ function readClaims(token: string): { exp?: unknown; iat?: unknown } | undefined
   }
 }
 
-/** Stamp a grant with the local time it was received: the record a store keeps. */
-export function toRecord(grant: Grant, receivedAt: number): SessionRecord {
+/** Stamp a grant with the local time it was received and who issued it: the record a store keeps. */
+export function toRecord(grant: Grant, receivedAt: number, issuer?: string): SessionRecord {
   const lifetime = accessTokenLifetimeMs(grant)
   return Object.freeze({
     session: Object.freeze({ ...grant.session }),
     receivedAt,
     expiresAt: lifetime === undefined ? undefined : receivedAt + lifetime,
+    ...(issuer === undefined ? {} : { issuer }),
   })
 }
 

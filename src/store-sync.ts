@@ -5,6 +5,8 @@ import type { ChangeReason, StoreSnapshot } from './store.js'
 
 /** What the sync needs: the store and clock, where to announce changes, and whom to tell of a new version. */
 export interface StoreSyncDeps extends Pick<ResolvedOptions<unknown>, 'store' | 'now'> {
+  /** The protocol's issuer: every record written carries it. */
+  issuer: string
   emit: ReturnType<typeof createEmitter>['emit']
   /** The snapshot moved to `version` (see the refresh coordinator's `supersede`). */
   replaced(version: number): void
@@ -43,7 +45,7 @@ export interface StoreSync {
   close(): void
 }
 
-export function createStoreSync({ store, now, emit, replaced }: StoreSyncDeps): StoreSync {
+export function createStoreSync({ store, now, issuer, emit, replaced }: StoreSyncDeps): StoreSync {
   const writer = Math.random().toString(36).slice(2)
   let snap: StoreSnapshot | undefined
   let loading: Promise<void> | undefined
@@ -95,7 +97,7 @@ export function createStoreSync({ store, now, emit, replaced }: StoreSyncDeps): 
     reason: ChangeReason,
     expiry?: Omit<ExpiredEvent, 'source'>,
   ): Promise<boolean> {
-    const change = { record: grantOrNothing && toRecord(grantOrNothing, now()), reason, writer }
+    const change = { record: grantOrNothing && toRecord(grantOrNothing, now(), issuer), reason, writer }
     let written = await store.write(change, expected)
     if (!written) {
       const current = await store.read()

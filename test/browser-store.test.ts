@@ -123,6 +123,34 @@ describe('browserStore: IndexedDB compare-and-set', () => {
   })
 })
 
+describe('browserStore: the issuer of a session', () => {
+  const issuer = 'plantly:https://api.plantly.test/auth/sessions'
+
+  test('is kept with the record in IndexedDB and in the announcement to other tabs', async () => {
+    const a = tab()
+    const b = tab()
+    const toB = nextAnnouncement(b)
+    const labelled = toRecord(
+      { session: { type: 'auth.session', token_type: 'bearer', access_token: 'access-1' } },
+      1_000,
+      issuer,
+    )
+    await a.write({ record: labelled, reason: 'login', writer: 'tab-a' }, 0)
+    expect((await toB).record?.issuer).toBe(issuer)
+    expect((await tab().read()).record).toEqual(labelled)
+  })
+
+  test('a record without one reads back without one; one that is not a string reads as no session', async () => {
+    const raw = createStore('session-fetch', 'sessions')
+    await set('test', { version: 3, record: record('old') }, raw)
+    const read = await tab().read()
+    expect(read.record?.session.access_token).toBe('old')
+    expect(read.record?.issuer).toBeUndefined()
+    await set('test', { version: 4, record: { ...record('odd'), issuer: 42 } }, raw)
+    expect(await tab().read()).toMatchObject({ version: 4, record: undefined })
+  })
+})
+
 describe('browserStore: announcements', () => {
   test('other store objects (other tabs) are told of a write over BroadcastChannel; so is this one', async () => {
     const a = tab()

@@ -1,12 +1,14 @@
 import { describe, expect, test } from 'vitest'
 import {
   createSessionFetch,
+  memoryStore,
   OptionError,
   plantlySessions,
   type SessionFetchOptions,
   type SessionProtocol,
 } from '../src/index.js'
 import { oauth2 } from '../src/oauth2/index.js'
+import { DEMO_USER, mockServer } from './helpers/mock-server.js'
 
 describe('every protocol names the issuer of its sessions', () => {
   test('Plantly: the Sessions endpoint, however baseURL is spelled', () => {
@@ -48,5 +50,15 @@ describe('every protocol names the issuer of its sessions', () => {
       protocol: { ...anonymous, issuer: 'custom:plantly-gateway' },
     }
     expect(() => createSessionFetch(named)).not.toThrow()
+  })
+})
+
+describe('a stored session carries its issuer', () => {
+  test('the record written by login names the protocol’s issuer', async () => {
+    const server = await mockServer()
+    const store = memoryStore()
+    const plantly = createSessionFetch({ baseURL: server.url, store })
+    await plantly.login(DEMO_USER)
+    expect((await store.read()).record?.issuer).toBe(`plantly:${server.url}/auth/sessions`)
   })
 })

@@ -239,6 +239,44 @@ describe('subscribe', () => {
   })
 })
 
+describe('the issuer of a session', () => {
+  const issuer = 'plantly:https://api.plantly.test/auth/sessions'
+
+  test('reads back with the record, in clear and sealed; sealed, it is not readable in Redis', async () => {
+    for (const encryptionKey of [undefined, randomBytes(32)]) {
+      const key = uniqueKey()
+      const written = { ...record(), issuer }
+      const options = encryptionKey ? { key, encryptionKey } : { key }
+      await testStore(options).write({ record: written, reason: 'login', writer: 'w' }, 0)
+      expect((await testStore(options).read()).record?.issuer).toBe(issuer)
+      const raw = JSON.stringify(await (await plainClient()).hGetAll(key))
+      if (encryptionKey) expect(raw).not.toContain('api.plantly.test')
+      else expect(JSON.parse(JSON.parse(raw).data).issuer).toBe(issuer)
+    }
+  })
+
+  test('a record without one (written before sessions had issuers) reads back without one', async () => {
+    const key = uniqueKey()
+    await testStore({ key }).write({ record: record(), reason: 'login', writer: 'w' }, 0)
+    const read = await testStore({ key }).read()
+    expect(read.record?.session.access_token).toMatch(/^access-/)
+    expect(read.record?.issuer).toBeUndefined()
+  })
+
+  test('an issuer that is not a string is a StoreError, not an unlabelled session', async () => {
+    const key = uniqueKey()
+    const store = testStore({ key })
+    await store.write({ record: record(), reason: 'login', writer: 'w' }, 0)
+    const spy = await plainClient()
+    const data = JSON.parse((await spy.hGet(key, 'data')) as string)
+    await spy.hSet(key, 'data', JSON.stringify({ ...data, issuer: 42 }))
+    await expect(store.read()).rejects.toMatchObject({
+      code: 'store_failed',
+      message: /not a session record/,
+    })
+  })
+})
+
 describe('encryption at rest', () => {
   test('Redis holds no token in clear, neither in the key nor on the channel; the same key reads it back', async () => {
     const key = uniqueKey()

@@ -29,6 +29,8 @@ function toRecord(value: unknown): SessionRecord | undefined {
   if (!isSendableToken(raw.access_token)) return undefined
   if (raw.refresh_token !== undefined && !isSendableToken(raw.refresh_token)) return undefined
   if (value.expiresAt !== undefined && !isTime(value.expiresAt)) return undefined
+  const issuer = value.issuer
+  if (issuer !== undefined && (typeof issuer !== 'string' || issuer === '')) return undefined
   const session: Session = {
     type: typeof raw.type === 'string' ? raw.type : 'auth.session',
     token_type: typeof raw.token_type === 'string' ? raw.token_type : 'bearer',
@@ -40,6 +42,7 @@ function toRecord(value: unknown): SessionRecord | undefined {
     session: Object.freeze(session),
     receivedAt: value.receivedAt,
     expiresAt: value.expiresAt,
+    ...(issuer === undefined ? {} : { issuer }),
   })
 }
 

@@ -12,10 +12,13 @@ export interface RecordCodec {
   decode(data: string, version: number, offsetMs: number): Promise<SessionRecord>
 }
 
+// The issuer travels inside `data`, so with an encryption key it is sealed with the session: whoever can write to
+// Redis cannot relabel another issuer's session to have it sent.
 interface Stored {
   session: unknown
   receivedAt: number
   expiresAt?: number
+  issuer?: string
 }
 
 // What is sealed: the record plus the key and version it was written for, so a sealed value copied to another
@@ -35,6 +38,7 @@ export function createCodec(key: string, encryptionKey: Uint8Array | undefined):
   function toStored(record: SessionRecord, offsetMs: number): Stored {
     const stored: Stored = { session: record.session, receivedAt: Math.round(record.receivedAt + offsetMs) }
     if (record.expiresAt !== undefined) stored.expiresAt = Math.round(record.expiresAt + offsetMs)
+    if (record.issuer !== undefined) stored.issuer = record.issuer
     return stored
   }
 
@@ -44,7 +48,8 @@ export function createCodec(key: string, encryptionKey: Uint8Array | undefined):
       typeof stored !== 'object' ||
       stored === null ||
       typeof stored.receivedAt !== 'number' ||
-      (stored.expiresAt !== undefined && typeof stored.expiresAt !== 'number')
+      (stored.expiresAt !== undefined && typeof stored.expiresAt !== 'number') ||
+      (stored.issuer !== undefined && (typeof stored.issuer !== 'string' || stored.issuer === ''))
     ) {
       throw new StoreError(`${where} is not a session record`)
     }
@@ -58,6 +63,7 @@ export function createCodec(key: string, encryptionKey: Uint8Array | undefined):
       session: Object.freeze(session),
       receivedAt: stored.receivedAt - offsetMs,
       expiresAt: stored.expiresAt === undefined ? undefined : stored.expiresAt - offsetMs,
+      ...(stored.issuer === undefined ? {} : { issuer: stored.issuer }),
     })
   }
 
