@@ -98,6 +98,7 @@ export function createSessionCore<Credentials>(
   let refused: string | undefined
 
   function currentToken(): string | undefined {
+    refuseForeign()
     return sync.snapshot?.record?.session.access_token
   }
 
@@ -109,6 +110,12 @@ export function createSessionCore<Credentials>(
   ): string | undefined | Promise<string | undefined> {
     if (waits < 3) return token(signal, waits + 1)
     return ending ? abortable(ending, signal).then(currentToken) : currentToken()
+  }
+
+  // While the store holds another issuer's session, every call rejects (its tokens are not even in our snapshot).
+  function refuseForeign(): void {
+    const refused = sync.refusal()
+    if (refused) throw refused
   }
 
   // After a proactive refresh failed, a token that has not expired yet is still worth sending.
@@ -157,6 +164,7 @@ export function createSessionCore<Credentials>(
     const { orphans } = await stopping
     try {
       await sync.load()
+      refuseForeign()
       const clear = async (): Promise<SessionRecord | undefined> => {
         sync.adopt(await store.read(), 'store', true) // a sibling's refresh may have written meanwhile
         const ended = sync.snapshot?.record
@@ -178,6 +186,7 @@ export function createSessionCore<Credentials>(
   async function performLogin(supplied: Credentials, signal: AbortSignal): Promise<Session> {
     if (signal.aborted) throw signal.reason
     await sync.load()
+    refuseForeign() // logging in would only end in overwriting another issuer's session
     let grant: Grant
     try {
       grant = await refresher.call(signal, (context) => protocol.login(supplied, context))
@@ -237,6 +246,8 @@ export function createSessionCore<Credentials>(
     if (ending) return abortable(ending, signal).then(() => token(signal, waits))
     const snap = sync.snapshot
     if (snap === undefined) return abortable(sync.load(), signal).then(() => token(signal, waits))
+    const refusedStore = sync.refusal()
+    if (refusedStore) return Promise.reject(refusedStore)
     const inflight = refresher.inflight
     if (inflight) return waitThenToken(inflight, signal, currentToken(), waits)
     const record = snap.record
@@ -260,6 +271,7 @@ export function createSessionCore<Credentials>(
       else if (refresher.inflight) await abortable(refresher.inflight, signal)
       else break
     }
+    refuseForeign()
     if (sent === undefined) {
       // Sent without a token because this instance knew of no session; another instance may have logged in
       // since, and its notice not arrived yet: ask the store once, and replay with what it holds.
@@ -297,6 +309,8 @@ export function createSessionCore<Credentials>(
       const begin = (): Promise<Outcome> => {
         const inflight = refresher.inflight
         if (inflight) return inflight
+        const refused = sync.refusal()
+        if (refused) return Promise.reject(refused)
         const current = sync.snapshot as StoreSnapshot
         if (!current.record && !refresher.canLogIn()) {
           return Promise.reject(new SessionExpiredError('no_session'))
@@ -311,6 +325,7 @@ export function createSessionCore<Credentials>(
           ? begin()
           : sync.load().then(begin)
       return abortable(running, callOptions.signal).then((outcome) => {
+        refuseForeign()
         const session = sync.snapshot?.record?.session
         if (outcome === 'dead' || ending || !session) throw new SessionExpiredError('session_expired')
         return session
@@ -354,6 +369,7 @@ export function createSessionCore<Credentials>(
           // The store is down: the session this instance holds (and still sends) is the answer.
         }
       }
+      refuseForeign()
       return sync.snapshot?.record?.session
     },
     on(event, listener) {

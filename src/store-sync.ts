@@ -1,4 +1,6 @@
+import type { StoreError } from './errors/store-error.js'
 import type { ChangeSource, createEmitter, ExpiredEvent } from './events.js'
+import { foreignSessionError, viewAs } from './issuer.js'
 import type { ResolvedOptions } from './options.js'
 import { type Grant, toRecord } from './session.js'
 import type { ChangeReason, StoreSnapshot } from './store.js'
@@ -17,13 +19,15 @@ export interface StoreSyncDeps extends Pick<ResolvedOptions<unknown>, 'store' | 
  * its compare-and-set writes, announced as events.
  */
 export interface StoreSync {
-  /** The last snapshot adopted; undefined until the first `load()` resolves. */
+  /** The last snapshot adopted; undefined until the first `load()` resolves. Never holds another issuer's session. */
   readonly snapshot: StoreSnapshot | undefined
   /**
    * The last change was a logout (here or in a sibling): no unattended login until a login anywhere. Derived
    * from the snapshot, so an instance that first reads the store after a sibling logged out knows it too.
    */
   readonly loggedOut: boolean
+  /** A StoreError while the store holds another issuer's session (no call may proceed); undefined otherwise. */
+  refusal(): StoreError | undefined
   /** Resolves with the latest snapshot (not the first one read): callers act on what is current. */
   load(): Promise<StoreSnapshot>
   adopt(next: StoreSnapshot, source: ChangeSource, freshRead?: boolean): void
@@ -50,6 +54,7 @@ export function createStoreSync({ store, now, issuer, emit, replaced }: StoreSyn
   let snap: StoreSnapshot | undefined
   let loading: Promise<void> | undefined
   let unsubscribe: (() => void) | undefined
+  let foreign: string | undefined // the issuer of another protocol's session the store holds now
 
   async function load(): Promise<StoreSnapshot> {
     if (snap) return snap
@@ -68,15 +73,23 @@ export function createStoreSync({ store, now, issuer, emit, replaced }: StoreSyn
   // Take a snapshot if it is newer than ours; announce changes other instances made. A fresh read of the store
   // (the refresh path) below our version but not empty means the store lost its data (Redis restarted without
   // persistence) and a sibling wrote since: that session is the live one, and ours may hold rotated-out tokens.
-  function adopt(next: StoreSnapshot, source: ChangeSource, freshRead = false): void {
-    const rewritten = freshRead && snap !== undefined && next.version > 0 && next.version < snap.version
-    if (snap !== undefined && next.version <= snap.version && !rewritten) return
+  function adopt(stored: StoreSnapshot, source: ChangeSource, freshRead = false): void {
+    const rewritten = freshRead && snap !== undefined && stored.version > 0 && stored.version < snap.version
+    if (snap !== undefined && stored.version <= snap.version && !rewritten) return
     const hadSnapshot = snap !== undefined
-    snap = next
+    const next = take(stored)
     replaced(next.version)
     if (source === 'store' && hadSnapshot && next.reason && next.writer !== writer) {
       announce(next.reason, next, 'store')
     }
+  }
+
+  // Another issuer's session never enters this instance's view: its tokens cannot be sent, refreshed or announced.
+  function take(stored: StoreSnapshot): StoreSnapshot {
+    const view = viewAs(issuer, stored)
+    foreign = view.foreign
+    snap = view.snapshot
+    return snap
   }
 
   function announce(
@@ -97,6 +110,8 @@ export function createStoreSync({ store, now, issuer, emit, replaced }: StoreSyn
     reason: ChangeReason,
     expiry?: Omit<ExpiredEvent, 'source'>,
   ): Promise<boolean> {
+    const refused = refusal()
+    if (refused) throw refused // never write over another issuer's session
     const change = { record: grantOrNothing && toRecord(grantOrNothing, now(), issuer), reason, writer }
     let written = await store.write(change, expected)
     if (!written) {
@@ -106,9 +121,14 @@ export function createStoreSync({ store, now, issuer, emit, replaced }: StoreSyn
         return false
       }
       // Below a version it already had: the store lost its data (a restart without persistence, cleared site
-      // data). What we write is the newest session there is, so write it over what is there now, once.
+      // data). What we write is the newest session there is, so write it over what is there now, once - unless
+      // what is there now is another issuer's.
+      if (viewAs(issuer, current).foreign !== undefined) {
+        take(current)
+        return false
+      }
       written = await store.write(change, current.version)
-      snap = written ?? (await store.read()) // the reset store is the truth now, even below our old version
+      take(written ?? (await store.read())) // the reset store is the truth now, even below our old version
       if (!written) return false
     } else adopt(written, 'local')
     announce(reason, written, 'local', expiry)
@@ -125,10 +145,15 @@ export function createStoreSync({ store, now, issuer, emit, replaced }: StoreSyn
     throw new Error(`The session store kept refusing the ${reason} write (compare-and-set never matched)`)
   }
 
+  function refusal(): StoreError | undefined {
+    return foreign === undefined ? undefined : foreignSessionError(foreign, issuer)
+  }
+
   return {
     get snapshot() {
       return snap
     },
+    refusal,
     get loggedOut() {
       return snap?.reason === 'logout'
     },

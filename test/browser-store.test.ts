@@ -2,12 +2,13 @@
 // the announcements between store objects, and tabLocks() plays the origin's lock manager. The behaviour across
 // real tabs is proven in Chromium (test/browser-tabs.test.ts).
 import { IDBFactory } from 'fake-indexeddb'
-import { createStore, set } from 'idb-keyval'
+import { createStore, get, set } from 'idb-keyval'
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { type BrowserStore, type BrowserStoreOptions, browserStore, tabLocks } from '../src/browser/index.js'
 import { withWebLock } from '../src/browser/web-lock.js'
-import { createSessionFetch, OptionError, type StoreSnapshot, toRecord } from '../src/index.js'
-import { DEMO_USER, mockServer } from './helpers/mock-server.js'
+import { createSessionFetch, OptionError, StoreError, type StoreSnapshot, toRecord } from '../src/index.js'
+import { PlantlyMock } from '../src/mock/index.js'
+import { DEMO_USER, mockServer, recordRequests } from './helpers/mock-server.js'
 
 const opened: BrowserStore[] = []
 
@@ -330,6 +331,73 @@ describe('browserStore under createSessionFetch', () => {
     expect(server.log.at(-1)).toMatchObject({ path: '/buyers/after', token: undefined })
     a.close()
     b.close()
+  })
+})
+
+describe('browserStore: two apps of one origin on the same key (two issuers)', () => {
+  test('the second never sends, refreshes, logs out or overwrites the first’s session: its calls reject', async () => {
+    const [serverA, serverB] = await Promise.all([mockServer(), mockServer()])
+    const atB = recordRequests(serverB)
+    const origin = tabLocks()
+    const a = createSessionFetch({ baseURL: serverA.url, store: tab({ locks: origin }) })
+    const b = createSessionFetch({
+      baseURL: serverB.url,
+      store: tab({ locks: origin }),
+      credentials: () => DEMO_USER,
+    })
+    expect(await b.getSession()).toBeUndefined() // B's tab loaded first and listens on the BroadcastChannel
+    const sessionA = await a.login(DEMO_USER)
+    const raw = createStore('session-fetch', 'sessions')
+    const before = await get('test', raw)
+
+    const calls = {
+      fetch: () => b.fetch('/buyers'),
+      login: () => b.login(DEMO_USER),
+      refresh: () => b.refresh(),
+      logout: () => b.logout(),
+      getSession: () => b.getSession(),
+    }
+    for (const [name, call] of Object.entries(calls)) {
+      const error = await call().then(
+        () => new Error(`${name} resolved`),
+        (e: unknown) => e,
+      )
+      expect(error, name).toBeInstanceOf(StoreError)
+      expect((error as StoreError).message, name).toContain(`plantly:${serverA.url}/auth/sessions`)
+      expect((error as StoreError).message, name).not.toContain(sessionA.access_token)
+    }
+    const tokensA = [sessionA.access_token, sessionA.refresh_token].filter(
+      (t): t is string => t !== undefined,
+    )
+    expect(atB.filter((r) => tokensA.some((t) => `${r.authorization} ${r.body}`.includes(t)))).toEqual([])
+    expect(atB).toEqual([])
+    expect(await get('test', raw)).toEqual(before)
+    expect((await a.fetch('/buyers')).status).toBe(200)
+    a.close()
+    b.close()
+  })
+
+  test('a session an earlier version left in IndexedDB (no issuer) is never sent; a login replaces it', async () => {
+    const server = await mockServer()
+    const received = recordRequests(server)
+    const legacy = await new PlantlyMock().issueSession()
+    const raw = createStore('session-fetch', 'sessions')
+    await set(
+      'test',
+      { version: 4, record: { session: legacy, receivedAt: Date.now() }, reason: 'login' },
+      raw,
+    )
+
+    const plantly = createSessionFetch({ baseURL: server.url, store: tab(), credentials: () => DEMO_USER })
+    expect((await plantly.fetch('/buyers')).status).toBe(200)
+    expect(received.filter((r) => r.authorization?.includes(legacy.access_token))).toEqual([])
+    expect(received.filter((r) => r.authorization?.includes(legacy.refresh_token))).toEqual([])
+    expect(server.counters.logins).toBe(1)
+    expect(await tab().read()).toMatchObject({
+      version: 5,
+      record: { issuer: `plantly:${server.url}/auth/sessions` },
+    })
+    plantly.close()
   })
 })
 

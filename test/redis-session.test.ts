@@ -1,6 +1,7 @@
-import { expect, test } from 'vitest'
+import { randomBytes } from 'node:crypto'
+import { describe, expect, test } from 'vitest'
 import { createSessionFetch, RefreshError, type SessionStore, StoreError } from '../src/index.js'
-import { DEMO_USER, mockServer } from './helpers/mock-server.js'
+import { DEMO_USER, mockServer, recordRequests } from './helpers/mock-server.js'
 import { plainClient, testStore, uniqueKey, until } from './helpers/redis.js'
 
 test('a refresh rejected because a sibling rotated the tokens adopts the sibling’s session from Redis and replays', async () => {
@@ -101,4 +102,101 @@ test('after Redis lost the session, a sibling still on the old version adopts th
   expect((await b.getSession())?.access_token).toBe((await a.getSession())?.access_token)
   a.close()
   b.close()
+})
+
+describe('one Redis key, two issuers: the second never sends, refreshes, logs out or overwrites the first’s session', () => {
+  test.each([
+    ['in clear', undefined],
+    ['sealed with encryptionKey', randomBytes(32)],
+  ])(
+    '%s: its calls reject with StoreError, its server sees none of the tokens, Redis is untouched',
+    async (_, encryptionKey) => {
+      const [serverA, serverB] = await Promise.all([mockServer(), mockServer()])
+      const atB = recordRequests(serverB)
+      const key = uniqueKey()
+      const options = encryptionKey ? { key, encryptionKey } : { key }
+      const a = createSessionFetch({ baseURL: serverA.url, store: testStore(options) })
+      // Another process of another API, configured with the same key by mistake; with credentials it would log
+      // in unattended and write over A's session if it got that far.
+      const b = createSessionFetch({
+        baseURL: serverB.url,
+        store: testStore(options),
+        credentials: () => DEMO_USER,
+      })
+      expect(await b.getSession()).toBeUndefined() // B loaded the empty key first, and listens to it
+      const sessionA = await a.login(DEMO_USER)
+      const redis = await plainClient()
+      const before = await redis.hGetAll(key)
+
+      const calls = {
+        fetch: () => b.fetch('/buyers'),
+        login: () => b.login(DEMO_USER),
+        refresh: () => b.refresh(),
+        logout: () => b.logout(),
+        getSession: () => b.getSession(),
+      }
+      for (const [name, call] of Object.entries(calls)) {
+        const error = await call().then(
+          () => new Error(`${name} resolved`),
+          (e: unknown) => e,
+        )
+        expect(error, name).toBeInstanceOf(StoreError)
+        expect((error as StoreError).message, name).toContain(`plantly:${serverA.url}/auth/sessions`)
+        expect((error as StoreError).message, name).toContain(`plantly:${serverB.url}/auth/sessions`)
+        expect((error as StoreError).message, name).not.toContain(sessionA.access_token)
+      }
+
+      const tokensA = [sessionA.access_token, sessionA.refresh_token].filter(
+        (t): t is string => t !== undefined,
+      )
+      expect(atB.filter((r) => tokensA.some((t) => `${r.authorization} ${r.body}`.includes(t)))).toEqual([])
+      expect(atB).toEqual([])
+      expect(await redis.hGetAll(key)).toEqual(before)
+      expect((await a.fetch('/buyers')).status).toBe(200)
+      expect(serverA.log.at(-1)).toMatchObject({ token: sessionA.access_token })
+      a.close()
+      b.close()
+    },
+  )
+
+  test('after Redis lost its data, a refresh never writes over the other issuer’s session found there', async () => {
+    const [serverA, serverB] = await Promise.all([mockServer(), mockServer()])
+    const key = uniqueKey()
+    const a = createSessionFetch({ baseURL: serverA.url, store: testStore({ key }) })
+    const b = createSessionFetch({ baseURL: serverB.url, store: testStore({ key }) })
+    await a.login(DEMO_USER)
+    await a.refresh() // version 2
+    const redis = await plainClient()
+    await redis.del(key) // a restart of a Redis that keeps nothing on disk
+
+    // A's refresh reads the emptied key, then is held at A's server while B logs in (version 1 on the empty key).
+    serverA.inject({ on: 'refresh', delayMs: 1_000 })
+    serverA.mock.expireAccessTokens()
+    const response = a.fetch('/buyers')
+    await until(() => serverA.counters.faultsServed === 1, 'A’s refresh to reach its server')
+    const sessionB = await b.login(DEMO_USER)
+
+    // A's compare-and-set at version 2 fails; the key is below it, but holds B's session: A does not write.
+    await expect(response).rejects.toBeInstanceOf(StoreError)
+    expect(await redis.hmGet(key, ['version', 'reason'])).toEqual(['1', 'login'])
+    expect(await b.getSession()).toEqual(sessionB)
+    expect((await b.fetch('/buyers')).status).toBe(200)
+    a.close()
+    b.close()
+  })
+
+  test('the same issuer, however baseURL is spelled, still shares one session and one refresh', async () => {
+    const server = await mockServer()
+    const key = uniqueKey()
+    const a = createSessionFetch({ baseURL: server.url, store: testStore({ key }) })
+    const b = createSessionFetch({ baseURL: `${server.url}/`, store: testStore({ key }) })
+    const session = await a.login(DEMO_USER)
+    expect(await b.getSession()).toEqual(session)
+    server.mock.expireAccessTokens()
+    const responses = await Promise.all([a, b, a, b].map((client) => client.fetch('/buyers')))
+    expect(responses.map((r) => r.status)).toEqual([200, 200, 200, 200])
+    expect(server.counters).toMatchObject({ logins: 1, refreshes: 1, reuseDetected: 0 })
+    a.close()
+    b.close()
+  })
 })

@@ -16,3 +16,27 @@ afterEach(async () => {
   await Promise.all([...running].map((server) => server.close()))
   running.clear()
 })
+
+/** One request as a mock server received it: the Authorization header and the body, as sent over HTTP. */
+export interface ReceivedRequest {
+  method: string
+  path: string
+  authorization: string | null
+  body: string
+}
+
+/** Every request `server` receives from now on (session calls included), for "what reached this origin" checks. */
+export function recordRequests(server: MockServer): ReceivedRequest[] {
+  const received: ReceivedRequest[] = []
+  const handle = server.mock.handle.bind(server.mock)
+  server.mock.handle = (request) => {
+    received.push({
+      method: request.method,
+      path: request.path,
+      authorization: request.headers.get('authorization'),
+      body: new TextDecoder().decode(request.body),
+    })
+    return handle(request)
+  }
+  return received
+}
