@@ -1,3 +1,4 @@
+import { OptionError } from './errors/option-error.js'
 import { StoreError } from './errors/store-error.js'
 import type { StoreSnapshot } from './store.js'
 
@@ -31,4 +32,21 @@ export function foreignSessionError(stored: string, issuer: string): StoreError 
     `The session store holds a session of ${stored}, not of this client's issuer ${issuer}, and will not use or ` +
       'overwrite it: give each API its own store (or key)',
   )
+}
+
+/**
+ * A store's `bind`: the first issuer binds the store; a client of another issuer is refused when it is created
+ * (an OptionError naming `store`), before anything is read or sent.
+ */
+export function issuerBinding(): (issuer: string) => void {
+  let bound: string | undefined
+  return (issuer) => {
+    bound ??= issuer
+    if (issuer !== bound) {
+      throw new OptionError(
+        'store',
+        `it already holds sessions of another issuer (${bound}, not ${issuer}): give each API its own store`,
+      )
+    }
+  }
 }

@@ -1,8 +1,11 @@
+import { issuerBinding } from './issuer.js'
 import type { LockOptions, SessionStore, StoreChange, StoreSnapshot } from './store.js'
 
 /**
  * The default store: the session in this realm's memory. Several `createSessionFetch` instances given the same
  * `memoryStore()` share one session and make one refresh between them; separate calls give separate sessions.
+ * A store serves one issuer (one API, or one OAuth2 client): a client of another one given the same store is
+ * refused with an `OptionError` when it is created.
  *
  * @example
  * const store = memoryStore()
@@ -35,5 +38,6 @@ export function memoryStore(): SessionStore {
       listeners.add(listener)
       return () => listeners.delete(listener)
     },
+    bind: issuerBinding(),
   }
 }

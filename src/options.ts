@@ -133,8 +133,15 @@ export function resolveOptions<Credentials = PlantlyCredentials>(
     throw new OptionError('fetch', `expected a function, got ${describe(transport)}`)
   }
   const store = options.store ?? memoryStore()
-  if (typeof store?.read !== 'function' || typeof store.write !== 'function') {
-    throw new OptionError('store', 'expected a SessionStore with `read` and `write` functions')
+  if (
+    typeof store?.read !== 'function' ||
+    typeof store.write !== 'function' ||
+    (store.bind !== undefined && typeof store.bind !== 'function')
+  ) {
+    throw new OptionError(
+      'store',
+      'expected a SessionStore with `read` and `write` functions (and `bind`, if any)',
+    )
   }
   const protocol =
     options.protocol ??
@@ -161,7 +168,7 @@ export function resolveOptions<Credentials = PlantlyCredentials>(
       `expected at least loginBackoffMs (${loginBackoffMs}), got ${loginBackoffMaxMs}`,
     )
   }
-  return {
+  const resolved: ResolvedOptions<Credentials> = {
     baseURL,
     // Looked up per call so that test tools which patch globalThis.fetch after creation still apply.
     fetch: transport ?? ((input, init) => globalThis.fetch(input, init)),
@@ -175,4 +182,7 @@ export function resolveOptions<Credentials = PlantlyCredentials>(
     protocol,
     now: options.now ?? Date.now,
   }
+  // Last, once every option is good: a store that serves one issuer refuses a client of another one now.
+  store.bind?.(protocol.issuer)
+  return resolved
 }

@@ -377,6 +377,18 @@ describe('browserStore: two apps of one origin on the same key (two issuers)', (
     b.close()
   })
 
+  test('one store object given to clients of two APIs: the second is refused when it is created', () => {
+    const shared = tab()
+    vi.stubGlobal('indexedDB', undefined)
+    const inTab = tab()
+    expect(inTab.coordination.storage).toBe('memory')
+    for (const store of [shared, inTab]) {
+      createSessionFetch({ baseURL: 'https://api-a.test', store })
+      expect(() => createSessionFetch({ baseURL: 'https://api-b.test', store })).toThrow(OptionError)
+      expect(() => createSessionFetch({ baseURL: 'https://api-a.test/', store })).not.toThrow()
+    }
+  })
+
   test('a session an earlier version left in IndexedDB (no issuer) is never sent; a login replaces it', async () => {
     const server = await mockServer()
     const received = recordRequests(server)

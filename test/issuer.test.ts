@@ -68,6 +68,52 @@ describe('a stored session carries its issuer', () => {
   })
 })
 
+describe('memoryStore() serves one issuer: a client of another one is refused when it is created', () => {
+  test('two APIs (baseURLs): OptionError naming `store` and both issuers, thrown synchronously', async () => {
+    const server = await mockServer()
+    const store = memoryStore()
+    const a = createSessionFetch({ baseURL: server.url, store })
+    const session = await a.login(DEMO_USER)
+    let error: unknown
+    try {
+      createSessionFetch({ baseURL: 'https://other-api.test', store })
+    } catch (e) {
+      error = e
+    }
+    expect(error).toBeInstanceOf(OptionError)
+    expect(error).toMatchObject({ option: 'store', code: 'invalid_option' })
+    const message = (error as OptionError).message
+    expect(message).toMatch(/already holds sessions of another issuer/)
+    expect(message).toContain(`plantly:${server.url}/auth/sessions`)
+    expect(message).toContain('plantly:https://other-api.test/auth/sessions')
+    expect(message).not.toContain(session.access_token)
+    expect(message).not.toContain(session.refresh_token)
+    expect(await a.getSession()).toEqual(session) // the first client is untouched
+  })
+
+  test('before any session exists too, and for two OAuth2 clients of one token endpoint', () => {
+    const tokenEndpoint = 'https://auth.example.test/oauth/token'
+    const store = memoryStore()
+    const protocol = (clientId: string) =>
+      oauth2({ tokenEndpoint, clientId, clientSecret: 'client-secret-value' })
+    createSessionFetch({ baseURL: 'https://api.example.test', store, protocol: protocol('billing') })
+    createSessionFetch({ baseURL: 'https://api.example.test/v2', store, protocol: protocol('billing') })
+    const other = () =>
+      createSessionFetch({ baseURL: 'https://api.example.test', store, protocol: protocol('reports') })
+    expect(other).toThrow(OptionError)
+    expect(other).toThrow(`${tokenEndpoint}#billing`)
+    expect(other).not.toThrow(/client-secret-value/)
+  })
+
+  test('a client refused for a bad option does not bind the store', () => {
+    const store = memoryStore()
+    expect(() => createSessionFetch({ baseURL: 'https://a.test', store, refreshTimeoutMs: -1 })).toThrow(
+      /refreshTimeoutMs/,
+    )
+    expect(() => createSessionFetch({ baseURL: 'https://b.test', store })).not.toThrow()
+  })
+})
+
 /** The requests among `received` that carry either token of `session` anywhere (header, path or body). */
 function carrying(received: ReceivedRequest[], session: Session | undefined): ReceivedRequest[] {
   const tokens = [session?.access_token, session?.refresh_token].filter((t): t is string => t !== undefined)

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { describe, expect, test } from 'vitest'
-import { createSessionFetch, RefreshError, type SessionStore, StoreError } from '../src/index.js'
+import { createSessionFetch, OptionError, RefreshError, type SessionStore, StoreError } from '../src/index.js'
 import { DEMO_USER, mockServer, recordRequests } from './helpers/mock-server.js'
 import { plainClient, testStore, uniqueKey, until } from './helpers/redis.js'
 
@@ -183,6 +183,13 @@ describe('one Redis key, two issuers: the second never sends, refreshes, logs ou
     expect((await b.fetch('/buyers')).status).toBe(200)
     a.close()
     b.close()
+  })
+
+  test('one redisStore object given to clients of two APIs: the second is refused when it is created', () => {
+    const store = testStore({ key: uniqueKey() })
+    createSessionFetch({ baseURL: 'https://api-a.test', store })
+    expect(() => createSessionFetch({ baseURL: 'https://api-b.test', store })).toThrow(OptionError)
+    expect(() => createSessionFetch({ baseURL: 'https://api-b.test', store })).toThrow(/`store`.*api-a\.test/)
   })
 
   test('the same issuer, however baseURL is spelled, still shares one session and one refresh', async () => {

@@ -1,5 +1,6 @@
 import { createStore, get, type UseStore, update } from 'idb-keyval'
 import { OptionError } from '../errors/option-error.js'
+import { issuerBinding } from '../issuer.js'
 import { memoryStore } from '../memory-store.js'
 import type { LockGrant, LockOptions, SessionStore, StoreChange, StoreSnapshot } from '../store.js'
 import { describe, rejectUnknownOptions } from '../validate.js'
@@ -115,6 +116,7 @@ export function browserStore(options: BrowserStoreOptions = {}): BrowserStore {
       return snapshot
     },
     lock: lockWith(locks ?? tabLocks(), lockName),
+    bind: issuerBinding(), // other tabs, and other store objects, find out when they read the session
     subscribe(listener) {
       listeners.add(listener)
       return () => listeners.delete(listener)
@@ -188,6 +190,7 @@ function tabStore(lockName: string): BrowserStore {
     read: inner.read,
     write: inner.write,
     lock: lockWith(tabLocks(), lockName),
+    bind: issuerBinding(),
     subscribe(listener) {
       const unsubscribe = subscribe?.(listener) ?? (() => undefined)
       unsubscribers.add(unsubscribe)

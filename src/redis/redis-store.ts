@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { createClient } from 'redis'
 import { StoreError, summarize } from '../errors/store-error.js'
+import { issuerBinding } from '../issuer.js'
 import type { ChangeReason, LockOptions, SessionStore, StoreChange, StoreSnapshot } from '../store.js'
 import { createCodec } from './codec.js'
 import {
@@ -307,6 +308,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     write: (change, expectedVersion) =>
       write(change, expectedVersion).catch((error: unknown) => Promise.reject(failure(error, 'write'))),
     lock,
+    bind: issuerBinding(), // clients of another issuer in other processes find out when they read the key
     subscribe(listener) {
       if (closing) throw new StoreError(`The Redis store of key ${JSON.stringify(key)} is closed`)
       listeners.add(listener)
