@@ -29,9 +29,15 @@ export function viewAs(issuer: string, snapshot: StoreSnapshot): IssuerView {
 /** The error every call of an instance gets while its store holds another issuer's session. Names no token. */
 export function foreignSessionError(stored: string, issuer: string): StoreError {
   return new StoreError(
-    `The session store holds a session of ${stored}, not of this client's issuer ${issuer}, and will not use or ` +
-      'overwrite it: give each API its own store (or key)',
+    `The session store holds a session of ${shown(stored)}, not of this client's issuer ${shown(issuer)}, and ` +
+      'will not use or overwrite it: give each API its own store (or key)',
   )
+}
+
+// A URL query in an issuer (an OAuth2 token endpoint's) tells issuers apart but is left out of messages, as
+// ResponseError leaves it out of URLs: whatever it carries is not the reader's business.
+function shown(issuer: string): string {
+  return issuer.replace(/\?[^#]*/, '?…')
 }
 
 /**
@@ -45,7 +51,7 @@ export function issuerBinding(): (issuer: string) => void {
     if (issuer !== bound) {
       throw new OptionError(
         'store',
-        `it already holds sessions of another issuer (${bound}, not ${issuer}): give each API its own store`,
+        `it already holds sessions of another issuer (${shown(bound)}, not ${shown(issuer)}): give each API its own store`,
       )
     }
   }

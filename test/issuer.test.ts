@@ -105,6 +105,18 @@ describe('memoryStore() serves one issuer: a client of another one is refused wh
     expect(other).not.toThrow(/client-secret-value/)
   })
 
+  test('two tenants of one token endpoint (the query differs) are two issuers; the query stays out of the message', () => {
+    const store = memoryStore()
+    const tenant = (name: string) =>
+      oauth2({ tokenEndpoint: `https://auth.example.test/token?tenant=${name}`, clientId: 'app' })
+    createSessionFetch({ baseURL: 'https://api.example.test', store, protocol: tenant('acme') })
+    const other = () =>
+      createSessionFetch({ baseURL: 'https://api.example.test', store, protocol: tenant('initech') })
+    expect(other).toThrow(OptionError)
+    expect(other).toThrow('https://auth.example.test/token?…#app')
+    expect(other).not.toThrow(/acme|initech/)
+  })
+
   test('a client refused for a bad option does not bind the store', () => {
     const store = memoryStore()
     expect(() => createSessionFetch({ baseURL: 'https://a.test', store, refreshTimeoutMs: -1 })).toThrow(
