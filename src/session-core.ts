@@ -289,6 +289,7 @@ export function createSessionCore<Credentials>(
     // A token this session just obtained and that was refused already: the path refuses every token.
     if (refused === sent && now() - current.receivedAt < FRESH_TOKEN_MS) return undefined
     const outcome = await abortable(refresher.start(snap.version), signal)
+    refuseForeign() // the refresh may have found another issuer's session in the store
     return outcome === 'dead' ? undefined : tokenAfterWait(signal, 0)
   }
 
