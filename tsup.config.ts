@@ -3,14 +3,14 @@ import { defineConfig } from 'tsup'
 // One entry per public entry point; each adapter or store with extra dependencies stays out of the core.
 export const entries = {
   index: 'src/index.ts',
-  mock: 'src/mock/index.ts',
-  msw: 'src/msw/index.ts',
-  oauth2: 'src/oauth2/index.ts',
-  axios: 'src/adapters/axios.ts',
-  undici: 'src/adapters/undici.ts',
-  ofetch: 'src/adapters/ofetch.ts',
-  browser: 'src/browser/index.ts',
-  redis: 'src/redis/index.ts',
+  mock: 'src/testing/mock/index.ts',
+  msw: 'src/testing/msw/index.ts',
+  oauth2: 'src/protocols/oauth2/index.ts',
+  axios: 'src/doors/axios/index.ts',
+  undici: 'src/doors/undici/index.ts',
+  ofetch: 'src/doors/ofetch/index.ts',
+  browser: 'src/stores/browser/index.ts',
+  redis: 'src/stores/redis/index.ts',
 }
 
 export default defineConfig({

@@ -6,7 +6,7 @@
 // - `/__bench/*` is the control surface the orchestrator and the clients use (counts, expiry, TTL).
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { PlantlyMock } from '../src/mock/index.js'
+import { PlantlyMock } from '../src/testing/mock/index.js'
 
 const mock = new PlantlyMock({ accessTtlSeconds: 3600, refreshTtlSeconds: 3600, logLimit: 1 })
 /** Access token → local epoch ms at which it stops working. */

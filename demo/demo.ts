@@ -2,7 +2,7 @@
 // It logs in, sends bursts of concurrent requests across a proactive refresh and across a server-side expiry,
 // and prints what happened: requests, refresh calls, replays, failures, time.
 import { createSessionFetch } from '../src/index.js'
-import { startMockServer } from '../src/mock/index.js'
+import { startMockServer } from '../src/testing/mock/index.js'
 
 const BURST = 500
 const server = await startMockServer({ accessTtlSeconds: 4, latencyMs: 2 })

@@ -1,9 +1,14 @@
-import type { SessionEventMap, SessionEventName } from './events.js'
-import { createFetchWrapper } from './fetch-wrapper.js'
-import { resolveOptions, type SessionFetchOptions } from './options.js'
-import type { PlantlyCredentials } from './protocol.js'
-import type { Session } from './session.js'
-import { type CallOptions, createSessionCore, type SessionCore, type SessionStats } from './session-core.js'
+import type { SessionEventMap, SessionEventName } from './core/events.js'
+import { resolveOptions, type SessionFetchOptions } from './core/options.js'
+import type { PlantlyCredentials } from './core/protocol.js'
+import type { Session } from './core/session.js'
+import {
+  type CallOptions,
+  createSessionCore,
+  type SessionCore,
+  type SessionStats,
+} from './core/session-core.js'
+import { createFetchWrapper } from './doors/fetch/fetch-wrapper.js'
 
 /** What `createSessionFetch` returns. Every method is bound: pass them around freely. */
 export interface SessionFetch<Credentials = PlantlyCredentials> {

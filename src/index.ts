@@ -1,3 +1,31 @@
+export type {
+  ChangeSource,
+  ExpiredEvent,
+  ExpiredReason,
+  SessionEventMap,
+  SessionEventName,
+} from './core/events.js'
+export type { SessionFetchOptions } from './core/options.js'
+export type { PlantlyCredentials, ProtocolContext, SessionProtocol } from './core/protocol.js'
+export {
+  accessTokenLifetimeMs,
+  type Grant,
+  isSendableToken,
+  parseSession,
+  refreshDueAt,
+  type Session,
+  type SessionRecord,
+  toRecord,
+} from './core/session.js'
+export type { CallOptions, SessionCore, SessionStats } from './core/session-core.js'
+export type {
+  ChangeReason,
+  LockGrant,
+  LockOptions,
+  SessionStore,
+  StoreChange,
+  StoreSnapshot,
+} from './core/store.js'
 export { createSessionFetch, type SessionFetch } from './create-session-fetch.js'
 export { InvalidResponseError } from './errors/invalid-response-error.js'
 export { LoginError } from './errors/login-error.js'
@@ -14,33 +42,5 @@ export {
 } from './errors/session-fetch-error.js'
 export { SessionRejectedError } from './errors/session-rejected-error.js'
 export { StoreError } from './errors/store-error.js'
-export type {
-  ChangeSource,
-  ExpiredEvent,
-  ExpiredReason,
-  SessionEventMap,
-  SessionEventName,
-} from './events.js'
-export { memoryStore } from './memory-store.js'
-export type { SessionFetchOptions } from './options.js'
-export { type PlantlySessionsOptions, plantlySessions } from './plantly-protocol.js'
-export type { PlantlyCredentials, ProtocolContext, SessionProtocol } from './protocol.js'
-export {
-  accessTokenLifetimeMs,
-  type Grant,
-  isSendableToken,
-  parseSession,
-  refreshDueAt,
-  type Session,
-  type SessionRecord,
-  toRecord,
-} from './session.js'
-export type { CallOptions, SessionCore, SessionStats } from './session-core.js'
-export type {
-  ChangeReason,
-  LockGrant,
-  LockOptions,
-  SessionStore,
-  StoreChange,
-  StoreSnapshot,
-} from './store.js'
+export { type PlantlySessionsOptions, plantlySessions } from './protocols/plantly/plantly-protocol.js'
+export { memoryStore } from './stores/memory/memory-store.js'

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream'
 import axios, { type AxiosError } from 'axios'
 import { describe, expect, test } from 'vitest'
-import { attachSession } from '../src/adapters/axios.js'
+import { attachSession } from '../src/doors/axios/index.js'
 import { createSessionFetch, OptionError, RefreshError } from '../src/index.js'
 import { attempts, type Echo, loggedIn, settled, sha256, testClock, until } from './helpers/adapters.js'
 import { DEMO_USER, mockServer } from './helpers/mock-server.js'

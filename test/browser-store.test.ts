@@ -4,10 +4,15 @@
 import { IDBFactory } from 'fake-indexeddb'
 import { createStore, get, set } from 'idb-keyval'
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
-import { type BrowserStore, type BrowserStoreOptions, browserStore, tabLocks } from '../src/browser/index.js'
-import { withWebLock } from '../src/browser/web-lock.js'
 import { createSessionFetch, OptionError, StoreError, type StoreSnapshot, toRecord } from '../src/index.js'
-import { PlantlyMock } from '../src/mock/index.js'
+import {
+  type BrowserStore,
+  type BrowserStoreOptions,
+  browserStore,
+  tabLocks,
+} from '../src/stores/browser/index.js'
+import { withWebLock } from '../src/stores/browser/web-lock.js'
+import { PlantlyMock } from '../src/testing/mock/index.js'
 import { DEMO_USER, mockServer, recordRequests } from './helpers/mock-server.js'
 
 const opened: BrowserStore[] = []

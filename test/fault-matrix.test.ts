@@ -9,7 +9,7 @@ import {
   RefreshError,
   type SessionFetch,
 } from '../src/index.js'
-import type { Fault, MockServer, MockServerOptions } from '../src/mock/index.js'
+import type { Fault, MockServer, MockServerOptions } from '../src/testing/mock/index.js'
 import { craftJwt } from './helpers/jwt.js'
 import { DEMO_USER, mockServer } from './helpers/mock-server.js'
 

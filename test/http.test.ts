@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, test } from 'vitest'
 import { createSessionFetch, RefreshError } from '../src/index.js'
-import { PlantlyMock } from '../src/mock/index.js'
+import { PlantlyMock } from '../src/testing/mock/index.js'
 import { DEMO_USER, mockServer } from './helpers/mock-server.js'
 
 const closers: (() => Promise<void>)[] = []

@@ -11,8 +11,8 @@ import {
   StoreError,
   toRecord,
 } from '../src/index.js'
-import { PlantlyMock } from '../src/mock/index.js'
-import { oauth2 } from '../src/oauth2/index.js'
+import { oauth2 } from '../src/protocols/oauth2/index.js'
+import { PlantlyMock } from '../src/testing/mock/index.js'
 import { DEMO_USER, mockServer, type ReceivedRequest, recordRequests } from './helpers/mock-server.js'
 
 describe('every protocol names the issuer of its sessions', () => {

@@ -150,7 +150,7 @@ describe('an instance that only listens hears the store', () => {
     const server = await mockServer()
     const script = `
       import { createSessionFetch } from ${JSON.stringify(fileURLToPath(new URL('../src/index.ts', import.meta.url)))}
-      import { redisStore } from ${JSON.stringify(fileURLToPath(new URL('../src/redis/index.ts', import.meta.url)))}
+      import { redisStore } from ${JSON.stringify(fileURLToPath(new URL('../src/stores/redis/index.ts', import.meta.url)))}
       const plantly = createSessionFetch({ baseURL: process.env.SF_BASE_URL, store: redisStore({ url: process.env.SF_REDIS_URL, key: process.env.SF_KEY }) })
       plantly.on('logout', () => {})
       await plantly.login({ email_address: 'demo@plantly.test', password: 'plantly' })

@@ -12,7 +12,7 @@ import {
   type Session,
   SessionRejectedError,
 } from '../src/index.js'
-import { type OAuth2Options, type OAuth2Session, oauth2 } from '../src/oauth2/index.js'
+import { type OAuth2Options, type OAuth2Session, oauth2 } from '../src/protocols/oauth2/index.js'
 
 const TOKEN = 'https://auth.test/oauth/token'
 const REVOKE = 'https://auth.test/oauth/revoke'

@@ -2,7 +2,7 @@
 // for a resource server that verifies them against the provider's JWKS, short TTLs, rotating refresh tokens.
 import { describe, expect, test } from 'vitest'
 import { createSessionFetch, LoginError } from '../src/index.js'
-import { type OAuth2Credentials, type OAuth2Options, oauth2 } from '../src/oauth2/index.js'
+import { type OAuth2Credentials, type OAuth2Options, oauth2 } from '../src/protocols/oauth2/index.js'
 import {
   type AuthServer,
   authorize,

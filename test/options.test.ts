@@ -1,5 +1,4 @@
 import { describe, expect, test } from 'vitest'
-import { browserStore } from '../src/browser/index.js'
 import {
   createSessionFetch,
   memoryStore,
@@ -7,8 +6,9 @@ import {
   plantlySessions,
   type SessionFetchOptions,
 } from '../src/index.js'
-import { oauth2 } from '../src/oauth2/index.js'
-import { redisStore } from '../src/redis/index.js'
+import { oauth2 } from '../src/protocols/oauth2/index.js'
+import { browserStore } from '../src/stores/browser/index.js'
+import { redisStore } from '../src/stores/redis/index.js'
 
 const baseURL = 'https://api.plantly.test'
 

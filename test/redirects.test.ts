@@ -12,9 +12,9 @@ import {
   RefreshError,
   type Session,
 } from '../src/index.js'
-import { PlantlyMock } from '../src/mock/plantly-mock.js'
-import { serve } from '../src/mock/server.js'
-import { oauth2 } from '../src/oauth2/index.js'
+import { oauth2 } from '../src/protocols/oauth2/index.js'
+import { PlantlyMock } from '../src/testing/mock/plantly-mock.js'
+import { serve } from '../src/testing/mock/server.js'
 import { tabsOrigin } from './helpers/chromium.js'
 import { DEMO_USER, mockServer } from './helpers/mock-server.js'
 

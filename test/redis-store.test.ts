@@ -3,8 +3,8 @@ import { decodeProtectedHeader } from 'jose'
 import { createClient } from 'redis'
 import { describe, expect, test } from 'vitest'
 import { OptionError, type SessionRecord, StoreError, type StoreSnapshot } from '../src/index.js'
-import { PlantlyMock } from '../src/mock/index.js'
-import { redisStore } from '../src/redis/index.js'
+import { redisStore } from '../src/stores/redis/index.js'
+import { PlantlyMock } from '../src/testing/mock/index.js'
 import { plainClient, REDIS_URL, testStore, uniqueKey, until } from './helpers/redis.js'
 
 let serial = 0

@@ -1,6 +1,6 @@
 // sessionCall's retries against the clock: one session call with retry and backoff, bounded by its deadline.
 import { afterEach, expect, test, vi } from 'vitest'
-import { sessionCall } from '../src/session-call.js'
+import { sessionCall } from '../src/protocols/session-call.js'
 
 afterEach(() => {
   vi.useRealTimers()

@@ -1,7 +1,7 @@
 import { SignJWT } from 'jose'
 import { describe, expect, test } from 'vitest'
+import { accessTokenLifetimeMs, parseSession, refreshDueAt, toRecord } from '../src/core/session.js'
 import { InvalidResponseError } from '../src/errors/invalid-response-error.js'
-import { accessTokenLifetimeMs, parseSession, refreshDueAt, toRecord } from '../src/session.js'
 
 const key = new TextEncoder().encode('a-test-key-of-32-bytes-length!!!')
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { createSessionFetch, type SessionFetch, type SessionFetchOptions } from '../../src/index.js'
-import type { MockServer } from '../../src/mock/index.js'
+import type { MockServer } from '../../src/testing/mock/index.js'
 import { DEMO_USER } from './mock-server.js'
 
 /** SHA-256 hex of a body, as the mock's echo reports it (`bodyHash`). */

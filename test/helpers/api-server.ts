@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterEach } from 'vitest'
-import { PlantlyMock, type PlantlyMockOptions } from '../../src/mock/plantly-mock.js'
-import { serve } from '../../src/mock/server.js'
+import { PlantlyMock, type PlantlyMockOptions } from '../../src/testing/mock/plantly-mock.js'
+import { serve } from '../../src/testing/mock/server.js'
 
 /** A route of {@link apiServer}: answers the request itself, or returns false to leave it to the mock. */
 export type Route = (req: IncomingMessage, res: ServerResponse) => boolean

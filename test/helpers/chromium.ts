@@ -9,8 +9,8 @@ import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 import { type BrowserContext, chromium, type Page } from 'playwright-core'
 import { afterEach } from 'vitest'
-import { PlantlyMock, type PlantlyMockOptions } from '../../src/mock/plantly-mock.js'
-import { serve } from '../../src/mock/server.js'
+import { PlantlyMock, type PlantlyMockOptions } from '../../src/testing/mock/plantly-mock.js'
+import { serve } from '../../src/testing/mock/server.js'
 import { CHROMIUM_ARGS, findChromium } from './chromium-binary.js'
 
 let bundled: Promise<string> | undefined

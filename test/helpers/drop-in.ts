@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest'
 import type { SessionFetch } from '../../src/index.js'
-import type { MockServer } from '../../src/mock/index.js'
+import type { MockServer } from '../../src/testing/mock/index.js'
 import { type Echo, loggedIn, sha256, testClock } from './adapters.js'
 import { mockServer } from './mock-server.js'
 

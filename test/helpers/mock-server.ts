@@ -1,5 +1,5 @@
 import { afterEach } from 'vitest'
-import { type MockServer, type MockServerOptions, startMockServer } from '../../src/mock/index.js'
+import { type MockServer, type MockServerOptions, startMockServer } from '../../src/testing/mock/index.js'
 
 export const DEMO_USER = { email_address: 'demo@plantly.test', password: 'plantly' } as const
 

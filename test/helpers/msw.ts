@@ -1,7 +1,7 @@
 import { setupServer } from 'msw/node'
 import { afterAll, afterEach, beforeAll } from 'vitest'
 import { createSessionFetch, type SessionFetch, type SessionFetchOptions } from '../../src/index.js'
-import { type PlantlyHandlersOptions, plantlyHandlers } from '../../src/msw/index.js'
+import { type PlantlyHandlersOptions, plantlyHandlers } from '../../src/testing/msw/index.js'
 
 export const BASE = 'https://api.plantly.test'
 export const OTHER = 'https://elsewhere.test'

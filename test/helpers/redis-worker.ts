@@ -2,7 +2,7 @@
 // over the IPC channel. Replies { id, ok, value | error }; reports session events as { event, source }.
 import { createHash } from 'node:crypto'
 import { createSessionFetch, type SessionEventName } from '../../src/index.js'
-import { redisStore } from '../../src/redis/index.js'
+import { redisStore } from '../../src/stores/redis/index.js'
 
 const env = (name: string): string => {
   const value = process.env[name]

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { createClient, type RedisClientType } from 'redis'
 import { afterEach } from 'vitest'
-import { type RedisStore, type RedisStoreOptions, redisStore } from '../../src/redis/index.js'
+import { type RedisStore, type RedisStoreOptions, redisStore } from '../../src/stores/redis/index.js'
 
 /** The Redis every Redis test uses; `.ci/run` starts it. Absent Redis fails the tests (never skips them). */
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'

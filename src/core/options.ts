@@ -1,0 +1,188 @@
+import { OptionError } from '../errors/option-error.js'
+import { plantlySessions } from '../protocols/plantly/plantly-protocol.js'
+import { memoryStore } from '../stores/memory/memory-store.js'
+import type { PlantlyCredentials, SessionProtocol } from './protocol.js'
+import type { SessionStore } from './store.js'
+import { describe, parseBaseURL, parseDuration, parseOrigins, rejectUnknownOptions } from './validate.js'
+
+/** Options of `createSessionFetch`. Only `baseURL` is required. */
+export interface SessionFetchOptions<Credentials = PlantlyCredentials> {
+  /**
+   * The API's base URL. Relative inputs are joined to it (`'/buyers'` → `${baseURL}/buyers`), and its origin is
+   * the one that receives the access token.
+   * @example 'https://api.plantly.gr4vy.app'
+   */
+  baseURL: string
+  /**
+   * The transport every request and session call goes through.
+   * @default globalThis.fetch (looked up at call time)
+   */
+  fetch?: typeof globalThis.fetch
+  /**
+   * Where the session lives and how instances sharing it coordinate.
+   * @default memoryStore()
+   */
+  store?: SessionStore
+  /**
+   * Refresh when the access token expires within this many ms. Never more than half the token's lifetime.
+   * @default 30_000
+   */
+  refreshWindowMs?: number
+  /**
+   * Bound on one refresh (and on login and logout), retries included, in ms.
+   * @default 10_000
+   */
+  refreshTimeoutMs?: number
+  /**
+   * Extra origins that may receive the access token, e.g. `['https://files.plantly.gr4vy.app']`. Exact origins
+   * only: no paths, no wildcards.
+   * @default [] (only baseURL's origin)
+   */
+  allowedOrigins?: readonly string[]
+  /**
+   * Decides which responses mean "this access token was refused".
+   * @default (response) => response.status === 401
+   */
+  isUnauthorized?: (response: Response) => boolean
+  /**
+   * Supplies credentials for an unattended login: on the first request when there is no session, and again
+   * when a refresh is rejected. Without it a dead session stays dead until you call `login()`.
+   */
+  credentials?: () => Credentials | Promise<Credentials>
+  /**
+   * After an unattended login (with `credentials`) fails, no other is attempted for this long; each further
+   * failure doubles it, up to `loginBackoffMaxMs`. Calls in between fail at once with the same kind of error
+   * (`LoginError` for refused credentials, `RefreshError` for a login that could not complete) without asking
+   * `credentials` or the server. An explicit `login()` is never held back, and a success starts over.
+   * @default 1_000
+   */
+  loginBackoffMs?: number
+  /**
+   * The longest backoff between unattended logins after repeated failures.
+   * @default 300_000 (5 minutes)
+   */
+  loginBackoffMaxMs?: number
+  /**
+   * How sessions are obtained and renewed.
+   * @default plantlySessions({ baseURL })
+   */
+  protocol?: SessionProtocol<Credentials>
+  /**
+   * The clock, in epoch ms. Only differences of its readings are used.
+   * @default Date.now
+   */
+  now?: () => number
+}
+
+/**
+ * The default `isUnauthorized`: a 401, unless its `WWW-Authenticate` says `error="insufficient_scope"` (RFC 6750
+ * §3.1: the token is fine but lacks a scope, so a refresh would not help). Adapters recognise it and ask
+ * {@link isRefusedToken} with the status and header instead of building a Response.
+ */
+export const defaultIsUnauthorized = (response: Response): boolean =>
+  response.status === 401 && !isInsufficientScope(response.headers.get('www-authenticate'))
+
+/** Whether a `WWW-Authenticate` header value carries `error="insufficient_scope"` in any challenge. */
+export function isInsufficientScope(header: string | null | undefined): boolean {
+  return (
+    typeof header === 'string' && /(?:^|[\s,])error\s*=\s*"?insufficient_scope"?(?:$|[\s,])/i.test(header)
+  )
+}
+
+/** Options after validation and defaults: nothing optional left but `credentials`. */
+export interface ResolvedOptions<Credentials> {
+  baseURL: URL
+  fetch: typeof globalThis.fetch
+  store: SessionStore
+  refreshWindowMs: number
+  refreshTimeoutMs: number
+  allowedOrigins: ReadonlySet<string>
+  isUnauthorized: (response: Response) => boolean
+  credentials: (() => Credentials | Promise<Credentials>) | undefined
+  loginBackoff: { baseMs: number; maxMs: number }
+  protocol: SessionProtocol<Credentials>
+  now: () => number
+}
+
+const OPTIONS = {
+  baseURL: true,
+  fetch: true,
+  store: true,
+  refreshWindowMs: true,
+  refreshTimeoutMs: true,
+  allowedOrigins: true,
+  isUnauthorized: true,
+  credentials: true,
+  loginBackoffMs: true,
+  loginBackoffMaxMs: true,
+  protocol: true,
+  now: true,
+} satisfies Record<keyof SessionFetchOptions, true>
+
+/** Validate user options and fill in defaults. Every error names the option. */
+export function resolveOptions<Credentials = PlantlyCredentials>(
+  options: SessionFetchOptions<Credentials>,
+): ResolvedOptions<Credentials> {
+  if (typeof options !== 'object' || options === null) {
+    throw new OptionError('options', 'expected an object with at least `baseURL`')
+  }
+  rejectUnknownOptions(options, OPTIONS)
+  const baseURL = parseBaseURL(options.baseURL, 'baseURL')
+  const transport = options.fetch
+  if (transport !== undefined && typeof transport !== 'function') {
+    throw new OptionError('fetch', `expected a function, got ${describe(transport)}`)
+  }
+  const store = options.store ?? memoryStore()
+  if (
+    typeof store?.read !== 'function' ||
+    typeof store.write !== 'function' ||
+    (store.bind !== undefined && typeof store.bind !== 'function')
+  ) {
+    throw new OptionError(
+      'store',
+      'expected a SessionStore with `read` and `write` functions (and `bind`, if any)',
+    )
+  }
+  const protocol =
+    options.protocol ??
+    (plantlySessions({ baseURL: baseURL.href }) as unknown as SessionProtocol<Credentials>)
+  if (typeof protocol?.login !== 'function' || typeof protocol.refresh !== 'function') {
+    throw new OptionError('protocol', 'expected a SessionProtocol with `login` and `refresh` functions')
+  }
+  if (typeof protocol.issuer !== 'string' || protocol.issuer === '') {
+    throw new OptionError(
+      'protocol',
+      'expected a SessionProtocol with an `issuer` string (who issues its sessions)',
+    )
+  }
+  for (const name of ['isUnauthorized', 'credentials', 'now'] as const) {
+    if (options[name] !== undefined && typeof options[name] !== 'function') {
+      throw new OptionError(name, `expected a function, got ${describe(options[name])}`)
+    }
+  }
+  const loginBackoffMs = parseDuration(options.loginBackoffMs ?? 1_000, 'loginBackoffMs', false)
+  const loginBackoffMaxMs = parseDuration(options.loginBackoffMaxMs ?? 300_000, 'loginBackoffMaxMs', false)
+  if (loginBackoffMaxMs < loginBackoffMs) {
+    throw new OptionError(
+      'loginBackoffMaxMs',
+      `expected at least loginBackoffMs (${loginBackoffMs}), got ${loginBackoffMaxMs}`,
+    )
+  }
+  const resolved: ResolvedOptions<Credentials> = {
+    baseURL,
+    // Looked up per call so that test tools which patch globalThis.fetch after creation still apply.
+    fetch: transport ?? ((input, init) => globalThis.fetch(input, init)),
+    store,
+    refreshWindowMs: parseDuration(options.refreshWindowMs ?? 30_000, 'refreshWindowMs', false),
+    refreshTimeoutMs: parseDuration(options.refreshTimeoutMs ?? 10_000, 'refreshTimeoutMs', true),
+    allowedOrigins: new Set([baseURL.origin, ...parseOrigins(options.allowedOrigins ?? [])]),
+    isUnauthorized: options.isUnauthorized ?? defaultIsUnauthorized,
+    credentials: options.credentials,
+    loginBackoff: { baseMs: loginBackoffMs, maxMs: loginBackoffMaxMs },
+    protocol,
+    now: options.now ?? Date.now,
+  }
+  // Last, once every option is good: a store that serves one issuer refuses a client of another one now.
+  store.bind?.(protocol.issuer)
+  return resolved
+}

@@ -1,0 +1,412 @@
+import { LoginError } from '../errors/login-error.js'
+import { LogoutError } from '../errors/logout-error.js'
+import { RefreshError } from '../errors/refresh-error.js'
+import { ResponseError } from '../errors/response-error.js'
+import { SessionExpiredError } from '../errors/session-expired-error.js'
+import { SessionFetchError } from '../errors/session-fetch-error.js'
+import { SessionRejectedError } from '../errors/session-rejected-error.js'
+import { abortable } from './abort.js'
+import { createAuthorizer } from './authorizer.js'
+import { createEmitter, type SessionEventMap, type SessionEventName } from './events.js'
+import type { ResolvedOptions } from './options.js'
+import { createRefreshCoordinator, type Outcome } from './refresh-coordinator.js'
+import { type Grant, refreshDueAt, type Session, type SessionRecord } from './session.js'
+import type { StoreSnapshot } from './store.js'
+import { createStoreSync } from './store-sync.js'
+
+/** Counters of what an instance did, for reports and leak checks. */
+export interface SessionStats {
+  /** Refresh calls made to the server by this instance. */
+  refreshes: number
+  /** Logins made by this instance (explicit and unattended). */
+  logins: number
+  /** Requests replayed after a 401. */
+  replays: number
+  /** Refreshes waiting in the queue or running now. */
+  pendingRefreshes: number
+  /** Event listeners registered. */
+  listeners: number
+}
+
+/** Per-call options of `login`, `refresh` and `logout`. */
+export interface CallOptions {
+  /** Aborts this caller's wait (and a login or logout call); never a shared refresh. */
+  signal?: AbortSignal
+}
+
+/**
+ * The one session core behind every door (the fetch wrapper, the axios interceptor, the undici dispatcher):
+ * "the token to send now" and "this token was just refused", with one refresh queue per instance and the
+ * store's lock across instances.
+ */
+export interface SessionCore<Credentials> {
+  /** True when a request to this absolute URL should carry the access token. */
+  authorizes(url: string, method: string): boolean
+  /** Whether a response means "this access token was refused". */
+  isUnauthorized(response: Response): boolean
+  /** The token to send now (undefined: no session). A promise only when it has to wait (load, refresh). */
+  token(signal?: AbortSignal): string | undefined | Promise<string | undefined>
+  /**
+   * A request sent with `token` (undefined: without one) was refused. Resolves with the token to replay with,
+   * or undefined when the session is gone (give the caller its 401). Rejects with RefreshError when the refresh
+   * could not complete.
+   */
+  rejected(token: string | undefined, signal?: AbortSignal): Promise<string | undefined>
+  /** Count a replay (for `stats()`). */
+  noteReplay(): void
+  /** A replay sent with `token` was refused too. */
+  noteRefused(token: string): void
+  login(credentials: Credentials, options?: CallOptions): Promise<Session>
+  refresh(options?: CallOptions): Promise<Session>
+  logout(options?: CallOptions): Promise<void>
+  getSession(): Promise<Session | undefined>
+  on<E extends SessionEventName>(event: E, listener: (payload: SessionEventMap[E]) => void): () => void
+  stats(): SessionStats
+  /** Stop listening to the store. */
+  close(): void
+}
+
+/**
+ * A 401 for a token obtained less than this long ago, which was already refused once since, does not start
+ * another refresh: the path refuses every token (a permissions problem, not an expired session), and asking
+ * the server for new tokens on every call would only hammer it.
+ */
+const FRESH_TOKEN_MS = 5_000
+
+export function createSessionCore<Credentials>(
+  options: ResolvedOptions<Credentials>,
+): SessionCore<Credentials> {
+  const { store, protocol, now, refreshWindowMs, refreshTimeoutMs } = options
+  const emitter = createEmitter()
+  const counts = { refreshes: 0, logins: 0, replays: 0 }
+  const authorizes = createAuthorizer(options.allowedOrigins, protocol)
+  // Each needs the other: the coordinator renews from the sync's snapshot, and the sync tells it when a new
+  // version makes its session call pointless. `replaced` first runs after a load, when both exist.
+  const sync = createStoreSync({
+    store,
+    now,
+    issuer: protocol.issuer,
+    emit: emitter.emit,
+    replaced: (version) => refresher.supersede(version),
+  })
+  const refresher = createRefreshCoordinator(options, sync, counts)
+  let ending: Promise<void> | undefined // logout() clearing the session: requests wait for it
+  // login() and logout() run one after the other, in the order they were called.
+  let lifecycle: Promise<unknown> = Promise.resolve()
+  let sharedLogin: SharedLogin | undefined
+  // The last token refused by a replay (see FRESH_TOKEN_MS).
+  let refused: string | undefined
+
+  function currentToken(): string | undefined {
+    refuseForeign()
+    return sync.snapshot?.record?.session.access_token
+  }
+
+  // After a wait, the token to send is decided again: the session may have been replaced meanwhile (a login,
+  // another instance) by one that is itself due. A bounded number of times, then the current one as it is.
+  function tokenAfterWait(
+    signal: AbortSignal | undefined,
+    waits: number,
+  ): string | undefined | Promise<string | undefined> {
+    if (waits < 3) return token(signal, waits + 1)
+    return ending ? abortable(ending, signal).then(currentToken) : currentToken()
+  }
+
+  // While the store holds another issuer's session, every call rejects (its tokens are not even in our snapshot).
+  function refuseForeign(): void {
+    const refused = sync.refusal()
+    if (refused) throw refused
+  }
+
+  // After a proactive refresh failed, a token that has not expired yet is still worth sending.
+  function stillValid(token: string | undefined, error: unknown): string | undefined {
+    const record = sync.snapshot?.record
+    if (
+      error instanceof RefreshError &&
+      token !== undefined &&
+      record?.session.access_token === token &&
+      record.expiresAt !== undefined &&
+      now() < record.expiresAt
+    ) {
+      return token
+    }
+    throw error
+  }
+
+  function waitThenToken(
+    promise: Promise<unknown>,
+    signal: AbortSignal | undefined,
+    held: string | undefined,
+    waits: number,
+  ) {
+    return abortable(promise, signal).then(
+      () => tokenAfterWait(signal, waits),
+      (error: unknown) => {
+        if (signal?.aborted && error === signal.reason) throw error
+        return stillValid(held, error)
+      },
+    )
+  }
+
+  function inOrder<T>(step: () => Promise<T>): Promise<T> {
+    const run = lifecycle.then(step, step)
+    lifecycle = run.catch(() => undefined)
+    return run
+  }
+
+  // Clear the session here and in the store, after the renewals under way have settled (so the newest session
+  // is the one ended, and no refresh token they presented is presented again). Returns the sessions to end.
+  // If the store fails, the sessions this instance knows of are still ended on the server (the caller wants
+  // out, and a dead token is safer than a live one nobody can clear); `failure` says why nothing was cleared.
+  async function clearSession(
+    stopping: Promise<{ orphans: Session[]; presented: ReadonlySet<string> }>,
+  ): Promise<{ ended: Session[]; failure?: { error: unknown } }> {
+    const { orphans } = await stopping
+    try {
+      await sync.load()
+      refuseForeign()
+      const clear = async (): Promise<SessionRecord | undefined> => {
+        sync.adopt(await store.read(), 'store', true) // a sibling's refresh may have written meanwhile
+        const ended = sync.snapshot?.record
+        if (ended || !sync.loggedOut) await sync.overwrite(undefined, 'logout')
+        return ended
+      }
+      const leaseMs = refreshTimeoutMs * 2 + 1_000
+      const ended = store.lock ? await store.lock(clear, { leaseMs }) : await clear()
+      // What a renewal obtained after the logout was called is ended too (newest first).
+      return { ended: ended ? [...orphans, ended.session] : orphans }
+    } catch (error) {
+      const held = sync.snapshot?.record?.session
+      return { ended: held ? [...orphans, held] : orphans, failure: { error } }
+    } finally {
+      refresher.resume()
+    }
+  }
+
+  async function performLogin(supplied: Credentials, signal: AbortSignal): Promise<Session> {
+    if (signal.aborted) throw signal.reason
+    await sync.load()
+    refuseForeign() // logging in would only end in overwriting another issuer's session
+    let grant: Grant
+    try {
+      grant = await refresher.call(signal, (context) => protocol.login(supplied, context))
+    } catch (error) {
+      throw toLoginError(error, signal)
+    }
+    counts.logins++
+    refresher.loggedIn()
+    const replaced = sync.snapshot?.record
+    try {
+      await sync.overwrite(grant, 'login')
+    } catch (error) {
+      refresher.retire(grant.session) // a session nobody can keep is not left live on the server
+      throw error
+    }
+    // The session this login replaces would stay live on the server until its refresh token expires.
+    if (replaced && replaced.session.access_token !== grant.session.access_token) {
+      refresher.retire(replaced.session)
+    }
+    return grant.session
+  }
+
+  function login(supplied: Credentials, callOptions: CallOptions = {}): Promise<Session> {
+    const { signal } = callOptions
+    if (signal?.aborted) return Promise.reject(signal.reason)
+    const key = credentialKey(supplied)
+    let shared = key !== undefined && sharedLogin?.key === key ? sharedLogin : undefined
+    if (!shared) {
+      const controller = new AbortController()
+      const entry: SharedLogin = { key, callers: 0, controller, promise: Promise.resolve(undefined as never) }
+      entry.promise = inOrder(() => performLogin(supplied, controller.signal))
+      const settle = () => {
+        if (sharedLogin === entry) sharedLogin = undefined
+      }
+      entry.promise.then(settle, settle)
+      sharedLogin = entry
+      shared = entry
+    }
+    return joinLogin(shared, signal)
+  }
+
+  // Each caller of a shared login can give up on its own; the call itself is aborted when all of them have.
+  function joinLogin(shared: SharedLogin, signal: AbortSignal | undefined): Promise<Session> {
+    shared.callers++
+    if (!signal) return shared.promise
+    const leave = () => {
+      shared.callers--
+      if (shared.callers === 0) shared.controller.abort(signal.reason)
+    }
+    signal.addEventListener('abort', leave, { once: true })
+    const done = () => signal.removeEventListener('abort', leave)
+    shared.promise.then(done, done)
+    return abortable(shared.promise, signal)
+  }
+
+  function token(signal?: AbortSignal, waits = 0): string | undefined | Promise<string | undefined> {
+    if (ending) return abortable(ending, signal).then(() => token(signal, waits))
+    const snap = sync.snapshot
+    if (snap === undefined) return abortable(sync.load(), signal).then(() => token(signal, waits))
+    const refusedStore = sync.refusal()
+    if (refusedStore) return Promise.reject(refusedStore)
+    const inflight = refresher.inflight
+    if (inflight) return waitThenToken(inflight, signal, currentToken(), waits)
+    const record = snap.record
+    if (!record) {
+      if (!refresher.canLogIn()) return undefined
+      const blocked = refresher.loginBlocked()
+      if (blocked) return Promise.reject(blocked) // wrong credentials: fail at once, ask nobody
+      return abortable(refresher.start(snap.version), signal).then(() => tokenAfterWait(signal, waits))
+    }
+    if (now() < refreshDueAt(record, refreshWindowMs)) return record.session.access_token
+    // Nothing can renew this session before it expires (no refresh token, no credentials): send it as it is.
+    if (!record.session.refresh_token && !refresher.canLogIn()) return record.session.access_token
+    return waitThenToken(refresher.start(snap.version), signal, record.session.access_token, waits)
+  }
+
+  async function rejected(sent: string | undefined, signal?: AbortSignal): Promise<string | undefined> {
+    // Whatever runs now (a logout, the first load, a refresh) decides which token is current: wait for it.
+    for (;;) {
+      if (ending) await abortable(ending, signal)
+      else if (sync.snapshot === undefined) await abortable(sync.load(), signal)
+      else if (refresher.inflight) await abortable(refresher.inflight, signal)
+      else break
+    }
+    refuseForeign()
+    if (sent === undefined) {
+      // Sent without a token because this instance knew of no session; another instance may have logged in
+      // since, and its notice not arrived yet: ask the store once, and replay with what it holds.
+      if (!sync.snapshot?.record)
+        sync.adopt(await abortable(Promise.resolve(store.read()), signal), 'store', true)
+      return sync.snapshot?.record ? token(signal) : undefined
+    }
+    const snap = sync.snapshot as StoreSnapshot
+    const current = snap.record
+    // The session is gone: with credentials, log in (or fail at once while logins back off) and replay.
+    if (!current) return refresher.canLogIn() ? token(signal) : undefined
+    // A 401 for an older token: the current one has not been tried yet, so replay with it without refreshing,
+    // unless it is itself due (then the replay waits for its refresh like any request made now).
+    if (current.session.access_token !== sent) return token(signal)
+    // A token this session just obtained and that was refused already: the path refuses every token.
+    if (refused === sent && now() - current.receivedAt < FRESH_TOKEN_MS) return undefined
+    const outcome = await abortable(refresher.start(snap.version), signal)
+    refuseForeign() // the refresh may have found another issuer's session in the store
+    return outcome === 'dead' ? undefined : tokenAfterWait(signal, 0)
+  }
+
+  return {
+    authorizes,
+    isUnauthorized: options.isUnauthorized,
+    token,
+    rejected,
+    noteReplay() {
+      counts.replays++
+    },
+    noteRefused(token) {
+      refused = token
+    },
+    login,
+    refresh(callOptions = {}) {
+      // Registers the refresh synchronously when the session is loaded, so calls made right after wait for it.
+      const begin = (): Promise<Outcome> => {
+        const inflight = refresher.inflight
+        if (inflight) return inflight
+        const refused = sync.refusal()
+        if (refused) return Promise.reject(refused)
+        const current = sync.snapshot as StoreSnapshot
+        if (!current.record && !refresher.canLogIn()) {
+          return Promise.reject(new SessionExpiredError('no_session'))
+        }
+        const blocked = current.record ? undefined : refresher.loginBlocked()
+        if (blocked) return Promise.reject(blocked)
+        return refresher.start(current.version)
+      }
+      const running = ending
+        ? ending.then(() => Promise.reject(new SessionExpiredError('no_session')))
+        : sync.snapshot
+          ? begin()
+          : sync.load().then(begin)
+      return abortable(running, callOptions.signal).then((outcome) => {
+        refuseForeign()
+        const session = sync.snapshot?.record?.session
+        if (outcome === 'dead' || ending || !session) throw new SessionExpiredError('session_expired')
+        return session
+      })
+    },
+    async logout(callOptions = {}) {
+      // Takes effect when called: calls made from now on wait for the clear, then go out without the token.
+      // It runs after every login() called before it, and no login() called before it is joined after it.
+      sharedLogin = undefined
+      const stopping = refresher.stop() // from now on no renewal writes; their grants are ended below
+      const clearing = inOrder(() => clearSession(stopping))
+      const cleared = clearing.then(
+        () => undefined,
+        () => undefined,
+      )
+      ending = cleared
+      let outcome: Awaited<typeof clearing>
+      try {
+        outcome = await clearing
+      } finally {
+        if (ending === cleared) ending = undefined
+      }
+      const results = await Promise.allSettled(
+        outcome.ended.map((session) => refresher.end(session, callOptions.signal)),
+      )
+      if (outcome.failure) throw outcome.failure.error // the store could not be cleared: say so
+      for (const result of results) {
+        if (result.status === 'fulfilled') continue
+        const error = result.reason
+        if (callOptions.signal?.aborted && error === callOptions.signal.reason) throw error
+        throw new LogoutError(error)
+      }
+    },
+    async getSession() {
+      // Read the store rather than trust the last notice: a sibling's change may still be on its way.
+      if (sync.snapshot === undefined) await sync.load()
+      else {
+        try {
+          sync.adopt(await store.read(), 'store', true)
+        } catch {
+          // The store is down: the session this instance holds (and still sends) is the answer.
+        }
+      }
+      refuseForeign()
+      return sync.snapshot?.record?.session
+    },
+    on(event, listener) {
+      const off = emitter.on(event, listener)
+      // An instance that only listens still hears the store (another tab's or process's logout): load now,
+      // which subscribes. A store that cannot be read yet is tried again by the next call.
+      if (sync.snapshot === undefined) sync.load().catch(() => undefined)
+      return off
+    },
+    stats() {
+      return { ...counts, pendingRefreshes: refresher.pending(), listeners: emitter.count() }
+    },
+    close: sync.close,
+  }
+}
+
+interface SharedLogin {
+  key: string | undefined
+  promise: Promise<Session>
+  callers: number
+  controller: AbortController
+}
+
+// Identical credentials give identical keys (the same JSON); a value that is not JSON is never shared.
+function credentialKey(credentials: unknown): string | undefined {
+  try {
+    return JSON.stringify(credentials)
+  } catch {
+    return undefined
+  }
+}
+
+function toLoginError(error: unknown, signal: AbortSignal | undefined): unknown {
+  if (signal?.aborted && error === signal.reason) return error
+  if (error instanceof SessionFetchError && error.code === 'invalid_option') return error
+  const cause = error instanceof SessionRejectedError ? error.cause : error
+  const status = cause instanceof ResponseError ? cause.status : undefined
+  return new LoginError(status, { cause })
+}

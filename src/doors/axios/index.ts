@@ -1,0 +1,228 @@
+import {
+  type AxiosAdapter,
+  type AxiosInstance,
+  type AxiosResponse,
+  getAdapter,
+  type InternalAxiosRequestConfig,
+} from 'axios'
+import { OptionError } from '../../errors/option-error.js'
+import { coreOf, isUnauthorizedStatus, type SessionSource } from '../session-source.js'
+
+export type { SessionSource } from '../session-source.js'
+
+/**
+ * The config key where the session keeps, per request, the adapter it wraps and the token it sent. A string
+ * key, because axios copies a config's keys when the caller sends `error.config` again; a class, so that
+ * axios keeps it by reference, and the token in a private field, so that no JSON of the config (AxiosError's
+ * `toJSON`, even with `redact`) shows it.
+ */
+const MARK = 'sessionFetch'
+class Mark {
+  #sent: string | undefined
+  constructor(
+    readonly adapter: InternalAxiosRequestConfig['adapter'],
+    readonly session: AxiosAdapter,
+  ) {}
+  sentWith(token: string): void {
+    this.#sent = token
+  }
+  /** Whether `authorization` is the header this session put on the request. */
+  isOurs(authorization: unknown): boolean {
+    return this.#sent !== undefined && authorization === `Bearer ${this.#sent}`
+  }
+}
+type MarkedConfig = InternalAxiosRequestConfig & { [MARK]?: Mark }
+
+const attached = new WeakSet<object>()
+/** axios's own default adapters, for a config whose instance has none set (as dispatchRequest falls back). */
+const FALLBACK = ['xhr', 'http', 'fetch']
+
+/**
+ * Put a session on an axios instance. Each request goes out through a session adapter wrapped around the
+ * request's own adapter: after every request interceptor and `transformRequest` have run, it adds
+ * `Authorization: Bearer <access token>` to requests for the session's origins (waiting for a running refresh
+ * instead of sending the old token), and answers a 401 by waiting for the session's one shared refresh and
+ * sending the same, already serialized request once more. Interceptors and transforms therefore run once per
+ * call, replay or not, and they see only the final response.
+ *
+ * What axios-auth-refresh users report, handled: a 401 that arrives while a refresh runs waits for it and is
+ * replayed (axios-auth-refresh#307); every instance attached to one session shares its one refresh (#286);
+ * a replay sends the same body with the same Content-Type (#285; FormData is serialized once so the replay
+ * sends identical bytes); the session's own calls never go through axios, and requests to its endpoints are
+ * passed through untouched, so a refresh can never loop. A request that already has an `Authorization`
+ * header, a request to another origin, and a request sent while there is no session pass through untouched.
+ * A stream body is sent once: its 401 is returned, and the refresh still happens for the requests that
+ * follow. When the session is gone the caller gets its own 401; when the refresh cannot complete the request
+ * rejects with `RefreshError`; an aborted wait rejects as axios reports any abort (`axios.isCancel`).
+ *
+ * @returns A function that detaches the session again.
+ * @example
+ * import axios from 'axios'
+ * import { attachSession } from 'session-fetch/axios'
+ *
+ * const api = axios.create({ baseURL: 'https://api.plantly.gr4vy.app' })
+ * const detach = attachSession(api, plantly)
+ * const { data } = await api.get('/buyers')
+ */
+export function attachSession(instance: AxiosInstance, plantly: SessionSource): () => void {
+  if (typeof instance?.interceptors?.request?.use !== 'function' || typeof instance.getUri !== 'function') {
+    throw new OptionError('instance', 'expected an axios instance (axios.create())')
+  }
+  const core = coreOf(plantly, 'plantly')
+  if (attached.has(instance)) {
+    throw new OptionError('instance', 'a session is already attached; call the detach function first')
+  }
+  attached.add(instance)
+  let detached = false
+
+  // Synchronous (axios then dispatches without a promise turn): it only routes the request through `session`.
+  function route(config: InternalAxiosRequestConfig): InternalAxiosRequestConfig {
+    const marked = config as MarkedConfig
+    const earlier = marked[MARK] instanceof Mark ? marked[MARK] : undefined
+    // A config this session already sent (`error.config`), handed to axios again: its token may be stale.
+    if (earlier?.isOurs(config.headers.get('Authorization'))) config.headers.delete('Authorization')
+    const adapter =
+      earlier !== undefined && config.adapter === earlier.session ? earlier.adapter : config.adapter
+    marked[MARK] = new Mark(adapter, session)
+    config.adapter = session
+    return config
+  }
+
+  // The session adapter: axios calls it with the final config (body already transformed), once per call.
+  async function session(config: InternalAxiosRequestConfig): Promise<AxiosResponse> {
+    const mark = (config as MarkedConfig)[MARK] as Mark
+    const send = getAdapter(mark.adapter ?? FALLBACK, config)
+    if (detached || config.headers.has('Authorization')) return send(config) // the caller's own credentials
+    const url = absoluteURL(config)
+    const method = (config.method ?? 'get').toUpperCase()
+    if (url === undefined || !core.authorizes(url, method)) return send(config)
+    const pending = core.token(signalOf(config))
+    const token = typeof pending === 'object' ? await pending : pending
+    if (token === undefined) return send(config) // no session: the request goes out as it is
+    if (config.data instanceof FormData) await serializeFormData(config, config.data)
+    config.headers.set('Authorization', `Bearer ${token}`)
+    mark.sentWith(token)
+
+    // An adapter rejects on a status validateStatus refuses, and resolves on one it accepts (a 401 too).
+    let response: AxiosResponse | undefined
+    let failure: { error: unknown } | undefined
+    try {
+      response = await send(config)
+    } catch (error) {
+      failure = { error }
+      response = (error as { response?: AxiosResponse } | null)?.response
+    }
+    if (response === undefined || !refused(response)) return giveBack(response, failure)
+    // A redirect led to an origin the session does not authorize: its 401 says nothing about our token.
+    const answered = finalURL(response)
+    if (answered !== undefined && !core.authorizes(answered, method)) return giveBack(response, failure)
+    if (!isReplayable(config.data)) {
+      // The body is gone: give this 401 back, but still renew the session for the calls that follow.
+      core.rejected(token).catch(() => undefined)
+      return giveBack(response, failure)
+    }
+    const next = await core.rejected(token, signalOf(config))
+    if (next === undefined) return giveBack(response, failure) // the session is gone: the caller's own 401
+    discard(response.data)
+    core.noteReplay()
+    config.headers.set('Authorization', `Bearer ${next}`)
+    mark.sentWith(next)
+    // The one replay: whatever it answers is the caller's.
+    let replayed: AxiosResponse | undefined
+    try {
+      replayed = await send(config)
+      return replayed
+    } catch (error) {
+      replayed = (error as { response?: AxiosResponse } | null)?.response
+      throw error
+    } finally {
+      if (replayed && refused(replayed)) core.noteRefused(next)
+    }
+  }
+
+  function refused(response: AxiosResponse): boolean {
+    return isUnauthorizedStatus(core, response.status, response.statusText, headerEntries(response.headers))
+  }
+
+  const requestId = instance.interceptors.request.use(route, undefined, { synchronous: true })
+
+  return function detach() {
+    if (detached) return
+    detached = true
+    instance.interceptors.request.eject(requestId)
+    attached.delete(instance)
+  }
+}
+
+function giveBack(
+  response: AxiosResponse | undefined,
+  failure: { error: unknown } | undefined,
+): AxiosResponse {
+  if (failure !== undefined) throw failure.error
+  return response as AxiosResponse
+}
+
+function signalOf(config: InternalAxiosRequestConfig): AbortSignal | undefined {
+  return config.signal instanceof AbortSignal ? config.signal : undefined
+}
+
+// The URL axios sends to (its buildFullPath: baseURL joined unless the url is absolute and allowed); the query
+// is left out, it does not change the origin or the path. A relative result resolves against the page, if any.
+function absoluteURL(config: InternalAxiosRequestConfig): string | undefined {
+  const url = config.url ?? ''
+  const base = config.baseURL
+  const full =
+    base && (!/^([a-z][a-z\d+\-.]*:)?\/\//i.test(url) || config.allowAbsoluteUrls === false)
+      ? url
+        ? `${base.replace(/\/+$/, '')}/${url.replace(/^\/+/, '')}`
+        : base
+      : url
+  try {
+    const page = (globalThis as { location?: { href?: string } }).location?.href
+    return new URL(full, page).href
+  } catch {
+    return undefined
+  }
+}
+
+// The URL that answered, when axios followed redirects and says where to: Node's http adapter
+// (follow-redirects' `responseUrl`) and XMLHttpRequest (`responseURL`). axios's fetch adapter does not say.
+function finalURL(response: AxiosResponse): string | undefined {
+  const request = response.request as
+    | { res?: { responseUrl?: unknown }; responseURL?: unknown }
+    | null
+    | undefined
+  const url = request?.res?.responseUrl ?? request?.responseURL
+  return typeof url === 'string' && url !== '' ? url : undefined
+}
+
+function headerEntries(headers: AxiosResponse['headers']): [string, string | string[]][] {
+  const entries: [string, string | string[]][] = []
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (typeof value === 'string' || typeof value === 'number') entries.push([name, String(value)])
+    else if (Array.isArray(value)) entries.push([name, value.map(String)])
+  }
+  return entries
+}
+
+// What axios can send twice with the same bytes (its transformRequest has already turned objects into JSON).
+function isReplayable(data: unknown): boolean {
+  if (data === undefined || data === null || typeof data === 'string') return true
+  if (data instanceof ArrayBuffer || ArrayBuffer.isView(data) || data instanceof URLSearchParams) return true
+  if (data instanceof Blob || data instanceof FormData) return true
+  return false // Node streams, form-data (the npm package, a stream), ReadableStream, async iterables
+}
+
+// A refused response read as a stream (responseType 'stream') is closed before the replay.
+function discard(data: unknown): void {
+  const body = data as { destroy?: () => void; cancel?: () => Promise<void> } | null
+  if (typeof body?.destroy === 'function') body.destroy()
+  else if (typeof body?.cancel === 'function') body.cancel().catch(() => undefined)
+}
+
+// Serialize FormData once, so that a replay sends identical bytes under the same multipart boundary.
+async function serializeFormData(config: InternalAxiosRequestConfig, form: FormData): Promise<void> {
+  const encoded = new Request('http://localhost/', { method: 'POST', body: form })
+  config.data = await encoded.arrayBuffer()
+  config.headers.setContentType(encoded.headers.get('content-type') ?? 'multipart/form-data')
+}

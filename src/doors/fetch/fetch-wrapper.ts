@@ -1,0 +1,96 @@
+import { type PreparedRequest, prepareRequest } from '../../core/bodies.js'
+import type { SessionCore } from '../../core/session-core.js'
+
+const ABSOLUTE = /^[a-z][a-z\d+.-]*:/i
+
+/** Join a relative input to the base URL the way ofetch and ky's prefixUrl do: `'/buyers'` → `${base}/buyers`. */
+export function joinURL(base: string, input: string): string {
+  if (ABSOLUTE.test(input)) return input
+  if (input === '' || input.startsWith('?') || input.startsWith('#')) return base + input
+  return `${base}/${input.startsWith('/') ? input.slice(1) : input}`
+}
+
+function cancel(response: Response): void {
+  response.body?.cancel().catch(() => undefined)
+}
+
+/**
+ * The session-injecting fetch: same signature and semantics as `fetch`. Requests to an allowed origin carry
+ * the access token; a refused one waits for the shared refresh and is replayed at most once; anything else
+ * passes through untouched.
+ */
+export function createFetchWrapper<C>(
+  core: SessionCore<C>,
+  baseURL: URL,
+  transport: typeof globalThis.fetch,
+): typeof globalThis.fetch {
+  const base = baseURL.href.replace(/\/$/, '')
+
+  async function send(
+    prepared: PreparedRequest,
+    method: string,
+    signal: AbortSignal | null | undefined,
+  ): Promise<Response> {
+    // Like fetch: an already aborted call rejects with nothing sent, not even a refresh on its behalf.
+    if (signal?.aborted) throw signal.reason
+    let token = core.token(signal ?? undefined)
+    if (token !== undefined && typeof token !== 'string') token = await token
+    const response = await transport(...prepared.attempt(token))
+    if (!core.isUnauthorized(response)) return response
+    // A redirect led to an origin the session does not authorize: its 401 says nothing about our token.
+    if (response.redirected && response.url && !core.authorizes(response.url, method)) return response
+    if (token === undefined && !prepared.replayable) return response
+    if (!prepared.replayable) {
+      // The body is gone: give this 401 back, but still renew the session for the calls that follow.
+      core.rejected(token as string).catch(() => undefined)
+      return response
+    }
+    let next: string | undefined
+    try {
+      next = await core.rejected(token, signal ?? undefined)
+    } catch (error) {
+      cancel(response)
+      throw error
+    }
+    if (next === undefined) return response // the session is gone: the caller gets its own 401, body intact
+    cancel(response)
+    core.noteReplay()
+    const replayed = await transport(...prepared.attempt(next))
+    if (core.isUnauthorized(replayed) && next !== undefined) core.noteRefused(next)
+    return replayed
+  }
+
+  return function sessionFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+    // Like fetch, never throw: bad input (an invalid header, say) rejects the returned promise.
+    try {
+      return route(input, init)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  function route(input: RequestInfo | URL, init: RequestInit | undefined): Promise<Response> {
+    let url: string
+    let request: Request | undefined
+    if (typeof input === 'string') url = joinURL(base, input)
+    else if (input instanceof URL) url = input.href
+    else if (typeof input === 'object' && input !== null && 'url' in input) {
+      request = input
+      url = input.url
+    } else {
+      // Anything else is converted and refused exactly as fetch would (fetch(undefined) in Node: "Failed to parse
+      // URL from undefined"), before a token is asked for.
+      url = new Request(input as unknown as string).url
+    }
+    const method = init?.method ?? request?.method ?? 'GET'
+    const target = request ?? url
+    if (!core.authorizes(url, method)) return transport(target, init)
+    // One Headers per request: it answers "did the caller bring credentials?" and then carries ours.
+    const headers = new Headers(init?.headers ?? request?.headers)
+    if (headers.has('authorization')) return transport(target, init) // the caller chose its own: leave them alone
+    const prepared = prepareRequest(request, url, init, headers)
+    const signal = init?.signal ?? request?.signal
+    if (prepared instanceof Promise) return prepared.then((ready) => send(ready, method, signal))
+    return send(prepared, method, signal)
+  }
+}

@@ -1,0 +1,195 @@
+import type { Dispatcher } from 'undici'
+import { type AdapterCore, coreOf, isUnauthorizedStatus, type SessionSource } from '../session-source.js'
+
+export type { SessionSource } from '../session-source.js'
+
+type Controller = Dispatcher.DispatchController
+type Handler = Dispatcher.DispatchHandler
+type Options = Dispatcher.DispatchOptions
+type ResponseHeaders = Record<string, string | string[] | undefined>
+type FlatHeaders = string[]
+
+/**
+ * An undici interceptor that puts the session on requests to the session's origins: the Bearer token goes on
+ * requests `plantly.core.authorizes()` accepts, a 401 waits for the session's one shared refresh and is
+ * replayed once, and every other origin, the session's own login/refresh/logout calls, and requests that
+ * already carry an `Authorization` header pass through untouched.
+ *
+ * Replays: a request whose body is absent, a string or bytes is replayed after a 401; any other body (a
+ * stream, an async iterable, FormData — and every body `fetch()` sends, since fetch streams them) is sent once:
+ * its 401 is returned and the refresh still happens for the requests that follow.
+ *
+ * @example
+ * import { Agent, setGlobalDispatcher } from 'undici'
+ * import { sessionInterceptor } from 'session-fetch/undici'
+ *
+ * setGlobalDispatcher(new Agent().compose(sessionInterceptor(plantly)))
+ * await fetch('https://api.plantly.gr4vy.app/buyers') // authenticated, refreshed, replayed once on 401
+ */
+export function sessionInterceptor(plantly: SessionSource): Dispatcher.DispatcherComposeInterceptor {
+  const core = coreOf(plantly, 'plantly')
+  return (dispatch) =>
+    function sessionDispatch(opts, handler) {
+      const url = requestURL(opts)
+      const pass =
+        url === undefined ||
+        Boolean(opts.upgrade) ||
+        !core.authorizes(url, opts.method) ||
+        hasAuthorization(opts.headers)
+      if (pass) return dispatch(opts, handler)
+      const signal = signalOf(opts)
+      const send = (token: string | undefined): boolean => {
+        if (token === undefined) return dispatch(opts, handler) // no session: the request goes out as it is
+        const replay = new ReplayOnce(core, dispatch, opts, token, signal, handler)
+        return dispatch(withToken(opts, token), replay)
+      }
+      const token = core.token(signal)
+      if (typeof token !== 'object') return send(token)
+      token.then(send).catch((error: unknown) => handler.onResponseError?.(finished(), asError(error)))
+      return true
+    }
+}
+
+/** Forwards one attempt to the caller's handler, except a 401 it can replay: that one is held until the refresh. */
+class ReplayOnce implements Handler {
+  #held:
+    | { status: number; headers: ResponseHeaders; message: string | undefined; chunks: Buffer[] }
+    | undefined
+  #replayed = false
+  #sent: string
+  readonly #replayable: boolean
+
+  constructor(
+    private readonly core: AdapterCore,
+    private readonly dispatch: Dispatcher.Dispatch,
+    private readonly opts: Options,
+    private readonly token: string,
+    private readonly signal: AbortSignal | undefined,
+    private readonly downstream: Handler,
+  ) {
+    this.#sent = token
+    const body = opts.body
+    this.#replayable =
+      body === undefined || body === null || typeof body === 'string' || body instanceof Uint8Array
+  }
+
+  onRequestStart(controller: Controller, context: unknown): void {
+    this.downstream.onRequestStart?.(controller, context)
+  }
+
+  onRequestUpgrade(...args: Parameters<NonNullable<Handler['onRequestUpgrade']>>): void {
+    this.downstream.onRequestUpgrade?.(...args)
+  }
+
+  onResponseStart(controller: Controller, status: number, headers: ResponseHeaders, message?: string): void {
+    const refused = isUnauthorizedStatus(this.core, status, message, Object.entries(headers))
+    if (refused && this.#replayed) this.core.noteRefused(this.#sent)
+    if (!this.#replayed && refused) {
+      if (this.#replayable) {
+        this.#held = { status, headers, message, chunks: [] }
+        return
+      }
+      // The body is gone: give this 401 back, but still renew the session for the calls that follow.
+      this.core.rejected(this.token).catch(() => undefined)
+    }
+    this.downstream.onResponseStart?.(controller, status, headers, message)
+  }
+
+  onResponseData(controller: Controller, chunk: Buffer): void {
+    if (this.#held) this.#held.chunks.push(chunk)
+    else this.downstream.onResponseData?.(controller, chunk)
+  }
+
+  onResponseEnd(controller: Controller, trailers: ResponseHeaders): void {
+    const held = this.#held
+    if (!held) {
+      this.downstream.onResponseEnd?.(controller, trailers)
+      return
+    }
+    this.#held = undefined
+    this.core.rejected(this.token, this.signal).then(
+      (next) => {
+        if (next === undefined) {
+          // The session is gone: the caller gets its own 401, body intact.
+          const done = finished()
+          this.downstream.onResponseStart?.(done, held.status, held.headers, held.message)
+          for (const chunk of held.chunks) this.downstream.onResponseData?.(done, chunk)
+          this.downstream.onResponseEnd?.(done, trailers)
+          return
+        }
+        this.core.noteReplay()
+        this.#replayed = true
+        this.#sent = next
+        try {
+          this.dispatch(withToken(this.opts, next), this)
+        } catch (error) {
+          this.downstream.onResponseError?.(finished(), asError(error))
+        }
+      },
+      (error: unknown) => this.downstream.onResponseError?.(finished(), asError(error)),
+    )
+  }
+
+  onResponseError(controller: Controller, error: Error): void {
+    this.#held = undefined
+    this.downstream.onResponseError?.(controller, error)
+  }
+}
+
+// The controller handed to the caller's handler for a response this interceptor delivers itself (a held 401,
+// or an error before any request went out): nothing is in flight, so pausing and aborting have nothing to do.
+function finished(): Controller {
+  return { aborted: false, paused: false, reason: null, abort() {}, pause() {}, resume() {} }
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error))
+}
+
+function signalOf(opts: Options): AbortSignal | undefined {
+  const signal = (opts as { signal?: unknown }).signal
+  return signal instanceof AbortSignal ? signal : undefined
+}
+
+function requestURL(opts: Options): string | undefined {
+  if (opts.origin === undefined) return undefined
+  try {
+    const origin = typeof opts.origin === 'string' ? new URL(opts.origin).origin : opts.origin.origin
+    return origin + (opts.path.startsWith('/') ? opts.path : `/${opts.path}`)
+  } catch {
+    return undefined
+  }
+}
+
+// undici accepts headers as a record, a flat [name, value, …] array, or an iterable of [name, value] pairs.
+function flatHeaders(headers: Options['headers']): FlatHeaders {
+  const flat: FlatHeaders = []
+  if (headers === undefined || headers === null) return flat
+  const add = (name: unknown, value: unknown) => {
+    if (value === undefined || value === null) return
+    if (Array.isArray(value)) for (const item of value) flat.push(String(name), String(item))
+    else flat.push(String(name), String(value))
+  }
+  if (Array.isArray(headers)) {
+    if (headers.length > 0 && Array.isArray(headers[0])) for (const [name, value] of headers) add(name, value)
+    else for (let i = 0; i + 1 < headers.length; i += 2) add(headers[i], headers[i + 1])
+  } else if (Symbol.iterator in headers) {
+    for (const [name, value] of headers as Iterable<[string, unknown]>) add(name, value)
+  } else {
+    for (const [name, value] of Object.entries(headers)) add(name, value)
+  }
+  return flat
+}
+
+function hasAuthorization(headers: Options['headers']): boolean {
+  const flat = flatHeaders(headers)
+  for (let i = 0; i < flat.length; i += 2) {
+    if (String(flat[i]).toLowerCase() === 'authorization') return true
+  }
+  return false
+}
+
+// `opts` is always the caller's (checked to have no Authorization), so the header is added, never replaced.
+function withToken(opts: Options, token: string): Options {
+  return { ...opts, headers: [...flatHeaders(opts.headers), 'authorization', `Bearer ${token}`] }
+}

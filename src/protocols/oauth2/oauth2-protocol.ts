@@ -1,0 +1,249 @@
+import type { ProtocolContext, SessionProtocol } from '../../core/protocol.js'
+import { type Grant, parseSession, type Session } from '../../core/session.js'
+import { describe } from '../../core/validate.js'
+import { OptionError } from '../../errors/option-error.js'
+import { ResponseError } from '../../errors/response-error.js'
+import { SessionRejectedError } from '../../errors/session-rejected-error.js'
+import { sessionCall } from '../session-call.js'
+import {
+  type OAuth2Options,
+  parseScope,
+  type ResolvedOAuth2Options,
+  resolveOAuth2Options,
+} from './options.js'
+
+/**
+ * What `login()` (or the `credentials` option) takes with the {@link oauth2} protocol: which grant to run.
+ *
+ * - `client_credentials` (RFC 6749 §4.4): a service acting for itself. Such sessions have no refresh token, so
+ *   pass `credentials: () => ({ grant: 'client_credentials' })` and the core logs in again when they expire.
+ * - `authorization_code` (§4.1.3): hand over the code your app's redirect received (with the PKCE verifier).
+ * - `refresh_token` (§6): adopt a refresh token obtained elsewhere.
+ */
+export type OAuth2Credentials =
+  | {
+      grant: 'client_credentials' /** Overrides the `scope` option for this login. */
+      scope?: string | readonly string[]
+    }
+  | { grant: 'authorization_code'; code: string; redirectUri: string; codeVerifier?: string }
+  | { grant: 'refresh_token'; refreshToken: string }
+
+/** The session an {@link oauth2} protocol produces: `type` is `"oauth2"`, plus the granted `scope` when known. */
+export interface OAuth2Session extends Session {
+  /** Space-separated scope the server granted (RFC 6749 §5.1), when it said. */
+  scope?: string
+}
+
+// 400 invalid_grant / invalid_request / unauthorized_client…, 401 invalid_client, 403: the grant or the client
+// is refused, and asking again will not change that (RFC 6749 §5.2).
+const REJECTED = new Set([400, 401, 403])
+
+/**
+ * OAuth 2.0 as a {@link SessionProtocol}: the `refresh_token` grant (RFC 6749 §6) with rotation for refreshes,
+ * and `client_credentials`, `authorization_code` or an adopted refresh token for login. Token requests are
+ * form-encoded POSTs through ofetch with the same retry and deadline handling as the Plantly protocol.
+ * A refused grant or client (`invalid_grant`, `invalid_client`, any 400/401/403) ends the session; a network
+ * error, 429 or 5xx means "could not complete" and keeps it.
+ *
+ * @example
+ * const api = createSessionFetch({
+ *   baseURL: 'https://api.example.com',
+ *   protocol: oauth2({ tokenEndpoint: 'https://auth.example.com/oauth/token', clientId, clientSecret }),
+ *   credentials: () => ({ grant: 'client_credentials' }),
+ * })
+ * await api.fetch('/reports') // logs in on first use, and again whenever the access token expires
+ */
+export function oauth2(options: OAuth2Options): SessionProtocol<OAuth2Credentials> {
+  const config = resolveOAuth2Options(options)
+  const owned = new Set([withoutQuery(config.tokenEndpoint)])
+  if (config.revocationEndpoint) owned.add(withoutQuery(config.revocationEndpoint))
+
+  async function tokenRequest(
+    params: Record<string, string | undefined>,
+    context: ProtocolContext,
+    keep: { refreshToken?: string | undefined; scope?: string | undefined } = {},
+  ): Promise<Grant> {
+    const form = formFor(config, params)
+    for (const resource of config.resources) form.append('resource', resource)
+    const secrets = [config.clientSecret, params.refresh_token, params.code, params.code_verifier]
+    let response: Response & { _data?: unknown }
+    try {
+      response = await sessionCall(
+        {
+          method: 'POST',
+          url: config.tokenEndpoint,
+          headers: headersFor(config),
+          body: form.toString(),
+          retry: config.retry,
+          retryDelayMs: config.retryDelayMs,
+          json: true,
+          secrets,
+        },
+        context,
+      )
+    } catch (error) {
+      throw rejectOn(error)
+    }
+    const date = Date.parse(response.headers.get('date') ?? '')
+    return {
+      session: toSession(response._data, keep),
+      serverDate: Number.isNaN(date) ? undefined : date,
+    }
+  }
+
+  const protocol: SessionProtocol<OAuth2Credentials> = {
+    name: 'oauth2',
+    // A token endpoint and a client id issue the sessions (never the client secret). The endpoint has no fragment,
+    // so the `#` is unambiguous.
+    issuer: `oauth2:${config.tokenEndpoint}#${config.clientId}`,
+    async login(credentials, context) {
+      const grant = (credentials as { grant?: unknown } | undefined)?.grant
+      switch (grant) {
+        case 'client_credentials': {
+          const { scope } = credentials as { scope?: unknown }
+          return tokenRequest(
+            {
+              grant_type: 'client_credentials',
+              scope: parseScope(scope, 'credentials.scope') ?? config.scope,
+            },
+            context,
+          )
+        }
+        case 'authorization_code': {
+          const { code, redirectUri, codeVerifier } = credentials as Record<string, unknown>
+          return tokenRequest(
+            {
+              grant_type: 'authorization_code',
+              code: field(code, 'code'),
+              redirect_uri: field(redirectUri, 'redirectUri'),
+              code_verifier: codeVerifier === undefined ? undefined : field(codeVerifier, 'codeVerifier'),
+            },
+            context,
+          )
+        }
+        case 'refresh_token': {
+          const refreshToken = field((credentials as { refreshToken?: unknown }).refreshToken, 'refreshToken')
+          return tokenRequest({ grant_type: 'refresh_token', refresh_token: refreshToken }, context, {
+            refreshToken,
+          })
+        }
+        default:
+          throw new OptionError(
+            'credentials',
+            `expected { grant: "client_credentials" | "authorization_code" | "refresh_token", … }, got grant ${describe(grant)}`,
+          )
+      }
+    },
+    async refresh(session, context) {
+      const refreshToken = session.refresh_token
+      if (!refreshToken) throw new SessionRejectedError(undefined)
+      // Rotation (RFC 6749 §6, RFC 9700 §4.14.2): a new refresh_token replaces this one; absent, it is kept.
+      return tokenRequest({ grant_type: 'refresh_token', refresh_token: refreshToken }, context, {
+        refreshToken,
+        scope: (session as OAuth2Session).scope,
+      })
+    },
+    ownsRequest(url) {
+      return owned.has(withoutQuery(url))
+    },
+  }
+
+  const revocationEndpoint = config.revocationEndpoint
+  if (revocationEndpoint) {
+    protocol.logout = async (session, context) => {
+      // RFC 7009 §2.1: revoking the refresh token also ends the access tokens of the same grant.
+      const [token, hint] = session.refresh_token
+        ? [session.refresh_token, 'refresh_token']
+        : [session.access_token, 'access_token']
+      await sessionCall(
+        {
+          method: 'POST',
+          url: revocationEndpoint,
+          headers: headersFor(config),
+          body: formFor(config, { token, token_type_hint: hint }).toString(),
+          retry: config.retry,
+          retryDelayMs: config.retryDelayMs,
+          json: true,
+          secrets: [config.clientSecret, token],
+        },
+        context,
+      )
+    }
+  }
+  return protocol
+}
+
+/** The form body: the grant's parameters, plus the client's identity unless it goes in the Basic header. */
+function formFor(config: ResolvedOAuth2Options, params: Record<string, string | undefined>): URLSearchParams {
+  const form = new URLSearchParams()
+  for (const [name, value] of Object.entries(params)) if (value !== undefined) form.set(name, value)
+  if (config.clientAuthMethod !== 'client_secret_basic') form.set('client_id', config.clientId)
+  if (config.clientAuthMethod === 'client_secret_post' && config.clientSecret !== undefined) {
+    form.set('client_secret', config.clientSecret)
+  }
+  return form
+}
+
+function headersFor(config: ResolvedOAuth2Options): Record<string, string> {
+  const headers: Record<string, string> = {
+    accept: 'application/json',
+    'content-type': 'application/x-www-form-urlencoded',
+  }
+  if (config.clientAuthMethod === 'client_secret_basic' && config.clientSecret !== undefined) {
+    // RFC 6749 §2.3.1: each part form-urlencoded first, then Basic (btoa: ASCII only after encoding).
+    headers.authorization = `Basic ${btoa(`${formEncode(config.clientId)}:${formEncode(config.clientSecret)}`)}`
+  }
+  return headers
+}
+
+function formEncode(value: string): string {
+  return new URLSearchParams({ v: value }).toString().slice(2)
+}
+
+/** Map a token response (RFC 6749 §5.1) onto the Session type, checked by the same rules as Plantly's. */
+function toSession(
+  body: unknown,
+  keep: { refreshToken?: string | undefined; scope?: string | undefined },
+): OAuth2Session {
+  const raw = typeof body === 'object' && body !== null ? { ...(body as Record<string, unknown>) } : body
+  if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
+    const fields = raw as Record<string, unknown>
+    // Some servers send expires_in as a string ("3599"); a number it is.
+    if (typeof fields.expires_in === 'string' && /^\d+$/.test(fields.expires_in)) {
+      fields.expires_in = Number(fields.expires_in)
+    }
+    fields.type = 'oauth2'
+  }
+  const session: OAuth2Session = parseSession(raw)
+  if (session.refresh_token === undefined && keep.refreshToken !== undefined) {
+    session.refresh_token = keep.refreshToken
+  }
+  const scope = (raw as { scope?: unknown }).scope
+  if (typeof scope === 'string') session.scope = scope
+  else if (keep.scope !== undefined) session.scope = keep.scope
+  return session
+}
+
+function rejectOn(error: unknown): unknown {
+  if (
+    error instanceof ResponseError &&
+    REJECTED.has(error.status) &&
+    error.serverCode !== 'temporarily_unavailable'
+  ) {
+    return new SessionRejectedError(error.status, { cause: error })
+  }
+  return error
+}
+
+function field(value: unknown, name: string): string {
+  if (typeof value !== 'string' || value.length === 0) {
+    // Never echo the value: codes, verifiers and refresh tokens are secrets.
+    throw new OptionError(`credentials.${name}`, `expected a non-empty string (got ${typeof value})`)
+  }
+  return value
+}
+
+function withoutQuery(url: string): string {
+  const cut = url.search(/[?#]/)
+  return cut === -1 ? url : url.slice(0, cut)
+}

@@ -1,0 +1,141 @@
+import type { PlantlyCredentials, ProtocolContext, SessionProtocol } from '../../core/protocol.js'
+import { type Grant, parseSession } from '../../core/session.js'
+import {
+  describe,
+  parseBaseURL,
+  parseNonNegativeInteger,
+  parsePositiveDuration,
+  rejectUnknownOptions,
+} from '../../core/validate.js'
+import { OptionError } from '../../errors/option-error.js'
+import { ResponseError } from '../../errors/response-error.js'
+import { SessionRejectedError } from '../../errors/session-rejected-error.js'
+import { sessionCall } from '../session-call.js'
+
+/** Options of {@link plantlySessions}. */
+export interface PlantlySessionsOptions {
+  /** The API's base URL, e.g. `https://api.plantly.gr4vy.app`. */
+  baseURL: string
+  /**
+   * Path of the Sessions resource below `baseURL`.
+   * @default '/auth/sessions'
+   */
+  path?: string
+  /**
+   * How many times a login or refresh is retried after a 408, 429, 5xx or a network error (ofetch's retry),
+   * within the core's `refreshTimeoutMs`. A 400/401/403 is never retried.
+   * @default 2
+   */
+  retry?: number
+  /**
+   * First retry delay in ms; doubles each time, with jitter. A `Retry-After` header wins when it is longer.
+   * @default 200
+   */
+  retryDelayMs?: number
+}
+
+const REJECTED = new Set([400, 401, 403])
+const OPTIONS = { baseURL: true, path: true, retry: true, retryDelayMs: true } satisfies Record<
+  keyof PlantlySessionsOptions,
+  true
+>
+
+/**
+ * The Plantly Sessions API (`POST/PUT/DELETE /auth/sessions`) as a {@link SessionProtocol}: the default protocol
+ * of `createSessionFetch`. The session calls go through ofetch for JSON, retry with backoff and Retry-After.
+ *
+ * @example
+ * createSessionFetch({ baseURL, protocol: plantlySessions({ baseURL, retry: 4 }) })
+ */
+export function plantlySessions(options: PlantlySessionsOptions): SessionProtocol<PlantlyCredentials> {
+  if (typeof options !== 'object' || options === null) {
+    throw new OptionError('options', 'expected an object with `baseURL`')
+  }
+  rejectUnknownOptions(options, OPTIONS)
+  const base = parseBaseURL(options.baseURL, 'baseURL')
+  const path = options.path ?? '/auth/sessions'
+  if (typeof path !== 'string' || !path.startsWith('/') || /[?#\s]/.test(path)) {
+    throw new OptionError('path', `expected a path starting with "/", got ${describe(path)}`)
+  }
+  const endpoint = base.href.replace(/\/$/, '') + path
+  const retries = parseNonNegativeInteger(options.retry ?? 2, 'retry')
+  const retryDelayMs = parsePositiveDuration(options.retryDelayMs ?? 200, 'retryDelayMs')
+
+  function call(
+    method: 'POST' | 'PUT' | 'DELETE',
+    context: ProtocolContext,
+    bearer?: string,
+    body?: PlantlyCredentials,
+  ) {
+    const headers: Record<string, string> = { accept: 'application/json' }
+    if (bearer !== undefined) headers.authorization = `Bearer ${bearer}`
+    const retry = method === 'DELETE' ? 0 : retries
+    const secrets = [bearer, body?.password]
+    // json: a session is read as JSON whatever its content type says (text/plain and text/json are seen in the
+    // wild); a body that is not JSON stays text, which parseSession refuses by name.
+    return sessionCall(
+      { method, url: endpoint, headers, body: body && { ...body }, retry, retryDelayMs, json: true, secrets },
+      context,
+    )
+  }
+
+  function toGrant(response: Response & { _data?: unknown }): Grant {
+    const date = Date.parse(response.headers.get('date') ?? '')
+    return { session: parseSession(response._data), serverDate: Number.isNaN(date) ? undefined : date }
+  }
+
+  // DELETE with this access token: true when the server ended the session, false when it refused the token.
+  async function endWith(accessToken: string, context: ProtocolContext): Promise<boolean> {
+    try {
+      await call('DELETE', context, accessToken)
+      return true
+    } catch (error) {
+      if (error instanceof ResponseError && error.status === 401) return false
+      throw error
+    }
+  }
+
+  function rejectOn(error: unknown): never {
+    if (error instanceof ResponseError && REJECTED.has(error.status)) {
+      throw new SessionRejectedError(error.status, { cause: error })
+    }
+    throw error
+  }
+
+  return {
+    name: 'plantly',
+    // The Sessions endpoint issues the sessions; baseURL and path hold no credentials, query or fragment.
+    issuer: `plantly:${endpoint}`,
+    async login(credentials, context) {
+      const { email_address, password } = (credentials ?? {}) as Partial<PlantlyCredentials>
+      if (typeof email_address !== 'string' || typeof password !== 'string') {
+        throw new OptionError('credentials', 'expected { email_address: string, password: string }')
+      }
+      const response = await call('POST', context, undefined, { email_address, password }).catch(rejectOn)
+      return toGrant(response)
+    },
+    async refresh(session, context) {
+      if (!session.refresh_token) throw new SessionRejectedError(undefined)
+      const response = await call('PUT', context, session.refresh_token).catch(rejectOn)
+      return toGrant(response)
+    },
+    async logout(session, context) {
+      if (await endWith(session.access_token, context)) return
+      // The access token had expired, but the refresh token may still be alive on the server: renew once and
+      // end the session with the fresh access token. A refused refresh token means it is already dead.
+      if (!session.refresh_token) return
+      let fresh: Grant
+      try {
+        fresh = toGrant(await call('PUT', context, session.refresh_token))
+      } catch (error) {
+        if (error instanceof ResponseError && REJECTED.has(error.status)) return
+        throw error
+      }
+      await endWith(fresh.session.access_token, context)
+    },
+    ownsRequest(url) {
+      const cut = url.search(/[?#]/)
+      return (cut === -1 ? url : url.slice(0, cut)) === endpoint
+    },
+  }
+}

@@ -1,0 +1,43 @@
+import { issuerBinding } from '../../core/issuer.js'
+import type { LockOptions, SessionStore, StoreChange, StoreSnapshot } from '../../core/store.js'
+
+/**
+ * The default store: the session in this realm's memory. Several `createSessionFetch` instances given the same
+ * `memoryStore()` share one session and make one refresh between them; separate calls give separate sessions.
+ * A store serves one issuer (one API, or one OAuth2 client): a client of another one given the same store is
+ * refused with an `OptionError` when it is created.
+ *
+ * @example
+ * const store = memoryStore()
+ * const a = createSessionFetch({ baseURL, store })
+ * const b = createSessionFetch({ baseURL, store }) // same session as `a`
+ */
+export function memoryStore(): SessionStore {
+  let snapshot: StoreSnapshot = Object.freeze({ version: 0, record: undefined })
+  const listeners = new Set<(snapshot: StoreSnapshot) => void>()
+  let tail: Promise<unknown> = Promise.resolve()
+
+  return {
+    read: () => snapshot,
+    write(change: StoreChange, expectedVersion: number) {
+      if (snapshot.version !== expectedVersion) return undefined
+      snapshot = Object.freeze({ version: expectedVersion + 1, ...change })
+      for (const listener of listeners) listener(snapshot)
+      return snapshot
+    },
+    lock<T>(fn: () => Promise<T>, _options: LockOptions): Promise<T> {
+      // One holder at a time within this realm; each caller's own timeout bounds how long it holds.
+      const run = tail.then(fn, fn)
+      tail = run.then(
+        () => undefined,
+        () => undefined,
+      )
+      return run
+    },
+    subscribe(listener) {
+      listeners.add(listener)
+      return () => listeners.delete(listener)
+    },
+    bind: issuerBinding(),
+  }
+}

@@ -1,0 +1,117 @@
+import { CompactEncrypt, compactDecrypt } from 'jose'
+import { parseSession, type SessionRecord } from '../../core/session.js'
+import { StoreError } from '../../errors/store-error.js'
+
+/**
+ * How a session record is kept in Redis: JSON, or a JWE (`dir` + `A256GCM`) when an encryption key is set. The
+ * times are moved from the writer's clock to Redis' clock (`offsetMs` = Redis time − local time), so instances
+ * whose clocks disagree still agree on when the access token expires.
+ */
+export interface RecordCodec {
+  encode(record: SessionRecord, version: number, offsetMs: number): Promise<string>
+  decode(data: string, version: number, offsetMs: number): Promise<SessionRecord>
+}
+
+// The issuer travels inside `data`, so with an encryption key it is sealed with the session: whoever can write to
+// Redis cannot relabel another issuer's session to have it sent.
+interface Stored {
+  session: unknown
+  receivedAt: number
+  expiresAt?: number
+  issuer?: string
+}
+
+// What is sealed: the record plus the key and version it was written for, so a sealed value copied to another
+// key, or an older one put back, is refused rather than sent.
+interface Sealed {
+  key: string
+  version: number
+  record: Stored
+}
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+
+export function createCodec(key: string, encryptionKey: Uint8Array | undefined): RecordCodec {
+  const where = `the session stored at Redis key ${JSON.stringify(key)}`
+
+  function toStored(record: SessionRecord, offsetMs: number): Stored {
+    const stored: Stored = { session: record.session, receivedAt: Math.round(record.receivedAt + offsetMs) }
+    if (record.expiresAt !== undefined) stored.expiresAt = Math.round(record.expiresAt + offsetMs)
+    if (record.issuer !== undefined) stored.issuer = record.issuer
+    return stored
+  }
+
+  function fromStored(value: unknown, offsetMs: number): SessionRecord {
+    const stored = value as Partial<Stored> | null
+    if (
+      typeof stored !== 'object' ||
+      stored === null ||
+      typeof stored.receivedAt !== 'number' ||
+      (stored.expiresAt !== undefined && typeof stored.expiresAt !== 'number') ||
+      (stored.issuer !== undefined && (typeof stored.issuer !== 'string' || stored.issuer === ''))
+    ) {
+      throw new StoreError(`${where} is not a session record`)
+    }
+    let session: SessionRecord['session']
+    try {
+      session = parseSession(stored.session)
+    } catch (error) {
+      throw new StoreError(`${where} does not hold a usable session`, { cause: error })
+    }
+    return Object.freeze({
+      session: Object.freeze(session),
+      receivedAt: stored.receivedAt - offsetMs,
+      expiresAt: stored.expiresAt === undefined ? undefined : stored.expiresAt - offsetMs,
+      ...(stored.issuer === undefined ? {} : { issuer: stored.issuer }),
+    })
+  }
+
+  function parse(text: string): unknown {
+    try {
+      return JSON.parse(text)
+    } catch (error) {
+      throw new StoreError(`${where} is not JSON`, { cause: error })
+    }
+  }
+
+  if (!encryptionKey) {
+    return {
+      encode: async (record, _version, offsetMs) => JSON.stringify(toStored(record, offsetMs)),
+      async decode(data, _version, offsetMs) {
+        if (!data.startsWith('{')) {
+          throw new StoreError(`${where} is encrypted: pass the same \`encryptionKey\` to redisStore()`)
+        }
+        return fromStored(parse(data), offsetMs)
+      },
+    }
+  }
+
+  return {
+    async encode(record, version, offsetMs) {
+      const sealed: Sealed = { key, version, record: toStored(record, offsetMs) }
+      return new CompactEncrypt(encoder.encode(JSON.stringify(sealed)))
+        .setProtectedHeader({ alg: 'dir', enc: 'A256GCM', cty: 'session-fetch.session+json' })
+        .encrypt(encryptionKey)
+    },
+    async decode(data, version, offsetMs) {
+      if (data.startsWith('{')) {
+        throw new StoreError(`${where} is not encrypted, but \`encryptionKey\` is set: refusing to use it`)
+      }
+      let plaintext: Uint8Array
+      try {
+        ;({ plaintext } = await compactDecrypt(data, encryptionKey, {
+          keyManagementAlgorithms: ['dir'],
+          contentEncryptionAlgorithms: ['A256GCM'],
+        }))
+      } catch (error) {
+        throw new StoreError(`${where} could not be decrypted with \`encryptionKey\``, { cause: error })
+      }
+      const sealed = parse(decoder.decode(plaintext)) as Partial<Sealed> | null
+      if (sealed?.key !== key || sealed.version !== version) {
+        throw new StoreError(`${where} was sealed for another key or version: refusing to use it`)
+      }
+      return fromStored(sealed.record, offsetMs)
+    },
+  }
+}
