@@ -1,14 +1,15 @@
 import type { SessionEventMap, SessionEventName } from './core/events.js'
-import { resolveOptions, type SessionFetchOptions } from './core/options.js'
-import type { PlantlyCredentials } from './core/protocol.js'
+import { type SessionFetchOptions as CoreOptions, resolveOptions } from './core/options.js'
+import { createPipeline, registerPipeline } from './core/pipeline.js'
+import type { SessionProtocol } from './core/protocol.js'
 import type { Session } from './core/session.js'
-import {
-  type CallOptions,
-  createSessionCore,
-  type SessionCore,
-  type SessionStats,
-} from './core/session-core.js'
+import { type CallOptions, createSessionCore, type SessionStats } from './core/session-core.js'
 import { createFetchWrapper } from './doors/fetch/fetch-wrapper.js'
+import { type PlantlyCredentials, plantlySessions } from './protocols/plantly/plantly-protocol.js'
+import { memoryStore } from './stores/memory/memory-store.js'
+
+/** Options of {@link createSessionFetch}; only `baseURL` is required. Credentials default to Plantly's. */
+export type SessionFetchOptions<Credentials = PlantlyCredentials> = CoreOptions<Credentials>
 
 /** What `createSessionFetch` returns. Every method is bound: pass them around freely. */
 export interface SessionFetch<Credentials = PlantlyCredentials> {
@@ -28,8 +29,6 @@ export interface SessionFetch<Credentials = PlantlyCredentials> {
   stats(): SessionStats
   /** Stop listening to the store (needed only for stores shared with other, longer-lived instances). */
   close(): void
-  /** The session core, for adapters (axios, undici, ofetch): the token to send, and what to do after a 401. */
-  readonly core: SessionCore<Credentials>
 }
 
 /**
@@ -44,10 +43,15 @@ export interface SessionFetch<Credentials = PlantlyCredentials> {
 export function createSessionFetch<Credentials = PlantlyCredentials>(
   options: SessionFetchOptions<Credentials>,
 ): SessionFetch<Credentials> {
-  const resolved = resolveOptions(options)
+  const resolved = resolveOptions(options, {
+    store: memoryStore,
+    protocol: (baseURL) =>
+      plantlySessions({ baseURL: baseURL.href }) as unknown as SessionProtocol<Credentials>,
+  })
   const core = createSessionCore(resolved)
-  return {
-    fetch: createFetchWrapper(core, resolved.baseURL, resolved.fetch),
+  const pipeline = createPipeline(core as never)
+  const client: SessionFetch<Credentials> = {
+    fetch: createFetchWrapper(pipeline, resolved.baseURL, resolved.fetch),
     login: core.login,
     refresh: core.refresh,
     getSession: core.getSession,
@@ -55,6 +59,7 @@ export function createSessionFetch<Credentials = PlantlyCredentials>(
     on: core.on,
     stats: core.stats,
     close: core.close,
-    core,
   }
+  registerPipeline(client, pipeline) // the doors (axios, undici) reach it through the client, privately
+  return client
 }

@@ -1,3 +1,6 @@
+// The public surface of `session-fetch`: the factory, the default protocol, the memory store, the errors and the
+// types a caller or a custom store/protocol needs. Deliberately private: the session core and its pipeline (the
+// doors reach it through the client, not a property), session parsing and expiry arithmetic.
 export type {
   ChangeSource,
   ExpiredEvent,
@@ -5,19 +8,9 @@ export type {
   SessionEventMap,
   SessionEventName,
 } from './core/events.js'
-export type { SessionFetchOptions } from './core/options.js'
-export type { PlantlyCredentials, ProtocolContext, SessionProtocol } from './core/protocol.js'
-export {
-  accessTokenLifetimeMs,
-  type Grant,
-  isSendableToken,
-  parseSession,
-  refreshDueAt,
-  type Session,
-  type SessionRecord,
-  toRecord,
-} from './core/session.js'
-export type { CallOptions, SessionCore, SessionStats } from './core/session-core.js'
+export type { ProtocolContext, SessionProtocol } from './core/protocol.js'
+export type { Grant, Session, SessionRecord } from './core/session.js'
+export type { CallOptions, SessionStats } from './core/session-core.js'
 export type {
   ChangeReason,
   LockGrant,
@@ -26,7 +19,11 @@ export type {
   StoreChange,
   StoreSnapshot,
 } from './core/store.js'
-export { createSessionFetch, type SessionFetch } from './create-session-fetch.js'
+export {
+  createSessionFetch,
+  type SessionFetch,
+  type SessionFetchOptions,
+} from './create-session-fetch.js'
 export { InvalidResponseError } from './errors/invalid-response-error.js'
 export { LoginError } from './errors/login-error.js'
 export { LogoutError } from './errors/logout-error.js'
@@ -42,5 +39,9 @@ export {
 } from './errors/session-fetch-error.js'
 export { SessionRejectedError } from './errors/session-rejected-error.js'
 export { StoreError } from './errors/store-error.js'
-export { type PlantlySessionsOptions, plantlySessions } from './protocols/plantly/plantly-protocol.js'
+export {
+  type PlantlyCredentials,
+  type PlantlySessionsOptions,
+  plantlySessions,
+} from './protocols/plantly/plantly-protocol.js'
 export { memoryStore } from './stores/memory/memory-store.js'

@@ -4,7 +4,8 @@
 import { IDBFactory } from 'fake-indexeddb'
 import { createStore, get, set } from 'idb-keyval'
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
-import { createSessionFetch, OptionError, StoreError, type StoreSnapshot, toRecord } from '../src/index.js'
+import { toRecord } from '../src/core/session.js'
+import { createSessionFetch, OptionError, StoreError, type StoreSnapshot } from '../src/index.js'
 import {
   type BrowserStore,
   type BrowserStoreOptions,

@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest'
+import { toRecord } from '../src/core/session.js'
 import {
   createSessionFetch,
   memoryStore,
@@ -9,7 +10,6 @@ import {
   type SessionProtocol,
   type SessionStore,
   StoreError,
-  toRecord,
 } from '../src/index.js'
 import { oauth2 } from '../src/protocols/oauth2/index.js'
 import { PlantlyMock } from '../src/testing/mock/index.js'

@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest'
+import { pipelineOf } from '../src/core/pipeline.js'
 import {
   createSessionFetch,
   memoryStore,
@@ -74,8 +75,8 @@ describe('createSessionFetch rejects bad options up front, naming the option', (
       allowedOrigins: ['https://FILES.plantly.test:443'],
       refreshWindowMs: 0,
     })
-    expect(plantly.core.authorizes('https://files.plantly.test/x', 'GET')).toBe(true)
-    expect(plantly.core.authorizes('https://api.plantly.test/v1/buyers', 'GET')).toBe(true)
+    expect(pipelineOf(plantly, 'client').authorizes('https://files.plantly.test/x', 'GET')).toBe(true)
+    expect(pipelineOf(plantly, 'client').authorizes('https://api.plantly.test/v1/buyers', 'GET')).toBe(true)
   })
 
   test('plantlySessions validates its own options', () => {
@@ -183,6 +184,6 @@ describe('scoping: authorizes()', () => {
     ['https://api.plantly.test/auth/sessions', false],
     ['not a url', false],
   ])('%s → %s', (url, expected) => {
-    expect(plantly.core.authorizes(url, 'GET')).toBe(expected)
+    expect(pipelineOf(plantly, 'client').authorizes(url, 'GET')).toBe(expected)
   })
 })

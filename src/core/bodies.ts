@@ -9,15 +9,32 @@ export interface PreparedRequest {
 
 type Body = NonNullable<RequestInit['body']>
 
-// Bodies fetch reads without consuming: sending them again sends the same bytes.
-function isReusable(body: Body): boolean {
+/**
+ * Whether a body is sent again with the same bytes: nothing, a string, bytes (ArrayBuffer, typed arrays,
+ * DataView), a Blob or URLSearchParams. Streams, async iterables and Node streams are read as they are sent;
+ * FormData is replayable only once serialized ({@link serializeFormData}). The one rule every door uses.
+ */
+export function isReplayableBody(body: unknown): boolean {
   return (
+    body === undefined ||
+    body === null ||
     typeof body === 'string' ||
     body instanceof URLSearchParams ||
     body instanceof Blob ||
     body instanceof ArrayBuffer ||
     ArrayBuffer.isView(body)
   )
+}
+
+/** FormData as the bytes and Content-Type (with its boundary) fetch would send: serialized once, replayed as is. */
+export async function serializeFormData(
+  form: FormData,
+): Promise<{ bytes: ArrayBuffer; contentType: string }> {
+  const encoded = new Request('http://localhost/', { method: 'POST', body: form })
+  return {
+    bytes: await encoded.arrayBuffer(),
+    contentType: encoded.headers.get('content-type') ?? 'multipart/form-data',
+  }
 }
 
 /**
@@ -38,8 +55,8 @@ export function prepareRequest(
   const target = request ?? url
   const initBody = init?.body
   if (initBody !== undefined && initBody !== null) {
-    if (initBody instanceof FormData) return serializeFormData(target, url, init, headers, initBody)
-    return build(target, init, headers, isReusable(initBody), undefined)
+    if (initBody instanceof FormData) return formRequest(target, init, headers, initBody)
+    return build(target, init, headers, isReplayableBody(initBody), undefined)
   }
   if (request && request.body !== null) return bufferRequest(request, init, headers)
   return build(target, init, headers, true, undefined)
@@ -66,16 +83,14 @@ function build(
   }
 }
 
-async function serializeFormData(
+async function formRequest(
   target: Request | string,
-  url: string,
   init: RequestInit | undefined,
   headers: Headers,
   form: FormData,
 ): Promise<PreparedRequest> {
-  const encoded = new Request(url, { method: 'POST', body: form })
-  const bytes = await encoded.arrayBuffer()
-  if (!headers.has('content-type')) headers.set('content-type', encoded.headers.get('content-type') ?? '')
+  const { bytes, contentType } = await serializeFormData(form)
+  if (!headers.has('content-type')) headers.set('content-type', contentType)
   return build(target, init, headers, true, bytes)
 }
 

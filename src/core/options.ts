@@ -1,12 +1,10 @@
 import { OptionError } from '../errors/option-error.js'
-import { plantlySessions } from '../protocols/plantly/plantly-protocol.js'
-import { memoryStore } from '../stores/memory/memory-store.js'
-import type { PlantlyCredentials, SessionProtocol } from './protocol.js'
+import type { SessionProtocol } from './protocol.js'
 import type { SessionStore } from './store.js'
 import { describe, parseBaseURL, parseDuration, parseOrigins, rejectUnknownOptions } from './validate.js'
 
 /** Options of `createSessionFetch`. Only `baseURL` is required. */
-export interface SessionFetchOptions<Credentials = PlantlyCredentials> {
+export interface SessionFetchOptions<Credentials = unknown> {
   /**
    * The API's base URL. Relative inputs are joined to it (`'/buyers'` → `${baseURL}/buyers`), and its origin is
    * the one that receives the access token.
@@ -119,9 +117,16 @@ const OPTIONS = {
   now: true,
 } satisfies Record<keyof SessionFetchOptions, true>
 
+/** What the composition root supplies when an option is left out (the core itself knows no store or protocol). */
+export interface OptionDefaults<Credentials> {
+  store(): SessionStore
+  protocol(baseURL: URL): SessionProtocol<Credentials>
+}
+
 /** Validate user options and fill in defaults. Every error names the option. */
-export function resolveOptions<Credentials = PlantlyCredentials>(
+export function resolveOptions<Credentials>(
   options: SessionFetchOptions<Credentials>,
+  defaults: OptionDefaults<Credentials>,
 ): ResolvedOptions<Credentials> {
   if (typeof options !== 'object' || options === null) {
     throw new OptionError('options', 'expected an object with at least `baseURL`')
@@ -132,7 +137,7 @@ export function resolveOptions<Credentials = PlantlyCredentials>(
   if (transport !== undefined && typeof transport !== 'function') {
     throw new OptionError('fetch', `expected a function, got ${describe(transport)}`)
   }
-  const store = options.store ?? memoryStore()
+  const store = options.store ?? defaults.store()
   if (
     typeof store?.read !== 'function' ||
     typeof store.write !== 'function' ||
@@ -143,9 +148,7 @@ export function resolveOptions<Credentials = PlantlyCredentials>(
       'expected a SessionStore with `read` and `write` functions (and `bind`, if any)',
     )
   }
-  const protocol =
-    options.protocol ??
-    (plantlySessions({ baseURL: baseURL.href }) as unknown as SessionProtocol<Credentials>)
+  const protocol = options.protocol ?? defaults.protocol(baseURL)
   if (typeof protocol?.login !== 'function' || typeof protocol.refresh !== 'function') {
     throw new OptionError('protocol', 'expected a SessionProtocol with `login` and `refresh` functions')
   }

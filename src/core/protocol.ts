@@ -16,19 +16,13 @@ export interface ProtocolContext {
   stop?: AbortSignal
 }
 
-/** Email and password for the Plantly Sessions API's login. */
-export interface PlantlyCredentials {
-  email_address: string
-  password: string
-}
-
 /**
  * How sessions are obtained, renewed and ended. The Plantly Sessions API is the default; OAuth2 is another.
  *
  * Errors: throw `SessionRejectedError` when the server says the credentials or the refresh token are no good
  * (the session is dead); anything else thrown means "could not complete" and the session is kept.
  */
-export interface SessionProtocol<Credentials = PlantlyCredentials> {
+export interface SessionProtocol<Credentials = unknown> {
   /** A short name for messages, e.g. `"plantly"`. */
   readonly name: string
   /**

@@ -51,7 +51,7 @@ export interface SessionCore<Credentials> {
    * or undefined when the session is gone (give the caller its 401). Rejects with RefreshError when the refresh
    * could not complete.
    */
-  rejected(token: string | undefined, signal?: AbortSignal): Promise<string | undefined>
+  afterUnauthorized(token: string | undefined, signal?: AbortSignal): Promise<string | undefined>
   /** Count a replay (for `stats()`). */
   noteReplay(): void
   /** A replay sent with `token` was refused too. */
@@ -263,7 +263,10 @@ export function createSessionCore<Credentials>(
     return waitThenToken(refresher.start(snap.version), signal, record.session.access_token, waits)
   }
 
-  async function rejected(sent: string | undefined, signal?: AbortSignal): Promise<string | undefined> {
+  async function afterUnauthorized(
+    sent: string | undefined,
+    signal?: AbortSignal,
+  ): Promise<string | undefined> {
     // Whatever runs now (a logout, the first load, a refresh) decides which token is current: wait for it.
     for (;;) {
       if (ending) await abortable(ending, signal)
@@ -297,7 +300,7 @@ export function createSessionCore<Credentials>(
     authorizes,
     isUnauthorized: options.isUnauthorized,
     token,
-    rejected,
+    afterUnauthorized,
     noteReplay() {
       counts.replays++
     },

@@ -5,10 +5,11 @@ import {
   getAdapter,
   type InternalAxiosRequestConfig,
 } from 'axios'
+import { isReplayableBody, serializeFormData } from '../../core/bodies.js'
+import { type Answer, pipelineOf, responseFrom, type SessionSource } from '../../core/pipeline.js'
 import { OptionError } from '../../errors/option-error.js'
-import { coreOf, isUnauthorizedStatus, type SessionSource } from '../session-source.js'
 
-export type { SessionSource } from '../session-source.js'
+export type { SessionSource } from '../../core/pipeline.js'
 
 /**
  * The config key where the session keeps, per request, the adapter it wraps and the token it sent. A string
@@ -68,7 +69,7 @@ export function attachSession(instance: AxiosInstance, plantly: SessionSource): 
   if (typeof instance?.interceptors?.request?.use !== 'function' || typeof instance.getUri !== 'function') {
     throw new OptionError('instance', 'expected an axios instance (axios.create())')
   }
-  const core = coreOf(plantly, 'plantly')
+  const pipeline = pipelineOf(plantly, 'plantly')
   if (attached.has(instance)) {
     throw new OptionError('instance', 'a session is already attached; call the detach function first')
   }
@@ -95,53 +96,42 @@ export function attachSession(instance: AxiosInstance, plantly: SessionSource): 
     if (detached || config.headers.has('Authorization')) return send(config) // the caller's own credentials
     const url = absoluteURL(config)
     const method = (config.method ?? 'get').toUpperCase()
-    if (url === undefined || !core.authorizes(url, method)) return send(config)
-    const pending = core.token(signalOf(config))
+    if (url === undefined || !pipeline.authorizes(url, method)) return send(config)
+    const signal = signalOf(config)
+    const pending = pipeline.tokenFor(signal)
     const token = typeof pending === 'object' ? await pending : pending
-    if (token === undefined) return send(config) // no session: the request goes out as it is
-    if (config.data instanceof FormData) await serializeFormData(config, config.data)
-    config.headers.set('Authorization', `Bearer ${token}`)
-    mark.sentWith(token)
+    if (config.data instanceof FormData) {
+      // Serialized once, so that a replay sends identical bytes under the same multipart boundary.
+      const { bytes, contentType } = await serializeFormData(config.data)
+      config.data = bytes
+      config.headers.setContentType(contentType)
+    }
+    const replayable = isReplayableBody(config.data)
+    const attempt = async (with_: string | undefined) => {
+      if (with_ !== undefined) {
+        config.headers.set('Authorization', `Bearer ${with_}`)
+        mark.sentWith(with_)
+      }
+      // An adapter rejects on a status validateStatus refuses, and resolves on one it accepts (a 401 too).
+      try {
+        return { response: await send(config), failure: undefined }
+      } catch (error) {
+        return { response: (error as { response?: AxiosResponse } | null)?.response, failure: { error } }
+      }
+    }
 
-    // An adapter rejects on a status validateStatus refuses, and resolves on one it accepts (a 401 too).
-    let response: AxiosResponse | undefined
-    let failure: { error: unknown } | undefined
-    try {
-      response = await send(config)
-    } catch (error) {
-      failure = { error }
-      response = (error as { response?: AxiosResponse } | null)?.response
-    }
-    if (response === undefined || !refused(response)) return giveBack(response, failure)
-    // A redirect led to an origin the session does not authorize: its 401 says nothing about our token.
-    const answered = finalURL(response)
-    if (answered !== undefined && !core.authorizes(answered, method)) return giveBack(response, failure)
-    if (!isReplayable(config.data)) {
-      // The body is gone: give this 401 back, but still renew the session for the calls that follow.
-      core.rejected(token).catch(() => undefined)
-      return giveBack(response, failure)
-    }
-    const next = await core.rejected(token, signalOf(config))
-    if (next === undefined) return giveBack(response, failure) // the session is gone: the caller's own 401
+    const first = await attempt(token)
+    const response = first.response
+    if (response === undefined || !pipeline.mayRefuse(response.status)) return giveBack(first)
+    const decided = pipeline.after({ token, method, replayable, replay: false }, answerOf(response), signal)
+    const next = decided === undefined ? undefined : await decided
+    if (next === undefined) return giveBack(first) // the caller's own answer (the session may be gone)
     discard(response.data)
-    core.noteReplay()
-    config.headers.set('Authorization', `Bearer ${next}`)
-    mark.sentWith(next)
-    // The one replay: whatever it answers is the caller's.
-    let replayed: AxiosResponse | undefined
-    try {
-      replayed = await send(config)
-      return replayed
-    } catch (error) {
-      replayed = (error as { response?: AxiosResponse } | null)?.response
-      throw error
-    } finally {
-      if (replayed && refused(replayed)) core.noteRefused(next)
+    const replay = await attempt(next) // the one replay: whatever it answers is the caller's
+    if (replay.response && pipeline.mayRefuse(replay.response.status)) {
+      pipeline.after({ token: next, method, replayable, replay: true }, answerOf(replay.response))
     }
-  }
-
-  function refused(response: AxiosResponse): boolean {
-    return isUnauthorizedStatus(core, response.status, response.statusText, headerEntries(response.headers))
+    return giveBack(replay)
   }
 
   const requestId = instance.interceptors.request.use(route, undefined, { synchronous: true })
@@ -154,12 +144,26 @@ export function attachSession(instance: AxiosInstance, plantly: SessionSource): 
   }
 }
 
-function giveBack(
-  response: AxiosResponse | undefined,
-  failure: { error: unknown } | undefined,
-): AxiosResponse {
-  if (failure !== undefined) throw failure.error
-  return response as AxiosResponse
+function giveBack(outcome: {
+  response: AxiosResponse | undefined
+  failure: { error: unknown } | undefined
+}): AxiosResponse {
+  if (outcome.failure !== undefined) throw outcome.failure.error
+  return outcome.response as AxiosResponse
+}
+
+// An axios response as the pipeline reads it.
+function answerOf(response: AxiosResponse): Answer {
+  return {
+    status: response.status,
+    header(name) {
+      const value = (response.headers as Record<string, unknown> | undefined)?.[name]
+      if (value === undefined || value === null) return undefined
+      return Array.isArray(value) ? value.map(String).join(', ') : String(value)
+    },
+    url: finalURL(response),
+    response: () => responseFrom(response.status, response.statusText, headerEntries(response.headers)),
+  }
 }
 
 function signalOf(config: InternalAxiosRequestConfig): AbortSignal | undefined {
@@ -205,24 +209,9 @@ function headerEntries(headers: AxiosResponse['headers']): [string, string | str
   return entries
 }
 
-// What axios can send twice with the same bytes (its transformRequest has already turned objects into JSON).
-function isReplayable(data: unknown): boolean {
-  if (data === undefined || data === null || typeof data === 'string') return true
-  if (data instanceof ArrayBuffer || ArrayBuffer.isView(data) || data instanceof URLSearchParams) return true
-  if (data instanceof Blob || data instanceof FormData) return true
-  return false // Node streams, form-data (the npm package, a stream), ReadableStream, async iterables
-}
-
 // A refused response read as a stream (responseType 'stream') is closed before the replay.
 function discard(data: unknown): void {
   const body = data as { destroy?: () => void; cancel?: () => Promise<void> } | null
   if (typeof body?.destroy === 'function') body.destroy()
   else if (typeof body?.cancel === 'function') body.cancel().catch(() => undefined)
-}
-
-// Serialize FormData once, so that a replay sends identical bytes under the same multipart boundary.
-async function serializeFormData(config: InternalAxiosRequestConfig, form: FormData): Promise<void> {
-  const encoded = new Request('http://localhost/', { method: 'POST', body: form })
-  config.data = await encoded.arrayBuffer()
-  config.headers.setContentType(encoded.headers.get('content-type') ?? 'multipart/form-data')
 }

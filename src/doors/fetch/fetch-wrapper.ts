@@ -1,5 +1,5 @@
 import { type PreparedRequest, prepareRequest } from '../../core/bodies.js'
-import type { SessionCore } from '../../core/session-core.js'
+import type { Answer, Pipeline } from '../../core/pipeline.js'
 
 const ABSOLUTE = /^[a-z][a-z\d+.-]*:/i
 
@@ -8,6 +8,15 @@ export function joinURL(base: string, input: string): string {
   if (ABSOLUTE.test(input)) return input
   if (input === '' || input.startsWith('?') || input.startsWith('#')) return base + input
   return `${base}/${input.startsWith('/') ? input.slice(1) : input}`
+}
+
+function answerOf(response: Response): Answer {
+  return {
+    status: response.status,
+    header: (name) => response.headers.get(name),
+    url: response.redirected && response.url ? response.url : undefined,
+    response: () => response,
+  }
 }
 
 function cancel(response: Response): void {
@@ -19,8 +28,8 @@ function cancel(response: Response): void {
  * the access token; a refused one waits for the shared refresh and is replayed at most once; anything else
  * passes through untouched.
  */
-export function createFetchWrapper<C>(
-  core: SessionCore<C>,
+export function createFetchWrapper(
+  pipeline: Pipeline,
   baseURL: URL,
   transport: typeof globalThis.fetch,
 ): typeof globalThis.fetch {
@@ -33,30 +42,27 @@ export function createFetchWrapper<C>(
   ): Promise<Response> {
     // Like fetch: an already aborted call rejects with nothing sent, not even a refresh on its behalf.
     if (signal?.aborted) throw signal.reason
-    let token = core.token(signal ?? undefined)
+    const abort = signal ?? undefined
+    let token = pipeline.tokenFor(abort)
     if (token !== undefined && typeof token !== 'string') token = await token
     const response = await transport(...prepared.attempt(token))
-    if (!core.isUnauthorized(response)) return response
-    // A redirect led to an origin the session does not authorize: its 401 says nothing about our token.
-    if (response.redirected && response.url && !core.authorizes(response.url, method)) return response
-    if (token === undefined && !prepared.replayable) return response
-    if (!prepared.replayable) {
-      // The body is gone: give this 401 back, but still renew the session for the calls that follow.
-      core.rejected(token as string).catch(() => undefined)
-      return response
-    }
+    if (!pipeline.mayRefuse(response.status)) return response
+    const { replayable } = prepared
+    const decided = pipeline.after({ token, method, replayable, replay: false }, answerOf(response), abort)
+    if (decided === undefined) return response
     let next: string | undefined
     try {
-      next = await core.rejected(token, signal ?? undefined)
+      next = await decided
     } catch (error) {
       cancel(response)
       throw error
     }
     if (next === undefined) return response // the session is gone: the caller gets its own 401, body intact
     cancel(response)
-    core.noteReplay()
     const replayed = await transport(...prepared.attempt(next))
-    if (core.isUnauthorized(replayed) && next !== undefined) core.noteRefused(next)
+    if (pipeline.mayRefuse(replayed.status)) {
+      pipeline.after({ token: next, method, replayable, replay: true }, answerOf(replayed))
+    }
     return replayed
   }
 
@@ -84,7 +90,7 @@ export function createFetchWrapper<C>(
     }
     const method = init?.method ?? request?.method ?? 'GET'
     const target = request ?? url
-    if (!core.authorizes(url, method)) return transport(target, init)
+    if (!pipeline.authorizes(url, method)) return transport(target, init)
     // One Headers per request: it answers "did the caller bring credentials?" and then carries ours.
     const headers = new Headers(init?.headers ?? request?.headers)
     if (headers.has('authorization')) return transport(target, init) // the caller chose its own: leave them alone

@@ -1,7 +1,14 @@
 import type { Dispatcher } from 'undici'
-import { type AdapterCore, coreOf, isUnauthorizedStatus, type SessionSource } from '../session-source.js'
+import { isReplayableBody } from '../../core/bodies.js'
+import {
+  type Answer,
+  type Pipeline,
+  pipelineOf,
+  responseFrom,
+  type SessionSource,
+} from '../../core/pipeline.js'
 
-export type { SessionSource } from '../session-source.js'
+export type { SessionSource } from '../../core/pipeline.js'
 
 type Controller = Dispatcher.DispatchController
 type Handler = Dispatcher.DispatchHandler
@@ -11,7 +18,7 @@ type FlatHeaders = string[]
 
 /**
  * An undici interceptor that puts the session on requests to the session's origins: the Bearer token goes on
- * requests `plantly.core.authorizes()` accepts, a 401 waits for the session's one shared refresh and is
+ * requests to the session's origins, a 401 waits for the session's one shared refresh and is
  * replayed once, and every other origin, the session's own login/refresh/logout calls, and requests that
  * already carry an `Authorization` header pass through untouched.
  *
@@ -27,50 +34,54 @@ type FlatHeaders = string[]
  * await fetch('https://api.plantly.gr4vy.app/buyers') // authenticated, refreshed, replayed once on 401
  */
 export function sessionInterceptor(plantly: SessionSource): Dispatcher.DispatcherComposeInterceptor {
-  const core = coreOf(plantly, 'plantly')
+  const pipeline = pipelineOf(plantly, 'plantly')
   return (dispatch) =>
     function sessionDispatch(opts, handler) {
       const url = requestURL(opts)
       const pass =
         url === undefined ||
         Boolean(opts.upgrade) ||
-        !core.authorizes(url, opts.method) ||
+        !pipeline.authorizes(url, opts.method) ||
         hasAuthorization(opts.headers)
       if (pass) return dispatch(opts, handler)
       const signal = signalOf(opts)
       const send = (token: string | undefined): boolean => {
-        if (token === undefined) return dispatch(opts, handler) // no session: the request goes out as it is
-        const replay = new ReplayOnce(core, dispatch, opts, token, signal, handler)
+        const replay = new ReplayOnce(pipeline, dispatch, opts, token, signal, handler)
         return dispatch(withToken(opts, token), replay)
       }
-      const token = core.token(signal)
+      const token = pipeline.tokenFor(signal)
       if (typeof token !== 'object') return send(token)
       token.then(send).catch((error: unknown) => handler.onResponseError?.(finished(), asError(error)))
       return true
     }
 }
 
-/** Forwards one attempt to the caller's handler, except a 401 it can replay: that one is held until the refresh. */
+/** Forwards one attempt to the caller's handler, except a refusal it can replay: that one is held for the decision. */
 class ReplayOnce implements Handler {
   #held:
-    | { status: number; headers: ResponseHeaders; message: string | undefined; chunks: Buffer[] }
+    | {
+        status: number
+        headers: ResponseHeaders
+        message: string | undefined
+        chunks: Buffer[]
+        decided: Promise<string | undefined>
+      }
     | undefined
   #replayed = false
-  #sent: string
+  #sent: string | undefined
   readonly #replayable: boolean
 
   constructor(
-    private readonly core: AdapterCore,
+    private readonly pipeline: Pipeline,
     private readonly dispatch: Dispatcher.Dispatch,
     private readonly opts: Options,
-    private readonly token: string,
+    token: string | undefined,
     private readonly signal: AbortSignal | undefined,
     private readonly downstream: Handler,
   ) {
     this.#sent = token
     const body = opts.body
-    this.#replayable =
-      body === undefined || body === null || typeof body === 'string' || body instanceof Uint8Array
+    this.#replayable = typeof body === 'string' || body instanceof Uint8Array || isReplayableBody(body)
   }
 
   onRequestStart(controller: Controller, context: unknown): void {
@@ -82,15 +93,19 @@ class ReplayOnce implements Handler {
   }
 
   onResponseStart(controller: Controller, status: number, headers: ResponseHeaders, message?: string): void {
-    const refused = isUnauthorizedStatus(this.core, status, message, Object.entries(headers))
-    if (refused && this.#replayed) this.core.noteRefused(this.#sent)
-    if (!this.#replayed && refused) {
-      if (this.#replayable) {
-        this.#held = { status, headers, message, chunks: [] }
+    if (this.pipeline.mayRefuse(status)) {
+      const attempt = {
+        token: this.#sent,
+        method: this.opts.method,
+        replayable: this.#replayable,
+        replay: this.#replayed,
+      }
+      const decided = this.pipeline.after(attempt, answerOf(status, headers, message), this.signal)
+      if (decided !== undefined) {
+        decided.catch(() => undefined) // settled in onResponseEnd
+        this.#held = { status, headers, message, chunks: [], decided }
         return
       }
-      // The body is gone: give this 401 back, but still renew the session for the calls that follow.
-      this.core.rejected(this.token).catch(() => undefined)
     }
     this.downstream.onResponseStart?.(controller, status, headers, message)
   }
@@ -107,7 +122,7 @@ class ReplayOnce implements Handler {
       return
     }
     this.#held = undefined
-    this.core.rejected(this.token, this.signal).then(
+    held.decided.then(
       (next) => {
         if (next === undefined) {
           // The session is gone: the caller gets its own 401, body intact.
@@ -117,7 +132,6 @@ class ReplayOnce implements Handler {
           this.downstream.onResponseEnd?.(done, trailers)
           return
         }
-        this.core.noteReplay()
         this.#replayed = true
         this.#sent = next
         try {
@@ -133,6 +147,18 @@ class ReplayOnce implements Handler {
   onResponseError(controller: Controller, error: Error): void {
     this.#held = undefined
     this.downstream.onResponseError?.(controller, error)
+  }
+}
+
+// An undici response head as the pipeline reads it.
+function answerOf(status: number, headers: ResponseHeaders, message: string | undefined): Answer {
+  return {
+    status,
+    header(name) {
+      const value = headers[name]
+      return Array.isArray(value) ? value.join(', ') : value
+    },
+    response: () => responseFrom(status, message, Object.entries(headers)),
   }
 }
 
@@ -190,6 +216,7 @@ function hasAuthorization(headers: Options['headers']): boolean {
 }
 
 // `opts` is always the caller's (checked to have no Authorization), so the header is added, never replaced.
-function withToken(opts: Options, token: string): Options {
+function withToken(opts: Options, token: string | undefined): Options {
+  if (token === undefined) return opts
   return { ...opts, headers: [...flatHeaders(opts.headers), 'authorization', `Bearer ${token}`] }
 }

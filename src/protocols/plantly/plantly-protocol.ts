@@ -1,4 +1,4 @@
-import type { PlantlyCredentials, ProtocolContext, SessionProtocol } from '../../core/protocol.js'
+import type { ProtocolContext, SessionProtocol } from '../../core/protocol.js'
 import { type Grant, parseSession } from '../../core/session.js'
 import {
   describe,
@@ -11,6 +11,12 @@ import { OptionError } from '../../errors/option-error.js'
 import { ResponseError } from '../../errors/response-error.js'
 import { SessionRejectedError } from '../../errors/session-rejected-error.js'
 import { sessionCall } from '../session-call.js'
+
+/** Email and password for the Plantly Sessions API's login. */
+export interface PlantlyCredentials {
+  email_address: string
+  password: string
+}
 
 /** Options of {@link plantlySessions}. */
 export interface PlantlySessionsOptions {

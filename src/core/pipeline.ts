@@ -1,0 +1,123 @@
+import { OptionError } from '../errors/option-error.js'
+import { defaultIsUnauthorized, isInsufficientScope } from './options.js'
+import type { SessionCore } from './session-core.js'
+
+/** One attempt of a request, as a door sent it. */
+export interface Attempt {
+  /** The access token it carried; undefined when it went out without one (no session). */
+  readonly token: string | undefined
+  /** The request's method (a redirected answer's origin is checked with it). */
+  readonly method: string
+  /** Whether the request can be sent again with identical bytes. */
+  readonly replayable: boolean
+  /** This attempt is the one replay: whatever it answers is the caller's. */
+  readonly replay: boolean
+}
+
+/** What a door knows of an answer, whatever shape its client gives it. */
+export interface Answer {
+  readonly status: number
+  /** A response header by its lower-case name; several values joined by `, `. */
+  header(name: string): string | null | undefined
+  /** The URL that answered, when the client followed redirects and says where to. */
+  readonly url?: string | undefined
+  /** The answer as a fetch `Response`, for a custom `isUnauthorized` (built only then). */
+  response(): Response
+}
+
+/**
+ * The one request pipeline behind every door (the fetch wrapper, axios, undici): which token to send, whether
+ * an answer means "this token was refused", and whether to replay with a new one. Doors only translate their
+ * client's request and response shapes; none decides on its own when to refresh or replay.
+ */
+export interface Pipeline {
+  /** True when a request to this absolute URL should carry the session (its origins, not its own endpoints). */
+  authorizes(url: string, method: string): boolean
+  /** The token for a first attempt (undefined: send without one). A promise only when it has to wait. */
+  tokenFor(signal?: AbortSignal): string | undefined | Promise<string | undefined>
+  /** False when an answer with this status cannot be a refusal: the door gives it back without asking more. */
+  mayRefuse(status: number): boolean
+  /**
+   * What to do with an answer. `undefined` (synchronously): give it back. Otherwise a promise of the token to
+   * replay with, or of undefined to give it back after all (the session is gone). Rejects with RefreshError or
+   * LoginError when the renewal could not complete or was refused.
+   */
+  after(attempt: Attempt, answer: Answer, signal?: AbortSignal): undefined | Promise<string | undefined>
+}
+
+export function createPipeline(core: SessionCore<unknown>): Pipeline {
+  const custom = core.isUnauthorized === defaultIsUnauthorized ? undefined : core.isUnauthorized
+
+  function refused(answer: Answer): boolean {
+    if (custom)
+      return (
+        Number.isInteger(answer.status) &&
+        answer.status >= 200 &&
+        answer.status <= 599 &&
+        custom(answer.response())
+      )
+    return answer.status === 401 && !isInsufficientScope(answer.header('www-authenticate'))
+  }
+
+  return {
+    authorizes: core.authorizes,
+    tokenFor: core.token,
+    mayRefuse: (status) => status === 401 || custom !== undefined,
+    after(attempt, answer, signal) {
+      if (!refused(answer)) return undefined
+      // A redirect led to an origin the session does not authorize: its 401 says nothing about our token.
+      if (answer.url !== undefined && !core.authorizes(answer.url, attempt.method)) return undefined
+      if (attempt.replay) {
+        if (attempt.token !== undefined) core.noteRefused(attempt.token)
+        return undefined
+      }
+      if (!attempt.replayable) {
+        // The body is gone: give this answer back, but still renew the session for the calls that follow.
+        if (attempt.token !== undefined) core.afterUnauthorized(attempt.token).catch(() => undefined)
+        return undefined
+      }
+      return core.afterUnauthorized(attempt.token, signal).then((next) => {
+        if (next !== undefined) core.noteReplay()
+        return next
+      })
+    },
+  }
+}
+
+/** What the doors (axios, undici) accept: the object `createSessionFetch` returns. */
+export interface SessionSource {
+  readonly fetch: typeof globalThis.fetch
+}
+
+// The pipeline of each client createSessionFetch made: how doors reach it, without a public property.
+const pipelines = new WeakMap<object, Pipeline>()
+
+/** Register the pipeline of a client (createSessionFetch does it). */
+export function registerPipeline(client: object, pipeline: Pipeline): void {
+  pipelines.set(client, pipeline)
+}
+
+/** The pipeline of `client`, or an OptionError naming `argument` when it is not a createSessionFetch() client. */
+export function pipelineOf(client: unknown, argument: string): Pipeline {
+  const pipeline = typeof client === 'object' && client !== null ? pipelines.get(client) : undefined
+  if (!pipeline) throw new OptionError(argument, 'expected the object returned by createSessionFetch()')
+  return pipeline
+}
+
+/** A bodiless fetch Response with an answer's status and headers, for a custom `isUnauthorized`. */
+export function responseFrom(
+  status: number,
+  statusText: string | undefined,
+  headers: Iterable<[string, string | readonly string[] | undefined]>,
+): Response {
+  const copy = new Headers()
+  for (const [name, value] of headers) {
+    try {
+      if (typeof value === 'string') copy.append(name, value)
+      else if (value !== undefined) for (const item of value) copy.append(name, item)
+    } catch {
+      // A header a fetch Headers cannot hold (odd characters) is no reason to fail the request.
+    }
+  }
+  return new Response(null, { status, statusText: statusText ?? '', headers: copy })
+}
