@@ -4,7 +4,7 @@ import { describe } from '../../core/validate.js'
 import { OptionError } from '../../errors/option-error.js'
 import { ResponseError } from '../../errors/response-error.js'
 import { SessionRejectedError } from '../../errors/session-rejected-error.js'
-import { sessionCall } from '../session-call.js'
+import { preloadSessionCall, sessionCall } from '../session-call.js'
 import {
   type OAuth2Options,
   parseScope,
@@ -55,6 +55,7 @@ const REJECTED = new Set([400, 401, 403])
  */
 export function oauth2(options: OAuth2Options): SessionProtocol<OAuth2Credentials> {
   const config = resolveOAuth2Options(options)
+  preloadSessionCall().catch(() => undefined) // the first token request rarely waits for it
   const owned = new Set([withoutQuery(config.tokenEndpoint)])
   if (config.revocationEndpoint) owned.add(withoutQuery(config.revocationEndpoint))
 

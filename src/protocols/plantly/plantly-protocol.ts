@@ -10,7 +10,7 @@ import {
 import { OptionError } from '../../errors/option-error.js'
 import { ResponseError } from '../../errors/response-error.js'
 import { SessionRejectedError } from '../../errors/session-rejected-error.js'
-import { sessionCall } from '../session-call.js'
+import { preloadSessionCall, sessionCall } from '../session-call.js'
 
 /** Email and password for the Plantly Sessions API's login. */
 export interface PlantlyCredentials {
@@ -66,6 +66,7 @@ export function plantlySessions(options: PlantlySessionsOptions): SessionProtoco
   const endpoint = base.href.replace(/\/$/, '') + path
   const retries = parseNonNegativeInteger(options.retry ?? 2, 'retry')
   const retryDelayMs = parsePositiveDuration(options.retryDelayMs ?? 200, 'retryDelayMs')
+  preloadSessionCall().catch(() => undefined) // the first login rarely waits for it
 
   function call(
     method: 'POST' | 'PUT' | 'DELETE',

@@ -1,0 +1,77 @@
+// Size budgets (min+gz, with dependencies, tree-shaken), checked in `npm test`. Figures: bench/RESULTS.md.
+//
+// The core entry loads what only a login, refresh or logout needs (the ofetch session call, p-queue) with a
+// dynamic import(), so the "request path" check measures what a page must load before its first fetch: every
+// dynamic import is left out. The "with session calls" check measures the whole, as a bundle without code
+// splitting would ship it.
+
+/** esbuild: leave dynamic imports out of the bundle (they are separate chunks, loaded on first use). */
+const lazyChunksApart = (config) => ({
+  ...config,
+  plugins: [
+    ...(config.plugins ?? []),
+    {
+      name: 'dynamic-imports-apart',
+      setup(build) {
+        build.onResolve({ filter: /.*/ }, (args) =>
+          args.kind === 'dynamic-import' ? { path: args.path, external: true } : undefined,
+        )
+      },
+    },
+  ],
+})
+
+export default [
+  {
+    name: 'session-fetch (core, request path)',
+    path: 'src/index.ts',
+    limit: '12 kB',
+    gzip: true,
+    modifyEsbuildConfig: lazyChunksApart,
+  },
+  { name: 'session-fetch (core, with session calls)', path: 'src/index.ts', limit: '19.90 kB', gzip: true },
+  {
+    name: 'session-fetch/mock',
+    path: 'src/testing/mock/index.ts',
+    limit: '7.62 kB',
+    gzip: true,
+    ignore: ['node:http', 'node:net'],
+  },
+  {
+    name: 'session-fetch/msw',
+    path: 'src/testing/msw/index.ts',
+    limit: '7.42 kB',
+    gzip: true,
+    ignore: ['msw'],
+  },
+  {
+    name: 'session-fetch/oauth2',
+    path: 'src/protocols/oauth2/index.ts',
+    limit: '4.10 kB',
+    gzip: true,
+    modifyEsbuildConfig: lazyChunksApart,
+  },
+  {
+    name: 'session-fetch/axios',
+    path: 'src/doors/axios/index.ts',
+    limit: '2.01 kB',
+    gzip: true,
+    ignore: ['axios'],
+  },
+  {
+    name: 'session-fetch/undici',
+    path: 'src/doors/undici/index.ts',
+    limit: '1.67 kB',
+    gzip: true,
+    ignore: ['undici'],
+  },
+  { name: 'session-fetch/ofetch', path: 'src/doors/ofetch/index.ts', limit: '4.45 kB', gzip: true },
+  { name: 'session-fetch/browser', path: 'src/stores/browser/index.ts', limit: '3.75 kB', gzip: true },
+  {
+    name: 'session-fetch/redis',
+    path: 'src/stores/redis/index.ts',
+    limit: '13.90 kB',
+    gzip: true,
+    ignore: ['redis', 'node:crypto'],
+  },
+]
