@@ -8,7 +8,10 @@ import { createFetchWrapper } from './doors/fetch/fetch-wrapper.js'
 import { type PlantlyCredentials, plantlySessions } from './protocols/plantly/plantly-protocol.js'
 import { memoryStore } from './stores/memory/memory-store.js'
 
-/** Options of {@link createSessionFetch}; only `baseURL` is required. Credentials default to Plantly's. */
+/**
+ * Options of {@link createSessionFetch}; only `baseURL` is required. Credentials default to Plantly's.
+ * @interface
+ */
 export type SessionFetchOptions<Credentials = PlantlyCredentials> = CoreOptions<Credentials>
 
 /** What `createSessionFetch` returns. Every method is bound: pass them around freely. */

@@ -1,4 +1,4 @@
-import { redact } from '../core/redact.js'
+import { redact } from './redact.js'
 import { SessionFetchError } from './session-fetch-error.js'
 
 /**

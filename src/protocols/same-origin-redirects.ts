@@ -1,4 +1,4 @@
-import { redact } from '../core/redact.js'
+import { redact } from '../errors/redact.js'
 import { RedirectError } from '../errors/redirect-error.js'
 
 /** Redirects a session call follows before it gives up (a loop on the endpoint's own origin). */

@@ -27,6 +27,7 @@ export interface RedisConnectionLike {
   ref?(): void
 }
 
+/** @inline */
 interface CommonOptions {
   /**
    * The Redis key of the session (a hash). The lock lives at `${key}:lock` and changes are announced on the
