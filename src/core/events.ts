@@ -1,3 +1,4 @@
+import { createListeners, type Listeners } from './listeners.js'
 import type { Session } from './session.js'
 
 /** Where a change came from: this instance, or another instance sharing the store. */
@@ -46,7 +47,7 @@ const NAMES = { login: true, refresh: true, logout: true, expired: true } satisf
 
 /** A minimal typed emitter. A throwing listener never breaks the session: its error is rethrown asynchronously. */
 export function createEmitter() {
-  const listeners = new Map<SessionEventName, Set<(payload: never) => void>>()
+  const listeners = new Map<SessionEventName, Listeners<never>>()
   return {
     on<E extends SessionEventName>(event: E, listener: (payload: SessionEventMap[E]) => void): () => void {
       // A misspelt event would never fire: say so at once, as for a listener that is not a function.
@@ -59,26 +60,13 @@ export function createEmitter() {
         throw new TypeError(`on(${JSON.stringify(event)}): listener must be a function`)
       let set = listeners.get(event)
       if (!set) {
-        set = new Set()
+        set = createListeners()
         listeners.set(event, set)
       }
-      set.add(listener)
-      return () => {
-        set.delete(listener)
-      }
+      return set.add(listener as (payload: never) => void)
     },
     emit<E extends SessionEventName>(event: E, payload: SessionEventMap[E]): void {
-      const set = listeners.get(event)
-      if (!set) return
-      for (const listener of [...set]) {
-        try {
-          ;(listener as (payload: SessionEventMap[E]) => void)(payload)
-        } catch (error) {
-          queueMicrotask(() => {
-            throw error
-          })
-        }
-      }
+      listeners.get(event)?.emit(payload as never)
     },
     count(): number {
       let n = 0

@@ -10,3 +10,12 @@ export function redact(text: string, secrets: readonly (string | undefined)[] = 
   }
   return out.replace(JWT, '[redacted]').replace(BEARER, '$1[redacted]')
 }
+
+/**
+ * A URL without its query and fragment: how URLs appear in messages (a query may carry secrets), and how the
+ * protocols compare a request's URL with their endpoints.
+ */
+export function withoutQuery(url: string): string {
+  const cut = url.search(/[?#]/)
+  return cut === -1 ? url : url.slice(0, cut)
+}

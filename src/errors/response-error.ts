@@ -1,4 +1,4 @@
-import { redact } from './redact.js'
+import { redact, withoutQuery } from './redact.js'
 import { SessionFetchError } from './session-fetch-error.js'
 
 /**
@@ -34,7 +34,7 @@ export class ResponseError extends SessionFetchError {
     const secrets = init.secrets ?? []
     const serverCode = typeof code === 'string' ? redact(code, secrets).slice(0, 100) : undefined
     const serverMessage = typeof message === 'string' ? redact(message, secrets).slice(0, 300) : undefined
-    const url = redact(stripQuery(init.url), secrets)
+    const url = redact(withoutQuery(init.url), secrets)
     const detail = serverCode ? ` (${serverCode}${serverMessage ? `: ${serverMessage}` : ''})` : ''
     super(
       'http_status',
@@ -47,9 +47,4 @@ export class ResponseError extends SessionFetchError {
     this.serverMessage = serverMessage
     this.retryAfterMs = init.retryAfterMs
   }
-}
-
-function stripQuery(url: string): string {
-  const cut = url.search(/[?#]/)
-  return cut === -1 ? url : url.slice(0, cut)
 }

@@ -2,6 +2,7 @@ import type { ProtocolContext, SessionProtocol } from '../../core/protocol.js'
 import { type Grant, parseSession, type Session } from '../../core/session.js'
 import { describe } from '../../core/validate.js'
 import { OptionError } from '../../errors/option-error.js'
+import { withoutQuery } from '../../errors/redact.js'
 import { ResponseError } from '../../errors/response-error.js'
 import { SessionRejectedError } from '../../errors/session-rejected-error.js'
 import { preloadSessionCall, sessionCall } from '../session-call.js'
@@ -242,9 +243,4 @@ function field(value: unknown, name: string): string {
     throw new OptionError(`credentials.${name}`, `expected a non-empty string (got ${typeof value})`)
   }
   return value
-}
-
-function withoutQuery(url: string): string {
-  const cut = url.search(/[?#]/)
-  return cut === -1 ? url : url.slice(0, cut)
 }

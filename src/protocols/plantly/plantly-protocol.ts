@@ -8,6 +8,7 @@ import {
   rejectUnknownOptions,
 } from '../../core/validate.js'
 import { OptionError } from '../../errors/option-error.js'
+import { withoutQuery } from '../../errors/redact.js'
 import { ResponseError } from '../../errors/response-error.js'
 import { SessionRejectedError } from '../../errors/session-rejected-error.js'
 import { preloadSessionCall, sessionCall } from '../session-call.js'
@@ -141,8 +142,7 @@ export function plantlySessions(options: PlantlySessionsOptions): SessionProtoco
       await endWith(fresh.session.access_token, context)
     },
     ownsRequest(url) {
-      const cut = url.search(/[?#]/)
-      return (cut === -1 ? url : url.slice(0, cut)) === endpoint
+      return withoutQuery(url) === endpoint
     },
   }
 }

@@ -1,5 +1,6 @@
 import { createStore, get, type UseStore, update } from 'idb-keyval'
 import { issuerBinding } from '../../core/issuer.js'
+import { createListeners } from '../../core/listeners.js'
 import type { LockGrant, LockOptions, SessionStore, StoreChange, StoreSnapshot } from '../../core/store.js'
 import { describe, rejectUnknownOptions } from '../../core/validate.js'
 import { OptionError } from '../../errors/option-error.js'
@@ -86,10 +87,8 @@ export function browserStore(options: BrowserStoreOptions = {}): BrowserStore {
 
   const locks = resolveLocks(options.locks)
   const database = createStore(DATABASE, OBJECT_STORE)
-  const listeners = new Set<(snapshot: StoreSnapshot) => void>()
-  const notify = (snapshot: StoreSnapshot) => {
-    for (const listener of [...listeners]) listener(snapshot)
-  }
+  const listeners = createListeners<StoreSnapshot>()
+  const notify = listeners.emit
   let channel: BroadcastChannel | undefined
   if (typeof globalThis.BroadcastChannel === 'function') {
     channel = new BroadcastChannel(`session-fetch:${key}`)
@@ -118,8 +117,7 @@ export function browserStore(options: BrowserStoreOptions = {}): BrowserStore {
     lock: lockWith(locks ?? tabLocks(), lockName),
     bind: issuerBinding(), // other tabs, and other store objects, find out when they read the session
     subscribe(listener) {
-      listeners.add(listener)
-      return () => listeners.delete(listener)
+      return listeners.add(listener)
     },
     close() {
       channel?.close()

@@ -1,4 +1,5 @@
 import { issuerBinding } from '../../core/issuer.js'
+import { createListeners } from '../../core/listeners.js'
 import type { LockOptions, SessionStore, StoreChange, StoreSnapshot } from '../../core/store.js'
 
 /**
@@ -14,7 +15,7 @@ import type { LockOptions, SessionStore, StoreChange, StoreSnapshot } from '../.
  */
 export function memoryStore(): SessionStore {
   let snapshot: StoreSnapshot = Object.freeze({ version: 0, record: undefined })
-  const listeners = new Set<(snapshot: StoreSnapshot) => void>()
+  const listeners = createListeners<StoreSnapshot>()
   let tail: Promise<unknown> = Promise.resolve()
 
   return {
@@ -22,7 +23,7 @@ export function memoryStore(): SessionStore {
     write(change: StoreChange, expectedVersion: number) {
       if (snapshot.version !== expectedVersion) return undefined
       snapshot = Object.freeze({ version: expectedVersion + 1, ...change })
-      for (const listener of listeners) listener(snapshot)
+      listeners.emit(snapshot)
       return snapshot
     },
     lock<T>(fn: () => Promise<T>, _options: LockOptions): Promise<T> {
@@ -35,8 +36,7 @@ export function memoryStore(): SessionStore {
       return run
     },
     subscribe(listener) {
-      listeners.add(listener)
-      return () => listeners.delete(listener)
+      return listeners.add(listener)
     },
     bind: issuerBinding(),
   }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { createClient } from 'redis'
 import { issuerBinding } from '../../core/issuer.js'
+import { createListeners } from '../../core/listeners.js'
 import type { ChangeReason, LockOptions, SessionStore, StoreChange, StoreSnapshot } from '../../core/store.js'
 import { StoreError, summarize } from '../../errors/store-error.js'
 import { createCodec } from './codec.js'
@@ -62,7 +63,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   // while a command is under way, and the pub/sub connection never does (listening is not work).
   let busy = 0
   const client = (resolved.client ?? owned) as RedisClientLike
-  const listeners = new Set<(snapshot: StoreSnapshot) => void>()
+  const listeners = createListeners<StoreSnapshot>()
   const wakers = new Set<() => void>()
   let subscriber: RedisConnectionLike | undefined
   let subscribing: Promise<void> | undefined
@@ -249,15 +250,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   }
 
   function deliver(next: StoreSnapshot): void {
-    for (const listener of [...listeners]) {
-      try {
-        listener(next)
-      } catch (error) {
-        queueMicrotask(() => {
-          throw error
-        })
-      }
-    }
+    listeners.emit(next)
   }
 
   // Deliveries run one after another, in the order Redis published them.
@@ -311,11 +304,9 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     bind: issuerBinding(), // clients of another issuer in other processes find out when they read the key
     subscribe(listener) {
       if (closing) throw new StoreError(`The Redis store of key ${JSON.stringify(key)} is closed`)
-      listeners.add(listener)
+      const remove = listeners.add(listener)
       startSubscriber()
-      return () => {
-        listeners.delete(listener)
-      }
+      return remove
     },
     close() {
       closing ??= (async () => {
