@@ -1,0 +1,84 @@
+import { createListeners } from '../../core/listeners.js'
+import type { StoreSnapshot } from '../../core/store.js'
+import { endConnection, type RedisCommands } from './connection.js'
+import type { RedisConnectionLike } from './options.js'
+
+/** A change as the write script publishes it. */
+export interface PublishedChange {
+  version: number
+  data: string
+  reason: string
+  writer: string
+}
+
+/**
+ * Change notifications over pub/sub, on a connection of their own (a duplicate of the command client) that
+ * never keeps a process alive. Deliveries run one after another, in the order Redis published them; after a
+ * reconnect (node-redis resubscribes by itself) the store is read once, since a change may have been missed.
+ */
+export function createSubscription(
+  commands: RedisCommands,
+  channel: string,
+  options: {
+    /** The current snapshot, read from Redis. */
+    read(): Promise<StoreSnapshot>
+    /** The snapshot a published change describes. */
+    decode(change: PublishedChange): Promise<StoreSnapshot>
+    /** Any message arrived (a lock release included). */
+    onMessage(message: string): void
+    /** Messages that carry no change (a lock release). */
+    ignore: string
+  },
+) {
+  const listeners = createListeners<StoreSnapshot>()
+  let subscriber: RedisConnectionLike | undefined
+  let subscribing: Promise<void> | undefined
+  let subscribed = false
+  let delivery: Promise<void> = Promise.resolve()
+
+  function enqueue(produce: () => Promise<StoreSnapshot>): void {
+    delivery = delivery
+      .then(produce)
+      .then(listeners.emit, (error: unknown) => commands.report(error, 'change notification'))
+  }
+
+  function onMessage(message: string): void {
+    options.onMessage(message)
+    if (message === options.ignore || commands.closed) return
+    enqueue(() => options.decode(JSON.parse(message) as PublishedChange))
+  }
+
+  function start(): void {
+    if (subscribing) return
+    subscribing = (async () => {
+      const connection = commands.client.duplicate()
+      connection.unref?.() // listening is not work
+      subscriber = connection
+      connection.on('error', (error: unknown) => commands.report(error, 'pub/sub connection'))
+      connection.on('ready', () => {
+        if (subscribed && !commands.closed) enqueue(options.read)
+      })
+      await connection.connect()
+      if (commands.closed) return endConnection(connection)
+      await connection.subscribe(channel, onMessage)
+      subscribed = true
+      // A change written between the caller's read and this subscription is caught here.
+      enqueue(options.read)
+    })().catch((error: unknown) => {
+      subscribing = undefined
+      commands.report(error, 'subscribe')
+    })
+  }
+
+  return {
+    subscribe(listener: (snapshot: StoreSnapshot) => void): () => void {
+      const remove = listeners.add(listener)
+      start()
+      return remove
+    },
+    async close(): Promise<void> {
+      listeners.clear()
+      await endConnection(subscriber)
+    },
+  }
+}
