@@ -46,10 +46,22 @@ function packageOf(input: string): string {
   return (parts[0]?.startsWith('@') ? parts.slice(0, 2) : parts.slice(0, 1)).join('/')
 }
 
+// What is loaded on first use (a dynamic import(): the ofetch session call, p-queue) is its own chunk: leave it
+// out to measure what a page loads before its first request.
+const lazyApart: Plugin = {
+  name: 'dynamic-imports-apart',
+  setup(builder) {
+    builder.onResolve({ filter: /.*/ }, (args) =>
+      args.kind === 'dynamic-import' ? { path: args.path, external: true } : undefined,
+    )
+  },
+}
+
 export async function measure(
   name: string,
   entry: string,
   replacements: Record<string, string> = {},
+  requestPath = false,
 ): Promise<SizeRow> {
   const result = await build({
     entryPoints: [`${root}${entry}`],
@@ -64,7 +76,7 @@ export async function measure(
     write: false,
     metafile: true,
     logLevel: 'error',
-    plugins: [swap(replacements)],
+    plugins: requestPath ? [swap(replacements), lazyApart] : [swap(replacements)],
   })
   const code = result.outputFiles[0]?.contents ?? new Uint8Array()
   const inputs: Record<string, number> = {}
@@ -85,19 +97,13 @@ export interface SizeReport {
 export async function sizes(): Promise<SizeReport> {
   const rows: SizeRow[] = []
   for (const [name, file] of Object.entries(entries)) {
-    rows.push(await measure(name === 'index' ? 'session-fetch' : `session-fetch/${name}`, file))
+    const label = name === 'index' ? 'session-fetch' : `session-fetch/${name}`
+    const eager = await measure(label, file, {}, true)
+    rows.push(eager)
+    const whole = await measure(`${label} (with what loads on first use)`, file)
+    if (whole.gzipped !== eager.gzipped) rows.push(whole)
   }
-  const core = entries.index
-  const pQueue = { 'p-queue': 'bench/size-options/promise-queue.ts' }
-  const jose = { jose: 'bench/size-options/decode-jwt.ts' }
-  const ofetch = { ofetch: 'bench/size-options/no-ofetch.ts' }
-  const options = [
-    await measure('core, p-queue → a promise chain', core, pQueue),
-    await measure('core, jose decodeJwt → atob + JSON.parse', core, jose),
-    await measure('core, ofetch removed (upper bound of the saving)', core, ofetch),
-    await measure('core, all three', core, { ...pQueue, ...jose, ...ofetch }),
-  ]
-  return { entries: rows, options }
+  return { entries: rows, options: [] }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
