@@ -59,6 +59,8 @@ export interface TokenInfo {
   superseded: boolean
   /** The exchange whose answer carried it. */
   issuedBy: number
+  /** The refresh that rotated it (a refresh token, once used). */
+  rotatedBy?: number
 }
 
 export interface ExchangeBody {
@@ -92,6 +94,10 @@ export interface Exchange {
   error?: unknown
   /** When the client gave up on it or got its answer. */
   settledAt?: number
+  /** The id of the last exchange sent when this one settled: later ids were sent after it settled. */
+  settledAfter?: number
+  /** A refresh whose token had already been rotated: the id of the exchange that rotated it (reuse detected). */
+  reuseOf?: number
 }
 
 interface Pending {
@@ -168,6 +174,21 @@ export class ScriptedApi {
     return token === undefined ? undefined : this.tokens.get(token)?.family
   }
 
+  /**
+   * The session families still live on the server: not revoked (logout, reuse detection, `revokeAll`), and
+   * holding a refresh token that is unused and unexpired, or an access token that still works. Family 0 (the
+   * tokens of a malformed answer) is never a session.
+   */
+  liveFamilies(): number[] {
+    const now = this.now()
+    const live = new Set<number>()
+    for (const info of this.tokens.values()) {
+      if (info.family === 0 || this.#revoked.has(info.family) || info.expiresAt <= now) continue
+      if (info.kind === 'refresh' ? !info.used : !info.superseded) live.add(info.family)
+    }
+    return [...live].sort((a, b) => a - b)
+  }
+
   /** Every access token issued so far stops working now (the client is not told). */
   expireAccessTokens(): void {
     const now = this.now()
@@ -229,6 +250,7 @@ export class ScriptedApi {
         exchange.state = 'aborted'
         exchange.error = signal?.reason
         exchange.settledAt = Date.now()
+        exchange.settledAfter = this.#nextExchange - 1
         this.onSettle?.(exchange)
         reject(signal?.reason)
       }
@@ -269,6 +291,7 @@ export class ScriptedApi {
     exchange.status = answer.status
     exchange.response = answer
     exchange.settledAt = Date.now()
+    exchange.settledAfter = this.#nextExchange - 1
     this.onSettle?.(exchange)
     entry.resolve(answer)
   }
@@ -278,6 +301,7 @@ export class ScriptedApi {
     entry.exchange.state = 'failed'
     entry.exchange.error = error
     entry.exchange.settledAt = Date.now()
+    entry.exchange.settledAfter = this.#nextExchange - 1
     this.onSettle?.(entry.exchange)
     entry.reject(error)
   }
@@ -388,12 +412,14 @@ export class ScriptedApi {
     }
     if (info.used) {
       // Reuse of a rotated-out refresh token: the whole session is revoked.
+      if (info.rotatedBy !== undefined) exchange.reuseOf = info.rotatedBy
       this.counters.refreshRejected++
       this.counters.reuseDetected++
       this.#revoked.add(info.family)
       return errorResponse(401, extra)
     }
     info.used = true
+    info.rotatedBy = exchange.id
     for (const [token, other] of this.tokens) {
       if (other.family === info.family && other.kind === 'access') other.superseded = true
       // Not recording (the soak): forget tokens that can never work again, so the server's memory stays flat.
