@@ -86,6 +86,18 @@ describe('logout', () => {
     expect(mock.liveSessions()).toBe(0)
   })
 
+  test('after a refresh that got no answer, an expired access token is still renewed to end the session', async () => {
+    const { plantly, mock } = await plantlyApi({ client: { refreshTimeoutMs: 100 } })
+    mock.inject({ on: 'refresh', hang: true }) // never processed: the refresh token was not rotated
+    await expect(plantly.refresh()).rejects.toMatchObject({ name: 'RefreshError' })
+    mock.expireAccessTokens()
+    expect(mock.liveSessions()).toBe(1)
+    await expect(plantly.logout()).resolves.toBeUndefined()
+    expect(mock.counters.refreshes).toBe(1) // logout's renewal, with the refresh token the timeout left unanswered
+    expect(mock.counters.logouts).toBe(1)
+    expect(mock.liveSessions()).toBe(0)
+  })
+
   test('with both tokens already dead it resolves: there is nothing left to end', async () => {
     const { plantly, mock } = await plantlyApi()
     mock.revokeAll()

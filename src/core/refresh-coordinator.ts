@@ -1,6 +1,5 @@
 import { LoginError } from '../errors/login-error.js'
 import { RefreshError } from '../errors/refresh-error.js'
-import { ResponseError } from '../errors/response-error.js'
 import { SessionExpiredError } from '../errors/session-expired-error.js'
 import { SessionRejectedError } from '../errors/session-rejected-error.js'
 import { withDeadline } from './abort.js'
@@ -40,7 +39,7 @@ export interface RefreshCoordinator {
   /**
    * A logout began: no renewal writes from now on. Resolves, once the renewals under way have settled, with the
    * sessions they obtained (never written: the logout ends them on the server) and the refresh tokens they
-   * presented (which must not be presented again).
+   * saw rotated (which must not be presented again).
    */
   stop(): Promise<{ orphans: Session[]; presented: ReadonlySet<string> }>
   /** A logout finished clearing: renewals may write again. */
@@ -65,8 +64,8 @@ export interface RefreshCoordinator {
   /** An explicit login succeeded: unattended logins start over without a backoff. */
   loggedIn(): void
   /**
-   * End `session` on the server (the protocol's logout). A refresh token this instance presented already is
-   * never sent again: such a session is ended with its access token only.
+   * End `session` on the server (the protocol's logout). A refresh token this instance saw rotated (its refresh
+   * brought a session back) is never sent again: such a session is ended with its access token only.
    */
   end(session: Session, outer: AbortSignal | undefined): Promise<void>
   /** {@link end} in the background, for a session this instance dropped (best effort, never awaited). */
@@ -131,8 +130,11 @@ export function createRefreshCoordinator<Credentials>(
     end(session, undefined, false).catch(() => undefined)
   }
 
-  // Refresh tokens presented to the server whose answer was a session or was lost: the server may have rotated
-  // them, so they are never presented again (a logout ends such a session with its access token only).
+  // Refresh tokens presented to the server whose answer was a session: the server rotated them, so they are never
+  // presented again (a logout ends such a session with its access token only). A refresh that brought no session
+  // back (an error status, a network error, a timeout) takes its token off the list: the client cannot tell an
+  // answer that was lost from a request that never arrived, the next refresh presents that token again, and so
+  // may a logout's renewal, which is then the only way to end the session on the server.
   function present(refreshToken: string): void {
     presented.add(refreshToken)
     if (presented.size > 32) presented.delete(presented.values().next().value as string)
@@ -239,8 +241,7 @@ export function createRefreshCoordinator<Credentials>(
         try {
           grant = await call(undefined, refresh, stop, until)
         } catch (error) {
-          // The server answered with an error status: it did not take (rotate) the refresh token.
-          if (error instanceof ResponseError && error.status >= 408) presented.delete(refreshToken)
+          presented.delete(refreshToken) // no session came back for it (see present)
           if (!(error instanceof SessionRejectedError)) {
             if (stop.aborted) return stopped > 0 ? 'dead' : outcomeNow() // replaced meanwhile
             throw new RefreshError(error)
