@@ -1,5 +1,5 @@
 import { afterEach, expect, test, vi } from 'vitest'
-import { createSessionFetch, plantlySessions, type SessionFetch } from '../src/index.js'
+import { createSessionFetch, memoryStore, plantlySessions, type SessionFetch } from '../src/index.js'
 import { flush } from './helpers/flush.js'
 import { ScriptedApi } from './helpers/scripted-api.js'
 
@@ -141,4 +141,32 @@ test('logout() takes effect when called: a call made right after it carries no t
   await api.deliver(api.next('logout'))
   await logout
   expect((await call).status).toBe(401)
+})
+
+test("a refresh that completes after logout() began leaves no spent refresh token for a sibling's refresh", async () => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+  const api = new ScriptedApi({ baseURL: BASE, ttlSeconds: 600 })
+  const store = memoryStore()
+  const [a, b] = ['a', 'b'].map((tag) =>
+    createSessionFetch({ baseURL: BASE, fetch: api.transport(tag), store }),
+  ) as [SessionFetch, SessionFetch]
+  await logIn(api, a)
+  const aRefresh = a.refresh().catch((error: unknown) => error) // holds the store's lock
+  await flush()
+  const bRefresh = b.refresh().catch((error: unknown) => error) // waits for the lock
+  await flush()
+  const logout = a.logout()
+  await flush()
+  await api.deliver(api.next('refresh')) // rotates the stored refresh token; the logout keeps the answer
+  for (let i = 0; i < 10; i++) {
+    await flush()
+    const [next] = api.pending()
+    if (next) await api.deliver(next)
+  }
+  await logout
+  expect(await bRefresh).toMatchObject({ name: 'SessionExpiredError' })
+  expect(await aRefresh).toMatchObject({ name: 'SessionExpiredError' })
+  expect(api.history.filter((e) => e.kind === 'refresh')).toHaveLength(1) // b presented nothing
+  expect(api.counters.reuseDetected).toBe(0)
+  expect(api.liveFamilies()).toEqual([]) // the logout ended the session the refresh obtained
 })

@@ -37,9 +37,10 @@ export interface RefreshCoordinator {
   /** The snapshot moved to `version`: the renewal of another version stops retrying, and its grant is dropped. */
   supersede(version: number): void
   /**
-   * A logout began: no renewal writes from now on. Resolves, once the renewals under way have settled, with the
-   * sessions they obtained (never written: the logout ends them on the server) and the refresh tokens they
-   * saw rotated (which must not be presented again).
+   * A logout began: no renewal writes a session from now on (one that rotated the stored refresh token clears
+   * the store). Resolves, once the renewals under way have settled, with the sessions they obtained (never
+   * written: the logout ends them on the server) and the refresh tokens they saw rotated (which must not be
+   * presented again).
    */
   stop(): Promise<{ orphans: Session[]; presented: ReadonlySet<string> }>
   /** A logout finished clearing: renewals may write again. */
@@ -217,7 +218,10 @@ export function createRefreshCoordinator<Credentials>(
   // Write what a renewal obtained, unless a logout began or another writer got there first: then end it.
   async function keep(grant: Grant, latest: StoreSnapshot, reason: ChangeReason): Promise<Outcome> {
     if (stopped > 0) {
-      drop(grant)
+      drop(grant) // the logout under way ends it on the server
+      // The stored refresh token is spent: clear the store now, under the lock this renewal holds, so that a
+      // sibling waiting for the lock does not present it (the logout clears the store anyway).
+      if (reason === 'refresh') await sync.write(undefined, latest.version, 'logout').catch(() => false)
       return 'dead'
     }
     if (!(await sync.write(grant, latest.version, reason))) drop(grant)
