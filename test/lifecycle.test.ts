@@ -98,6 +98,17 @@ describe('logout', () => {
     expect(mock.liveSessions()).toBe(0)
   })
 
+  test('a session it renewed whose fresh access token is refused too is reported, not counted as ended', async () => {
+    const { plantly, mock } = await plantlyApi()
+    mock.inject({ on: 'logout', status: 401, times: 2 }) // the expired token's DELETE, then the fresh one's
+    const error = await plantly.logout().catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(LogoutError)
+    expect(error).toMatchObject({ cause: { status: 401 } })
+    expect(mock.counters.refreshes).toBe(1)
+    expect(mock.liveSessions()).toBe(1) // the renewed session: the server did not end it
+    expect(await plantly.getSession()).toBeUndefined()
+  })
+
   test('with both tokens already dead it resolves: there is nothing left to end', async () => {
     const { plantly, mock } = await plantlyApi()
     mock.revokeAll()

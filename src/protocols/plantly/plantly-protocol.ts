@@ -139,7 +139,8 @@ export function plantlySessions(options: PlantlySessionsOptions): SessionProtoco
         if (error instanceof ResponseError && REJECTED.has(error.status)) return
         throw error
       }
-      await endWith(fresh.session.access_token, context)
+      // The server just renewed the session, so it is live: a refusal of its fresh access token is an error.
+      await call('DELETE', context, fresh.session.access_token)
     },
     ownsRequest(url) {
       return withoutQuery(url) === endpoint
