@@ -341,13 +341,13 @@ describe('attachSession (axios)', () => {
     expect(server.counters.refreshes).toBe(1)
   })
 
-  test('a token inside the refresh window waits for one proactive refresh (no 401 at all)', async () => {
+  test('a token inside the must-refresh margin waits for one refresh (no 401 at all)', async () => {
     const server = await mockServer()
     const clock = testClock()
     const plantly = await loggedIn(server, { now: clock.now })
     const api = axios.create({ baseURL: server.url })
     attachSession(api, plantly)
-    clock.advance(45_000) // 60 s tokens: inside the 30 s window
+    clock.advance(56_000) // 60 s tokens: inside the 5 s must-refresh margin
 
     const responses = await Promise.all(Array.from({ length: 10 }, (_, i) => api.get(`/soon/${i}`)))
     expect(responses.map((r) => r.status)).toEqual(Array(10).fill(200))
@@ -361,7 +361,7 @@ describe('attachSession (axios)', () => {
     const plantly = await loggedIn(server, { now: clock.now })
     const api = axios.create({ baseURL: server.url })
     attachSession(api, plantly)
-    clock.advance(45_000)
+    clock.advance(56_000) // inside the must-refresh margin: requests wait for the refresh
 
     const controller = new AbortController()
     const aborted = api.get('/aborted', { signal: controller.signal }).catch((error: unknown) => error)

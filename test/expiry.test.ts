@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest'
 import { RefreshError } from '../src/index.js'
+import { until } from './helpers/adapters.js'
 import { plantlyApi } from './helpers/msw.js'
 
 /** A client clock the test moves by hand. */
@@ -14,19 +15,54 @@ function clock() {
 }
 
 describe('proactive refresh', () => {
-  test('requests inside the window wait for one refresh and never meet a 401', async () => {
+  test('requests inside the window go at once with the current token while one refresh runs behind them', async () => {
     const time = clock()
     const { plantly, mock } = await plantlyApi({ accessTtlSeconds: 60, client: { now: time.now } })
+    const first = await plantly.getSession()
     time.advance(29_000)
     await plantly.fetch('/before')
     expect(mock.counters.refreshes).toBe(0)
-    time.advance(2_000) // 31 s: inside the 30 s window
+    time.advance(2_000) // 31 s: inside the 30 s window, far from the 5 s must-refresh margin
     const responses = await Promise.all([plantly.fetch('/a'), plantly.fetch('/b'), plantly.fetch('/c')])
     expect(responses.map((r) => r.status)).toEqual([200, 200, 200])
+    // Sent with the token they found, not held back for the refresh.
+    expect(mock.log.slice(1).map((entry) => entry.token)).toEqual(Array(3).fill(first?.access_token))
+    await until(() => plantly.stats().pendingRefreshes === 0, 'the refresh-ahead')
     expect(mock.counters.refreshes).toBe(1)
     expect(mock.counters.apiUnauthorized).toBe(0)
     const renewed = await plantly.getSession()
-    expect(mock.log.slice(1).every((entry) => entry.token === renewed?.access_token)).toBe(true)
+    expect(renewed?.access_token).not.toBe(first?.access_token)
+    await plantly.fetch('/after')
+    expect(mock.log.at(-1)?.token).toBe(renewed?.access_token)
+  })
+
+  test('requests inside the must-refresh margin wait for the one refresh and never meet a 401', async () => {
+    const time = clock()
+    const { plantly, mock } = await plantlyApi({ accessTtlSeconds: 60, client: { now: time.now } })
+    time.advance(56_000) // inside the 5 s margin
+    const responses = await Promise.all([plantly.fetch('/a'), plantly.fetch('/b'), plantly.fetch('/c')])
+    expect(responses.map((r) => r.status)).toEqual([200, 200, 200])
+    expect(mock.counters.refreshes).toBe(1)
+    const renewed = await plantly.getSession()
+    expect(mock.log.every((entry) => entry.token === renewed?.access_token)).toBe(true)
+  })
+
+  test('a failed refresh-ahead changes nothing for callers, and is tried again only after a cooldown', async () => {
+    const time = clock()
+    const { plantly, mock } = await plantlyApi({ accessTtlSeconds: 60, client: { now: time.now } })
+    const session = await plantly.getSession()
+    time.advance(40_000)
+    mock.inject({ on: 'refresh', status: 503, times: 3 }) // one refresh: its first try and 2 retries
+    expect((await plantly.fetch('/a')).status).toBe(200)
+    await until(() => plantly.stats().pendingRefreshes === 0, 'the refresh-ahead to fail')
+    expect(mock.counters.faultsServed).toBe(3)
+    expect((await plantly.fetch('/b')).status).toBe(200) // inside the cooldown: no new refresh
+    expect(mock.counters.refreshes).toBe(0)
+    expect(mock.log.map((entry) => entry.token)).toEqual([session?.access_token, session?.access_token])
+    time.advance(2_000)
+    expect((await plantly.fetch('/c')).status).toBe(200) // after it: tried again, in the background
+    await until(() => plantly.stats().pendingRefreshes === 0, 'the second refresh-ahead')
+    expect(mock.counters.refreshes).toBe(1)
   })
 
   test.each([
@@ -45,6 +81,7 @@ describe('proactive refresh', () => {
     expect(mock.counters.refreshes).toBe(0)
     time.advance(21_000)
     await plantly.fetch('/in-window')
+    await until(() => plantly.stats().pendingRefreshes === 0, 'the refresh-ahead')
     expect(mock.counters.refreshes).toBe(1)
     expect(mock.counters.apiUnauthorized).toBe(0)
   })
@@ -100,6 +137,8 @@ describe('a proactive refresh that cannot complete', () => {
     const response = await plantly.fetch('/a')
     expect(response.status).toBe(200)
     expect(mock.log.at(-1)?.token).toBe(session?.access_token)
+    await until(() => plantly.stats().pendingRefreshes === 0, 'the refresh to give up')
+    expect(mock.counters.faultsServed).toBe(3)
   })
 
   test('rejects with RefreshError once the token has expired', async () => {

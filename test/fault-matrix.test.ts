@@ -532,7 +532,7 @@ const VARIANTS: { name: string; mock: MockServerOptions }[] = [
 ]
 
 describe.each(VARIANTS)('server variant: $name', ({ mock }) => {
-  test('no refresh on every call, one proactive refresh inside the window, one after a 401', async () => {
+  test('no refresh on every call, one proactive refresh inside the must-refresh margin, one after a 401', async () => {
     const server = await mockServer({ accessTtlSeconds: 60, ...mock })
     const clock = { now: Date.now() }
     const plantly = client(server, clock)
@@ -540,8 +540,9 @@ describe.each(VARIANTS)('server variant: $name', ({ mock }) => {
     const first = await settleAll(burst(plantly, server.url, 'fresh'))
     for (const { sent: s, response } of first) expect(response?.status, s.kind).toBe(200)
     expect(server.counters.refreshes).toBe(0)
-    // 45 s later by the client's clock: inside the window (half of 60 s), whatever the server's clock says.
-    clock.now += 45_000
+    // 56 s later by the client's clock: inside the 5 s must-refresh margin (calls wait for the refresh, so none
+    // meets the old token's end), whatever the server's clock says.
+    clock.now += 56_000
     const due = burst(plantly, server.url, 'due')
     const inWindow = await settleAll(due)
     for (const { sent: s, response } of inWindow) expect(response?.status, s.kind).toBe(200)

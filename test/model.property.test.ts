@@ -88,6 +88,8 @@ interface Config {
   ttlSeconds: number
   skewMs: number
   refreshWindowMs: number
+  /** The must-refresh margin (clamped to refreshWindowMs); undefined: the client's default. */
+  mustRefreshMs?: number | undefined
   refreshTimeoutMs: number
   retry: number
   /** The protocol's first retry delay (200 by default: with jitter, near short refresh timeouts). */
@@ -137,6 +139,7 @@ const configArb: fc.Arbitrary<Config> = fc.record({
   ttlSeconds: fc.oneof(fc.integer({ min: 1, max: 120 }), fc.integer({ min: 120, max: 7200 })),
   skewMs: fc.oneof(fc.constant(0), fc.integer({ min: -7_200_000, max: 7_200_000 })),
   refreshWindowMs: fc.oneof(fc.constant(30_000), fc.integer({ min: 0, max: 600_000 })),
+  mustRefreshMs: fc.option(fc.integer({ min: 0, max: 120_000 }), { nil: undefined }),
   refreshTimeoutMs: fc.integer({ min: 50, max: 10_000 }),
   retry: fc.integer({ min: 0, max: 2 }),
   retryDelayMs: fc.constantFrom(10, 200),
@@ -498,10 +501,20 @@ class Run {
     this.versionOf.set(record.session.access_token, snapshot.version)
   }
 
+  /** From here on a request starts a refresh (in the background while the token is good: refresh-ahead). */
   dueAt(current: Current): number {
     if (current.expiresAt === undefined) return Number.POSITIVE_INFINITY
     const lifetime = current.expiresAt - current.receivedAt
     return current.expiresAt - Math.min(this.config.refreshWindowMs, lifetime / 2)
+  }
+
+  /** From here on a request waits for the refresh instead of sending the token (the must-refresh margin). */
+  mustAt(current: Current): number {
+    if (current.expiresAt === undefined) return Number.POSITIVE_INFINITY
+    const lifetime = current.expiresAt - current.receivedAt
+    const window = this.config.refreshWindowMs
+    const must = Math.min(this.config.mustRefreshMs ?? 5_000, window)
+    return current.expiresAt - Math.min(must, lifetime / 4, window, lifetime / 2)
   }
 
   checkSend(exchange: Exchange): void {
@@ -602,9 +615,9 @@ class Run {
           else this.violation(`${exchange.url} carried a token that is no longer the session’s (known stale)`)
         } else if (current.expiresAt !== undefined && now >= current.expiresAt) {
           this.violation(`${exchange.url} carried a token the client knew had expired`)
-        } else if (now >= this.dueAt(current) && this.lastRefreshFailureAt < this.dueAt(current)) {
+        } else if (now >= this.mustAt(current) && this.lastRefreshFailureAt < this.mustAt(current)) {
           this.violation(
-            `${exchange.url} carried a token inside the refresh window without waiting for a refresh`,
+            `${exchange.url} carried a token inside the must-refresh margin without waiting for a refresh`,
           )
         }
         if (call) this.checkAttempt(call, exchange)
@@ -1051,6 +1064,9 @@ async function runModel(config: Config, commands: readonly Command[], breakage: 
         store,
         allowedOrigins: [FILES],
         refreshWindowMs: config.refreshWindowMs,
+        ...(config.mustRefreshMs === undefined
+          ? {}
+          : { mustRefreshMs: Math.min(config.mustRefreshMs, config.refreshWindowMs) }),
         refreshTimeoutMs: config.refreshTimeoutMs,
         protocol: observedProtocol(run, breakage),
         now: () => Date.now(),

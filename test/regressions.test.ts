@@ -64,7 +64,7 @@ test('a refresh waiting to retry a 500 stops when login() replaces the session: 
   expect(vi.getTimerCount()).toBe(0)
 })
 
-test('a replay after a 401 on an older token waits for a refresh when the current token is due', async () => {
+test('a replay after a 401 on an older token waits for a refresh when the current token must be refreshed', async () => {
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
   const api = new ScriptedApi({ baseURL: BASE, ttlSeconds: 100 })
   const plantly = createSessionFetch({ baseURL: BASE, fetch: api.fetch, refreshWindowMs: 30_000 })
@@ -76,7 +76,7 @@ test('a replay after a 401 on an older token waits for a refresh when the curren
   await flush()
   await api.deliver(api.next('refresh'))
   const second = await refresh
-  await vi.advanceTimersByTimeAsync(80_000) // the second token is now inside its refresh window
+  await vi.advanceTimersByTimeAsync(96_000) // the second token is now inside its must-refresh margin (5 s)
   await api.deliver(sentWithFirst) // 401: the first token was superseded
   await flush()
   expect(sentWithFirst.status).toBe(401)

@@ -7,7 +7,7 @@ import { createSessionOfetch } from '../src/doors/ofetch/index.js'
 import { sessionInterceptor } from '../src/doors/undici/index.js'
 import type { SessionFetch } from '../src/index.js'
 import type { MockServer } from '../src/testing/mock/index.js'
-import { type Echo, loggedIn, sha256, testClock } from './helpers/adapters.js'
+import { type Echo, loggedIn, settled, sha256, testClock } from './helpers/adapters.js'
 import { mockServer } from './helpers/mock-server.js'
 
 const previous = getGlobalDispatcher()
@@ -86,15 +86,32 @@ test('a 401 storm through every door at once (fetch, axios, undici, ofetch, ky) 
   expect(plantly.stats()).toMatchObject({ refreshes: 1, replays: server.counters.apiUnauthorized })
 })
 
-test('a proactive refresh through every door at once: one refresh, no 401 at all', async () => {
+test('a refresh in the must-refresh margin through every door at once: one refresh, no 401 at all', async () => {
   const server = await mockServer({ refreshLatencyMs: 100 })
   const clock = testClock()
   const plantly = await loggedIn(server, { now: clock.now })
   const fire = everyDoor(plantly, server)
-  clock.advance(45_000) // inside the refresh window before any call starts
+  clock.advance(56_000) // inside the 5 s must-refresh margin before any call starts: they all wait
 
   const results = await Promise.all(fire())
   expect(results.map(([status]) => status)).toEqual(Array(6 * PER_DOOR).fill(200))
   expect(server.counters.refreshes).toBe(1)
   expect(server.counters.apiUnauthorized).toBe(0)
+})
+
+test('a refresh-ahead through every door at once: one refresh behind the calls, which go with the old token', async () => {
+  // A server that keeps an access token valid until it expires, as OAuth2 servers do.
+  const server = await mockServer({ refreshLatencyMs: 100, invalidateOnRefresh: false })
+  const clock = testClock()
+  const plantly = await loggedIn(server, { now: clock.now })
+  const old = (await plantly.getSession())?.access_token
+  const fire = everyDoor(plantly, server)
+  clock.advance(45_000) // inside the refresh window, outside the must-refresh margin
+
+  const results = await Promise.all(fire())
+  expect(results.map(([status]) => status)).toEqual(Array(6 * PER_DOOR).fill(200))
+  expect(server.counters.apiUnauthorized).toBe(0)
+  expect(server.log.every((entry) => entry.token === old)).toBe(true) // none waited for the refresh
+  await settled(plantly)
+  expect(server.counters.refreshes).toBe(1)
 })

@@ -213,12 +213,12 @@ describe('sessionInterceptor (undici)', () => {
     expect(server.counters.refreshes).toBe(1)
   })
 
-  test('a token inside the refresh window is refreshed before sending, once for a burst', async () => {
+  test('a token inside the must-refresh margin is refreshed before sending, once for a burst', async () => {
     const server = await mockServer()
     const clock = testClock()
     const plantly = await loggedIn(server, { now: clock.now })
     install(plantly)
-    clock.advance(45_000)
+    clock.advance(56_000) // 60 s tokens: inside the 5 s must-refresh margin
 
     const statuses = await Promise.all(
       Array.from({ length: 10 }, (_, i) => globalThis.fetch(`${server.url}/soon/${i}`).then((r) => r.status)),
@@ -233,7 +233,7 @@ describe('sessionInterceptor (undici)', () => {
     const clock = testClock()
     const plantly = await loggedIn(server, { now: clock.now })
     install(plantly)
-    clock.advance(45_000)
+    clock.advance(56_000) // inside the must-refresh margin: requests wait for the refresh
 
     const controller = new AbortController()
     const aborted = request(`${server.url}/aborted`, { signal: controller.signal }).catch((e: unknown) => e)

@@ -22,10 +22,19 @@ export interface SessionFetchOptions<Credentials = unknown> {
    */
   store?: SessionStore
   /**
-   * Refresh when the access token expires within this many ms. Never more than half the token's lifetime.
+   * The refresh window: a request that finds the access token expiring within this many ms starts the one
+   * shared refresh in the background and is sent at once with the current token (refresh-ahead). Never more
+   * than half the token's lifetime. `0` turns proactive refreshes off (only a 401 refreshes).
    * @default 30_000
    */
   refreshWindowMs?: number
+  /**
+   * The must-refresh margin: a request that finds the access token expiring within this many ms waits for the
+   * refresh instead of sending it. Never more than a quarter of the token's lifetime, nor more than
+   * `refreshWindowMs`.
+   * @default 5_000 (or refreshWindowMs, if that is smaller)
+   */
+  mustRefreshMs?: number
   /**
    * Bound on one refresh (and on login and logout), retries included, in ms.
    * @default 10_000
@@ -93,6 +102,7 @@ export interface ResolvedOptions<Credentials> {
   fetch: typeof globalThis.fetch
   store: SessionStore
   refreshWindowMs: number
+  mustRefreshMs: number
   refreshTimeoutMs: number
   allowedOrigins: ReadonlySet<string>
   isUnauthorized: (response: Response) => boolean
@@ -107,6 +117,7 @@ const OPTIONS = {
   fetch: true,
   store: true,
   refreshWindowMs: true,
+  mustRefreshMs: true,
   refreshTimeoutMs: true,
   allowedOrigins: true,
   isUnauthorized: true,
@@ -171,12 +182,25 @@ export function resolveOptions<Credentials>(
       `expected at least loginBackoffMs (${loginBackoffMs}), got ${loginBackoffMaxMs}`,
     )
   }
+  const refreshWindowMs = parseDuration(options.refreshWindowMs ?? 30_000, 'refreshWindowMs', false)
+  const mustRefreshMs = parseDuration(
+    options.mustRefreshMs ?? Math.min(5_000, refreshWindowMs),
+    'mustRefreshMs',
+    false,
+  )
+  if (mustRefreshMs > refreshWindowMs) {
+    throw new OptionError(
+      'mustRefreshMs',
+      `expected at most refreshWindowMs (${refreshWindowMs}), got ${mustRefreshMs}`,
+    )
+  }
   const resolved: ResolvedOptions<Credentials> = {
     baseURL,
     // Looked up per call so that test tools which patch globalThis.fetch after creation still apply.
     fetch: transport ?? ((input, init) => globalThis.fetch(input, init)),
     store,
-    refreshWindowMs: parseDuration(options.refreshWindowMs ?? 30_000, 'refreshWindowMs', false),
+    refreshWindowMs,
+    mustRefreshMs,
     refreshTimeoutMs: parseDuration(options.refreshTimeoutMs ?? 10_000, 'refreshTimeoutMs', true),
     allowedOrigins: new Set([baseURL.origin, ...parseOrigins(options.allowedOrigins ?? [])]),
     isUnauthorized: options.isUnauthorized ?? defaultIsUnauthorized,

@@ -30,10 +30,18 @@ export type RefreshOptions<Credentials> = Pick<
  * store's lock when it has one: the renewal of a session, by refresh token or unattended login.
  */
 export interface RefreshCoordinator {
-  /** The refresh queued or running now, if any: requests made meanwhile wait for it. */
+  /** The refresh queued or running now, if any. */
   readonly inflight: Promise<Outcome> | undefined
-  /** Renew the session at `fromVersion`; callers asking for the same version share one refresh. */
-  start(fromVersion: number): Promise<Outcome>
+  /**
+   * Whether requests must wait for the refresh in flight: it was started by a 401, `refresh()`, a token inside
+   * its must-refresh margin or a login. A refresh-ahead (the token is still good) lets them go with it.
+   */
+  readonly urgent: boolean
+  /**
+   * Renew the session at `fromVersion`; callers asking for the same version share one refresh. `urgent: false`
+   * for a refresh-ahead; an urgent caller makes a shared one urgent.
+   */
+  start(fromVersion: number, urgent?: boolean): Promise<Outcome>
   /** The snapshot moved to `version`: the renewal of another version stops retrying, and its grant is dropped. */
   supersede(version: number): void
   /**
@@ -81,7 +89,7 @@ export function createRefreshCoordinator<Credentials>(
   const { store, protocol, credentials, refreshTimeoutMs } = options
   const queue = lazyQueue()
   const gate = createLoginGate(options.loginBackoff, options.now)
-  let inflight: { version: number; promise: Promise<Outcome> } | undefined
+  let inflight: { version: number; promise: Promise<Outcome>; urgent: boolean } | undefined
   let stopped = 0 // > 0 while a logout is clearing: renewals finish, but never write
   // The renewal under way: told to stop retrying as soon as the version it renews is replaced (login, logout,
   // another instance); a request it already sent is allowed to finish, so that its grant can be ended.
@@ -169,10 +177,13 @@ export function createRefreshCoordinator<Credentials>(
     }
   }
 
-  function start(fromVersion: number): Promise<Outcome> {
-    if (inflight?.version === fromVersion) return inflight.promise
+  function start(fromVersion: number, urgent = true): Promise<Outcome> {
+    if (inflight?.version === fromVersion) {
+      if (urgent) inflight.urgent = true
+      return inflight.promise
+    }
     const promise = queue.add(() => runRefresh(fromVersion))
-    const entry = { version: fromVersion, promise }
+    const entry = { version: fromVersion, promise, urgent }
     inflight = entry
     const settle = () => {
       if (inflight === entry) inflight = undefined
@@ -329,6 +340,9 @@ export function createRefreshCoordinator<Credentials>(
   return {
     get inflight() {
       return inflight?.promise
+    },
+    get urgent() {
+      return inflight?.urgent === true
     },
     start,
     supersede(version) {

@@ -10,7 +10,7 @@ import { createAuthorizer } from './authorizer.js'
 import { createEmitter, type SessionEventMap, type SessionEventName } from './events.js'
 import type { ResolvedOptions } from './options.js'
 import { createRefreshCoordinator, type Outcome } from './refresh-coordinator.js'
-import { type Grant, refreshDueAt, type Session, type SessionRecord } from './session.js'
+import { type Grant, mustRefreshAt, refreshDueAt, type Session, type SessionRecord } from './session.js'
 import type { StoreSnapshot } from './store.js'
 import { createStoreSync } from './store-sync.js'
 
@@ -73,10 +73,13 @@ export interface SessionCore<Credentials> {
  */
 const FRESH_TOKEN_MS = 5_000
 
+/** After a refresh-ahead failed, requests inside the refresh window wait this long before starting another. */
+const AHEAD_COOLDOWN_MS = 2_000
+
 export function createSessionCore<Credentials>(
   options: ResolvedOptions<Credentials>,
 ): SessionCore<Credentials> {
-  const { store, protocol, now, refreshWindowMs, refreshTimeoutMs } = options
+  const { store, protocol, now, refreshWindowMs, mustRefreshMs, refreshTimeoutMs } = options
   const emitter = createEmitter()
   const counts = { refreshes: 0, logins: 0, replays: 0 }
   const authorizes = createAuthorizer(options.allowedOrigins, protocol)
@@ -96,6 +99,8 @@ export function createSessionCore<Credentials>(
   let sharedLogin: SharedLogin | undefined
   // The last token refused by a replay (see FRESH_TOKEN_MS).
   let refused: string | undefined
+  // After a refresh-ahead failed, the next one waits until then (a failing endpoint is not hammered).
+  let aheadAgainAt = 0
 
   function currentToken(): string | undefined {
     refuseForeign()
@@ -249,7 +254,14 @@ export function createSessionCore<Credentials>(
     const refusedStore = sync.refusal()
     if (refusedStore) return Promise.reject(refusedStore)
     const inflight = refresher.inflight
-    if (inflight) return waitThenToken(inflight, signal, currentToken(), waits)
+    if (inflight) {
+      // A refresh-ahead runs while the token is still good: send it rather than wait.
+      const held = snap.record
+      if (!refresher.urgent && held && now() < mustRefreshAt(held, refreshWindowMs, mustRefreshMs)) {
+        return held.session.access_token
+      }
+      return waitThenToken(inflight, signal, currentToken(), waits)
+    }
     const record = snap.record
     if (!record) {
       if (!refresher.canLogIn()) return undefined
@@ -257,9 +269,20 @@ export function createSessionCore<Credentials>(
       if (blocked) return Promise.reject(blocked) // wrong credentials: fail at once, ask nobody
       return abortable(refresher.start(snap.version), signal).then(() => tokenAfterWait(signal, waits))
     }
-    if (now() < refreshDueAt(record, refreshWindowMs)) return record.session.access_token
+    const at = now()
+    if (at < refreshDueAt(record, refreshWindowMs)) return record.session.access_token
     // Nothing can renew this session before it expires (no refresh token, no credentials): send it as it is.
     if (!record.session.refresh_token && !refresher.canLogIn()) return record.session.access_token
+    if (at < mustRefreshAt(record, refreshWindowMs, mustRefreshMs)) {
+      // Refresh-ahead: the one shared refresh starts in the background, and this request goes now. A failed
+      // one changes nothing while the token is good; the next request tries again after a short cooldown.
+      if (at >= aheadAgainAt) {
+        refresher.start(snap.version, false).catch(() => {
+          aheadAgainAt = now() + AHEAD_COOLDOWN_MS
+        })
+      }
+      return record.session.access_token
+    }
     return waitThenToken(refresher.start(snap.version), signal, record.session.access_token, waits)
   }
 

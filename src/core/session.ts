@@ -131,12 +131,23 @@ export function toRecord(grant: Grant, receivedAt: number, issuer?: string): Ses
 }
 
 /**
- * The moment (local epoch ms) from which a request should wait for a refresh instead of sending this token:
- * `expiresAt − min(refreshWindowMs, lifetime / 2)`. Halving keeps a short-lived token from being refreshed on
- * every call.
+ * The moment (local epoch ms) from which a request starts the refresh of this token (in the background: the
+ * request is still sent with it): `expiresAt − min(refreshWindowMs, lifetime / 2)`. Halving keeps a short-lived
+ * token from being refreshed on every call.
  */
 export function refreshDueAt(record: SessionRecord, refreshWindowMs: number): number {
   if (record.expiresAt === undefined) return Number.POSITIVE_INFINITY
   const lifetime = record.expiresAt - record.receivedAt
   return record.expiresAt - Math.min(refreshWindowMs, lifetime / 2)
+}
+
+/**
+ * The moment (local epoch ms) from which a request waits for the refresh instead of sending this token:
+ * `expiresAt − min(mustRefreshMs, lifetime / 4)`, never before {@link refreshDueAt}.
+ */
+export function mustRefreshAt(record: SessionRecord, refreshWindowMs: number, mustRefreshMs: number): number {
+  if (record.expiresAt === undefined) return Number.POSITIVE_INFINITY
+  const lifetime = record.expiresAt - record.receivedAt
+  const margin = Math.min(mustRefreshMs, lifetime / 4, refreshWindowMs, lifetime / 2)
+  return record.expiresAt - margin
 }

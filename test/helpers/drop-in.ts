@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest'
 import type { SessionFetch } from '../../src/index.js'
 import type { MockServer } from '../../src/testing/mock/index.js'
-import { type Echo, loggedIn, sha256, testClock } from './adapters.js'
+import { type Echo, loggedIn, settled, sha256, testClock } from './adapters.js'
 import { mockServer } from './mock-server.js'
 
 /** A client library given `plantly.fetch` as its fetch, reduced to the calls the drop-in checks need. */
@@ -32,12 +32,27 @@ export function describeDropIn(
       expect(server.log.at(-1)?.token).toBe((await plantly.getSession())?.access_token)
     })
 
-    test('a token inside the refresh window: one refresh for a burst, and no 401', async () => {
+    test('a token inside the refresh window: the burst goes at once, one refresh runs behind it, no 401', async () => {
+      const server = await mockServer({ refreshLatencyMs: 50, invalidateOnRefresh: false })
+      const clock = testClock()
+      const plantly = await loggedIn(server, { now: clock.now })
+      const old = (await plantly.getSession())?.access_token
+      const client = connect(plantly, server)
+      clock.advance(45_000) // the mock's tokens live 60 s; the window is 30 s, the must-refresh margin 5 s
+      const statuses = await Promise.all(Array.from({ length: 10 }, (_, i) => client.call(i)))
+      expect(statuses).toEqual(Array(10).fill(200))
+      expect(server.log.every((entry) => entry.token === old)).toBe(true)
+      await settled(plantly)
+      expect(server.counters.refreshes).toBe(1)
+      expect(server.counters.apiUnauthorized).toBe(0)
+    })
+
+    test('a token inside the must-refresh margin: the burst waits for one refresh, no 401', async () => {
       const server = await mockServer({ refreshLatencyMs: 50 })
       const clock = testClock()
       const plantly = await loggedIn(server, { now: clock.now })
       const client = connect(plantly, server)
-      clock.advance(45_000) // the mock's tokens live 60 s; the window is 30 s
+      clock.advance(56_000)
       const statuses = await Promise.all(Array.from({ length: 10 }, (_, i) => client.call(i)))
       expect(statuses).toEqual(Array(10).fill(200))
       expect(server.counters.refreshes).toBe(1)
