@@ -1,4 +1,4 @@
-// Renders bench/results.json into bench/RESULTS.md: every figure, with the targets of issue 4 checked.
+// Renders bench/results.json into bench/RESULTS.md: every figure, with the performance targets checked.
 import type { MemoryResult } from './memory.js'
 import type { OverheadResult } from './overhead.js'
 import type { SizeReport, SizeRow } from './size.js'

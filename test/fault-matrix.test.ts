@@ -13,8 +13,8 @@ import type { Fault, MockServer, MockServerOptions } from '../src/testing/mock/i
 import { craftJwt } from './helpers/jwt.js'
 import { DEMO_USER, mockServer } from './helpers/mock-server.js'
 
-// Fault matrix (issue 5, part 2): every row is one failure of the Sessions API, over real HTTP against the
-// embedded mock server, and checks the documented outcome (issue 2, "Outcomes"): RefreshError with the
+// Fault matrix: every row is one failure of the Sessions API, over real HTTP against the
+// embedded mock server, and checks the documented outcome (docs/outcomes.md): RefreshError with the
 // session kept, the session expired with every caller getting its own 401, or recovery. Every row also checks
 // that nothing is lost: each call settles (a hang is caught by a generous bound, not a timing assertion)
 // with a Response or a documented error, and the server saw each call's exact bytes at most twice.
@@ -347,7 +347,7 @@ describe.each<Trigger>(['401', 'expired-locally'])('refresh fault matrix (trigge
     for (const { error } of settled)
       expectNoToken(error, [before.access_token, before.refresh_token ?? '', INJECTED])
 
-    // A ReadableStream meeting a 401 is not replayed: the caller gets that 401 (issue 2, "Bodies").
+    // A ReadableStream meeting a 401 is not replayed: the caller gets that 401 (docs/fetch.md, "Bodies").
     const streamMet401 = (s: Sent) => trigger === '401' && s.kind === 'stream'
     switch (outcome.kind) {
       case 'refresh-error': {

@@ -11,7 +11,7 @@ import {
 } from '../src/index.js'
 import { craftJwt } from './helpers/jwt.js'
 
-// Hostile inputs to the public API (issue 5, part 3), fuzzed with fast-check: every option either works or is
+// Hostile inputs to the public API, fuzzed with fast-check: every option either works or is
 // refused up front with an OptionError naming it (never a TypeError from deep inside, never later); tokens
 // from a malicious server that could split a header are refused and never echoed; fetch() keeps fetch's
 // contract (a rejected promise, never a synchronous throw) whatever it is handed; and no generated URL gets

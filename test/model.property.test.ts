@@ -22,7 +22,7 @@ import {
   type TokenInfo,
 } from './helpers/scripted-api.js'
 
-// Model-based, property-based test of the whole client (issue 5, part 1): random interleavings of requests
+// Model-based, property-based test of the whole client: random interleavings of requests
 // with every body kind, aborts, expiries, revocations, slow and failing refreshes, logouts and re-logins,
 // against a scriptable in-process server with one faked clock. The invariants are checked as things happen
 // (what the client sends) and after each run (how every call ended). See README "Reliability suite".

@@ -285,7 +285,7 @@ describe('errors', () => {
       .refresh(session(), context(50))
       .catch((e: unknown) => e)
     expect(error).toBeInstanceOf(ResponseError)
-    // No retry at all: one sent at the deadline would be aborted after the server may have rotated (issue 5).
+    // No retry at all: one sent at the deadline would be aborted after the server may have rotated.
     expect(seen).toHaveLength(1)
   })
 

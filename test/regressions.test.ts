@@ -3,7 +3,7 @@ import { createSessionFetch, memoryStore, plantlySessions, type SessionFetch } f
 import { flush } from './helpers/flush.js'
 import { ScriptedApi } from './helpers/scripted-api.js'
 
-// Bugs the reliability suite (issue 5) found, each pinned by the smallest readable case. The property test
+// Bugs the reliability suite found, each pinned by the smallest readable case. The property test
 // keeps the shrunk counterexamples too (test/model.property.test.ts, REGRESSIONS).
 
 const BASE = 'https://api.test'

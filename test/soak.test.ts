@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { expect, test } from 'vitest'
 
-// The soak (issue 5, part 4): test/soak/run-soak.ts sends SOAK_REQUESTS (default 100k) requests through one
+// The soak: test/soak/run-soak.ts sends SOAK_REQUESTS (default 100k) requests through one
 // instance with random expiries, revocations, logouts and aborts, in a child process with --expose-gc so the
 // heap can be measured after real collections. The limits below are leak detectors, not performance claims.
 
