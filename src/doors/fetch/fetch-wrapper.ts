@@ -23,6 +23,50 @@ function cancel(response: Response): void {
   response.body?.cancel().catch(() => undefined)
 }
 
+/** Bodies up to this size are read to their end before a replay; larger ones are cancelled. */
+const DRAIN_LIMIT = 64 * 1024
+
+// Whether the body was read to its end (its connection is on its way back to the pool).
+async function discard(response: Response): Promise<boolean> {
+  const body = response.body
+  if (!body || response.bodyUsed) return false
+  const length = Number(response.headers.get('content-length') ?? Number.NaN)
+  if (Number.isFinite(length) && length > DRAIN_LIMIT) {
+    cancel(response)
+    return false
+  }
+  const reader = body.getReader()
+  try {
+    let read = 0
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) return true
+      read += value.byteLength
+      if (read > DRAIN_LIMIT) {
+        await reader.cancel()
+        return false
+      }
+    }
+  } catch {
+    return false // a body that broke off changes nothing for the replay
+  }
+}
+
+// The transport returns a connection to its pool once the end of its body has been handled: one event-loop
+// turn later, not in the same one. (Not a timer: fake timers in tests do not hold it up.)
+const immediate = (globalThis as { setImmediate?: (run: () => void) => unknown }).setImmediate
+function nextTurn(): Promise<void> {
+  if (immediate) return new Promise((resolve) => immediate(resolve))
+  return new Promise((resolve) => {
+    const channel = new MessageChannel()
+    channel.port1.onmessage = () => {
+      channel.port1.close()
+      resolve()
+    }
+    channel.port2.postMessage(undefined)
+  })
+}
+
 /**
  * The session-injecting fetch: same signature and semantics as `fetch`. Requests to an allowed origin carry
  * the access token; a refused one waits for the shared refresh and is replayed at most once; anything else
@@ -58,7 +102,15 @@ export function createFetchWrapper(
       throw error
     }
     if (next === undefined) return response // the session is gone: the caller gets its own 401, body intact
-    cancel(response)
+    // A small refused body is read to its end rather than cancelled: its connection goes back to the pool and
+    // the replay reuses it instead of opening a new one. (By now the refresh has usually taken longer than the
+    // body took to arrive.)
+    if (await discard(response)) {
+      await nextTurn()
+      // The session may have moved on while the body drained (a logout, a sibling's login): ask again.
+      const now = pipeline.tokenFor(abort)
+      next = typeof now === 'object' ? await now : now
+    }
     const replayed = await transport(...prepared.attempt(next))
     if (pipeline.mayRefuse(replayed.status)) {
       pipeline.after({ token: next, method, replayable, replay: true }, answerOf(replayed))
