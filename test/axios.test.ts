@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream'
 import axios, { type AxiosError } from 'axios'
+import NodeFormData from 'form-data'
 import { describe, expect, test } from 'vitest'
 import { attachSession } from '../src/doors/axios/index.js'
 import { createSessionFetch, OptionError, RefreshError } from '../src/index.js'
@@ -321,9 +322,46 @@ describe('attachSession (axios)', () => {
     expect(JSON.stringify(error)).not.toContain((await plantly.getSession())?.access_token)
   })
 
-  test('a stream body is sent once: its 401 is returned and the refresh still happens', async () => {
+  test('a Node stream body within replayBufferBytes is replayed after a 401 with the same bytes', async () => {
     const server = await mockServer()
     const plantly = await loggedIn(server)
+    const api = axios.create({ baseURL: server.url })
+    attachSession(api, plantly)
+    server.mock.expireAccessTokens()
+
+    const parts = [Buffer.alloc(20_000, 'a'), Buffer.from('streamed bytes')]
+    const response = await api.post<Echo>('/stream', Readable.from(parts), {
+      headers: { 'Content-Type': 'application/octet-stream' },
+    })
+    expect(response.status).toBe(200)
+    const sent = attempts(server, '/stream')
+    expect(sent.map((entry) => entry.status)).toEqual([401, 200])
+    expect(sent.map((entry) => entry.bodyHash)).toEqual(Array(2).fill(sha256(Buffer.concat(parts))))
+    expect(sent.map((entry) => entry.contentType)).toEqual(Array(2).fill('application/octet-stream'))
+  })
+
+  test('a form-data (npm) body is replayed with its multipart boundary and bytes', async () => {
+    const server = await mockServer()
+    const plantly = await loggedIn(server)
+    const api = axios.create({ baseURL: server.url })
+    attachSession(api, plantly)
+    server.mock.expireAccessTokens()
+
+    const form = new NodeFormData()
+    form.append('name', 'fern')
+    form.append('photo', Buffer.alloc(5_000, 7), { filename: 'fern.jpg', contentType: 'image/jpeg' })
+    const response = await api.post<Echo>('/form', form)
+    expect(response.status).toBe(200)
+    const sent = attempts(server, '/form')
+    expect(sent.map((entry) => entry.status)).toEqual([401, 200])
+    expect(sent[1]?.bodyHash).toBe(sent[0]?.bodyHash)
+    expect(sent[0]?.contentType).toBe(`multipart/form-data; boundary=${form.getBoundary()}`)
+    expect(sent[1]?.contentType).toBe(sent[0]?.contentType)
+  })
+
+  test('a stream body over replayBufferBytes is sent once: its 401 is returned and the refresh still happens', async () => {
+    const server = await mockServer()
+    const plantly = await loggedIn(server, { replayBufferBytes: 4 })
     const api = axios.create({ baseURL: server.url })
     attachSession(api, plantly)
     server.mock.expireAccessTokens()

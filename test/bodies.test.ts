@@ -96,8 +96,8 @@ describe('a ReadableStream body is never buffered', () => {
     return { body, pulls: () => pulls }
   }
 
-  test('it is sent once; a 401 is returned as is, and the session is still renewed for later calls', async () => {
-    const { plantly, mock } = await plantlyApi()
+  test('over replayBufferBytes it is sent once; a 401 is returned as is, and the session is still renewed', async () => {
+    const { plantly, mock } = await plantlyApi({ client: { replayBufferBytes: 1 } })
     mock.expireAccessTokens()
     const { body } = stream(['a', 'b'])
     const response = await plantly.fetch('/upload', { method: 'POST', body, duplex: 'half' } as RequestInit)
@@ -107,6 +107,18 @@ describe('a ReadableStream body is never buffered', () => {
     const later = await plantly.fetch('/buyers')
     expect(later.status).toBe(200)
     expect(mock.counters.refreshes).toBe(1)
+  })
+
+  test('within replayBufferBytes it is replayed after a 401 with the bytes it sent', async () => {
+    const { plantly, mock } = await plantlyApi()
+    mock.expireAccessTokens()
+    const { body } = stream(['a', 'b'])
+    const response = await plantly.fetch('/upload', { method: 'POST', body, duplex: 'half' } as RequestInit)
+    expect(response.status).toBe(200)
+    const sent = mock.log.filter((entry) => entry.path === '/upload')
+    expect(sent.map((entry) => entry.status)).toEqual([401, 200])
+    expect(sent[1]?.bodyHash).toBe(sent[0]?.bodyHash)
+    expect(plantly.stats().replays).toBe(1)
   })
 
   test('it goes through untouched when the token is valid', async () => {

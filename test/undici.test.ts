@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream'
 import {
   Agent,
   type Dispatcher,
@@ -136,21 +137,59 @@ describe('sessionInterceptor (undici)', () => {
     expect(attempts(server, '/bytes').map((entry) => entry.status)).toEqual([401, 200])
   })
 
-  test("fetch's bodies are streams to a dispatcher: sent once, the 401 returned, the refresh still made", async () => {
-    const server = await mockServer()
-    const plantly = await loggedIn(server)
-    install(plantly)
-    server.mock.expireAccessTokens()
+  test.each([
+    ["Node's global fetch", (url: string, init: RequestInit) => globalThis.fetch(url, init)],
+    [
+      'undici.fetch',
+      (url: string, init: RequestInit) => undiciFetch(url, init as never) as unknown as Promise<Response>,
+    ],
+  ])(
+    '%s: a POST whose body a dispatcher sees as a stream is replayed after a 401 with the same bytes',
+    async (_name, send) => {
+      const server = await mockServer()
+      const plantly = await loggedIn(server)
+      install(plantly)
+      server.mock.expireAccessTokens()
 
-    const response = await globalThis.fetch(`${server.url}/posted`, { method: 'POST', body: '{"a":1}' })
-    expect(response.status).toBe(401)
-    expect(attempts(server, '/posted')).toHaveLength(1)
+      const payload = JSON.stringify({ plant: 'fern', notes: 'x'.repeat(10_000) })
+      const response = await send(`${server.url}/posted`, {
+        method: 'POST',
+        body: payload,
+        headers: { 'content-type': 'application/json' },
+      })
+      expect(response.status).toBe(200)
+      const sent = attempts(server, '/posted')
+      expect(sent.map((entry) => entry.status)).toEqual([401, 200])
+      expect(sent.map((entry) => entry.bodyHash)).toEqual([sha256(payload), sha256(payload)])
+      expect(sent.map((entry) => entry.contentType)).toEqual(['application/json', 'application/json'])
+      expect(server.counters.refreshes).toBe(1)
+      expect(plantly.stats().replays).toBe(1)
+    },
+  )
+
+  test('undici.request with a stream body within replayBufferBytes is replayed; over it, the 401 comes back', async () => {
+    const server = await mockServer()
+    const plantly = await loggedIn(server, { replayBufferBytes: 64 * 1024 })
+    install(plantly)
+    const chunks = (size: number) => Readable.from([Buffer.alloc(size / 2, 'a'), Buffer.alloc(size / 2, 'b')])
+    const bytes = (size: number) => Buffer.concat([Buffer.alloc(size / 2, 'a'), Buffer.alloc(size / 2, 'b')])
+
+    server.mock.expireAccessTokens()
+    const small = await request(`${server.url}/small`, { method: 'PUT', body: chunks(32 * 1024) })
+    expect(small.statusCode).toBe(200)
+    await small.body.text()
+    expect(attempts(server, '/small').map((entry) => entry.bodyHash)).toEqual([
+      sha256(bytes(32 * 1024)),
+      sha256(bytes(32 * 1024)),
+    ])
+
+    server.mock.expireAccessTokens()
+    const large = await request(`${server.url}/large`, { method: 'PUT', body: chunks(128 * 1024) })
+    expect(large.statusCode).toBe(401) // did not fit: sent once, its refusal given back
+    await large.body.text()
+    expect(attempts(server, '/large')).toHaveLength(1)
     await settled(plantly)
-    expect(server.counters.refreshes).toBe(1)
-    expect((await globalThis.fetch(`${server.url}/posted`, { method: 'POST', body: '{"a":1}' })).status).toBe(
-      200,
-    )
-    expect(server.counters.refreshes).toBe(1)
+    expect(server.counters.refreshes).toBe(2) // the refresh still happened, for the calls that follow
   })
 
   test('a request that carries its own Authorization passes through untouched', async () => {

@@ -3,8 +3,110 @@
  * `attempt(token)` builds the arguments for one transport call with that Bearer token (undefined: none).
  */
 export interface PreparedRequest {
+  /** Whether it can be sent again with the same bytes (for a streamed body: once the first attempt was sent). */
   readonly replayable: boolean
-  attempt(token: string | undefined): [RequestInfo | URL, RequestInit | undefined]
+  attempt(
+    token: string | undefined,
+  ): [RequestInfo | URL, RequestInit | undefined] | Promise<[RequestInfo | URL, RequestInit | undefined]>
+  /** Drop the copy of a streamed body (its answer arrived and needs no replay). */
+  release(): void
+}
+
+/** A `RequestInit` with the one extension the session understands. */
+export interface SessionRequestInit extends RequestInit {
+  /** Required by fetch for a streamed body (Node, Chromium); not in TypeScript's DOM types yet. */
+  duplex?: 'half'
+  /**
+   * Makes the body again for a replay after a 401, for a body that cannot be sent twice (a stream) and may be
+   * larger than `replayBufferBytes`: called at most once, only when the request is replayed.
+   */
+  replayBody?: () => BodyInit | Promise<BodyInit>
+}
+
+/**
+ * A copy of what a streamed body sent, kept up to `limit` bytes: if the whole body was sent and fit, a refused
+ * request can be replayed with the same bytes. Chunks pass through unchanged and unbuffered.
+ */
+export interface BodyCopy {
+  /** A chunk went out. */
+  add(chunk: Uint8Array): void
+  /** The body went out whole. */
+  end(): void
+  /** The bytes sent, when the whole body went out and fit in the limit; undefined otherwise. */
+  bytes(): Uint8Array<ArrayBuffer> | undefined
+  /** Forget the copy (the answer arrived and needs no replay). */
+  release(): void
+}
+
+export function createBodyCopy(limit: number): BodyCopy {
+  let chunks: Uint8Array[] | undefined = limit > 0 ? [] : undefined
+  let size = 0
+  let complete = false
+  return {
+    add(chunk: Uint8Array): void {
+      if (!chunks) return
+      size += chunk.byteLength
+      if (size > limit)
+        chunks = undefined // over the bound: nothing is kept, the 401 goes back
+      else {
+        const kept = new Uint8Array(chunk.byteLength) // a copy: a Node Buffer's slice() would share memory
+        kept.set(chunk)
+        chunks.push(kept)
+      }
+    },
+    end(): void {
+      complete = true
+    },
+    bytes(): Uint8Array<ArrayBuffer> | undefined {
+      if (!complete || !chunks) return undefined
+      const all = new Uint8Array(size)
+      let at = 0
+      for (const chunk of chunks) {
+        all.set(chunk, at)
+        at += chunk.byteLength
+      }
+      return all
+    },
+    release(): void {
+      chunks = undefined
+    },
+  }
+}
+
+/** A stream that sends what `source` sends and copies it into `copy`. */
+export function copyingStream(
+  source: ReadableStream<Uint8Array>,
+  copy: BodyCopy,
+): ReadableStream<Uint8Array> {
+  return source.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        copy.add(chunk)
+        controller.enqueue(chunk)
+      },
+      flush() {
+        copy.end()
+      },
+    }),
+  )
+}
+
+/** An async iterable that yields what `source` yields and copies it into `copy`. */
+export async function* copyingIterable(
+  source: AsyncIterable<Uint8Array | string>,
+  copy: BodyCopy,
+): AsyncGenerator<Uint8Array> {
+  const encoder = new TextEncoder()
+  for await (const part of source) {
+    const chunk = typeof part === 'string' ? encoder.encode(part) : part
+    copy.add(chunk)
+    yield chunk
+  }
+  copy.end()
+}
+
+export function isAsyncIterable(value: unknown): value is AsyncIterable<Uint8Array | string> {
+  return typeof (value as { [Symbol.asyncIterator]?: unknown } | null)?.[Symbol.asyncIterator] === 'function'
 }
 
 type Body = NonNullable<RequestInit['body']>
@@ -43,23 +145,31 @@ export async function serializeFormData(
  * bytes are identical on replay) and for a Request with a body (read once into bytes).
  *
  * `headers` are the request's headers (init's, else the Request's), built once by the caller; every attempt
- * sets its Authorization on them. A ReadableStream or async-iterable body is never buffered: the request is
- * sent once and not replayed.
+ * sets its Authorization on them. A ReadableStream or async-iterable body is sent as it is read, and a copy of
+ * what went out is kept up to `replayBufferBytes` (0: none): a refused request whose whole body fit is replayed
+ * with those bytes; a `replayBody` factory in the init is used instead when there is one.
  */
 export function prepareRequest(
   request: Request | undefined,
   url: string,
-  init: RequestInit | undefined,
+  init: SessionRequestInit | undefined,
   headers: Headers,
+  replayBufferBytes = 0,
 ): PreparedRequest | Promise<PreparedRequest> {
   const target = request ?? url
   const initBody = init?.body
   if (initBody !== undefined && initBody !== null) {
     if (initBody instanceof FormData) return formRequest(target, init, headers, initBody)
-    return build(target, init, headers, isReplayableBody(initBody), undefined)
+    if (isReplayableBody(initBody)) return build(target, init, headers, true, undefined)
+    return streamed(target, init, headers, initBody, replayBufferBytes)
   }
   if (request && request.body !== null) return bufferRequest(request, init, headers)
   return build(target, init, headers, true, undefined)
+}
+
+function withToken(headers: Headers, token: string | undefined): void {
+  if (token === undefined) headers.delete('authorization')
+  else headers.set('authorization', `Bearer ${token}`)
 }
 
 function build(
@@ -70,16 +180,57 @@ function build(
   body: Body | undefined,
 ): PreparedRequest {
   const base: RequestInit = body === undefined ? { ...init, headers } : { ...init, headers, body }
+  delete (base as SessionRequestInit).replayBody
   let sent = false
   return {
     replayable,
     attempt(token) {
       if (sent && !replayable) throw new Error('This request body can only be sent once')
       sent = true
-      if (token === undefined) headers.delete('authorization')
-      else headers.set('authorization', `Bearer ${token}`)
+      withToken(headers, token)
       return [target, base]
     },
+    release() {},
+  }
+}
+
+// A body read as it is sent (a ReadableStream, an async iterable): replayed from a `replayBody` factory, or from
+// a copy of what was sent when the whole body fit in `limit` bytes; else its refusal is given back.
+function streamed(
+  target: RequestInfo | URL,
+  init: SessionRequestInit | undefined,
+  headers: Headers,
+  source: unknown,
+  limit: number,
+): PreparedRequest {
+  const factory = init?.replayBody
+  const copy = createBodyCopy(factory ? 0 : limit)
+  let first: unknown = source
+  if (!factory && limit > 0) {
+    if (source instanceof ReadableStream) first = copyingStream(source, copy)
+    else if (isAsyncIterable(source)) first = copyingIterable(source, copy)
+  }
+  const base: RequestInit = { ...init, headers }
+  delete (base as SessionRequestInit).replayBody
+  let sent = 0
+  return {
+    get replayable() {
+      return factory !== undefined || copy.bytes() !== undefined
+    },
+    attempt(token) {
+      withToken(headers, token)
+      if (sent++ === 0) return [target, { ...base, body: first as BodyInit }]
+      if (factory) {
+        return Promise.resolve(factory()).then(
+          (body) => [target, { ...base, body }] as [RequestInfo | URL, RequestInit],
+        )
+      }
+      const bytes = copy.bytes()
+      copy.release()
+      if (!bytes) throw new Error('This request body can only be sent once')
+      return [target, { ...base, body: bytes }]
+    },
+    release: copy.release,
   }
 }
 

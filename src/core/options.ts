@@ -29,6 +29,14 @@ export interface SessionFetchOptions<Credentials = unknown> {
    */
   refreshWindowMs?: number
   /**
+   * How many bytes of a streamed request body (a ReadableStream, an async iterable, a Node stream through the
+   * axios or undici doors) are kept while it is sent, so that a request refused with a 401 can be replayed with
+   * the same bytes. A body that did not fit is not replayed: its 401 is given back (the refresh still happens).
+   * The copy is dropped as soon as the answer arrives. `0` keeps nothing.
+   * @default 1_048_576 (1 MiB)
+   */
+  replayBufferBytes?: number
+  /**
    * The must-refresh margin: a request that finds the access token expiring within this many ms waits for the
    * refresh instead of sending it. Never more than a quarter of the token's lifetime, nor more than
    * `refreshWindowMs`.
@@ -103,6 +111,7 @@ export interface ResolvedOptions<Credentials> {
   store: SessionStore
   refreshWindowMs: number
   mustRefreshMs: number
+  replayBufferBytes: number
   refreshTimeoutMs: number
   allowedOrigins: ReadonlySet<string>
   isUnauthorized: (response: Response) => boolean
@@ -118,6 +127,7 @@ const OPTIONS = {
   store: true,
   refreshWindowMs: true,
   mustRefreshMs: true,
+  replayBufferBytes: true,
   refreshTimeoutMs: true,
   allowedOrigins: true,
   isUnauthorized: true,
@@ -201,6 +211,7 @@ export function resolveOptions<Credentials>(
     store,
     refreshWindowMs,
     mustRefreshMs,
+    replayBufferBytes: parseByteCount(options.replayBufferBytes ?? 1_048_576, 'replayBufferBytes'),
     refreshTimeoutMs: parseDuration(options.refreshTimeoutMs ?? 10_000, 'refreshTimeoutMs', true),
     allowedOrigins: new Set([baseURL.origin, ...parseOrigins(options.allowedOrigins ?? [])]),
     isUnauthorized: options.isUnauthorized ?? defaultIsUnauthorized,
@@ -212,4 +223,11 @@ export function resolveOptions<Credentials>(
   // Last, once every option is good: a store that serves one issuer refuses a client of another one now.
   store.bind?.(protocol.issuer)
   return resolved
+}
+
+function parseByteCount(value: unknown, option: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new OptionError(option, `expected a whole number of bytes >= 0, got ${describe(value)}`)
+  }
+  return value
 }

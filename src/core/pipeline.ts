@@ -33,6 +33,8 @@ export interface Answer {
 export interface Pipeline {
   /** True when a request to this absolute URL should carry the session (its origins, not its own endpoints). */
   authorizes(url: string, method: string): boolean
+  /** How much of a streamed body a door keeps while sending it, to replay it after a refusal (0: none). */
+  readonly replayBufferBytes: number
   /** The token for a first attempt (undefined: send without one). A promise only when it has to wait. */
   tokenFor(signal?: AbortSignal): string | undefined | Promise<string | undefined>
   /** False when an answer with this status cannot be a refusal: the door gives it back without asking more. */
@@ -45,7 +47,7 @@ export interface Pipeline {
   after(attempt: Attempt, answer: Answer, signal?: AbortSignal): undefined | Promise<string | undefined>
 }
 
-export function createPipeline(core: SessionCore<unknown>): Pipeline {
+export function createPipeline(core: SessionCore<unknown>, replayBufferBytes: number): Pipeline {
   const custom = core.isUnauthorized === defaultIsUnauthorized ? undefined : core.isUnauthorized
 
   function refused(answer: Answer): boolean {
@@ -61,6 +63,7 @@ export function createPipeline(core: SessionCore<unknown>): Pipeline {
 
   return {
     authorizes: core.authorizes,
+    replayBufferBytes,
     tokenFor: core.token,
     mayRefuse: (status) => status === 401 || custom !== undefined,
     after(attempt, answer, signal) {

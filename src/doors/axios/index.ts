@@ -5,7 +5,14 @@ import {
   getAdapter,
   type InternalAxiosRequestConfig,
 } from 'axios'
-import { isReplayableBody, serializeFormData } from '../../core/bodies.js'
+import {
+  type BodyCopy,
+  copyingIterable,
+  createBodyCopy,
+  isAsyncIterable,
+  isReplayableBody,
+  serializeFormData,
+} from '../../core/bodies.js'
 import { type Answer, pipelineOf, responseFrom, type SessionSource } from '../../core/pipeline.js'
 import { OptionError } from '../../errors/option-error.js'
 
@@ -106,7 +113,8 @@ export function attachSession(instance: AxiosInstance, plantly: SessionSource): 
       config.data = bytes
       config.headers.setContentType(contentType)
     }
-    const replayable = isReplayableBody(config.data)
+    const fixed = isReplayableBody(config.data)
+    const copy = fixed ? undefined : copyNodeStream(config, pipeline.replayBufferBytes)
     const attempt = async (with_: string | undefined) => {
       if (with_ !== undefined) {
         config.headers.set('Authorization', `Bearer ${with_}`)
@@ -122,11 +130,23 @@ export function attachSession(instance: AxiosInstance, plantly: SessionSource): 
 
     const first = await attempt(token)
     const response = first.response
-    if (response === undefined || !pipeline.mayRefuse(response.status)) return giveBack(first)
+    // A streamed body that went out whole within the bound can be sent again from its copy.
+    const replayable = fixed || copy?.bytes() !== undefined
+    if (response === undefined || !pipeline.mayRefuse(response.status)) {
+      copy?.release()
+      return giveBack(first)
+    }
     const decided = pipeline.after({ token, method, replayable, replay: false }, answerOf(response), signal)
     const next = decided === undefined ? undefined : await decided
-    if (next === undefined) return giveBack(first) // the caller's own answer (the session may be gone)
+    if (next === undefined) {
+      copy?.release()
+      return giveBack(first) // the caller's own answer (the session may be gone)
+    }
     discard(response.data)
+    if (copy) {
+      config.data = (copy.bytes() as Uint8Array<ArrayBuffer>).buffer // axios sends an ArrayBuffer as is
+      copy.release()
+    }
     const replay = await attempt(next) // the one replay: whatever it answers is the caller's
     if (replay.response && pipeline.mayRefuse(replay.response.status)) {
       pipeline.after({ token: next, method, replayable, replay: true }, answerOf(replay.response))
@@ -142,6 +162,48 @@ export function attachSession(instance: AxiosInstance, plantly: SessionSource): 
     instance.interceptors.request.eject(requestId)
     attached.delete(instance)
   }
+}
+
+type NodeReadable = AsyncIterable<Uint8Array | string> & {
+  pipe(destination: unknown): unknown
+  getHeaders?: () => Record<string, string>
+}
+
+// Node's stream module, where there is one, without importing it (this door also runs in browsers, where axios
+// sends no Node streams): process.getBuiltinModule (Node >= 20.16).
+interface NodeStreamModule {
+  Readable: {
+    from(iterable: AsyncIterable<Uint8Array>): unknown
+    new (): { wrap(stream: unknown): AsyncIterable<Uint8Array | string> }
+  }
+}
+function nodeStream(): NodeStreamModule | undefined {
+  const get = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process
+    ?.getBuiltinModule
+  return get?.('node:stream') as NodeStreamModule | undefined
+}
+
+// A Node stream body (fs.createReadStream, the form-data package) is sent through a copy of what it sends, up to
+// `limit` bytes, so a refused request can be replayed with the same bytes. The multipart headers of a form-data
+// body are set from it first, as axios would.
+function copyNodeStream(config: InternalAxiosRequestConfig, limit: number): BodyCopy | undefined {
+  const data = config.data as Partial<NodeReadable> | null | undefined
+  if (limit <= 0 || typeof data?.pipe !== 'function') return undefined
+  const stream = nodeStream()
+  if (!stream) return undefined
+  const { getHeaders } = data
+  if (typeof getHeaders === 'function') config.headers.set(getHeaders.call(data))
+  // An old-style stream (form-data is one) is read through a Readable that wraps it, and started: form-data
+  // sends nothing until it is resumed (what piping it would do).
+  let source: AsyncIterable<Uint8Array | string>
+  if (isAsyncIterable(data)) source = data
+  else {
+    source = new stream.Readable().wrap(data)
+    ;(data as { resume?: () => void }).resume?.()
+  }
+  const copy = createBodyCopy(limit)
+  config.data = stream.Readable.from(copyingIterable(source, copy))
+  return copy
 }
 
 function giveBack(outcome: {

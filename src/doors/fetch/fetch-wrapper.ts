@@ -89,11 +89,17 @@ export function createFetchWrapper(
     const abort = signal ?? undefined
     let token = pipeline.tokenFor(abort)
     if (token !== undefined && typeof token !== 'string') token = await token
-    const response = await transport(...prepared.attempt(token))
-    if (!pipeline.mayRefuse(response.status)) return response
+    const response = await transport(...(await prepared.attempt(token)))
+    if (!pipeline.mayRefuse(response.status)) {
+      prepared.release() // a streamed body's copy is not needed: no replay
+      return response
+    }
     const { replayable } = prepared
     const decided = pipeline.after({ token, method, replayable, replay: false }, answerOf(response), abort)
-    if (decided === undefined) return response
+    if (decided === undefined) {
+      prepared.release()
+      return response
+    }
     let next: string | undefined
     try {
       next = await decided
@@ -101,7 +107,10 @@ export function createFetchWrapper(
       cancel(response)
       throw error
     }
-    if (next === undefined) return response // the session is gone: the caller gets its own 401, body intact
+    if (next === undefined) {
+      prepared.release()
+      return response // the session is gone: the caller gets its own 401, body intact
+    }
     // A small refused body is read to its end rather than cancelled: its connection goes back to the pool and
     // the replay reuses it instead of opening a new one. (By now the refresh has usually taken longer than the
     // body took to arrive.)
@@ -111,7 +120,7 @@ export function createFetchWrapper(
       const now = pipeline.tokenFor(abort)
       next = typeof now === 'object' ? await now : now
     }
-    const replayed = await transport(...prepared.attempt(next))
+    const replayed = await transport(...(await prepared.attempt(next)))
     if (pipeline.mayRefuse(replayed.status)) {
       pipeline.after({ token: next, method, replayable, replay: true }, answerOf(replayed))
     }
@@ -146,7 +155,7 @@ export function createFetchWrapper(
     // One Headers per request: it answers "did the caller bring credentials?" and then carries ours.
     const headers = new Headers(init?.headers ?? request?.headers)
     if (headers.has('authorization')) return transport(target, init) // the caller chose its own: leave them alone
-    const prepared = prepareRequest(request, url, init, headers)
+    const prepared = prepareRequest(request, url, init, headers, pipeline.replayBufferBytes)
     const signal = init?.signal ?? request?.signal
     if (prepared instanceof Promise) return prepared.then((ready) => send(ready, method, signal))
     return send(prepared, method, signal)

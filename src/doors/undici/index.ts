@@ -1,5 +1,11 @@
 import type { Dispatcher } from 'undici'
-import { isReplayableBody } from '../../core/bodies.js'
+import {
+  type BodyCopy,
+  copyingIterable,
+  createBodyCopy,
+  isAsyncIterable,
+  isReplayableBody,
+} from '../../core/bodies.js'
 import {
   type Answer,
   type Pipeline,
@@ -46,8 +52,18 @@ export function sessionInterceptor(plantly: SessionSource): Dispatcher.Dispatche
       if (pass) return dispatch(opts, handler)
       const signal = signalOf(opts)
       const send = (token: string | undefined): boolean => {
-        const replay = new ReplayOnce(pipeline, dispatch, opts, token, signal, handler)
-        return dispatch(withToken(opts, token), replay)
+        // A streamed body (every body fetch() sends is an async iterable here; Node streams are too) is copied
+        // as it goes, up to replayBufferBytes, so a refused request can be replayed with the same bytes.
+        let first = opts
+        let copy: BodyCopy | undefined
+        const body = opts.body as unknown
+        if (!isReplayableBody(body) && isAsyncIterable(body) && pipeline.replayBufferBytes > 0) {
+          const kept = createBodyCopy(pipeline.replayBufferBytes)
+          copy = kept
+          first = { ...opts, body: copyingIterable(body, kept) } as unknown as Options
+        }
+        const replay = new ReplayOnce(pipeline, dispatch, opts, token, signal, handler, copy)
+        return dispatch(withToken(first, token), replay)
       }
       const token = pipeline.tokenFor(signal)
       if (typeof token !== 'object') return send(token)
@@ -69,7 +85,7 @@ class ReplayOnce implements Handler {
     | undefined
   #replayed = false
   #sent: string | undefined
-  readonly #replayable: boolean
+  readonly #fixed: boolean
 
   constructor(
     private readonly pipeline: Pipeline,
@@ -78,10 +94,16 @@ class ReplayOnce implements Handler {
     token: string | undefined,
     private readonly signal: AbortSignal | undefined,
     private readonly downstream: Handler,
+    private readonly copy: BodyCopy | undefined,
   ) {
     this.#sent = token
     const body = opts.body
-    this.#replayable = typeof body === 'string' || body instanceof Uint8Array || isReplayableBody(body)
+    this.#fixed = typeof body === 'string' || body instanceof Uint8Array || isReplayableBody(body)
+  }
+
+  // A body sent as it was read can be sent again once all of it went out and fit in the copy.
+  get #replayable(): boolean {
+    return this.#fixed || this.copy?.bytes() !== undefined
   }
 
   onRequestStart(controller: Controller, context: unknown): void {
@@ -107,6 +129,7 @@ class ReplayOnce implements Handler {
         return
       }
     }
+    if (!this.#replayed) this.copy?.release() // answered: no replay will need the copy
     this.downstream.onResponseStart?.(controller, status, headers, message)
   }
 
@@ -134,8 +157,11 @@ class ReplayOnce implements Handler {
         }
         this.#replayed = true
         this.#sent = next
+        const bytes = this.#fixed ? undefined : this.copy?.bytes()
+        this.copy?.release()
+        const again = bytes === undefined ? this.opts : ({ ...this.opts, body: bytes } as Options)
         try {
-          this.dispatch(withToken(this.opts, next), this)
+          this.dispatch(withToken(again, next), this)
         } catch (error) {
           this.downstream.onResponseError?.(finished(), asError(error))
         }
