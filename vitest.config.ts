@@ -10,6 +10,7 @@ const NEEDS_SERVICES = [
   'test/package.test.ts',
   'test/soak.test.ts',
   'test/doc-examples.test.ts',
+  'test/demo.test.ts',
 ]
 
 export default defineConfig({

@@ -132,6 +132,7 @@ export class PlantlyMock {
   #nextFamily = 1
   #key = crypto.getRandomValues(new Uint8Array(32))
   #activeRefreshes = 0
+  #expireAfter: number | undefined
 
   constructor(options: PlantlyMockOptions = {}) {
     this.options = {
@@ -168,8 +169,23 @@ export class PlantlyMock {
     this.#faults = []
   }
 
-  /** Make every access token issued so far expire now (refresh tokens stay valid). */
-  expireAccessTokens(): void {
+  /**
+   * Make every access token issued so far expire (refresh tokens stay valid): now, or, with `afterRequests`,
+   * once that many more API requests have been answered (the next one is the first refused), so that a test or
+   * a demo can end the token at an exact point of a burst.
+   */
+  expireAccessTokens(options: { afterRequests?: number } = {}): void {
+    const after = options.afterRequests ?? 0
+    if (!Number.isSafeInteger(after) || after < 0) {
+      throw new TypeError(
+        `expireAccessTokens: afterRequests must be a whole number >= 0, got ${String(after)}`,
+      )
+    }
+    if (after > 0) {
+      this.#expireAfter = after
+      return
+    }
+    this.#expireAfter = undefined
     for (const record of this.#tokens.values()) if (record.kind === 'access') record.expiresAt = 0
   }
 
@@ -358,6 +374,7 @@ export class PlantlyMock {
 
   async #api(request: MockRequest, path: string): Promise<MockReply> {
     this.counters.apiRequests++
+    if (this.#expireAfter !== undefined && this.#expireAfter-- === 0) this.expireAccessTokens()
     const token = bearer(request.headers)
     const record = this.#validAccess(token)
     const bodyHash = await sha256(request.body)
