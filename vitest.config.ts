@@ -3,14 +3,14 @@ import { defineConfig } from 'vitest/config'
 // `npm run test:unit` (UNIT=1): the inner loop, without the tests that need Redis, a browser, child
 // processes or a build. `npm test` runs everything.
 const NEEDS_SERVICES = [
-  'test/redis-*.test.ts',
-  'test/lifecycle-order.test.ts',
-  'test/browser-tabs.test.ts',
-  'test/redirects.test.ts',
-  'test/package.test.ts',
-  'test/soak.test.ts',
-  'test/doc-examples.test.ts',
-  'test/demo.test.ts',
+  'test/stores/redis/**',
+  'test/core/lifecycle-order.test.ts',
+  'test/stores/browser/browser-tabs.test.ts',
+  'test/protocols/redirects.test.ts',
+  'test/package/package.test.ts',
+  'test/reliability/soak.test.ts',
+  'test/package/doc-examples.test.ts',
+  'test/package/demo.test.ts',
 ]
 
 export default defineConfig({

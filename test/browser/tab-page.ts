@@ -1,4 +1,4 @@
-// The page every Chromium tab of test/browser-tabs.test.ts runs, bundled for the browser by esbuild. It shares
+// The page every Chromium tab of test/stores/browser/browser-tabs.test.ts runs, bundled for the browser by esbuild. It shares
 // one session through browserStore() and exposes what the test drives and inspects as `window.tab`.
 
 import { createSessionFetch, type SessionEventName } from '../../src/index.js'

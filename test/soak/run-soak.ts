@@ -2,7 +2,7 @@ import { getEventListeners } from 'node:events'
 import { createSessionFetch, plantlySessions } from '../../src/index.js'
 import { ScriptedApi } from '../helpers/scripted-api.js'
 
-// The soak, run by test/soak.test.ts in a child process started with --expose-gc:
+// The soak, run by test/reliability/soak.test.ts in a child process started with --expose-gc:
 // SOAK_REQUESTS (default 100k) requests through ONE instance against the in-process scripted API, in batches,
 // with random server-side expiries (401 path), client clock jumps into and past the refresh window
 // (proactive path), revocations (re-login with credentials), logout + login, and aborted calls. It prints
