@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
+import { type TokenEntry, TokenLedger } from '../../src/testing/mock/token-ledger.js'
 
 /**
  * A scriptable, in-process Plantly Sessions API behind a `fetch` transport function, for the property-based
@@ -6,7 +7,9 @@ import { createHash, randomBytes } from 'node:crypto'
  * the client makes waits in `pending()` until the test delivers it, with a fault of its choosing. That gives
  * the test full control over interleavings, and a single clock (`Date.now`, faked by the tests) for both sides.
  *
- * Tokens are crafted, unsigned JWTs (or opaque strings) so that nothing asynchronous happens on the server.
+ * Tokens are crafted, unsigned JWTs (or opaque strings) so that nothing asynchronous happens on the server. What
+ * the server knows of them (families, rotation, reuse detection, revocation) is the embedded mock's own model,
+ * `TokenLedger`: this class adds only the scheduling and the faults.
  */
 
 export type TokenFormat = 'jwt' | 'jwt-no-iat' | 'jwt-no-exp' | 'opaque'
@@ -51,17 +54,8 @@ export interface ScriptedApiOptions {
   record?: boolean
 }
 
-export interface TokenInfo {
-  family: number
-  kind: 'access' | 'refresh'
-  expiresAt: number // server clock
-  used: boolean
-  superseded: boolean
-  /** The exchange whose answer carried it. */
-  issuedBy: number
-  /** The refresh that rotated it (a refresh token, once used). */
-  rotatedBy?: number
-}
+/** What the server knows of a token (the mock's model). */
+export type TokenInfo = TokenEntry
 
 export interface ExchangeBody {
   hash: string
@@ -113,7 +107,9 @@ const decoder = new TextDecoder()
 export class ScriptedApi {
   readonly options: Required<ScriptedApiOptions>
   readonly sessionsURL: string
-  readonly tokens = new Map<string, TokenInfo>()
+  readonly ledger: TokenLedger
+  /** Every token issued, with what the server knows of it. */
+  readonly tokens: Map<string, TokenInfo>
   readonly history: Exchange[] = []
   readonly counters = { exchanges: 0, refreshes: 0, refreshRejected: 0, reuseDetected: 0, logins: 0 }
   /** Called synchronously when the client sends something, before anything else happens. */
@@ -121,8 +117,6 @@ export class ScriptedApi {
   /** Called when an exchange settles (answered, failed, aborted). */
   onSettle: ((exchange: Exchange) => void) | undefined
   #pending: Pending[] = []
-  #revoked = new Set<number>()
-  #nextFamily = 1
   #nextExchange = 1
   #apiOrigins: Set<string>
   #originPrefix: string[]
@@ -139,6 +133,8 @@ export class ScriptedApi {
       record: true,
       ...options,
     }
+    this.ledger = new TokenLedger({ forgetSpent: !this.options.record })
+    this.tokens = this.ledger.tokens
     this.sessionsURL = `${this.options.baseURL.replace(/\/$/, '')}/auth/sessions`
     this.#apiOrigins = new Set([new URL(this.options.baseURL).origin, ...this.options.apiOrigins])
     this.#originPrefix = [...this.#apiOrigins]
@@ -180,25 +176,17 @@ export class ScriptedApi {
    * tokens of a malformed answer) is never a session.
    */
   liveFamilies(): number[] {
-    const now = this.now()
-    const live = new Set<number>()
-    for (const info of this.tokens.values()) {
-      if (info.family === 0 || this.#revoked.has(info.family) || info.expiresAt <= now) continue
-      if (info.kind === 'refresh' ? !info.used : !info.superseded) live.add(info.family)
-    }
-    return [...live].sort((a, b) => a - b)
+    return this.ledger.liveFamilies(this.now(), { byAccess: true })
   }
 
   /** Every access token issued so far stops working now (the client is not told). */
   expireAccessTokens(): void {
-    const now = this.now()
-    for (const info of this.tokens.values())
-      if (info.kind === 'access') info.expiresAt = Math.min(info.expiresAt, now)
+    this.ledger.expireAccessTokens(this.now())
   }
 
   /** Every session ends: its tokens, access and refresh, stop working. */
   revokeAll(): void {
-    for (const info of this.tokens.values()) this.#revoked.add(info.family)
+    this.ledger.revokeAll()
   }
 
   /** The transport: hand this to `createSessionFetch({ fetch })`. */
@@ -374,13 +362,13 @@ export class ScriptedApi {
       case 'refresh':
         return this.#refresh(exchange, extra)
       case 'logout': {
-        const info = this.#validAccess(exchange.token)
+        const info = this.ledger.access(exchange.token, this.now())
         if (!info) return errorResponse(401, extra)
-        this.#revoked.add(info.family)
+        this.ledger.revoke(info.family)
         return new Response(null, { status: 204, headers: extra })
       }
       case 'api': {
-        if (!this.#validAccess(exchange.token)) return errorResponse(401, extra)
+        if (!this.ledger.access(exchange.token, this.now())) return errorResponse(401, extra)
         if (!this.options.record) return new Response(null, { status: 200 }) // the soak: cheapest answer
         return json(200, { ok: true, call: exchange.callId, exchange: exchange.id }, extra)
       }
@@ -401,40 +389,22 @@ export class ScriptedApi {
       return errorResponse(400, extra)
     if (this.options.users[email] !== credentials.password) return errorResponse(401, extra)
     this.counters.logins++
-    return json(200, this.#session(this.#nextFamily++, exchange.id), dateHeader(this.now(), extra))
+    return json(200, this.#session(this.ledger.openFamily(), exchange.id), dateHeader(this.now(), extra))
   }
 
   #refresh(exchange: Exchange, extra: Record<string, string>): Response {
-    const info = exchange.token === undefined ? undefined : this.tokens.get(exchange.token)
-    if (info?.kind !== 'refresh' || this.#revoked.has(info.family) || info.expiresAt <= this.now()) {
-      this.counters.refreshRejected++
-      return errorResponse(401, extra)
-    }
-    if (info.used) {
-      // Reuse of a rotated-out refresh token: the whole session is revoked.
-      if (info.rotatedBy !== undefined) exchange.reuseOf = info.rotatedBy
-      this.counters.refreshRejected++
-      this.counters.reuseDetected++
-      this.#revoked.add(info.family)
-      return errorResponse(401, extra)
-    }
-    info.used = true
-    info.rotatedBy = exchange.id
-    for (const [token, other] of this.tokens) {
-      if (other.family === info.family && other.kind === 'access') other.superseded = true
-      // Not recording (the soak): forget tokens that can never work again, so the server's memory stays flat.
-      if (!this.options.record && other.family === info.family && (other.superseded || other.used)) {
-        this.tokens.delete(token)
+    const outcome = this.ledger.refresh(exchange.token, this.now(), exchange.id)
+    if (!outcome.ok) {
+      // Reuse of a rotated-out refresh token: the ledger revoked the whole session.
+      if (outcome.reason === 'reused') {
+        if (outcome.entry.rotatedBy !== undefined) exchange.reuseOf = outcome.entry.rotatedBy
+        this.counters.reuseDetected++
       }
+      this.counters.refreshRejected++
+      return errorResponse(401, extra)
     }
     this.counters.refreshes++
-    return json(200, this.#session(info.family, exchange.id), dateHeader(this.now(), extra))
-  }
-
-  #validAccess(token: string | undefined): TokenInfo | undefined {
-    const info = token === undefined ? undefined : this.tokens.get(token)
-    if (info?.kind !== 'access' || info.superseded || this.#revoked.has(info.family)) return undefined
-    return info.expiresAt > this.now() ? info : undefined
+    return json(200, this.#session(outcome.entry.family, exchange.id), dateHeader(this.now(), extra))
   }
 
   #session(family: number, issuedBy: number): Record<string, unknown> {
@@ -468,7 +438,7 @@ export class ScriptedApi {
     }
     // The server's own view: valid until (its clock) the second the JWT says, so both agree.
     const expiresAt = seconds * 1000 + ttlSeconds * 1000
-    this.tokens.set(token, { family, kind, expiresAt, used: false, superseded: false, issuedBy })
+    this.ledger.add(token, { family, kind, expiresAt, issuedBy })
     return token
   }
 

@@ -1,4 +1,5 @@
 import { SignJWT } from 'jose'
+import { TokenLedger } from './token-ledger.js'
 
 /** Options of the embedded Plantly Sessions API mock (both the HTTP server and the msw handlers). */
 export interface PlantlyMockOptions {
@@ -101,13 +102,6 @@ export type MockReply =
   | { kind: 'drop' }
   | { kind: 'hang' }
 
-interface TokenRecord {
-  family: number
-  expiresAt: number
-  kind: 'access' | 'refresh'
-  used: boolean
-}
-
 const encoder = new TextEncoder()
 
 /** The Plantly Sessions API as a state machine; the HTTP server and the msw handlers are thin doors to it. */
@@ -127,9 +121,7 @@ export class PlantlyMock {
   readonly log: MockLogEntry[] = []
   readonly options: Required<PlantlyMockOptions>
   #faults: Fault[] = []
-  #tokens = new Map<string, TokenRecord>()
-  #revokedFamilies = new Set<number>()
-  #nextFamily = 1
+  readonly #ledger: TokenLedger
   #key = crypto.getRandomValues(new Uint8Array(32))
   #activeRefreshes = 0
   #expireAfter: number | undefined
@@ -152,6 +144,11 @@ export class PlantlyMock {
       logLimit: 10_000,
       ...options,
     }
+    this.#ledger = new TokenLedger({
+      rotate: this.options.rotateRefreshTokens,
+      reuseDetection: this.options.reuseDetection,
+      invalidateOnRefresh: this.options.invalidateOnRefresh,
+    })
   }
 
   /** The server's clock. */
@@ -186,34 +183,22 @@ export class PlantlyMock {
       return
     }
     this.#expireAfter = undefined
-    for (const record of this.#tokens.values()) if (record.kind === 'access') record.expiresAt = 0
+    this.#ledger.expireAccessTokens(this.now())
   }
 
   /** Revoke every session: all tokens, access and refresh, stop working. */
   revokeAll(): void {
-    for (const record of this.#tokens.values()) this.#revokedFamilies.add(record.family)
+    this.#ledger.revokeAll()
   }
 
   /** Issue a session directly (for tests that need one without a login call). */
   async issueSession(email = Object.keys(this.options.users)[0] ?? 'demo@plantly.test') {
-    return this.#issue(this.#nextFamily++, email)
+    return this.#issue(this.#ledger.openFamily(), email)
   }
 
-  /** How many sessions are live (not revoked, refresh token unexpired). */
+  /** How many sessions are live (not revoked, refresh token unused and unexpired). */
   liveSessions(): number {
-    const live = new Set<number>()
-    const now = this.now()
-    for (const record of this.#tokens.values()) {
-      if (
-        record.kind === 'refresh' &&
-        !record.used &&
-        record.expiresAt > now &&
-        !this.#revokedFamilies.has(record.family)
-      ) {
-        live.add(record.family)
-      }
-    }
-    return live.size
+    return this.#ledger.liveFamilies(this.now()).length
   }
 
   async handle(request: MockRequest): Promise<MockReply> {
@@ -280,9 +265,9 @@ export class PlantlyMock {
     const session = JSON.parse(reply.body) as Record<string, unknown>
     const body = (fault.body as (session: Record<string, unknown>) => unknown)(session)
     for (const key of ['access_token', 'refresh_token']) {
-      const issued = this.#tokens.get(String(session[key]))
+      const issued = this.#ledger.tokens.get(String(session[key]))
       const crafted = (body as Record<string, unknown> | null)?.[key]
-      if (issued && typeof crafted === 'string') this.#tokens.set(crafted, issued)
+      if (issued && typeof crafted === 'string') this.#ledger.tokens.set(crafted, issued)
     }
     const isText = typeof body === 'string'
     return {
@@ -325,7 +310,7 @@ export class PlantlyMock {
       return error(403, 'forbidden', 'Access to this resource is forbidden')
     }
     this.counters.logins++
-    return json(200, await this.#issue(this.#nextFamily++, body.email_address))
+    return json(200, await this.#issue(this.#ledger.openFamily(), body.email_address))
   }
 
   async #refresh(request: MockRequest): Promise<MockReply> {
@@ -334,27 +319,13 @@ export class PlantlyMock {
       this.counters.refreshRejected++
       return error(400, 'bad_request', 'Missing refresh token')
     }
-    const record = this.#tokens.get(token)
-    if (
-      record?.kind !== 'refresh' ||
-      this.#revokedFamilies.has(record.family) ||
-      record.expiresAt <= this.now()
-    ) {
+    const outcome = this.#ledger.refresh(token, this.now())
+    if (!outcome.ok) {
       this.counters.refreshRejected++
+      if (outcome.reason === 'reused') this.counters.reuseDetected++
       return error(401, 'unauthorized', 'No valid API authentication found')
     }
-    if (record.used) {
-      this.counters.refreshRejected++
-      this.counters.reuseDetected++
-      if (this.options.reuseDetection) this.#revokedFamilies.add(record.family)
-      return error(401, 'unauthorized', 'No valid API authentication found')
-    }
-    if (this.options.rotateRefreshTokens) record.used = true
-    // The old access tokens of this session stop working once it is renewed.
-    for (const other of this.options.invalidateOnRefresh ? this.#tokens.values() : []) {
-      if (other.family === record.family && other.kind === 'access')
-        other.expiresAt = Math.min(other.expiresAt, this.now())
-    }
+    const record = outcome.entry
     this.counters.refreshes++
     const session = await this.#issue(
       record.family,
@@ -365,9 +336,9 @@ export class PlantlyMock {
   }
 
   #logout(request: MockRequest): MockReply {
-    const record = this.#validAccess(bearer(request.headers))
+    const record = this.#ledger.access(bearer(request.headers), this.now())
     if (!record) return error(401, 'unauthorized', 'No valid API authentication found')
-    this.#revokedFamilies.add(record.family)
+    this.#ledger.revoke(record.family)
     this.counters.logouts++
     return { kind: 'response', status: 204, headers: {}, body: undefined }
   }
@@ -376,7 +347,7 @@ export class PlantlyMock {
     this.counters.apiRequests++
     if (this.#expireAfter !== undefined && this.#expireAfter-- === 0) this.expireAccessTokens()
     const token = bearer(request.headers)
-    const record = this.#validAccess(token)
+    const record = this.#ledger.access(token, this.now())
     const bodyHash = await sha256(request.body)
     const status = record ? 200 : 401
     this.log.push({
@@ -400,13 +371,6 @@ export class PlantlyMock {
       bodyLength: request.body.byteLength,
       bodyHash,
     })
-  }
-
-  #validAccess(token: string | undefined): TokenRecord | undefined {
-    const record = token === undefined ? undefined : this.#tokens.get(token)
-    if (record?.kind !== 'access') return undefined
-    if (this.#revokedFamilies.has(record.family) || record.expiresAt <= this.now()) return undefined
-    return record
   }
 
   async #issue(family: number, subject: string, keepRefresh?: string) {
@@ -439,7 +403,7 @@ export class PlantlyMock {
       if (this.options.includeIat) jwt = jwt.setIssuedAt(seconds)
       token = await jwt.sign(this.#key)
     }
-    this.#tokens.set(token, { family, kind, expiresAt: now + ttl * 1000, used: false })
+    this.#ledger.add(token, { family, kind, expiresAt: now + ttl * 1000 })
     return token
   }
 }
