@@ -13,7 +13,13 @@ import {
 } from '../../src/index.js'
 import { oauth2 } from '../../src/protocols/oauth2/index.js'
 import { PlantlyMock } from '../../src/testing/mock/index.js'
-import { DEMO_USER, mockServer, type ReceivedRequest, recordRequests } from '../helpers/mock-server.js'
+import {
+  DEMO_USER,
+  expectForeignIssuerRefused,
+  mockServer,
+  type ReceivedRequest,
+  recordRequests,
+} from '../helpers/mock-server.js'
 
 describe('every protocol names the issuer of its sessions', () => {
   test('Plantly: the Sessions endpoint, however baseURL is spelled', () => {
@@ -158,28 +164,7 @@ describe('a store holding another issuer’s session: every call of this instanc
     const sessionA = await a.login(DEMO_USER)
     const before = await store.read()
 
-    const calls = {
-      fetch: () => b.fetch('/buyers'),
-      login: () => b.login(DEMO_USER),
-      refresh: () => b.refresh(),
-      logout: () => b.logout(),
-      getSession: () => b.getSession(),
-    }
-    for (const [name, call] of Object.entries(calls)) {
-      const error = await call().then(
-        () => new Error(`${name} resolved`),
-        (e: unknown) => e,
-      )
-      expect(error, name).toBeInstanceOf(StoreError)
-      const message = (error as StoreError).message
-      expect(message, name).toContain(`plantly:${serverA.url}/auth/sessions`)
-      expect(message, name).toContain(`plantly:${serverB.url}/auth/sessions`)
-      expect(message, name).not.toContain(sessionA.access_token)
-      expect(message, name).not.toContain(sessionA.refresh_token)
-    }
-
-    expect(carrying(atB, sessionA)).toEqual([])
-    expect(atB).toEqual([]) // not even a login of its own, which could only have orphaned a session
+    await expectForeignIssuerRefused(b, serverA, serverB, atB, sessionA)
     expect(await store.read()).toBe(before)
     const response = await a.fetch('/buyers') // A is untouched
     expect(response.status).toBe(200)

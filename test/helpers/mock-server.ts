@@ -1,4 +1,5 @@
-import { afterEach } from 'vitest'
+import { afterEach, expect } from 'vitest'
+import { type Session, type SessionFetch, StoreError } from '../../src/index.js'
 import { type MockServer, type MockServerOptions, startMockServer } from '../../src/testing/mock/index.js'
 
 export const DEMO_USER = { email_address: 'demo@plantly.test', password: 'plantly' } as const
@@ -39,4 +40,37 @@ export function recordRequests(server: MockServer): ReceivedRequest[] {
     return handle(request)
   }
   return received
+}
+
+/**
+ * A client of another API (`b`, on `serverB`) that shares a store holding `serverA`'s session: every call it can
+ * make rejects with a `StoreError` naming both issuers and no token, and nothing at all reaches `serverB`.
+ */
+export async function expectForeignIssuerRefused(
+  b: SessionFetch,
+  serverA: MockServer,
+  serverB: MockServer,
+  received: ReceivedRequest[],
+  sessionA: Session,
+): Promise<void> {
+  const calls = {
+    fetch: () => b.fetch('/buyers'),
+    login: () => b.login(DEMO_USER),
+    refresh: () => b.refresh(),
+    logout: () => b.logout(),
+    getSession: () => b.getSession(),
+  }
+  for (const [name, call] of Object.entries(calls)) {
+    const error = await call().then(
+      () => new Error(`${name} resolved`),
+      (e: unknown) => e,
+    )
+    expect(error, name).toBeInstanceOf(StoreError)
+    const message = (error as StoreError).message
+    expect(message, name).toContain(`plantly:${serverA.url}/auth/sessions`)
+    expect(message, name).toContain(`plantly:${serverB.url}/auth/sessions`)
+    for (const token of [sessionA.access_token, sessionA.refresh_token])
+      if (token) expect(message, name).not.toContain(token)
+  }
+  expect(received).toEqual([]) // not even a login of its own, which could only have orphaned a session
 }

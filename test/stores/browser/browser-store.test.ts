@@ -5,7 +5,7 @@ import { IDBFactory } from 'fake-indexeddb'
 import { createStore, get, set } from 'idb-keyval'
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { toRecord } from '../../../src/core/session.js'
-import { createSessionFetch, OptionError, StoreError, type StoreSnapshot } from '../../../src/index.js'
+import { createSessionFetch, OptionError, type StoreSnapshot } from '../../../src/index.js'
 import {
   type BrowserStore,
   type BrowserStoreOptions,
@@ -14,7 +14,12 @@ import {
 } from '../../../src/stores/browser/index.js'
 import { withWebLock } from '../../../src/stores/browser/web-lock.js'
 import { PlantlyMock } from '../../../src/testing/mock/index.js'
-import { DEMO_USER, mockServer, recordRequests } from '../../helpers/mock-server.js'
+import {
+  DEMO_USER,
+  expectForeignIssuerRefused,
+  mockServer,
+  recordRequests,
+} from '../../helpers/mock-server.js'
 
 const opened: BrowserStore[] = []
 
@@ -356,27 +361,7 @@ describe('browserStore: two apps of one origin on the same key (two issuers)', (
     const raw = createStore('session-fetch', 'sessions')
     const before = await get('test', raw)
 
-    const calls = {
-      fetch: () => b.fetch('/buyers'),
-      login: () => b.login(DEMO_USER),
-      refresh: () => b.refresh(),
-      logout: () => b.logout(),
-      getSession: () => b.getSession(),
-    }
-    for (const [name, call] of Object.entries(calls)) {
-      const error = await call().then(
-        () => new Error(`${name} resolved`),
-        (e: unknown) => e,
-      )
-      expect(error, name).toBeInstanceOf(StoreError)
-      expect((error as StoreError).message, name).toContain(`plantly:${serverA.url}/auth/sessions`)
-      expect((error as StoreError).message, name).not.toContain(sessionA.access_token)
-    }
-    const tokensA = [sessionA.access_token, sessionA.refresh_token].filter(
-      (t): t is string => t !== undefined,
-    )
-    expect(atB.filter((r) => tokensA.some((t) => `${r.authorization} ${r.body}`.includes(t)))).toEqual([])
-    expect(atB).toEqual([])
+    await expectForeignIssuerRefused(b, serverA, serverB, atB, sessionA)
     expect(await get('test', raw)).toEqual(before)
     expect((await a.fetch('/buyers')).status).toBe(200)
     a.close()

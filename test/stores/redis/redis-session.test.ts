@@ -7,7 +7,12 @@ import {
   type SessionStore,
   StoreError,
 } from '../../../src/index.js'
-import { DEMO_USER, mockServer, recordRequests } from '../../helpers/mock-server.js'
+import {
+  DEMO_USER,
+  expectForeignIssuerRefused,
+  mockServer,
+  recordRequests,
+} from '../../helpers/mock-server.js'
 import { plainClient, testStore, uniqueKey, until } from '../../helpers/redis.js'
 
 test('a refresh rejected because a sibling rotated the tokens adopts the sibling’s session from Redis and replays', async () => {
@@ -134,29 +139,7 @@ describe('one Redis key, two issuers: the second never sends, refreshes, logs ou
       const redis = await plainClient()
       const before = await redis.hGetAll(key)
 
-      const calls = {
-        fetch: () => b.fetch('/buyers'),
-        login: () => b.login(DEMO_USER),
-        refresh: () => b.refresh(),
-        logout: () => b.logout(),
-        getSession: () => b.getSession(),
-      }
-      for (const [name, call] of Object.entries(calls)) {
-        const error = await call().then(
-          () => new Error(`${name} resolved`),
-          (e: unknown) => e,
-        )
-        expect(error, name).toBeInstanceOf(StoreError)
-        expect((error as StoreError).message, name).toContain(`plantly:${serverA.url}/auth/sessions`)
-        expect((error as StoreError).message, name).toContain(`plantly:${serverB.url}/auth/sessions`)
-        expect((error as StoreError).message, name).not.toContain(sessionA.access_token)
-      }
-
-      const tokensA = [sessionA.access_token, sessionA.refresh_token].filter(
-        (t): t is string => t !== undefined,
-      )
-      expect(atB.filter((r) => tokensA.some((t) => `${r.authorization} ${r.body}`.includes(t)))).toEqual([])
-      expect(atB).toEqual([])
+      await expectForeignIssuerRefused(b, serverA, serverB, atB, sessionA)
       expect(await redis.hGetAll(key)).toEqual(before)
       expect((await a.fetch('/buyers')).status).toBe(200)
       expect(serverA.log.at(-1)).toMatchObject({ token: sessionA.access_token })
