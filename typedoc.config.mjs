@@ -14,10 +14,9 @@ export default {
   excludePrivate: true,
   excludeInternal: true,
   treatWarningsAsErrors: true,
-  // Referenced by public types but not exported by any entry point, so their members are missing from the
-  // reference until the sources mark them: `@interface` on the public `SessionFetchOptions` alias
-  // (src/create-session-fetch.ts) and `@inline` on redis' `CommonOptions` document them in place, with zero
-  // warnings; then delete this list. Listed by file, so that any *other* unexported reference still fails.
+  // No source links: the package has no public repository URL to point them at (and a clone's remote is a
+  // local path, which typedoc warns about).
+  disableSources: true,
   plugin: ['./scripts/typedoc-module-names.mjs'],
   // Read by the plugin above: each module is titled by its import specifier, not by its file name.
   moduleNames: Object.fromEntries(points.map((point) => [point.source, point.specifier])),
