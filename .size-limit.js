@@ -74,4 +74,11 @@ export default [
     gzip: true,
     ignore: ['redis', 'node:crypto'],
   },
+  {
+    name: 'session-fetch/file',
+    path: 'src/stores/file/index.ts',
+    limit: '14.40 kB',
+    gzip: true,
+    ignore: ['node:crypto', 'node:fs', 'node:fs/promises', 'node:os', 'node:path'],
+  },
 ]

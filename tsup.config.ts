@@ -11,6 +11,7 @@ export const entries = {
   ofetch: 'src/doors/ofetch/index.ts',
   browser: 'src/stores/browser/index.ts',
   redis: 'src/stores/redis/index.ts',
+  file: 'src/stores/file/index.ts',
 }
 
 export default defineConfig({

@@ -4,6 +4,7 @@ import { defineConfig } from 'vitest/config'
 // processes or a build. `npm test` runs everything.
 const NEEDS_SERVICES = [
   'test/stores/redis/**',
+  'test/stores/file/file-processes.test.ts',
   'test/core/lifecycle-order.test.ts',
   'test/stores/browser/browser-tabs.test.ts',
   'test/protocols/redirects.test.ts',

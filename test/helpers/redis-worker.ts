@@ -1,7 +1,8 @@
-// One OS process sharing a session through Redis: forked by test/helpers/workers.ts (node --import tsx), driven
+// One OS process sharing a session through Redis (SF_REDIS_URL, SF_KEY) or a file (SF_FILE): forked by test/helpers/workers.ts (node --import tsx), driven
 // over the IPC channel. Replies { id, ok, value | error }; reports session events as { event, source }.
 import { createHash } from 'node:crypto'
 import { createSessionFetch, type SessionEventName } from '../../src/index.js'
+import { fileStore } from '../../src/stores/file/index.js'
 import { redisStore } from '../../src/stores/redis/index.js'
 
 const env = (name: string): string => {
@@ -11,7 +12,9 @@ const env = (name: string): string => {
 }
 
 const DEMO_USER = { email_address: 'demo@plantly.test', password: 'plantly' }
-const store = redisStore({ url: env('SF_REDIS_URL'), key: env('SF_KEY') })
+const store = process.env.SF_FILE
+  ? fileStore({ path: process.env.SF_FILE })
+  : redisStore({ url: env('SF_REDIS_URL'), key: env('SF_KEY') })
 const plantly = createSessionFetch({
   baseURL: env('SF_BASE_URL'),
   store,

@@ -11,7 +11,7 @@ export interface WorkerEvent {
   source: 'local' | 'store'
 }
 
-/** A child process with its own session-fetch instance on a shared Redis key. */
+/** A child process with its own session-fetch instance on a shared Redis key or session file. */
 export interface Worker {
   readonly child: ChildProcess
   readonly events: WorkerEvent[]
@@ -24,14 +24,15 @@ export interface Worker {
   readonly exited: Promise<NodeJS.Signals | null>
 }
 
-export interface WorkerEnv {
+export type WorkerEnv = {
   baseURL: string
-  redisURL: string
-  key: string
   refreshTimeoutMs?: number
   /** Give the instance `credentials` (the mock's demo user) for unattended logins. */
   credentials?: boolean
-}
+} & (
+  | { redisURL: string; key: string; file?: undefined }
+  | { file: string; redisURL?: undefined; key?: undefined }
+)
 
 const running = new Set<ChildProcess>()
 
@@ -46,8 +47,9 @@ function startWorker(env: WorkerEnv): Promise<Worker> {
     env: {
       ...process.env,
       SF_BASE_URL: env.baseURL,
-      SF_REDIS_URL: env.redisURL,
-      SF_KEY: env.key,
+      SF_REDIS_URL: env.redisURL ?? '',
+      SF_KEY: env.key ?? '',
+      SF_FILE: env.file ?? '',
       SF_REFRESH_TIMEOUT_MS: String(env.refreshTimeoutMs ?? 10_000),
       SF_CREDENTIALS: env.credentials ? '1' : '',
     },

@@ -110,6 +110,45 @@ describe('the published package', () => {
     expect([esm.stdout.trim(), cjs.stdout.trim()]).toEqual(['0 store_failed', '0 store_failed'])
   })
 
+  test('session-fetch/file loads from ESM and CommonJS, and writes a session file 0600', async () => {
+    const folder = await mkdtemp(join(tmpdir(), 'session-fetch-pack-file-'))
+    const script = (load: string, name: string) =>
+      `${load}
+       const store = fileStore({ path: ${JSON.stringify(folder)} + '/${name}.json' })
+       store.write({ record: undefined, reason: 'logout', writer: 'w' }, 0).then(async (snapshot) => {
+         const mode = require_('node:fs').statSync(store.path).mode & 0o777
+         console.log(snapshot.version, mode.toString(8), new StoreError('x').code)
+       })`
+    try {
+      const esm = await run(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          script(
+            "import { fileStore } from 'session-fetch/file'; import { StoreError } from 'session-fetch'; import { createRequire } from 'node:module'; const require_ = createRequire(import.meta.url)",
+            'esm',
+          ),
+        ],
+        { cwd: dir },
+      )
+      const cjs = await run(
+        process.execPath,
+        [
+          '-e',
+          script(
+            "const { fileStore } = require('session-fetch/file'); const { StoreError } = require('session-fetch'); const require_ = require",
+            'cjs',
+          ),
+        ],
+        { cwd: dir },
+      )
+      expect([esm.stdout.trim(), cjs.stdout.trim()]).toEqual(['1 600 store_failed', '1 600 store_failed'])
+    } finally {
+      await rm(folder, { recursive: true, force: true })
+    }
+  })
+
   test('arethetypeswrong: every entry point has the right types for ESM and CommonJS (node16, bundlers)', async () => {
     const tarball = (await readdir(dir)).find((name) => name.endsWith('.tgz'))
     const { stdout } = await run(

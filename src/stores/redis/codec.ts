@@ -32,8 +32,23 @@ interface Sealed {
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 
-export function createCodec(key: string, encryptionKey: Uint8Array | undefined): RecordCodec {
-  const where = `the session stored at Redis key ${JSON.stringify(key)}`
+/** How a codec's errors name the place a session is kept, and the store function to give the key to. */
+export interface CodecLabels {
+  /** e.g. `the session stored at Redis key "k"` */
+  where: string
+  /** e.g. `redisStore()` */
+  factory: string
+}
+
+export function createCodec(
+  key: string,
+  encryptionKey: Uint8Array | undefined,
+  labels: CodecLabels = {
+    where: `the session stored at Redis key ${JSON.stringify(key)}`,
+    factory: 'redisStore()',
+  },
+): RecordCodec {
+  const { where, factory } = labels
 
   function toStored(record: SessionRecord, offsetMs: number): Stored {
     const stored: Stored = { session: record.session, receivedAt: Math.round(record.receivedAt + offsetMs) }
@@ -80,7 +95,7 @@ export function createCodec(key: string, encryptionKey: Uint8Array | undefined):
       encode: async (record, _version, offsetMs) => JSON.stringify(toStored(record, offsetMs)),
       async decode(data, _version, offsetMs) {
         if (!data.startsWith('{')) {
-          throw new StoreError(`${where} is encrypted: pass the same \`encryptionKey\` to redisStore()`)
+          throw new StoreError(`${where} is encrypted: pass the same \`encryptionKey\` to ${factory}`)
         }
         return fromStored(parse(data), offsetMs)
       },

@@ -1,0 +1,2 @@
+export { type FileStore, fileStore } from './file-store.js'
+export type { FileStoreOptions } from './options.js'

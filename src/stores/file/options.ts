@@ -1,0 +1,95 @@
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path'
+import { describe, rejectUnknownOptions } from '../../core/validate.js'
+import { OptionError } from '../../errors/option-error.js'
+import { defaultDirectory } from './location.js'
+
+/** Options of `fileStore`. */
+export interface FileStoreOptions {
+  /**
+   * Names the session among this user's: the file is `<name>.json` in the default folder (see `path`).
+   * Processes that use the same name share one session. Letters, digits, `.`, `_` and `-`.
+   * @default 'default'
+   */
+  name?: string
+  /**
+   * The session file itself, instead of `<name>.json` in the default folder: `$XDG_STATE_HOME/session-fetch`,
+   * else `~/Library/Application Support/session-fetch` (macOS), `%LOCALAPPDATA%\session-fetch` (Windows) or
+   * `~/.local/state/session-fetch`. The lock files sit next to it, so its folder must be writable.
+   * @example '/var/lib/billing/plantly-session.json'
+   */
+  path?: string
+  /**
+   * Seal the stored session with this 32-byte key (JWE compact, `dir` + `A256GCM`, via jose), so the file never
+   * holds a bearer token in clear. Every process sharing the file needs the same key.
+   * @example Buffer.from(process.env.SESSION_KEY, 'base64')
+   */
+  encryptionKey?: Uint8Array
+  /**
+   * Told of errors that no call can report: a change notification that could not be read, a watcher that
+   * failed (calls that fail reject with a StoreError themselves).
+   * @default ignore
+   */
+  onError?: (error: Error) => void
+}
+
+export interface ResolvedFileStoreOptions {
+  /** Absolute path of the session file. */
+  path: string
+  directory: string
+  /** The file's name, which sealed sessions are bound to. */
+  name: string
+  encryptionKey: Uint8Array | undefined
+  onError: (error: Error) => void
+}
+
+const OPTIONS = { name: true, path: true, encryptionKey: true, onError: true } satisfies Record<
+  keyof FileStoreOptions,
+  true
+>
+
+const NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$/
+
+/** Check `fileStore` options; every error names the option. */
+export function resolveFileStoreOptions(options: FileStoreOptions): ResolvedFileStoreOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new OptionError('options', `expected an object, got ${describe(options)}`)
+  }
+  rejectUnknownOptions(options, OPTIONS)
+  const { name, path, encryptionKey, onError } = options
+  if (name !== undefined && (typeof name !== 'string' || !NAME.test(name))) {
+    throw new OptionError(
+      'name',
+      `expected up to 100 letters, digits, ".", "_" or "-" (not starting with "."), got ${describe(name)}`,
+    )
+  }
+  if (path !== undefined && (typeof path !== 'string' || path === '' || path.includes('\0'))) {
+    throw new OptionError('path', `expected a file path, got ${describe(path)}`)
+  }
+  if (path !== undefined && name !== undefined) {
+    throw new OptionError('path', 'pass either `path` or `name`, not both')
+  }
+  if (
+    encryptionKey !== undefined &&
+    (!(encryptionKey instanceof Uint8Array) || encryptionKey.length !== 32)
+  ) {
+    throw new OptionError(
+      'encryptionKey',
+      encryptionKey instanceof Uint8Array
+        ? `expected 32 bytes for A256GCM, got ${encryptionKey.length}`
+        : `expected 32 bytes (a Uint8Array or Buffer), got ${describe(encryptionKey)}`,
+    )
+  }
+  if (onError !== undefined && typeof onError !== 'function') {
+    throw new OptionError('onError', `expected a function, got ${describe(onError)}`)
+  }
+  const file = path === undefined ? join(defaultDirectory(), `${name ?? 'default'}.json`) : resolve(path)
+  if (!isAbsolute(file)) throw new OptionError('path', 'could not be made absolute')
+  return {
+    path: file,
+    directory: dirname(file),
+    name: basename(file),
+    // A copy, so a caller reusing its buffer cannot change the key under a running store.
+    encryptionKey: encryptionKey && new Uint8Array(encryptionKey),
+    onError: onError ?? (() => {}),
+  }
+}
