@@ -187,6 +187,7 @@ export function fileStore(options: FileStoreOptions = {}): FileStore {
       if (closed) throw closedError()
       const remove = listeners.add(listener)
       file.prepare().then(() => {
+        if (closed) return
         watcher.start()
         changed() // a change written between the caller's read and the watch is caught here
       }, report)
