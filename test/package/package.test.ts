@@ -149,6 +149,16 @@ describe('the published package', () => {
     }
   })
 
+  test('the `session-fetch` bin runs from the installed package', async () => {
+    const { stdout } = await run('npx', ['--no-install', 'session-fetch', 'api', '--help'], { cwd: dir })
+    expect(stdout).toMatch(/^Usage: session-fetch api \[options\] <path>/)
+    const status = await run('npx', ['--no-install', 'session-fetch', 'status'], {
+      cwd: dir,
+      env: { ...process.env, XDG_STATE_HOME: dir },
+    }).catch((error: { code?: number; stderr?: string }) => error)
+    expect(status).toMatchObject({ code: 3, stderr: expect.stringContaining('is not logged in') })
+  })
+
   test('arethetypeswrong: every entry point has the right types for ESM and CommonJS (node16, bundlers)', async () => {
     const tarball = (await readdir(dir)).find((name) => name.endsWith('.tgz'))
     const { stdout } = await run(

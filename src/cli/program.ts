@@ -1,0 +1,276 @@
+import { Command, CommanderError, Option } from 'commander'
+import { createSessionFetch } from '../create-session-fetch.js'
+import { OptionError } from '../errors/option-error.js'
+import { SessionFetchError } from '../errors/session-fetch-error.js'
+import { fileStore } from '../stores/file/file-store.js'
+import { CliError, EXIT, LOGIN_HINT } from './exit.js'
+import { checkProfileName, type Profile, readProfile, writeProfile } from './profile.js'
+import { ask, firstLine } from './prompt.js'
+import { buildRequest, formatBody } from './request.js'
+
+/** Where the command reads and writes: the real process's streams and environment by default. */
+export interface Io {
+  stdout: NodeJS.WriteStream
+  stderr: NodeJS.WriteStream
+  stdin: NodeJS.ReadStream
+  env: NodeJS.ProcessEnv
+}
+
+interface GlobalOptions {
+  profile: string
+  baseUrl?: string
+  verbose?: boolean
+}
+
+/** Run the command line `args` (without `node` and the script); resolves with the exit code. */
+export async function run(args: string[], io: Io = process): Promise<number> {
+  const colour = (stream: NodeJS.WriteStream) => stream.isTTY === true && !io.env.NO_COLOR
+  const paint = (stream: NodeJS.WriteStream, code: string, text: string) =>
+    colour(stream) ? `\x1b[${code}m${text}\x1b[0m` : text
+  let verbose = args.includes('--verbose')
+
+  const program = new Command('session-fetch')
+    .description(
+      'Call an API with a session that stays alive: log in once, then call it like curl. The token is injected and\n' +
+        'refreshed, once for every process on this machine (the session lives in a file of yours).',
+    )
+    .option('--profile <name>', 'the stored session to use (before or after the command)', 'default')
+    .option(
+      '--base-url <url>',
+      'the API base URL (or SESSION_FETCH_BASE_URL); remembered per profile at login',
+    )
+    .option('--verbose', 'print stack traces of errors')
+    .exitOverride()
+    .configureHelp({ showGlobalOptions: true })
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+      outputError: (text, write) => write(paint(io.stderr, '31', text)),
+    })
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 a 2xx/3xx answer, 1 an HTTP error or a failure, 2 a usage error, 3 not logged in.\n' +
+        'Files: $XDG_STATE_HOME/session-fetch (else ~/.local/state/session-fetch; macOS ~/Library/Application\n' +
+        'Support/session-fetch; Windows %LOCALAPPDATA%\\session-fetch): <profile>.json, <profile>.profile.json.',
+    )
+
+  function globals(command: Command): GlobalOptions & { profile: string } {
+    const options = command.optsWithGlobals() as GlobalOptions
+    verbose ||= options.verbose === true
+    return { ...options, profile: checkProfileName(options.profile) }
+  }
+
+  /** The base URL: --base-url, else SESSION_FETCH_BASE_URL, else the profile's. */
+  async function target(options: GlobalOptions): Promise<{ baseURL: string; profile: Profile | undefined }> {
+    const profile = await readProfile(options.profile)
+    const baseURL = options.baseUrl ?? io.env.SESSION_FETCH_BASE_URL ?? profile?.baseURL
+    if (!baseURL) {
+      throw new CliError(
+        `profile ${JSON.stringify(options.profile)} is not logged in`,
+        EXIT.noSession,
+        LOGIN_HINT,
+      )
+    }
+    return { baseURL, profile }
+  }
+
+  function client(baseURL: string, profile: string) {
+    const store = fileStore({ name: profile })
+    const plantly = createSessionFetch({ baseURL, store })
+    return {
+      store,
+      plantly,
+      close() {
+        plantly.close()
+        store.close()
+      },
+    }
+  }
+
+  program
+    .command('login')
+    .description(
+      'log in and keep the session (password: PLANTLY_PASSWORD, a hidden prompt, or stdin’s first line)',
+    )
+    .option('--email <email>', 'the account’s email address (asked for when missing, on a terminal)')
+    .action(async (options: { email?: string }, command: Command) => {
+      const global = globals(command)
+      const profile = await readProfile(global.profile)
+      const baseURL = global.baseUrl ?? io.env.SESSION_FETCH_BASE_URL ?? profile?.baseURL
+      if (!baseURL)
+        throw new CliError('login: --base-url (or SESSION_FETCH_BASE_URL) is required', EXIT.usage)
+      const interactive = io.stdin.isTTY === true
+      const email = options.email ?? profile?.email ?? (interactive ? (await ask('Email: ')).trim() : '')
+      if (!email) throw new CliError('login: --email is required', EXIT.usage)
+      const password =
+        io.env.PLANTLY_PASSWORD ??
+        (interactive ? await ask('Password: ', { hidden: true }) : await firstLine())
+      if (!password)
+        throw new CliError('login: no password (PLANTLY_PASSWORD, the prompt or stdin)', EXIT.usage)
+      const { plantly, close } = client(baseURL, global.profile)
+      try {
+        await plantly.login({ email_address: email, password })
+      } finally {
+        close()
+      }
+      await writeProfile(global.profile, { baseURL, email })
+      io.stderr.write(`Logged in as ${email} at ${baseURL} (profile ${global.profile})\n`)
+    })
+
+  program
+    .command('api')
+    .description(
+      'call the API with the session (like curl): the body on stdout, JSON pretty-printed on a terminal',
+    )
+    .argument('<path>', 'the path below the base URL, e.g. /buyers')
+    .addOption(new Option('-X, --request <method>', 'the HTTP method (default GET, or POST with -d)'))
+    .option('-d, --data <data>', 'the request body: a string, @file for a file’s bytes, @- for stdin')
+    .option('-H, --header <header>', 'a request header "Name: value" (repeatable)', collect)
+    .option('-i, --include', 'print the status line and the response headers before the body')
+    .action(
+      async (
+        path: string,
+        options: { request?: string; data?: string; header?: string[]; include?: boolean },
+        command: Command,
+      ) => {
+        const global = globals(command)
+        if (!path.startsWith('/') && !/^https?:\/\//i.test(path)) {
+          throw new CliError(
+            `api: expected a path starting with "/", got ${JSON.stringify(path)}`,
+            EXIT.usage,
+          )
+        }
+        const request = await buildRequest({ ...options, header: options.header ?? [] })
+        const { baseURL } = await target(global)
+        const { plantly, close } = client(baseURL, global.profile)
+        try {
+          if (!(await plantly.getSession())) {
+            throw new CliError(
+              `profile ${JSON.stringify(global.profile)} is not logged in`,
+              EXIT.noSession,
+              LOGIN_HINT,
+            )
+          }
+          const response = await plantly.fetch(path, {
+            method: request.method,
+            headers: request.headers,
+            ...(request.body === undefined ? {} : { body: request.body }),
+          })
+          const bytes = new Uint8Array(await response.arrayBuffer())
+          if (options.include) {
+            const status = `HTTP ${response.status} ${response.statusText}`.trim()
+            const lines = [paint(io.stdout, '1', status)]
+            for (const [name, value] of response.headers)
+              lines.push(`${paint(io.stdout, '36', name)}: ${value}`)
+            io.stdout.write(`${lines.join('\n')}\n\n`)
+          }
+          io.stdout.write(formatBody(bytes, response.headers.get('content-type'), io.stdout.isTTY === true))
+          if (response.status === 401 && !(await plantly.getSession())) {
+            throw new CliError('the session has expired', EXIT.noSession, LOGIN_HINT)
+          }
+          return finish(response.status < 400 ? EXIT.ok : EXIT.failed)
+        } finally {
+          close()
+        }
+      },
+    )
+
+  program
+    .command('status')
+    .description('who is logged in where, and when the access token expires (never the tokens)')
+    .action(async (_options: unknown, command: Command) => {
+      const global = globals(command)
+      const { baseURL, profile } = await target(global)
+      const store = fileStore({ name: global.profile })
+      try {
+        const snapshot = await store.read()
+        const record = snapshot.record
+        const rows: [string, string][] = [
+          ['profile', global.profile],
+          ['base URL', baseURL],
+          ['user', profile?.email ?? 'unknown'],
+          ['session', record ? 'active' : snapshot.reason === 'logout' ? 'none (logged out)' : 'none'],
+        ]
+        if (record) {
+          const left = record.expiresAt === undefined ? undefined : record.expiresAt - Date.now()
+          rows.push([
+            'access token',
+            left === undefined
+              ? 'no expiry known (renewed after a 401)'
+              : left > 0
+                ? `expires in ${duration(left)}`
+                : `expired ${duration(-left)} ago (renewed on the next call)`,
+          ])
+          rows.push(['refresh token', record.session.refresh_token ? 'present' : 'none'])
+        }
+        rows.push(['file', store.path])
+        for (const [label, value] of rows)
+          io.stdout.write(`${paint(io.stdout, '1', label.padEnd(14))}${value}\n`)
+        if (!record) throw new CliError('not logged in', EXIT.noSession, LOGIN_HINT)
+      } finally {
+        store.close()
+      }
+    })
+
+  program
+    .command('logout')
+    .description('end the session on the server and forget it here (every process of this profile sees it)')
+    .action(async (_options: unknown, command: Command) => {
+      const global = globals(command)
+      const { baseURL } = await target(global)
+      const { plantly, close } = client(baseURL, global.profile)
+      try {
+        if (!(await plantly.getSession())) {
+          io.stderr.write(`Not logged in (profile ${global.profile})\n`)
+          return
+        }
+        await plantly.logout()
+        io.stderr.write(`Logged out (profile ${global.profile})\n`)
+      } finally {
+        close()
+      }
+    })
+
+  let code: number = EXIT.ok
+  function finish(exitCode: number): void {
+    code = exitCode
+  }
+
+  try {
+    await program.parseAsync(args, { from: 'user' })
+    return code
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and its like exit 0; anything else commander refused is a usage error (already printed).
+      return error.exitCode === 0 ? EXIT.ok : EXIT.usage
+    }
+    const exitCode =
+      error instanceof CliError ? error.exitCode : error instanceof OptionError ? EXIT.usage : EXIT.failed
+    const hint = error instanceof CliError && error.hint ? `: ${error.hint}` : ''
+    io.stderr.write(`${paint(io.stderr, '31', `session-fetch: ${describeError(error)}`)}${hint}\n`)
+    if (verbose && error instanceof Error && error.stack) io.stderr.write(`${error.stack}\n`)
+    return exitCode
+  }
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value]
+}
+
+// One line: the library's errors never carry a token; others are summed up by name and cause code.
+function describeError(error: unknown): string {
+  if (error instanceof CliError || error instanceof SessionFetchError) return error.message
+  if (error instanceof Error) {
+    const cause = (error.cause as { code?: string; message?: string } | undefined)?.code
+    return `${error.message}${cause ? ` (${cause})` : ''}`.replace(/\s*\n\s*/g, ' ')
+  }
+  return String(error)
+}
+
+function duration(ms: number): string {
+  const seconds = Math.round(ms / 1000)
+  if (seconds < 60) return `${seconds}s`
+  const minutes = Math.floor(seconds / 60)
+  if (minutes < 60) return `${minutes}m ${seconds % 60}s`
+  return `${Math.floor(minutes / 60)}h ${minutes % 60}m`
+}

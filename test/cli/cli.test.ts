@@ -1,0 +1,243 @@
+import { spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { describe, expect, test } from 'vitest'
+import { fileStore } from '../../src/stores/file/index.js'
+import { tempFolder } from '../helpers/file-store.js'
+import { DEMO_USER, mockServer, recordRequests } from '../helpers/mock-server.js'
+
+// The `session-fetch` command, run as a real process (node --import tsx) against the embedded mock, with its
+// state folder in a temporary XDG_STATE_HOME. stdout and stderr are pipes here: no colours, raw bodies.
+const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))
+const HANG_DETECTOR_MS = 60_000
+
+interface Run {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+function cli(args: string[], env: Record<string, string | undefined>, input?: string): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+      env: { ...process.env, PLANTLY_PASSWORD: undefined, SESSION_FETCH_BASE_URL: undefined, ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk))
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk))
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`session-fetch ${args.join(' ')} did not finish`))
+    }, HANG_DETECTOR_MS)
+    child.on('error', reject)
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      resolve({ code, stdout, stderr })
+    })
+    child.stdin.end(input ?? '')
+  })
+}
+
+async function setup() {
+  const server = await mockServer()
+  const state = await tempFolder('cli')
+  const env = { XDG_STATE_HOME: state }
+  const folder = join(state, 'session-fetch')
+  const login = (extra: string[] = [], more: Record<string, string> = {}) =>
+    cli(['login', '--base-url', server.url, '--email', DEMO_USER.email_address, ...extra], {
+      ...env,
+      PLANTLY_PASSWORD: DEMO_USER.password,
+      ...more,
+    })
+  return { server, env, folder, login }
+}
+
+/** Every stored token of `profile`, to check that none is ever printed. */
+async function tokens(folder: string, profile = 'default'): Promise<string[]> {
+  const store = fileStore({ path: join(folder, `${profile}.json`) })
+  const session = (await store.read()).record?.session
+  store.close()
+  return [session?.access_token, session?.refresh_token].filter((t): t is string => typeof t === 'string')
+}
+
+describe('login, status, logout', () => {
+  test('login with PLANTLY_PASSWORD keeps the session in a 0600 file; status says who, where and when, never a token', async () => {
+    const { server, env, folder, login } = await setup()
+    const loggedIn = await login()
+    expect(loggedIn).toMatchObject({ code: 0, stdout: '' })
+    expect(loggedIn.stderr).toBe(
+      `Logged in as ${DEMO_USER.email_address} at ${server.url} (profile default)\n`,
+    )
+    expect((await stat(join(folder, 'default.json'))).mode & 0o777).toBe(0o600)
+    expect((await stat(folder)).mode & 0o777).toBe(0o700)
+    for (const name of await readdir(folder)) {
+      const text = await readFile(join(folder, name), 'utf8')
+      expect(text).not.toContain('password')
+      expect(text).not.toContain(JSON.stringify(DEMO_USER.password))
+    }
+
+    const status = await cli(['status'], env)
+    expect(status.code).toBe(0)
+    expect(status.stdout).toMatch(/^profile +default$/m)
+    expect(status.stdout).toMatch(new RegExp(`^base URL +${server.url}$`, 'm'))
+    expect(status.stdout).toMatch(/^user +demo@plantly\.test$/m)
+    expect(status.stdout).toMatch(/^access token +expires in \d+s$/m)
+    expect(status.stdout).toMatch(/^refresh token +present$/m)
+    const stored = await tokens(folder)
+    expect(stored).toHaveLength(2)
+    for (const token of stored) expect(status.stdout + status.stderr).not.toContain(token)
+    expect(status.stdout + status.stderr).not.toContain('\x1b[') // not a terminal: no colours
+
+    const loggedOut = await cli(['logout'], env)
+    expect(loggedOut).toMatchObject({ code: 0, stderr: 'Logged out (profile default)\n' })
+    expect(server.counters.logouts).toBe(1)
+    const after = await cli(['status'], env)
+    expect(after.code).toBe(3)
+    expect(after.stdout).toMatch(/^session +none \(logged out\)$/m)
+    expect(after.stderr).toBe('session-fetch: not logged in: run `session-fetch login` first\n')
+  }, 120_000)
+
+  test('the password can come from stdin; a refused login is one line, exit 1, without the password', async () => {
+    const { server, env } = await setup()
+    const args = ['login', '--base-url', server.url, '--email', DEMO_USER.email_address]
+    const refused = await cli(args, env, 'not-the-password\n')
+    expect(refused.code).toBe(1)
+    expect(refused.stderr).toBe('session-fetch: Login failed with status 401\n')
+    expect(refused.stderr).not.toContain('not-the-password')
+    const accepted = await cli(args, env, `${DEMO_USER.password}\n`)
+    expect(accepted.code).toBe(0)
+    expect(server.counters.logins).toBe(1)
+  }, 120_000)
+
+  test('the base URL from SESSION_FETCH_BASE_URL is remembered per profile; --profile goes before or after the command', async () => {
+    const { server, env } = await setup()
+    const work = await cli(['--profile', 'work', 'login', '--email', DEMO_USER.email_address], {
+      ...env,
+      SESSION_FETCH_BASE_URL: server.url,
+      PLANTLY_PASSWORD: DEMO_USER.password,
+    })
+    expect(work.code).toBe(0)
+    const status = await cli(['status', '--profile', 'work'], env)
+    expect(status.code).toBe(0)
+    expect(status.stdout).toMatch(new RegExp(`^base URL +${server.url}$`, 'm'))
+    expect((await cli(['api', '/buyers', '--profile', 'work'], env)).code).toBe(0)
+    const other = await cli(['api', '/buyers'], env) // the default profile never logged in
+    expect(other).toMatchObject({ code: 3, stdout: '' })
+    expect(other.stderr).toBe(
+      'session-fetch: profile "default" is not logged in: run `session-fetch login` first\n',
+    )
+  }, 120_000)
+})
+
+describe('api', () => {
+  test('each flag: -X, -d (string, @file, @-), -H, -i; the body goes to stdout as it came', async () => {
+    const { server, env, folder, login } = await setup()
+    const received = recordRequests(server)
+    await login()
+
+    const get = await cli(['api', '/buyers'], env)
+    expect(get.code).toBe(0)
+    expect(JSON.parse(get.stdout)).toMatchObject({ ok: true, method: 'GET', path: '/buyers', bodyLength: 0 })
+    expect(get.stdout).not.toContain('\n') // piped: raw, not pretty-printed
+
+    const post = await cli(
+      ['api', '/plants', '-X', 'POST', '-d', '{"name":"fern"}', '-H', 'x-trace: 1', '-i'],
+      env,
+    )
+    expect(post.code).toBe(0)
+    const [head, body] = post.stdout.split('\n\n')
+    expect(head).toMatch(/^HTTP 200 OK\n/)
+    expect(head).toMatch(/^content-type: application\/json/m)
+    expect(JSON.parse(body ?? '')).toMatchObject({
+      method: 'POST',
+      contentType: 'application/json',
+      bodyLength: 15,
+    })
+    expect(received.find((r) => r.path === '/plants')).toMatchObject({ body: '{"name":"fern"}' })
+    const traced = server.log.find((entry) => entry.path === '/plants')
+    expect(traced?.token).toBe((await tokens(folder))[0])
+
+    const photo = join(await tempFolder('photo'), 'photo.jpg')
+    const bytes = Buffer.from(Array.from({ length: 1000 }, (_, i) => i % 256))
+    await writeFile(photo, bytes)
+    const put = await cli(['api', '/upload', '-X', 'PUT', '-d', `@${photo}`], env)
+    expect(put.code).toBe(0)
+    expect(JSON.parse(put.stdout)).toMatchObject({
+      method: 'PUT',
+      contentType: 'application/octet-stream',
+      bodyLength: 1000,
+      bodyHash: createHash('sha256').update(bytes).digest('hex'),
+    })
+
+    const piped = await cli(['api', '/notes', '-d', '@-', '-H', 'content-type: text/plain'], env, 'hello')
+    expect(JSON.parse(piped.stdout)).toMatchObject({
+      method: 'POST',
+      contentType: 'text/plain',
+      bodyLength: 5,
+    })
+    expect(received.find((r) => r.path === '/notes')?.authorization).toMatch(/^Bearer /)
+  }, 120_000)
+
+  test('exit codes: 1 for an HTTP error (body still printed), 2 for usage, 3 when the session died', async () => {
+    const { server, env, login } = await setup()
+    await login()
+    server.inject({ on: 'api', status: 500, body: { error: 'boom' } })
+    const failed = await cli(['api', '/buyers'], env)
+    expect(failed).toMatchObject({ code: 1, stderr: '' })
+    expect(JSON.parse(failed.stdout)).toEqual({ error: 'boom' })
+
+    for (const args of [
+      ['api'],
+      ['api', '/x', '--bogus'],
+      ['api', 'x'],
+      ['api', '/x', '-H', 'nocolon'],
+      ['nope'],
+    ]) {
+      const usage = await cli(args, env)
+      expect(usage.code).toBe(2)
+      expect(usage.stderr.trim().split('\n')).toHaveLength(1)
+    }
+    const missing = await cli(['api', '/x', '-X', 'PUT', '-d', '@/no/such/file'], env)
+    expect(missing).toMatchObject({
+      code: 2,
+      stderr: 'session-fetch: -d @/no/such/file: cannot read the file (ENOENT)\n',
+    })
+
+    server.mock.revokeAll() // the session dies on the server: its refresh is refused
+    const died = await cli(['api', '/buyers'], env)
+    expect(died.code).toBe(3)
+    expect(died.stderr).toBe('session-fetch: the session has expired: run `session-fetch login` first\n')
+    expect(server.counters.refreshRejected).toBe(1)
+  }, 120_000)
+
+  test('--help for every command, exit 0', async () => {
+    const { env } = await setup()
+    for (const command of [[], ['login'], ['api'], ['status'], ['logout']]) {
+      const help = await cli([...command, '--help'], env)
+      expect(help.code).toBe(0)
+      expect(help.stdout).toMatch(new RegExp(`^Usage: session-fetch ${command[0] ?? ''}`))
+      expect(help.stdout).toContain('--profile')
+    }
+  }, 120_000)
+
+  test('8 `session-fetch api` processes started together right after the expiry make exactly one refresh', async () => {
+    const { server, env, login } = await setup()
+    await login()
+    server.mock.expireAccessTokens()
+    const started = performance.now()
+    const runs = await Promise.all(Array.from({ length: 8 }, (_, i) => cli(['api', `/storm/${i}`], env)))
+    const elapsed = performance.now() - started
+    expect(runs.map((run) => run.code)).toEqual(Array(8).fill(0))
+    for (const run of runs) expect(JSON.parse(run.stdout)).toMatchObject({ ok: true })
+    expect(server.counters.refreshes).toBe(1)
+    expect(server.counters.reuseDetected).toBe(0)
+    expect(server.counters.refreshRejected).toBe(0)
+    console.info(
+      `session-fetch api, 8 processes after expiry: ${server.counters.refreshes} refresh, ${server.counters.reuseDetected} reuse, ${Math.round(elapsed)} ms`,
+    )
+  }, 120_000)
+})
