@@ -11,7 +11,7 @@ import { DEMO_USER, mockServer, recordRequests } from '../helpers/mock-server.js
 // The `session-fetch` command, run as a real process (node --import tsx) against the embedded mock, with its
 // state folder in a temporary XDG_STATE_HOME. stdout and stderr are pipes here: no colours, raw bodies.
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))
-const HANG_DETECTOR_MS = 60_000
+const HANG_DETECTOR_MS = 150_000
 
 interface Run {
   code: number | null
@@ -40,6 +40,39 @@ function cli(args: string[], env: Record<string, string | undefined>, input?: st
     })
     child.stdin.end(input ?? '')
   })
+}
+
+/** Run the command on a pseudo-terminal (util-linux `script`), typing each answer once its prompt is on screen. */
+function onTerminal(
+  args: string[],
+  env: Record<string, string | undefined>,
+  answers: Record<string, string> = {},
+): Promise<{ code: number | null; screen: string }> {
+  const command = [process.execPath, '--import', 'tsx', MAIN, ...args].map((word) => `'${word}'`).join(' ')
+  const child = spawn('script', ['-qec', command, '/dev/null'], {
+    env: { ...process.env, PLANTLY_PASSWORD: undefined, ...env },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  })
+  let screen = ''
+  const pending = new Map(Object.entries(answers))
+  child.stdout.on('data', (chunk: Buffer) => {
+    screen += chunk
+    // Typed only once the prompt is up, as a person would (before, the terminal itself would echo it).
+    for (const [prompt, answer] of pending) {
+      if (screen.includes(prompt)) {
+        pending.delete(prompt)
+        child.stdin.write(answer)
+      }
+    }
+  })
+  const timer = setTimeout(() => child.kill('SIGKILL'), HANG_DETECTOR_MS)
+  return new Promise((resolve) =>
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      child.stdin.end()
+      resolve({ code, screen })
+    }),
+  )
 }
 
 async function setup() {
@@ -99,6 +132,24 @@ describe('login, status, logout', () => {
     expect(after.code).toBe(3)
     expect(after.stdout).toMatch(/^session +none \(logged out\)$/m)
     expect(after.stderr).toBe('session-fetch: not logged in: run `session-fetch login` first\n')
+  }, 120_000)
+
+  test('on a terminal the password is asked for without echo (through a pty: util-linux `script`)', async () => {
+    const { server, env } = await setup()
+    const args = ['login', '--base-url', server.url, '--email', DEMO_USER.email_address]
+    const { code, screen } = await onTerminal(args, env, { 'Password: ': `${DEMO_USER.password}\r` })
+    expect(code).toBe(0)
+    const [beforeLogin] = screen.split('Logged in as')
+    expect(beforeLogin).toContain('Password: ')
+    expect(beforeLogin).not.toContain(DEMO_USER.password)
+    expect(screen).toContain(`Logged in as ${DEMO_USER.email_address}`)
+    expect(server.counters.logins).toBe(1)
+
+    // Colours on a terminal, none with NO_COLOR.
+    expect((await onTerminal(['status'], env)).screen).toContain('\x1b[1mprofile')
+    const plain = await onTerminal(['status'], { ...env, NO_COLOR: '1' })
+    expect(plain.screen).toMatch(/^profile +default/m)
+    expect(plain.screen).not.toContain('\x1b[')
   }, 120_000)
 
   test('the password can come from stdin; a refused login is one line, exit 1, without the password', async () => {
@@ -239,5 +290,5 @@ describe('api', () => {
     console.info(
       `session-fetch api, 8 processes after expiry: ${server.counters.refreshes} refresh, ${server.counters.reuseDetected} reuse, ${Math.round(elapsed)} ms`,
     )
-  }, 120_000)
+  }, 300_000)
 })
