@@ -3,7 +3,8 @@ import { parseSession, type SessionRecord } from '../../core/session.js'
 import { StoreError } from '../../errors/store-error.js'
 
 /**
- * How a session record is kept in Redis: JSON, or a JWE (`dir` + `A256GCM`) when an encryption key is set. The
+ * How a session record is kept in Redis (and in the file store's file, with a clock offset of 0): JSON, or a JWE
+ * (`dir` + `A256GCM`) when an encryption key is set. The
  * times are moved from the writer's clock to Redis' clock (`offsetMs` = Redis time − local time), so instances
  * whose clocks disagree still agree on when the access token expires.
  */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
@@ -253,6 +253,26 @@ describe('lock', () => {
     const dead = { owner: 'dead', pid: 2 ** 22 + 12_345, host: hostname(), until: Date.now() + 3_600_000 }
     await writeFile(`${path}.lock`, JSON.stringify(dead), { mode: 0o600 })
     expect(await testFileStore({ path }).lock(async () => 'taken', lease)).toBe('taken')
+  })
+
+  test('a lock file that is not a lock record is judged by its age; a break lock left by a dead process goes too', async () => {
+    const path = join(await tempFolder(), 's.json')
+    const longAgo = new Date(Date.now() - 60_000)
+    await writeFile(`${path}.lock`, 'garbage', { mode: 0o600 })
+    await writeFile(`${path}.lock.break`, '1', { mode: 0o600 })
+    await utimes(`${path}.lock`, longAgo, longAgo)
+    await utimes(`${path}.lock.break`, longAgo, longAgo)
+    expect(await testFileStore({ path }).lock(async () => 'taken', lease)).toBe('taken')
+    expect(await readdir(join(path, '..'))).toEqual([])
+
+    // A fresh foreign file is left alone until its age passes the lease.
+    await writeFile(`${path}.lock`, 'garbage', { mode: 0o600 })
+    const controller = new AbortController()
+    const waiting = testFileStore({ path }).lock(async () => 'never', { ...lease, signal: controller.signal })
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    controller.abort(new Error('stop'))
+    await expect(waiting).rejects.toThrow('stop')
+    expect(await readFile(`${path}.lock`, 'utf8')).toBe('garbage')
   })
 
   test('a live holder’s lock is taken over once its lease ends; its late release leaves the successor’s lock', async () => {
