@@ -9,7 +9,12 @@ import { createSessionFetch, OptionError, StoreError } from '../../../src/index.
 import { fileStore } from '../../../src/stores/file/index.js'
 import { defaultDirectory } from '../../../src/stores/file/location.js'
 import { tempFolder, testFileStore } from '../../helpers/file-store.js'
-import { DEMO_USER, mockServer } from '../../helpers/mock-server.js'
+import {
+  DEMO_USER,
+  expectForeignIssuerRefused,
+  mockServer,
+  recordRequests,
+} from '../../helpers/mock-server.js'
 import { until } from '../../helpers/redis.js'
 
 const ISSUER = 'https://api.example.test'
@@ -368,19 +373,41 @@ describe('sessions shared through one file', () => {
     b.close()
   })
 
-  test('one store serves one issuer: another API’s client is refused, in this process and in others', async () => {
+  test('one store object serves one issuer: a client of another API given it is refused when created', async () => {
     const server = await mockServer()
-    const path = join(await tempFolder(), 's.json')
-    const store = testFileStore({ path })
-    const plantly = createSessionFetch({ baseURL: server.url, store })
+    const store = testFileStore({ path: join(await tempFolder(), 's.json') })
+    createSessionFetch({ baseURL: server.url, store }).close()
     expect(() => createSessionFetch({ baseURL: 'https://other.example.test', store })).toThrow(OptionError)
-    await plantly.login(DEMO_USER)
-    const other = createSessionFetch({
-      baseURL: 'https://other.example.test',
-      store: testFileStore({ path }),
-    })
-    await expect(other.fetch('/x')).rejects.toThrow(StoreError)
-    plantly.close()
-    other.close()
   })
+
+  test.each([
+    ['in clear', undefined],
+    ['sealed with encryptionKey', randomBytes(32)],
+  ])(
+    'one file, two issuers, %s: the second never sends, refreshes, logs out or overwrites the first’s session',
+    async (_, encryptionKey) => {
+      const [serverA, serverB] = await Promise.all([mockServer(), mockServer()])
+      const atB = recordRequests(serverB)
+      const path = join(await tempFolder(), 's.json')
+      const options = encryptionKey ? { path, encryptionKey } : { path }
+      const a = createSessionFetch({ baseURL: serverA.url, store: testFileStore(options) })
+      // Another program of another API, configured with the same file by mistake; with credentials it would log
+      // in unattended and write over A's session if it got that far.
+      const b = createSessionFetch({
+        baseURL: serverB.url,
+        store: testFileStore(options),
+        credentials: () => DEMO_USER,
+      })
+      expect(await b.getSession()).toBeUndefined() // B loaded the empty file first, and watches it
+      const sessionA = await a.login(DEMO_USER)
+      const before = await readFile(path, 'utf8')
+
+      await expectForeignIssuerRefused(b, serverA, serverB, atB, sessionA)
+      expect(await readFile(path, 'utf8')).toBe(before)
+      expect((await a.fetch('/buyers')).status).toBe(200)
+      expect(serverA.log.at(-1)).toMatchObject({ token: sessionA.access_token })
+      a.close()
+      b.close()
+    },
+  )
 })
