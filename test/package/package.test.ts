@@ -19,7 +19,7 @@ beforeAll(async () => {
   await run('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', join(dir, tarball)], {
     cwd: dir,
   })
-}, 180_000)
+}, 420_000) // a hang detector: build, pack and install take 30–200 s, depending on the load
 
 afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true })
