@@ -36,9 +36,22 @@ export async function ofetchCall(
         }
       }
       const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url
-      return fetchSameOrigin(context.fetch, url, requestInit ?? {}, init.secrets ?? [])
+      for (let again = 0; ; again++) {
+        const attempt = await prepared(requestInit ?? {})
+        const response = await fetchSameOrigin(context.fetch, url, attempt, init.secrets ?? [])
+        if (response.ok || again > 0 || !init.again || !(await init.again(response))) return response
+        response.body?.cancel().catch(() => undefined)
+      }
     },
   })
+  // Each attempt gets what `prepare` makes for it (fresh assertions and proofs) on top of what ofetch built.
+  const prepared = async (requestInit: RequestInit): Promise<RequestInit> => {
+    if (!init.prepare) return requestInit
+    const parts = await init.prepare()
+    const headers = new Headers(requestInit.headers)
+    for (const [name, value] of Object.entries(parts.headers ?? {})) headers.set(name, value)
+    return { ...requestInit, headers, body: parts.body ?? requestInit.body ?? null }
+  }
   // Planned before ofetch decides: a retry sent at the deadline would be aborted at once, after the server may
   // have acted on it (rotating the refresh token), so when the wait would reach the deadline there is none.
   const planRetry = (ctx: FetchContext) => {

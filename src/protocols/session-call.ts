@@ -15,6 +15,22 @@ export interface SessionCallInit {
   json?: boolean
   /** Strings that must never appear in an error built from the answer (client secrets, refresh tokens). */
   secrets?: readonly (string | undefined)[]
+  /**
+   * Called before every attempt, retries included: headers to set and the body to send on this attempt, for what
+   * must be fresh each time (a client assertion's or a DPoP proof's `jti`).
+   */
+  prepare?: (() => Promise<AttemptParts>) | undefined
+  /**
+   * Called with an error answer: true sends the call once more at once (prepared again), without counting it as
+   * a retry, e.g. for a DPoP nonce challenge (RFC 9449 §8). At most once per attempt.
+   */
+  again?: ((response: Response) => Promise<boolean>) | undefined
+}
+
+/** What {@link SessionCallInit.prepare} gives one attempt. */
+export interface AttemptParts {
+  headers?: Record<string, string>
+  body?: string
 }
 
 type OfetchCall = typeof import('./ofetch-call.js')

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { createRemoteJWKSet, exportJWK, generateKeyPair, jwtVerify } from 'jose'
-import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider'
+import Provider, { type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider'
 import { afterEach } from 'vitest'
 
 /** The API the access tokens are for (RFC 8707 resource indicator and JWT `aud`). */
@@ -53,7 +53,13 @@ afterEach(async () => {
 })
 
 /** Start the authorization server and the API; both are closed after the test. */
-export async function startAuthServer(options: { accessTokenTtl?: number } = {}): Promise<AuthServer> {
+export async function startAuthServer(
+  options: {
+    accessTokenTtl?: number
+    /** More clients to register (e.g. `private_key_jwt` ones with their public JWKS). */
+    clients?: ClientMetadata[]
+  } = {},
+): Promise<AuthServer> {
   const sockets = new Set<Socket>()
   const track = (socket: Socket) => {
     sockets.add(socket)
@@ -95,6 +101,7 @@ export async function startAuthServer(options: { accessTokenTtl?: number } = {})
         redirect_uris: [REDIRECT_URI],
         token_endpoint_auth_method: 'none',
       },
+      ...(options.clients ?? []),
     ],
     jwks: { keys: [jwk] },
     cookies: { keys: [randomBytes(16).toString('hex')] },

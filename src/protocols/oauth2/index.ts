@@ -1,2 +1,2 @@
 export { type OAuth2Credentials, type OAuth2Session, oauth2 } from './oauth2-protocol.js'
-export type { ClientAuthMethod, OAuth2Options } from './options.js'
+export type { ClientAssertionKey, ClientAuthMethod, OAuth2Options } from './options.js'

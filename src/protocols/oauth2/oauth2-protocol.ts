@@ -5,13 +5,28 @@ import { OptionError } from '../../errors/option-error.js'
 import { withoutQuery } from '../../errors/redact.js'
 import { ResponseError } from '../../errors/response-error.js'
 import { SessionRejectedError } from '../../errors/session-rejected-error.js'
-import { preloadSessionCall, sessionCall } from '../session-call.js'
+import { type AttemptParts, preloadSessionCall, sessionCall } from '../session-call.js'
 import {
+  algOf,
   type OAuth2Options,
   parseScope,
   type ResolvedOAuth2Options,
   resolveOAuth2Options,
 } from './options.js'
+import type { SigningKey } from './signing.js'
+
+const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
+
+type Signing = typeof import('./signing.js')
+let loadingSigning: Promise<Signing> | undefined
+/** jose's signing code, loaded on first use (and once more if that load failed). */
+function signing(): Promise<Signing> {
+  loadingSigning ??= import('./signing.js').catch((error: unknown) => {
+    loadingSigning = undefined
+    throw error
+  })
+  return loadingSigning
+}
 
 /**
  * What `login()` (or the `credentials` option) takes with the {@link oauth2} protocol: which grant to run.
@@ -59,6 +74,42 @@ export function oauth2(options: OAuth2Options): SessionProtocol<OAuth2Credential
   preloadSessionCall().catch(() => undefined) // the first token request rarely waits for it
   const owned = new Set([withoutQuery(config.tokenEndpoint)])
   if (config.revocationEndpoint) owned.add(withoutQuery(config.revocationEndpoint))
+  const signs = config.clientAuthMethod === 'private_key_jwt'
+  if (signs) signing().catch(() => undefined)
+
+  let signer: Promise<SigningKey> | undefined
+  /** A client assertion made for this attempt alone (RFC 7523): a fresh `jti` every time, retries included. */
+  async function assertion(): Promise<string> {
+    if (config.clientAssertion) {
+      const jwt = await config.clientAssertion()
+      if (typeof jwt !== 'string' || jwt.split('.').length !== 3) {
+        throw new OptionError('clientAssertion', `expected it to return a JWT, got a ${typeof jwt}`)
+      }
+      return jwt
+    }
+    const key = config.clientAssertionKey as CryptoKey | JsonWebKey
+    const { clientAssertion, signingKey } = await signing()
+    signer ??= signingKey(key, algOf(key) as string).catch((error: unknown) => {
+      signer = undefined
+      throw error
+    })
+    return clientAssertion(
+      await signer,
+      config.clientId,
+      config.clientAssertionAudience ?? config.tokenEndpoint,
+    )
+  }
+
+  /** Each attempt's body (and headers): what must be new on every attempt is made here. */
+  function attemptParts(form: URLSearchParams): (() => Promise<AttemptParts>) | undefined {
+    if (!signs) return undefined
+    return async () => {
+      const body = new URLSearchParams(form)
+      body.set('client_assertion_type', JWT_BEARER)
+      body.set('client_assertion', await assertion())
+      return { body: body.toString() }
+    }
+  }
 
   async function tokenRequest(
     params: Record<string, string | undefined>,
@@ -80,6 +131,7 @@ export function oauth2(options: OAuth2Options): SessionProtocol<OAuth2Credential
           retryDelayMs: config.retryDelayMs,
           json: true,
           secrets,
+          prepare: attemptParts(form),
         },
         context,
       )
@@ -157,16 +209,18 @@ export function oauth2(options: OAuth2Options): SessionProtocol<OAuth2Credential
       const [token, hint] = session.refresh_token
         ? [session.refresh_token, 'refresh_token']
         : [session.access_token, 'access_token']
+      const form = formFor(config, { token, token_type_hint: hint })
       await sessionCall(
         {
           method: 'POST',
           url: revocationEndpoint,
           headers: headersFor(config),
-          body: formFor(config, { token, token_type_hint: hint }).toString(),
+          body: form.toString(),
           retry: config.retry,
           retryDelayMs: config.retryDelayMs,
           json: true,
           secrets: [config.clientSecret, token],
+          prepare: attemptParts(form),
         },
         context,
       )

@@ -7,8 +7,14 @@ import {
 } from '../../core/validate.js'
 import { OptionError } from '../../errors/option-error.js'
 
-/** How the client proves its identity to the token endpoint (RFC 6749 §2.3.1). */
-export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post'
+/**
+ * How the client proves its identity to the token endpoint: with its secret (RFC 6749 §2.3.1), or with a JWT it
+ * signs with its private key (`private_key_jwt`, RFC 7523 §2.2, OpenID Connect Core §9).
+ */
+export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt'
+
+/** A private key for `private_key_jwt`: a WebCrypto `CryptoKey`, or a private JWK (`d` included). */
+export type ClientAssertionKey = CryptoKey | JsonWebKey
 
 /** Options of {@link oauth2}. */
 export interface OAuth2Options {
@@ -27,11 +33,31 @@ export interface OAuth2Options {
    */
   clientSecret?: string | undefined
   /**
-   * How the secret is sent: in an `Authorization: Basic` header, or as `client_id` and `client_secret` in the
-   * form body. Needs `clientSecret`.
-   * @default 'client_secret_basic'
+   * How the client authenticates: the secret in an `Authorization: Basic` header or as `client_id` and
+   * `client_secret` in the form body (both need `clientSecret`), or `private_key_jwt`: a client assertion signed
+   * with `clientAssertionKey` (or supplied by `clientAssertion`), made fresh for every token request.
+   * @default 'client_secret_basic' with a `clientSecret`; `'private_key_jwt'` with a `clientAssertionKey` or `clientAssertion`
    */
   clientAuthMethod?: ClientAuthMethod
+  /**
+   * The private key that signs client assertions (`private_key_jwt`): a `CryptoKey` (RSASSA-PKCS1-v1_5 →
+   * RS256/384/512, RSA-PSS → PS256/384/512, ECDSA P-256/P-384 → ES256/ES384, Ed25519 → EdDSA) or a private JWK
+   * (its `alg`, else the same rule; its `kid` goes into the header). Each assertion has `iss` = `sub` = the
+   * client id, `aud` = `clientAssertionAudience`, a 60 s lifetime and a unique `jti`.
+   * @default undefined
+   */
+  clientAssertionKey?: ClientAssertionKey | undefined
+  /**
+   * Supplies a client assertion made elsewhere (a workload identity token, a JWT signed by a KMS): called once
+   * per token request, retries included. Use instead of `clientAssertionKey`.
+   * @default undefined
+   */
+  clientAssertion?: (() => string | Promise<string>) | undefined
+  /**
+   * The `aud` of the client assertions made with `clientAssertionKey`.
+   * @default the token endpoint
+   */
+  clientAssertionAudience?: string | undefined
   /**
    * Scope requested by the `client_credentials` grant (RFC 6749 §3.3), a space-separated string or a list.
    * Refreshes never send it, so they keep the scope that was granted.
@@ -70,6 +96,9 @@ export interface ResolvedOAuth2Options {
   clientId: string
   clientSecret: string | undefined
   clientAuthMethod: ClientAuthMethod | 'none'
+  clientAssertionKey: ClientAssertionKey | undefined
+  clientAssertion: (() => string | Promise<string>) | undefined
+  clientAssertionAudience: string | undefined
   scope: string | undefined
   resources: readonly string[]
   retry: number
@@ -86,6 +115,9 @@ const OPTIONS = {
   clientId: true,
   clientSecret: true,
   clientAuthMethod: true,
+  clientAssertionKey: true,
+  clientAssertion: true,
+  clientAssertionAudience: true,
   scope: true,
   resource: true,
   revocationEndpoint: true,
@@ -118,29 +150,110 @@ export function resolveOAuth2Options(options: OAuth2Options): ResolvedOAuth2Opti
       `expected a non-empty string of printable ASCII (got a ${typeof clientSecret})`,
     )
   }
-  const method = options.clientAuthMethod
+  const { clientAssertionKey: key, clientAssertion: supplier, clientAssertionAudience: audience } = options
+  const signed = key !== undefined || supplier !== undefined
+  let method = options.clientAuthMethod
+  if (signed && method !== undefined && method !== 'private_key_jwt') {
+    throw new OptionError(
+      key === undefined ? 'clientAssertion' : 'clientAssertionKey',
+      `is for clientAuthMethod "private_key_jwt", not ${describe(method)}`,
+    )
+  }
   if (method !== undefined) {
-    if (method !== 'client_secret_basic' && method !== 'client_secret_post') {
+    if (method !== 'client_secret_basic' && method !== 'client_secret_post' && method !== 'private_key_jwt') {
       throw new OptionError(
         'clientAuthMethod',
-        `expected "client_secret_basic" or "client_secret_post", got ${describe(method)}`,
+        `expected "client_secret_basic", "client_secret_post" or "private_key_jwt", got ${describe(method)}`,
       )
     }
-    if (clientSecret === undefined) {
-      throw new OptionError('clientAuthMethod', `${JSON.stringify(method)} needs \`clientSecret\``)
+    if (method === 'private_key_jwt' ? !signed : clientSecret === undefined) {
+      throw new OptionError(
+        'clientAuthMethod',
+        `${JSON.stringify(method)} needs \`${method === 'private_key_jwt' ? 'clientAssertionKey` or `clientAssertion' : 'clientSecret'}\``,
+      )
     }
+  }
+  if (signed) {
+    if (clientSecret !== undefined) {
+      throw new OptionError(
+        'clientSecret',
+        'is not used with private_key_jwt: give a secret or a key, not both',
+      )
+    }
+    if (key !== undefined && supplier !== undefined) {
+      throw new OptionError('clientAssertion', 'give `clientAssertionKey` or `clientAssertion`, not both')
+    }
+    if (supplier !== undefined && typeof supplier !== 'function') {
+      throw new OptionError(
+        'clientAssertion',
+        `expected a function returning a JWT, got ${describe(supplier)}`,
+      )
+    }
+    if (key !== undefined && (!isKey(key) || algOf(key) === undefined)) {
+      // Never echo the value: it is a private key.
+      throw new OptionError(
+        'clientAssertionKey',
+        `expected a private RSA, ECDSA (P-256/384/521) or Ed25519 key, as a CryptoKey or a JWK with \`d\` (got a ${typeof key})`,
+      )
+    }
+    method = 'private_key_jwt'
+  }
+  if (audience !== undefined && (typeof audience !== 'string' || audience === '')) {
+    throw new OptionError('clientAssertionAudience', `expected a non-empty string, got ${describe(audience)}`)
   }
   return {
     tokenEndpoint,
     revocationEndpoint,
     clientId,
     clientSecret,
-    clientAuthMethod: clientSecret === undefined ? 'none' : (method ?? 'client_secret_basic'),
+    clientAuthMethod: method ?? (clientSecret === undefined ? 'none' : 'client_secret_basic'),
+    clientAssertionKey: key,
+    clientAssertion: supplier,
+    clientAssertionAudience: audience,
     scope: parseScope(options.scope, 'scope'),
     resources: parseResources(options.resource),
     retry: parseNonNegativeInteger(options.retry ?? 2, 'retry'),
     retryDelayMs: parsePositiveDuration(options.retryDelayMs ?? 200, 'retryDelayMs'),
   }
+}
+
+function isKey(key: unknown): boolean {
+  if (typeof CryptoKey !== 'undefined' && key instanceof CryptoKey) return key.type === 'private'
+  return typeof key === 'object' && key !== null && typeof (key as JsonWebKey).d === 'string'
+}
+
+const CURVES: Record<string, string> = {
+  'P-256': 'ES256',
+  'P-384': 'ES384',
+  'P-521': 'ES512',
+  Ed25519: 'EdDSA',
+}
+
+/**
+ * The JWS `alg` a key signs with: a JWK's own `alg`, else from its type and curve; a CryptoKey's from its
+ * algorithm and hash. Undefined for a key that cannot sign JWTs (HMAC, ECDH, X25519…).
+ */
+export function algOf(key: CryptoKey | JsonWebKey): string | undefined {
+  if (typeof CryptoKey !== 'undefined' && key instanceof CryptoKey) {
+    const algorithm = key.algorithm as KeyAlgorithm & { hash?: { name: string }; namedCurve?: string }
+    const bits = algorithm.hash?.name.replace('SHA-', '')
+    switch (algorithm.name) {
+      case 'RSASSA-PKCS1-v1_5':
+        return `RS${bits}`
+      case 'RSA-PSS':
+        return `PS${bits}`
+      case 'ECDSA':
+        return CURVES[algorithm.namedCurve ?? '']
+      case 'Ed25519':
+        return 'EdDSA'
+      default:
+        return undefined
+    }
+  }
+  const jwk = key as JsonWebKey
+  if (jwk.alg !== undefined) return jwk.alg
+  if (jwk.kty === 'RSA') return 'RS256'
+  return jwk.kty === 'EC' || jwk.kty === 'OKP' ? CURVES[jwk.crv ?? ''] : undefined
 }
 
 /** A scope as one space-separated string, each token checked against RFC 6749 §3.3. */

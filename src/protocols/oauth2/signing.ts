@@ -1,0 +1,76 @@
+// The JWTs an OAuth2 client signs: client assertions (RFC 7523) and DPoP proofs (RFC 9449). Loaded on first use
+// (jose's signing code stays out of the entry bundle), like the session call.
+import { base64url, importJWK, SignJWT } from 'jose'
+
+/** A signing key ready for jose, with the `alg` it signs with and the `kid` to name it by. */
+export interface SigningKey {
+  key: CryptoKey | Uint8Array
+  alg: string
+  kid?: string | undefined
+}
+
+/** A private JWK imported once (a CryptoKey is used as it is). */
+export async function signingKey(key: CryptoKey | JsonWebKey, alg: string): Promise<SigningKey> {
+  if (typeof CryptoKey !== 'undefined' && key instanceof CryptoKey) return { key, alg }
+  const jwk = key as JsonWebKey & { kid?: string }
+  return { key: await importJWK(jwk as Parameters<typeof importJWK>[0], alg), alg, kid: jwk.kid }
+}
+
+/**
+ * A client assertion (RFC 7523 §3): `iss` = `sub` = the client id, `aud` the authorization server, a 60 s life and
+ * a `jti` never used before (servers refuse a repeated one).
+ */
+export function clientAssertion(signer: SigningKey, clientId: string, audience: string): Promise<string> {
+  return new SignJWT({})
+    .setProtectedHeader(signer.kid === undefined ? { alg: signer.alg } : { alg: signer.alg, kid: signer.kid })
+    .setIssuer(clientId)
+    .setSubject(clientId)
+    .setAudience(audience)
+    .setIssuedAt()
+    .setExpirationTime('60s')
+    .setJti(crypto.randomUUID())
+    .sign(signer.key)
+}
+
+/** A DPoP key pair with the public JWK its proofs carry. */
+export interface ProofKey {
+  privateKey: CryptoKey
+  alg: string
+  jwk: Record<string, string>
+}
+
+/** The public half of a key pair as the proof header carries it: only the members that define the key. */
+export async function proofKey(pair: CryptoKeyPair, alg: string): Promise<ProofKey> {
+  const full = await crypto.subtle.exportKey('jwk', pair.publicKey)
+  const members = full.kty === 'RSA' ? ['kty', 'n', 'e'] : ['kty', 'crv', 'x', 'y']
+  const jwk: Record<string, string> = {}
+  for (const name of members) {
+    const value = full[name as keyof JsonWebKey]
+    if (typeof value === 'string') jwk[name] = value
+  }
+  return { privateKey: pair.privateKey, alg, jwk }
+}
+
+/**
+ * A DPoP proof (RFC 9449 §4.2) for one request: `htm`, `htu` without query and fragment, `iat`, a unique `jti`,
+ * `ath` (the access token's SHA-256) on resource requests, and the server's `nonce` when one is known.
+ */
+export async function dpopProof(
+  key: ProofKey,
+  method: string,
+  url: string,
+  nonce: string | undefined,
+  accessToken: string | undefined,
+): Promise<string> {
+  const claims: Record<string, string> = { htm: method.toUpperCase(), htu: url.replace(/[?#].*$/s, '') }
+  if (nonce !== undefined) claims.nonce = nonce
+  if (accessToken !== undefined) {
+    const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(accessToken))
+    claims.ath = base64url.encode(new Uint8Array(digest))
+  }
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: key.alg, typ: 'dpop+jwt', jwk: key.jwk })
+    .setIssuedAt()
+    .setJti(crypto.randomUUID())
+    .sign(key.privateKey)
+}
