@@ -52,7 +52,7 @@ export function createSessionFetch<Credentials = PlantlyCredentials>(
       plantlySessions({ baseURL: baseURL.href }) as unknown as SessionProtocol<Credentials>,
   })
   const core = createSessionCore(resolved)
-  const pipeline = createPipeline(core as never, resolved.replayBufferBytes)
+  const pipeline = createPipeline(core as never, resolved.replayBufferBytes, resolved.protocol as never)
   const client: SessionFetch<Credentials> = {
     fetch: createFetchWrapper(pipeline, resolved.baseURL, resolved.fetch),
     login: core.login,

@@ -7,6 +7,8 @@ export interface PreparedRequest {
   readonly replayable: boolean
   attempt(
     token: string | undefined,
+    /** The headers that present the token on this attempt (DPoP); undefined: `Authorization: Bearer`. */
+    presented?: Record<string, string>,
   ): [RequestInfo | URL, RequestInit | undefined] | Promise<[RequestInfo | URL, RequestInit | undefined]>
   /** Drop the copy of a streamed body (its answer arrived and needs no replay). */
   release(): void
@@ -167,9 +169,10 @@ export function prepareRequest(
   return build(target, init, headers, true, undefined)
 }
 
-function withToken(headers: Headers, token: string | undefined): void {
+function withToken(headers: Headers, token: string | undefined, presented?: Record<string, string>): void {
   if (token === undefined) headers.delete('authorization')
   else headers.set('authorization', `Bearer ${token}`)
+  for (const name in presented) headers.set(name, presented[name] as string)
 }
 
 function build(
@@ -184,10 +187,10 @@ function build(
   let sent = false
   return {
     replayable,
-    attempt(token) {
+    attempt(token, presented) {
       if (sent && !replayable) throw new Error('This request body can only be sent once')
       sent = true
-      withToken(headers, token)
+      withToken(headers, token, presented)
       return [target, base]
     },
     release() {},
@@ -215,10 +218,11 @@ function streamed(
   let sent = 0
   return {
     get replayable() {
-      return factory !== undefined || copy.bytes() !== undefined
+      // A `replayBody` factory is called at most once: one attempt after the first.
+      return factory ? sent < 2 : copy.bytes() !== undefined
     },
-    attempt(token) {
-      withToken(headers, token)
+    attempt(token, presented) {
+      withToken(headers, token, presented)
       if (sent++ === 0) return [target, { ...base, body: first as BodyInit }]
       if (factory) {
         return Promise.resolve(factory()).then(

@@ -91,18 +91,12 @@ export interface SessionFetchOptions<Credentials = unknown> {
 
 /**
  * The default `isUnauthorized`: a 401, unless its `WWW-Authenticate` says `error="insufficient_scope"` (RFC 6750
- * §3.1: the token is fine but lacks a scope, so a refresh would not help). Adapters recognise it and ask
- * {@link isRefusedToken} with the status and header instead of building a Response.
+ * §3.1: the token is fine but lacks a scope, so a refresh would not help; the caller gets the answer and can
+ * read the challenge with `parseWWWAuthenticate`). The pipeline recognises it and decides from the status and
+ * header instead of building a Response.
  */
 export const defaultIsUnauthorized = (response: Response): boolean =>
-  response.status === 401 && !isInsufficientScope(response.headers.get('www-authenticate'))
-
-/** Whether a `WWW-Authenticate` header value carries `error="insufficient_scope"` in any challenge. */
-export function isInsufficientScope(header: string | null | undefined): boolean {
-  return (
-    typeof header === 'string' && /(?:^|[\s,])error\s*=\s*"?insufficient_scope"?(?:$|[\s,])/i.test(header)
-  )
-}
+  response.status === 401 && !response.headers.get('www-authenticate')?.includes('insufficient_scope')
 
 /** Options after validation and defaults: nothing optional left but `credentials`. */
 export interface ResolvedOptions<Credentials> {

@@ -1,5 +1,6 @@
 import { OptionError } from '../errors/option-error.js'
-import { defaultIsUnauthorized, isInsufficientScope } from './options.js'
+import { defaultIsUnauthorized } from './options.js'
+import type { SessionProtocol } from './protocol.js'
 import type { SessionCore } from './session-core.js'
 
 /** One attempt of a request, as a door sent it. */
@@ -40,6 +41,13 @@ export interface Pipeline {
   /** False when an answer with this status cannot be a refusal: the door gives it back without asking more. */
   mayRefuse(status: number): boolean
   /**
+   * The headers presenting `token` on one attempt, when the protocol binds tokens to each request (DPoP);
+   * undefined: `Authorization: Bearer`. Doors call it for every attempt, replays included.
+   */
+  readonly authorize?: SessionProtocol['authorize']
+  /** Whether an answer asks for the same request once more with the same token (a DPoP nonce): retry it once. */
+  readonly challenged?: SessionProtocol['challenged']
+  /**
    * What to do with an answer. `undefined` (synchronously): give it back. Otherwise a promise of the token to
    * replay with, or of undefined to give it back after all (the session is gone). Rejects with RefreshError or
    * LoginError when the renewal could not complete or was refused.
@@ -47,43 +55,59 @@ export interface Pipeline {
   after(attempt: Attempt, answer: Answer, signal?: AbortSignal): undefined | Promise<string | undefined>
 }
 
-export function createPipeline(core: SessionCore<unknown>, replayBufferBytes: number): Pipeline {
+export function createPipeline(
+  core: SessionCore<unknown>,
+  replayBufferBytes: number,
+  protocol?: SessionProtocol<unknown>,
+): Pipeline {
   const custom = core.isUnauthorized === defaultIsUnauthorized ? undefined : core.isUnauthorized
-
-  function refused(answer: Answer): boolean {
-    if (custom)
-      return (
-        Number.isInteger(answer.status) &&
-        answer.status >= 200 &&
-        answer.status <= 599 &&
-        custom(answer.response())
-      )
-    return answer.status === 401 && !isInsufficientScope(answer.header('www-authenticate'))
-  }
 
   return {
     authorizes: core.authorizes,
     replayBufferBytes,
     tokenFor: core.token,
     mayRefuse: (status) => status === 401 || custom !== undefined,
+    authorize: protocol?.authorize?.bind(protocol),
+    challenged: protocol?.challenged?.bind(protocol),
     after(attempt, answer, signal) {
-      if (!refused(answer)) return undefined
-      // A redirect led to an origin the session does not authorize: its 401 says nothing about our token.
-      if (answer.url !== undefined && !core.authorizes(answer.url, attempt.method)) return undefined
-      if (attempt.replay) {
-        if (attempt.token !== undefined) core.noteRefused(attempt.token)
-        return undefined
+      const { status } = answer
+      if (custom) {
+        if (!(Number.isInteger(status) && status >= 200 && status <= 599 && custom(answer.response()))) return
+      } else {
+        if (status !== 401) return
+        // RFC 6750 §3.1: a token that lacks a scope is no expired token, and a refresh would not help. The
+        // challenge parser is loaded only for such an answer.
+        const challenge = answer.header('www-authenticate')
+        if (challenge?.includes('insufficient_scope')) {
+          return import('./challenges.js').then((parser) =>
+            parser.isInsufficientScope(challenge) ? undefined : decide(attempt, answer, signal),
+          )
+        }
       }
-      if (!attempt.replayable) {
-        // The body is gone: give this answer back, but still renew the session for the calls that follow.
-        if (attempt.token !== undefined) core.afterUnauthorized(attempt.token).catch(() => undefined)
-        return undefined
-      }
-      return core.afterUnauthorized(attempt.token, signal).then((next) => {
-        if (next !== undefined) core.noteReplay()
-        return next
-      })
+      return decide(attempt, answer, signal)
     },
+  }
+
+  function decide(
+    attempt: Attempt,
+    answer: Answer,
+    signal?: AbortSignal,
+  ): undefined | Promise<string | undefined> {
+    // A redirect led to an origin the session does not authorize: its 401 says nothing about our token.
+    if (answer.url !== undefined && !core.authorizes(answer.url, attempt.method)) return undefined
+    if (attempt.replay) {
+      if (attempt.token !== undefined) core.noteRefused(attempt.token)
+      return undefined
+    }
+    if (!attempt.replayable) {
+      // The body is gone: give this answer back, but still renew the session for the calls that follow.
+      if (attempt.token !== undefined) core.afterUnauthorized(attempt.token).catch(() => undefined)
+      return undefined
+    }
+    return core.afterUnauthorized(attempt.token, signal).then((next) => {
+      if (next !== undefined) core.noteReplay()
+      return next
+    })
   }
 }
 
@@ -104,6 +128,12 @@ export function registerPipeline(client: object, pipeline: Pipeline): void {
 export function pipelineOf(client: unknown, argument: string): Pipeline {
   const pipeline = typeof client === 'object' && client !== null ? pipelines.get(client) : undefined
   if (!pipeline) throw new OptionError(argument, 'expected the object returned by createSessionFetch()')
+  if (pipeline.authorize) {
+    throw new OptionError(
+      argument,
+      "its protocol binds tokens to a proof per request (DPoP), which only the session's own fetch (and the ofetch door) make",
+    )
+  }
   return pipeline
 }
 

@@ -39,4 +39,19 @@ export interface SessionProtocol<Credentials = unknown> {
   logout?(session: Session, context: ProtocolContext): Promise<void>
   /** True for the protocol's own endpoints; the fetch wrapper and adapters pass them through untouched. */
   ownsRequest?(url: string, method: string): boolean
+  /**
+   * The headers that present `token` on one attempt of a request (asked again for every attempt, replays
+   * included), for tokens bound to a proof made per request (DPoP, RFC 9449). Without it the token goes as
+   * `Authorization: Bearer <token>`.
+   */
+  authorize?(token: string, request: { method: string; url: string }): Promise<Record<string, string>>
+  /**
+   * Whether a refused answer to a request for `url` asks for the same request once more with the same token,
+   * not for a new token (a DPoP nonce challenge, RFC 9449 §9): the protocol keeps what the answer gives (the
+   * nonce) for the next `authorize`. Such an answer is retried once, is no refusal, and starts no refresh.
+   */
+  challenged?(
+    url: string,
+    answer: { status: number; header(name: string): string | null | undefined },
+  ): boolean
 }

@@ -56,6 +56,34 @@ describe.each(DOORS)('through %s', (door) => {
     expect(await get('/buyers')).toBe(200)
   })
 
+  test('the challenge is parsed: insufficient_scope in any challenge is given back, a mere mention is not', async () => {
+    let mentions = 0
+    const challenges: Parameters<typeof apiServer>[0] = (req, res) => {
+      if (req.url === '/second-challenge') {
+        // Two challenges in one header: the Bearer one says insufficient_scope.
+        res.writeHead(401, {
+          'www-authenticate': 'Basic realm="legacy, old", Bearer realm="plantly", error=insufficient_scope',
+        })
+      } else if (req.url === '/mentioned' && mentions++ === 0) {
+        // The token is refused (once); insufficient_scope is only the text of a description.
+        res.writeHead(401, {
+          'www-authenticate': 'Bearer error="invalid_token", error_description="not insufficient_scope"',
+        })
+      } else return false
+      res.end()
+      return true
+    }
+    const server = await apiServer(challenges)
+    const plantly = createSessionFetch({ baseURL: server.url })
+    await plantly.login(DEMO_USER)
+    const get = through(door, plantly, server)
+    expect(await get('/second-challenge')).toBe(401)
+    expect(server.mock.counters.refreshes).toBe(0)
+    expect(await get('/mentioned')).toBe(200) // a refusal: one refresh, and the replay is answered
+    expect(server.mock.counters.refreshes).toBe(1)
+    expect(mentions).toBe(2)
+  })
+
   test('50 calls to a path that always answers 401 make at most 2 refreshes', async () => {
     const always: Parameters<typeof apiServer>[0] = (req, res) => {
       if (req.url !== '/forbidden-by-proxy') return false

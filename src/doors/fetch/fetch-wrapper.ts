@@ -81,15 +81,30 @@ export function createFetchWrapper(
 
   async function send(
     prepared: PreparedRequest,
+    url: string,
     method: string,
     signal: AbortSignal | null | undefined,
   ): Promise<Response> {
     // Like fetch: an already aborted call rejects with nothing sent, not even a refresh on its behalf.
     if (signal?.aborted) throw signal.reason
     const abort = signal ?? undefined
+    const { authorize } = pipeline
+    // One attempt: the protocol presents the token (a DPoP proof made for this attempt), else Bearer.
+    const attempt = async (with_: string | undefined) =>
+      transport(
+        ...(await prepared.attempt(
+          with_,
+          authorize && with_ !== undefined ? await authorize(with_, { method, url }) : undefined,
+        )),
+      )
     let token = pipeline.tokenFor(abort)
     if (token !== undefined && typeof token !== 'string') token = await token
-    const response = await transport(...(await prepared.attempt(token)))
+    let response = await attempt(token)
+    // A challenge to send the same request again with the same token (a DPoP nonce): once, before anything else.
+    if (token !== undefined && pipeline.challenged?.(url, answerOf(response)) && prepared.replayable) {
+      cancel(response)
+      response = await attempt(token)
+    }
     if (!pipeline.mayRefuse(response.status)) {
       prepared.release() // a streamed body's copy is not needed: no replay
       return response
@@ -120,7 +135,7 @@ export function createFetchWrapper(
       const now = pipeline.tokenFor(abort)
       next = typeof now === 'object' ? await now : now
     }
-    const replayed = await transport(...(await prepared.attempt(next)))
+    const replayed = await attempt(next)
     if (pipeline.mayRefuse(replayed.status)) {
       pipeline.after({ token: next, method, replayable, replay: true }, answerOf(replayed))
     }
@@ -157,7 +172,7 @@ export function createFetchWrapper(
     if (headers.has('authorization')) return transport(target, init) // the caller chose its own: leave them alone
     const prepared = prepareRequest(request, url, init, headers, pipeline.replayBufferBytes)
     const signal = init?.signal ?? request?.signal
-    if (prepared instanceof Promise) return prepared.then((ready) => send(ready, method, signal))
-    return send(prepared, method, signal)
+    if (prepared instanceof Promise) return prepared.then((ready) => send(ready, url, method, signal))
+    return send(prepared, url, method, signal)
   }
 }
