@@ -1,7 +1,16 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
-import { createRemoteJWKSet, exportJWK, generateKeyPair, jwtVerify } from 'jose'
+import {
+  base64url,
+  calculateJwkThumbprint,
+  createRemoteJWKSet,
+  EmbeddedJWK,
+  exportJWK,
+  generateKeyPair,
+  type JWTPayload,
+  jwtVerify,
+} from 'jose'
 import Provider, { type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider'
 import { afterEach } from 'vitest'
 
@@ -42,6 +51,12 @@ export interface AuthServer {
   counters: { token: number; api: number; api401: number }
   /** The access tokens the API accepted, in order. */
   acceptedTokens: string[]
+  /** DPoP proofs the API saw on accepted requests (their claims), in order. */
+  acceptedProofs: JWTPayload[]
+  /** Why the API refused DPoP requests: `htm`, `htu`, `ath`, `jti`, `jkt`, `nonce`, `proof`, `scheme`. */
+  proofRefusals: string[]
+  /** The nonce the API requires in DPoP proofs (undefined: none); change it to rotate. */
+  apiNonce: string | undefined
   close(): Promise<void>
 }
 
@@ -58,6 +73,8 @@ export async function startAuthServer(
     accessTokenTtl?: number
     /** More clients to register (e.g. `private_key_jwt` ones with their public JWKS). */
     clients?: ClientMetadata[]
+    /** Enable DPoP (RFC 9449) at the provider; `requireNonce` makes its token endpoint demand nonces. */
+    dpop?: { requireNonce?: boolean }
   } = {},
 ): Promise<AuthServer> {
   const sockets = new Set<Socket>()
@@ -74,6 +91,9 @@ export async function startAuthServer(
   const tokenEvents: TokenEvent[] = []
   const counters = { token: 0, api: 0, api401: 0 }
   const acceptedTokens: string[] = []
+  const acceptedProofs: JWTPayload[] = []
+  const proofRefusals: string[] = []
+  const usedJtis = new Set<string>()
 
   const server = {} as AuthServer
   const configuration: Configuration = {
@@ -111,6 +131,11 @@ export async function startAuthServer(
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
       revocation: { enabled: true },
+      dPoP: {
+        enabled: options.dpop !== undefined,
+        nonceSecret: randomBytes(32),
+        requireNonce: () => options.dpop?.requireNonce === true,
+      },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => RESOURCE,
@@ -158,18 +183,34 @@ export async function startAuthServer(
     else void callback(req, res)
   }
 
-  // The protected API: 200 with the token's claims when the JWT verifies, 401 otherwise (RFC 6750 §3).
+  // The protected API: 200 with the token's claims when the JWT verifies, 401 otherwise (RFC 6750 §3). A token
+  // bound to a DPoP key (`cnf.jkt`) is accepted only as `Authorization: DPoP` with a proof for this request
+  // (RFC 9449 §7): signature by the embedded key, its thumbprint = jkt, htm, htu, ath, a jti never seen, and
+  // the nonce when one is required.
   const jwks = createRemoteJWKSet(new URL('/jwks', issuer))
   const apiHttp = createServer((req, res) => {
     counters.api++
-    const match = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')
-    const token = match?.[1]
+    const match = /^(Bearer|DPoP) (\S+)$/.exec(req.headers.authorization ?? '')
+    const token = match?.[2]
     if (!token) return unauthorized(res, counters)
+    const accept = (payload: JWTPayload) => {
+      acceptedTokens.push(token)
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.end(JSON.stringify({ path: req.url, sub: payload.sub, client_id: payload.client_id }))
+    }
     jwtVerify(token, jwks, { issuer, audience: RESOURCE }).then(
-      ({ payload }) => {
-        acceptedTokens.push(token)
-        res.writeHead(200, { 'content-type': 'application/json' })
-        res.end(JSON.stringify({ path: req.url, sub: payload.sub, client_id: payload.client_id }))
+      async ({ payload }) => {
+        const jkt = (payload.cnf as { jkt?: string } | undefined)?.jkt
+        if (jkt === undefined && match?.[1] === 'Bearer') return accept(payload)
+        const refused = await dpopRefusal(req, token, jkt, server.apiNonce, usedJtis, apiURL)
+        if (typeof refused === 'string') {
+          proofRefusals.push(refused)
+          return refused === 'nonce'
+            ? unauthorized(res, counters, 'DPoP error="use_dpop_nonce"', server.apiNonce)
+            : unauthorized(res, counters, 'DPoP error="invalid_dpop_proof"')
+        }
+        acceptedProofs.push(refused)
+        accept(payload)
       },
       () => unauthorized(res, counters),
     )
@@ -186,6 +227,9 @@ export async function startAuthServer(
     tokenEvents,
     counters,
     acceptedTokens,
+    acceptedProofs,
+    proofRefusals,
+    apiNonce: undefined,
     async close() {
       for (const socket of sockets) socket.destroy()
       await Promise.all([authHttp, apiHttp].map((s) => new Promise((resolve) => s.close(resolve))))
@@ -195,9 +239,48 @@ export async function startAuthServer(
   return server
 }
 
-function unauthorized(res: ServerResponse, counters: { api401: number }): void {
+function unauthorized(
+  res: ServerResponse,
+  counters: { api401: number },
+  challenge = 'Bearer error="invalid_token"',
+  nonce?: string,
+): void {
   counters.api401++
-  res.writeHead(401, { 'www-authenticate': 'Bearer error="invalid_token"' }).end()
+  res.writeHead(401, { 'www-authenticate': challenge, ...(nonce ? { 'dpop-nonce': nonce } : {}) }).end()
+}
+
+/** The proof's claims when the DPoP proof is good for this request and token, else what is wrong with it. */
+async function dpopRefusal(
+  req: IncomingMessage,
+  token: string,
+  jkt: string | undefined,
+  nonce: string | undefined,
+  usedJtis: Set<string>,
+  apiURL: string,
+): Promise<JWTPayload | string> {
+  if (!/^DPoP /.test(req.headers.authorization ?? '') || jkt === undefined) return 'scheme'
+  const proof = req.headers.dpop
+  if (typeof proof !== 'string') return 'proof'
+  let verified: Awaited<ReturnType<typeof jwtVerify>>
+  try {
+    verified = await jwtVerify(proof, EmbeddedJWK, { typ: 'dpop+jwt', maxTokenAge: 60 })
+  } catch {
+    return 'proof'
+  }
+  const { payload, protectedHeader } = verified
+  const digest = createHash('sha256').update(token).digest()
+  if (
+    (await calculateJwkThumbprint(protectedHeader.jwk as Parameters<typeof calculateJwkThumbprint>[0])) !==
+    jkt
+  )
+    return 'jkt'
+  if (payload.htm !== req.method) return 'htm'
+  if (payload.htu !== new URL(req.url ?? '/', apiURL).href.replace(/[?#].*$/, '')) return 'htu'
+  if (payload.ath !== base64url.encode(digest)) return 'ath'
+  if (typeof payload.jti !== 'string' || usedJtis.has(payload.jti)) return 'jti'
+  if (nonce !== undefined && payload.nonce !== nonce) return 'nonce'
+  usedJtis.add(payload.jti)
+  return payload
 }
 
 function listen(server: ReturnType<typeof createServer>): Promise<string> {

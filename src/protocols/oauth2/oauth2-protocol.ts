@@ -1,6 +1,8 @@
+import { parseWWWAuthenticate } from '../../core/challenges.js'
 import type { ProtocolContext, SessionProtocol } from '../../core/protocol.js'
 import { type Grant, parseSession, type Session } from '../../core/session.js'
 import { describe } from '../../core/validate.js'
+import { InvalidResponseError } from '../../errors/invalid-response-error.js'
 import { OptionError } from '../../errors/option-error.js'
 import { withoutQuery } from '../../errors/redact.js'
 import { ResponseError } from '../../errors/response-error.js'
@@ -13,7 +15,7 @@ import {
   type ResolvedOAuth2Options,
   resolveOAuth2Options,
 } from './options.js'
-import type { SigningKey } from './signing.js'
+import type { ProofKey, SigningKey } from './signing.js'
 
 const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
 
@@ -75,7 +77,36 @@ export function oauth2(options: OAuth2Options): SessionProtocol<OAuth2Credential
   const owned = new Set([withoutQuery(config.tokenEndpoint)])
   if (config.revocationEndpoint) owned.add(withoutQuery(config.revocationEndpoint))
   const signs = config.clientAuthMethod === 'private_key_jwt'
-  if (signs) signing().catch(() => undefined)
+  const dpop = config.dpop
+  if (signs || dpop) signing().catch(() => undefined)
+
+  // DPoP (RFC 9449): one key pair per instance, made on first use; the last nonce each origin gave (§8, §9).
+  let proofKey: Promise<ProofKey> | undefined
+  const nonces = new Map<string, string>()
+  /** A proof for one attempt: new `jti`, `ath` when it presents an access token, the origin's nonce if any. */
+  async function proof(method: string, url: string, accessToken?: string): Promise<string> {
+    const { dpopProof, proofKey: toProofKey } = await signing()
+    proofKey ??= (async () => {
+      const pair =
+        dpop === true
+          ? ((await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, [
+              'sign',
+              'verify',
+            ])) as CryptoKeyPair)
+          : (dpop as CryptoKeyPair)
+      return toProofKey(pair, algOf(pair.privateKey) as string)
+    })().catch((error: unknown) => {
+      proofKey = undefined
+      throw error
+    })
+    return dpopProof(await proofKey, method, url, nonces.get(new URL(url).origin), accessToken)
+  }
+  /** Keep the nonce an answer gives; true when the answer is a `use_dpop_nonce` challenge (status aside). */
+  function nonceFrom(url: string, header: (name: string) => string | null | undefined): boolean {
+    const nonce = header('dpop-nonce')
+    if (nonce) nonces.set(new URL(url).origin, nonce)
+    return !!nonce
+  }
 
   let signer: Promise<SigningKey> | undefined
   /** A client assertion made for this attempt alone (RFC 7523): a fresh `jti` every time, retries included. */
@@ -100,15 +131,35 @@ export function oauth2(options: OAuth2Options): SessionProtocol<OAuth2Credential
     )
   }
 
-  /** Each attempt's body (and headers): what must be new on every attempt is made here. */
-  function attemptParts(form: URLSearchParams): (() => Promise<AttemptParts>) | undefined {
-    if (!signs) return undefined
+  /**
+   * Each attempt's body and headers: what must be new on every attempt (an assertion, a DPoP proof for `url`)
+   * is made here.
+   */
+  function attemptParts(form: URLSearchParams, url?: string): (() => Promise<AttemptParts>) | undefined {
+    if (!signs && !url) return undefined
     return async () => {
-      const body = new URLSearchParams(form)
-      body.set('client_assertion_type', JWT_BEARER)
-      body.set('client_assertion', await assertion())
-      return { body: body.toString() }
+      const parts: AttemptParts = {}
+      if (url) parts.headers = { dpop: await proof('POST', url) }
+      if (signs) {
+        const body = new URLSearchParams(form)
+        body.set('client_assertion_type', JWT_BEARER)
+        body.set('client_assertion', await assertion())
+        parts.body = body.toString()
+      }
+      return parts
     }
+  }
+
+  /** A token endpoint's 400 `use_dpop_nonce` with a `DPoP-Nonce` (RFC 9449 §8): sent again with the nonce. */
+  async function nonceChallenge(response: Response): Promise<boolean> {
+    if (!nonceFrom(config.tokenEndpoint, (name) => response.headers.get(name)) || response.status !== 400) {
+      return false
+    }
+    const body = (await response
+      .clone()
+      .json()
+      .catch(() => undefined)) as { error?: unknown } | undefined
+    return body?.error === 'use_dpop_nonce'
   }
 
   async function tokenRequest(
@@ -131,16 +182,18 @@ export function oauth2(options: OAuth2Options): SessionProtocol<OAuth2Credential
           retryDelayMs: config.retryDelayMs,
           json: true,
           secrets,
-          prepare: attemptParts(form),
+          prepare: attemptParts(form, dpop && config.tokenEndpoint),
+          again: dpop && nonceChallenge,
         },
         context,
       )
     } catch (error) {
       throw rejectOn(error)
     }
+    if (dpop) nonceFrom(config.tokenEndpoint, (name) => response.headers.get(name))
     const date = Date.parse(response.headers.get('date') ?? '')
     return {
-      session: toSession(response._data, keep),
+      session: toSession(response._data, keep, !!dpop),
       serverDate: Number.isNaN(date) ? undefined : date,
     }
   }
@@ -202,6 +255,21 @@ export function oauth2(options: OAuth2Options): SessionProtocol<OAuth2Credential
     },
   }
 
+  if (dpop) {
+    // Every attempt of a request presents the token with a proof made for it (RFC 9449 §7.1).
+    protocol.authorize = async (token, { method, url }) => ({
+      authorization: `DPoP ${token}`,
+      dpop: await proof(method, url, token),
+    })
+    // A resource server's 401 `use_dpop_nonce` (§9): the request goes once more with the nonce.
+    protocol.challenged = (url, answer) =>
+      nonceFrom(url, answer.header) &&
+      answer.status === 401 &&
+      parseWWWAuthenticate(answer.header('www-authenticate') ?? '').some(
+        (challenge) => challenge.scheme === 'dpop' && challenge.params.error === 'use_dpop_nonce',
+      )
+  }
+
   const revocationEndpoint = config.revocationEndpoint
   if (revocationEndpoint) {
     protocol.logout = async (session, context) => {
@@ -260,10 +328,21 @@ function formEncode(value: string): string {
 function toSession(
   body: unknown,
   keep: { refreshToken?: string | undefined; scope?: string | undefined },
+  dpop: boolean,
 ): OAuth2Session {
   const raw = typeof body === 'object' && body !== null ? { ...(body as Record<string, unknown>) } : body
   if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
     const fields = raw as Record<string, unknown>
+    if (dpop) {
+      // RFC 9449 §5: a DPoP-bound token says so. A Bearer one would be sent unbound: refused, not downgraded.
+      if (typeof fields.token_type !== 'string' || fields.token_type.toLowerCase() !== 'dpop') {
+        throw new InvalidResponseError(
+          'token_type',
+          'is not "DPoP": the server did not bind the token to the key',
+        )
+      }
+      fields.token_type = 'bearer' // the shape parseSession checks; set back below
+    }
     // Some servers send expires_in as a string ("3599"); a number it is.
     if (typeof fields.expires_in === 'string' && /^\d+$/.test(fields.expires_in)) {
       fields.expires_in = Number(fields.expires_in)
@@ -271,6 +350,7 @@ function toSession(
     fields.type = 'oauth2'
   }
   const session: OAuth2Session = parseSession(raw)
+  if (dpop) session.token_type = 'DPoP'
   if (session.refresh_token === undefined && keep.refreshToken !== undefined) {
     session.refresh_token = keep.refreshToken
   }

@@ -77,6 +77,15 @@ export interface OAuth2Options {
    */
   revocationEndpoint?: string | undefined
   /**
+   * Sender-constrained tokens (DPoP, RFC 9449): every token request and every request the session authorizes
+   * carries a proof signed by the client's key pair, and the access token goes as `Authorization: DPoP <token>`.
+   * `true` makes a non-extractable ES256 (P-256) key pair with WebCrypto, once per `oauth2()` instance; pass
+   * `{ keyPair }` to use your own (ECDSA P-256/384/521, Ed25519 or RSA), e.g. the same one in every process
+   * that shares a store.
+   * @default false
+   */
+  dpop?: boolean | { keyPair: CryptoKeyPair } | undefined
+  /**
    * How many times a token request is retried after a 408, 429, 5xx or a network error, within the core's
    * `refreshTimeoutMs`. A 400/401/403 (`invalid_grant`, `invalid_client`, …) is never retried.
    * @default 2
@@ -99,6 +108,8 @@ export interface ResolvedOAuth2Options {
   clientAssertionKey: ClientAssertionKey | undefined
   clientAssertion: (() => string | Promise<string>) | undefined
   clientAssertionAudience: string | undefined
+  /** The DPoP key pair, `true` for one to be made, undefined without DPoP. */
+  dpop: CryptoKeyPair | true | undefined
   scope: string | undefined
   resources: readonly string[]
   retry: number
@@ -121,6 +132,7 @@ const OPTIONS = {
   scope: true,
   resource: true,
   revocationEndpoint: true,
+  dpop: true,
   retry: true,
   retryDelayMs: true,
 } satisfies Record<keyof OAuth2Options, true>
@@ -210,11 +222,30 @@ export function resolveOAuth2Options(options: OAuth2Options): ResolvedOAuth2Opti
     clientAssertionKey: key,
     clientAssertion: supplier,
     clientAssertionAudience: audience,
+    dpop: parseDpop(options.dpop),
     scope: parseScope(options.scope, 'scope'),
     resources: parseResources(options.resource),
     retry: parseNonNegativeInteger(options.retry ?? 2, 'retry'),
     retryDelayMs: parsePositiveDuration(options.retryDelayMs ?? 200, 'retryDelayMs'),
   }
+}
+
+function parseDpop(value: unknown): CryptoKeyPair | true | undefined {
+  if (value === undefined || value === false) return undefined
+  if (value === true) return true
+  const pair = (value as { keyPair?: Partial<CryptoKeyPair> } | null)?.keyPair
+  if (
+    typeof CryptoKey === 'undefined' ||
+    !(pair?.privateKey instanceof CryptoKey && pair.publicKey instanceof CryptoKey) ||
+    pair.privateKey.type !== 'private' ||
+    algOf(pair.privateKey) === undefined
+  ) {
+    throw new OptionError(
+      'dpop',
+      'expected true, false, or { keyPair } with a CryptoKeyPair that signs (ECDSA, Ed25519 or RSA)',
+    )
+  }
+  return pair as CryptoKeyPair
 }
 
 function isKey(key: unknown): boolean {
