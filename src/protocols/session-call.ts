@@ -2,7 +2,7 @@ import type { ProtocolContext } from '../core/protocol.js'
 
 /** One session call (login, refresh, logout) of a protocol. */
 export interface SessionCallInit {
-  method: 'POST' | 'PUT' | 'DELETE'
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE'
   url: string
   headers: Record<string, string>
   /** A plain object is sent as JSON (ofetch), a string as it is (set its content-type in `headers`). */

@@ -47,8 +47,12 @@ export interface AuthServer {
   accessTokenTtl: number
   /** Every token endpoint request, from the provider's `grant.success` / `grant.error` events. */
   tokenEvents: TokenEvent[]
-  /** HTTP-level counts: token endpoint hits, API requests, API 401s. */
-  counters: { token: number; api: number; api401: number }
+  /** HTTP-level counts: token endpoint hits, metadata reads (either well-known path), API requests, API 401s. */
+  counters: { token: number; discovery: number; api: number; api401: number }
+  /** Where the metadata is served: OpenID Connect's well-known path, or only RFC 8414's. */
+  metadataAt: 'openid-configuration' | 'oauth-authorization-server'
+  /** The next this many metadata reads answer 503. */
+  failDiscovery: number
   /** The access tokens the API accepted, in order. */
   acceptedTokens: string[]
   /** DPoP proofs the API saw on accepted requests (their claims), in order. */
@@ -89,7 +93,7 @@ export async function startAuthServer(
   const { privateKey } = await generateKeyPair('RS256', { extractable: true })
   const jwk = { ...(await exportJWK(privateKey)), kid: 'test-key', alg: 'RS256', use: 'sig' }
   const tokenEvents: TokenEvent[] = []
-  const counters = { token: 0, api: 0, api401: 0 }
+  const counters = { token: 0, discovery: 0, api: 0, api401: 0 }
   const acceptedTokens: string[] = []
   const acceptedProofs: JWTPayload[] = []
   const proofRefusals: string[] = []
@@ -179,6 +183,16 @@ export async function startAuthServer(
   handle = (req, res) => {
     const path = new URL(req.url ?? '/', issuer).pathname
     if (path === '/token') counters.token++
+    const wellKnown = /^\/\.well-known\/(openid-configuration|oauth-authorization-server)$/.exec(path)?.[1]
+    if (wellKnown) {
+      counters.discovery++
+      if (server.failDiscovery > 0) {
+        server.failDiscovery--
+        return void res.writeHead(503).end()
+      }
+      if (wellKnown !== server.metadataAt) return void res.writeHead(404).end()
+      req.url = '/.well-known/openid-configuration' // the provider serves the same metadata at its own path
+    }
     if (path.startsWith('/interaction/')) void finishInteraction(provider, req, res)
     else void callback(req, res)
   }
@@ -230,6 +244,8 @@ export async function startAuthServer(
     acceptedProofs,
     proofRefusals,
     apiNonce: undefined,
+    metadataAt: 'openid-configuration',
+    failDiscovery: 0,
     async close() {
       for (const socket of sockets) socket.destroy()
       await Promise.all([authHttp, apiHttp].map((s) => new Promise((resolve) => s.close(resolve))))

@@ -74,8 +74,34 @@ const REJECTED = new Set([400, 401, 403])
 export function oauth2(options: OAuth2Options): SessionProtocol<OAuth2Credentials> {
   const config = resolveOAuth2Options(options)
   preloadSessionCall().catch(() => undefined) // the first token request rarely waits for it
-  const owned = new Set([withoutQuery(config.tokenEndpoint)])
-  if (config.revocationEndpoint) owned.add(withoutQuery(config.revocationEndpoint))
+  const owned = new Set<string>()
+  const own = () => {
+    if (config.tokenEndpoint) owned.add(withoutQuery(config.tokenEndpoint))
+    if (config.revocationEndpoint) owned.add(withoutQuery(config.revocationEndpoint))
+  }
+  own()
+
+  // Discovery (OpenID Connect Discovery 1.0, RFC 8414): once, on the first call that needs an endpoint; a failed
+  // read is forgotten, so the next call reads again.
+  let dpopAlgs: unknown
+  let discovery: Promise<void> | undefined
+  function discovered(context: ProtocolContext): Promise<void> | undefined {
+    const issuer = config.discover
+    if (!issuer || config.tokenEndpoint) return undefined
+    // Loaded on first use: most instances are given their endpoints.
+    discovery ??= import('./discovery.js')
+      .then(({ discover }) => discover(issuer, context))
+      .then((metadata) => {
+        config.tokenEndpoint = metadata.token_endpoint
+        config.revocationEndpoint ??= metadata.revocation_endpoint
+        dpopAlgs = metadata.dpop_signing_alg_values_supported
+        own()
+      })
+      .finally(() => {
+        discovery = undefined
+      })
+    return discovery
+  }
   const signs = config.clientAuthMethod === 'private_key_jwt'
   const dpop = config.dpop
   if (signs || dpop) signing().catch(() => undefined)
@@ -87,12 +113,15 @@ export function oauth2(options: OAuth2Options): SessionProtocol<OAuth2Credential
   async function proof(method: string, url: string, accessToken?: string): Promise<string> {
     const { dpopProof, proofKey: toProofKey } = await signing()
     proofKey ??= (async () => {
+      // ES256, unless the server's metadata lists EdDSA and not ES256.
+      const edwards = Array.isArray(dpopAlgs) && !dpopAlgs.includes('ES256') && dpopAlgs.includes('EdDSA')
       const pair =
         dpop === true
-          ? ((await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, [
-              'sign',
-              'verify',
-            ])) as CryptoKeyPair)
+          ? ((await crypto.subtle.generateKey(
+              edwards ? { name: 'Ed25519' } : ({ name: 'ECDSA', namedCurve: 'P-256' } as EcKeyGenParams),
+              false,
+              ['sign', 'verify'],
+            )) as CryptoKeyPair)
           : (dpop as CryptoKeyPair)
       return toProofKey(pair, algOf(pair.privateKey) as string)
     })().catch((error: unknown) => {
@@ -167,6 +196,7 @@ export function oauth2(options: OAuth2Options): SessionProtocol<OAuth2Credential
     context: ProtocolContext,
     keep: { refreshToken?: string | undefined; scope?: string | undefined } = {},
   ): Promise<Grant> {
+    await discovered(context)
     const form = formFor(config, params)
     for (const resource of config.resources) form.append('resource', resource)
     const secrets = [config.clientSecret, params.refresh_token, params.code, params.code_verifier]
@@ -200,9 +230,9 @@ export function oauth2(options: OAuth2Options): SessionProtocol<OAuth2Credential
 
   const protocol: SessionProtocol<OAuth2Credentials> = {
     name: 'oauth2',
-    // A token endpoint and a client id issue the sessions (never the client secret). The endpoint has no fragment,
-    // so the `#` is unambiguous.
-    issuer: `oauth2:${config.tokenEndpoint}#${config.clientId}`,
+    // A token endpoint (or the issuer it is discovered from) and a client id issue the sessions (never the client
+    // secret). Neither has a fragment, so the `#` is unambiguous.
+    issuer: `oauth2:${config.tokenEndpoint || config.discover}#${config.clientId}`,
     async login(credentials, context) {
       const grant = (credentials as { grant?: unknown } | undefined)?.grant
       switch (grant) {
@@ -270,9 +300,11 @@ export function oauth2(options: OAuth2Options): SessionProtocol<OAuth2Credential
       )
   }
 
-  const revocationEndpoint = config.revocationEndpoint
-  if (revocationEndpoint) {
+  if (config.revocationEndpoint || config.discover) {
     protocol.logout = async (session, context) => {
+      await discovered(context)
+      const revocationEndpoint = config.revocationEndpoint
+      if (!revocationEndpoint) return // the server's metadata names none: the logout is local
       // RFC 7009 §2.1: revoking the refresh token also ends the access tokens of the same grant.
       const [token, hint] = session.refresh_token
         ? [session.refresh_token, 'refresh_token']

@@ -20,10 +20,18 @@ export type ClientAssertionKey = CryptoKey | JsonWebKey
 export interface OAuth2Options {
   /**
    * The authorization server's token endpoint (RFC 6749 §3.2). A query is kept; credentials and fragments are
-   * refused.
+   * refused. Give this or `issuer`.
    * @example 'https://auth.example.com/oauth/token'
    */
-  tokenEndpoint: string
+  tokenEndpoint?: string | undefined
+  /**
+   * The authorization server's issuer identifier. Without `tokenEndpoint`, the endpoints are discovered from its
+   * metadata (`/.well-known/openid-configuration`, else RFC 8414's `/.well-known/oauth-authorization-server`):
+   * read once, on the first token request, and read again later if that failed. Discovery also gives the
+   * revocation endpoint (unless `revocationEndpoint` is set) and the DPoP algorithms the server accepts.
+   * @example 'https://auth.example.com'
+   */
+  issuer?: string | undefined
   /** The client identifier issued by the authorization server (RFC 6749 §2.2). */
   clientId: string
   /**
@@ -100,7 +108,10 @@ export interface OAuth2Options {
 
 /** Options after validation: endpoints parsed, scope and resources as lists. */
 export interface ResolvedOAuth2Options {
+  /** Empty until discovered, when only `issuer` was given. */
   tokenEndpoint: string
+  /** The issuer whose metadata gives the endpoints (only when no `tokenEndpoint` was given). */
+  discover: string | undefined
   revocationEndpoint: string | undefined
   clientId: string
   clientSecret: string | undefined
@@ -123,6 +134,7 @@ const VSCHARS = /^[\x20-\x7e]+$/
 
 const OPTIONS = {
   tokenEndpoint: true,
+  issuer: true,
   clientId: true,
   clientSecret: true,
   clientAuthMethod: true,
@@ -143,7 +155,13 @@ export function resolveOAuth2Options(options: OAuth2Options): ResolvedOAuth2Opti
     throw new OptionError('options', 'expected an object with `tokenEndpoint` and `clientId`')
   }
   rejectUnknownOptions(options, OPTIONS)
-  const tokenEndpoint = parseHttpURL(options.tokenEndpoint, 'tokenEndpoint', true).href
+  const issuer = options.issuer
+  if (issuer !== undefined) parseHttpURL(issuer, 'issuer', false)
+  if (options.tokenEndpoint === undefined && issuer === undefined) {
+    throw new OptionError('tokenEndpoint', 'expected `tokenEndpoint`, or `issuer` to discover it from')
+  }
+  const tokenEndpoint =
+    options.tokenEndpoint === undefined ? '' : parseHttpURL(options.tokenEndpoint, 'tokenEndpoint', true).href
   const revocationEndpoint =
     options.revocationEndpoint === undefined
       ? undefined
@@ -215,6 +233,7 @@ export function resolveOAuth2Options(options: OAuth2Options): ResolvedOAuth2Opti
   }
   return {
     tokenEndpoint,
+    discover: tokenEndpoint ? undefined : issuer,
     revocationEndpoint,
     clientId,
     clientSecret,

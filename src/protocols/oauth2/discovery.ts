@@ -1,0 +1,57 @@
+// Discovery of an authorization server's endpoints (OpenID Connect Discovery 1.0, RFC 8414). Loaded on first use.
+import type { ProtocolContext } from '../../core/protocol.js'
+import { InvalidResponseError } from '../../errors/invalid-response-error.js'
+import { ResponseError } from '../../errors/response-error.js'
+import { sessionCall } from '../session-call.js'
+
+/** What discovery reads of the metadata. */
+export interface Metadata {
+  token_endpoint: string
+  revocation_endpoint?: string
+  dpop_signing_alg_values_supported?: unknown
+}
+
+/**
+ * Read the authorization server's metadata: `/.well-known/openid-configuration` appended to the issuer, else
+ * (a 404) RFC 8414 §3.1's `/.well-known/oauth-authorization-server` inserted before the issuer's path. The
+ * metadata must name the same issuer (§3.3) and http(s) endpoints.
+ */
+export async function discover(issuer: string, context: ProtocolContext): Promise<Metadata> {
+  const url = new URL(issuer)
+  const path = url.pathname.replace(/\/$/, '')
+  const places = [
+    `${url.origin}${path}/.well-known/openid-configuration`,
+    `${url.origin}/.well-known/oauth-authorization-server${path}`,
+  ]
+  for (const [i, place] of places.entries()) {
+    let response: Response & { _data?: unknown }
+    try {
+      response = await sessionCall(
+        {
+          method: 'GET',
+          url: place,
+          headers: { accept: 'application/json' },
+          retry: 1,
+          retryDelayMs: 200,
+          json: true,
+        },
+        context,
+      )
+    } catch (error) {
+      if (i === 0 && error instanceof ResponseError && error.status === 404) continue
+      throw error
+    }
+    const metadata = (response._data ?? {}) as Record<string, unknown>
+    if (metadata.issuer !== issuer) {
+      throw new InvalidResponseError('issuer', `of the metadata at ${place} is not ${JSON.stringify(issuer)}`)
+    }
+    for (const name of ['token_endpoint', 'revocation_endpoint'] as const) {
+      const value = metadata[name]
+      if ((value !== undefined || name === 'token_endpoint') && !/^https?:\/\/[^#]+$/i.test(String(value))) {
+        throw new InvalidResponseError(name, `of the metadata at ${place} is not an http(s) URL`)
+      }
+    }
+    return metadata as unknown as Metadata
+  }
+  throw new Error('unreachable')
+}
