@@ -104,6 +104,11 @@ export function createFetchWrapper(
     if (token !== undefined && pipeline.challenged?.(url, answerOf(response)) && prepared.replayable) {
       cancel(response)
       response = await attempt(token)
+      // Challenged again: no token problem either, and no third try. The caller gets it.
+      if (pipeline.challenged(url, answerOf(response))) {
+        prepared.release()
+        return response
+      }
     }
     if (!pipeline.mayRefuse(response.status)) {
       prepared.release() // a streamed body's copy is not needed: no replay

@@ -1,6 +1,8 @@
 // DPoP (RFC 9449) against oidc-provider with features.dPoP, and a resource server that verifies every proof
 // with jose: signature by the embedded key, its thumbprint against the token's cnf.jkt, htm, htu, ath, a jti
 // never seen before, and the nonce when one is required.
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import axios from 'axios'
 import { decodeJwt } from 'jose'
 import { describe, expect, test } from 'vitest'
@@ -180,6 +182,35 @@ describe('DPoP against oidc-provider', () => {
     const renewed = await api.refresh() // the provider's nonce is known now: no challenge
     expect(renewed.token_type).toBe('DPoP')
     expect(sent.filter((request) => request.url === server.tokenEndpoint)).toHaveLength(3)
+  })
+
+  test('an API that challenges the nonce retry again: two attempts, its 401 given back, no refresh', async () => {
+    const server = await startAuthServer({ dpop: {} })
+    let served = 0
+    const nonces: unknown[] = []
+    const restless = createServer((req, res) => {
+      nonces.push(decodeJwt(String(req.headers.dpop)).nonce)
+      res.writeHead(401, {
+        'www-authenticate': 'DPoP error="use_dpop_nonce", algs="ES256"',
+        'dpop-nonce': `nonce-${++served}`,
+      })
+      res.end()
+    })
+    await new Promise<void>((resolve) => restless.listen(0, '127.0.0.1', resolve))
+    try {
+      const api = createSessionFetch({
+        baseURL: `http://127.0.0.1:${(restless.address() as AddressInfo).port}`,
+        protocol: publicApp(server),
+      })
+      await api.login({ grant: 'authorization_code', ...(await authorize(server, CLIENTS.public.clientId)) })
+      const response = await api.fetch('/restless')
+      expect(response.status).toBe(401)
+      expect(nonces).toEqual([undefined, 'nonce-1'])
+      expect(api.stats()).toMatchObject({ refreshes: 0, replays: 0 })
+      expect(refreshEvents(server)).toEqual([])
+    } finally {
+      await new Promise((resolve) => restless.close(resolve))
+    }
   })
 
   test('a caller-supplied key pair is used, and its thumbprint is what the token is bound to', async () => {
