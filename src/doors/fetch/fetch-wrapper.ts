@@ -141,7 +141,8 @@ export function createFetchWrapper(
       next = typeof now === 'object' ? await now : now
     }
     const replayed = await attempt(next)
-    if (pipeline.mayRefuse(replayed.status)) {
+    // A nonce challenge to the replay is no refused token (its nonce is kept for the next request).
+    if (pipeline.mayRefuse(replayed.status) && !pipeline.challenged?.(url, answerOf(replayed))) {
       pipeline.after({ token: next, method, replayable, replay: true }, answerOf(replayed))
     }
     return replayed

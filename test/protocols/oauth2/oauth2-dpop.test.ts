@@ -213,6 +213,22 @@ describe('DPoP against oidc-provider', () => {
     }
   })
 
+  test('a nonce challenge to the replay after a refresh goes back to the caller; its nonce serves the next request', async () => {
+    const server = await startAuthServer({ accessTokenTtl: 1, dpop: {} })
+    const { api, session } = await signedIn(server)
+    server.accessTokenTtl = 60
+    await untilExpired(session.access_token)
+    server.apiNonce = 'api-nonce-after-refresh' // the API starts asking for nonces while the token is expired
+
+    const first = await api.fetch('/items/1') // 401 invalid_token → refresh → replay → 401 use_dpop_nonce
+    expect(first.status).toBe(401)
+    expect(first.headers.get('dpop-nonce')).toBe('api-nonce-after-refresh')
+    expect(api.stats()).toMatchObject({ refreshes: 1, replays: 1 })
+    expect((await api.fetch('/items/2')).status).toBe(200)
+    expect(server.acceptedProofs.map((proof) => proof.nonce)).toEqual(['api-nonce-after-refresh'])
+    expect(api.stats()).toMatchObject({ refreshes: 1 })
+  })
+
   test('a caller-supplied key pair is used, and its thumbprint is what the token is bound to', async () => {
     const server = await startAuthServer({ dpop: {} })
     const keyPair = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, [
