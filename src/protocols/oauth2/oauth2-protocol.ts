@@ -10,6 +10,7 @@ import { SessionRejectedError } from '../../errors/session-rejected-error.js'
 import { type AttemptParts, preloadSessionCall, sessionCall } from '../session-call.js'
 import {
   algOf,
+  checkKeyPair,
   type OAuth2Options,
   parseScope,
   type ResolvedOAuth2Options,
@@ -122,7 +123,7 @@ export function oauth2(options: OAuth2Options): SessionProtocol<OAuth2Credential
               false,
               ['sign', 'verify'],
             )) as CryptoKeyPair)
-          : (dpop as CryptoKeyPair)
+          : checkKeyPair(await dpop)
       return toProofKey(pair, algOf(pair.privateKey) as string)
     })().catch((error: unknown) => {
       proofKey = undefined

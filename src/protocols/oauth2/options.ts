@@ -89,10 +89,11 @@ export interface OAuth2Options {
    * carries a proof signed by the client's key pair, and the access token goes as `Authorization: DPoP <token>`.
    * `true` makes a non-extractable ES256 (P-256) key pair with WebCrypto, once per `oauth2()` instance; pass
    * `{ keyPair }` to use your own (ECDSA P-256/384/521, Ed25519 or RSA), e.g. the same one in every process
-   * that shares a store.
+   * that shares a store, or a promise of one (`browserDpopKeyPair()` from `session-fetch/browser`: one key pair
+   * for every tab and reload).
    * @default false
    */
-  dpop?: boolean | { keyPair: CryptoKeyPair } | undefined
+  dpop?: boolean | { keyPair: CryptoKeyPair | Promise<CryptoKeyPair> } | undefined
   /**
    * How many times a token request is retried after a 408, 429, 5xx or a network error, within the core's
    * `refreshTimeoutMs`. A 400/401/403 (`invalid_grant`, `invalid_client`, …) is never retried.
@@ -119,8 +120,8 @@ export interface ResolvedOAuth2Options {
   clientAssertionKey: ClientAssertionKey | undefined
   clientAssertion: (() => string | Promise<string>) | undefined
   clientAssertionAudience: string | undefined
-  /** The DPoP key pair, `true` for one to be made, undefined without DPoP. */
-  dpop: CryptoKeyPair | true | undefined
+  /** The DPoP key pair (or a promise of it), `true` for one to be made, undefined without DPoP. */
+  dpop: CryptoKeyPair | Promise<CryptoKeyPair> | true | undefined
   scope: string | undefined
   resources: readonly string[]
   retry: number
@@ -249,10 +250,17 @@ export function resolveOAuth2Options(options: OAuth2Options): ResolvedOAuth2Opti
   }
 }
 
-function parseDpop(value: unknown): CryptoKeyPair | true | undefined {
+function parseDpop(value: unknown): CryptoKeyPair | Promise<CryptoKeyPair> | true | undefined {
   if (value === undefined || value === false) return undefined
   if (value === true) return true
-  const pair = (value as { keyPair?: Partial<CryptoKeyPair> } | null)?.keyPair
+  const pair = (value as { keyPair?: unknown } | null)?.keyPair
+  // A promise (a key pair still being loaded, e.g. from IndexedDB) is checked when it settles.
+  return pair instanceof Promise ? pair : checkKeyPair(pair)
+}
+
+/** A CryptoKeyPair whose private key signs JWTs, else an OptionError naming `dpop`. */
+export function checkKeyPair(value: unknown): CryptoKeyPair {
+  const pair = value as Partial<CryptoKeyPair> | null | undefined
   if (
     typeof CryptoKey === 'undefined' ||
     !(pair?.privateKey instanceof CryptoKey && pair.publicKey instanceof CryptoKey) ||
@@ -261,7 +269,7 @@ function parseDpop(value: unknown): CryptoKeyPair | true | undefined {
   ) {
     throw new OptionError(
       'dpop',
-      'expected true, false, or { keyPair } with a CryptoKeyPair that signs (ECDSA, Ed25519 or RSA)',
+      'expected true, false, or { keyPair } with a CryptoKeyPair (or a promise of one) that signs (ECDSA, Ed25519 or RSA)',
     )
   }
   return pair as CryptoKeyPair

@@ -41,8 +41,8 @@ export interface BrowserStore extends SessionStore {
   close(): void
 }
 
-const DATABASE = 'session-fetch'
-const OBJECT_STORE = 'sessions'
+export const DATABASE = 'session-fetch'
+export const OBJECT_STORE = 'sessions'
 const CHANGED = 'session-fetch/changed'
 const CONFLICT = Symbol('compare-and-set conflict')
 

@@ -4,4 +4,5 @@ export {
   type BrowserStoreOptions,
   browserStore,
 } from './browser-store.js'
+export { browserDpopKeyPair } from './dpop-key-pair.js'
 export { tabLocks, type WebLockManager, type WebLockSnapshot } from './web-lock.js'
