@@ -229,6 +229,40 @@ describe('DPoP against oidc-provider', () => {
     expect(api.stats()).toMatchObject({ refreshes: 1 })
   })
 
+  test('a token request retried after a 5xx signs a new proof (the provider refuses a used jti)', async () => {
+    const server = await startAuthServer({ dpop: {} })
+    const proofs: string[] = []
+    let answered = 0
+    const api = createSessionFetch({
+      baseURL: server.apiURL,
+      // The first token request reaches the provider, which records its proof's jti; the client sees a 503.
+      fetch: async (input, init) => {
+        const proof = new Headers(init?.headers).get('dpop')
+        if (proof) proofs.push(proof)
+        const response = await fetch(input, init)
+        return String(input).endsWith('/token') && answered++ === 0
+          ? new Response('busy', { status: 503 })
+          : response
+      },
+      protocol: oauth2({
+        tokenEndpoint: server.tokenEndpoint,
+        ...CLIENTS.service,
+        clientAuthMethod: 'client_secret_post',
+        scope: 'api:read',
+        resource: RESOURCE,
+        dpop: true,
+        retryDelayMs: 1,
+      }),
+    })
+    const session = await api.login({ grant: 'client_credentials' })
+    expect(session.token_type).toBe('DPoP')
+    const [first, second] = proofs.map((proof) => decodeJwt(proof).jti)
+    expect(proofs).toHaveLength(2)
+    expect(first).not.toBe(second)
+    expect(server.tokenEvents.map((event) => event.outcome)).toEqual(['ok', 'ok'])
+    expect((await api.fetch('/reports')).status).toBe(200)
+  })
+
   test('a caller-supplied key pair is used, and its thumbprint is what the token is bound to', async () => {
     const server = await startAuthServer({ dpop: {} })
     const keyPair = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, [
