@@ -131,7 +131,7 @@ export function oauth2(options: OAuth2Options): SessionProtocol<OAuth2Credential
     })
     return dpopProof(await proofKey, method, url, nonces.get(new URL(url).origin), accessToken)
   }
-  /** Keep the nonce an answer gives; true when the answer is a `use_dpop_nonce` challenge (status aside). */
+  /** Keep the nonce an answer gives (RFC 9449 §8.2: any answer may bring a new one); true when it gave one. */
   function nonceFrom(url: string, header: (name: string) => string | null | undefined): boolean {
     const nonce = header('dpop-nonce')
     if (nonce) nonces.set(new URL(url).origin, nonce)
