@@ -53,9 +53,9 @@ export function isSendableToken(token: unknown): token is string {
 
 /**
  * Check a 2xx body from login or refresh and return it as a Session. Throws InvalidResponseError naming the
- * field; never echoes the value.
+ * field; never echoes the value. `tokenTypes`: the `token_type`s accepted, lower-case (DPoP sessions: `dpop`).
  */
-export function parseSession(body: unknown): Session {
+export function parseSession(body: unknown, tokenTypes: readonly string[] = ['bearer']): Session {
   if (body === undefined || body === null || body === '') {
     throw new InvalidResponseError('body', 'is empty: expected a session (a JSON object with `access_token`)')
   }
@@ -73,8 +73,8 @@ export function parseSession(body: unknown): Session {
     throw new InvalidResponseError('refresh_token', 'is not a token that can be sent in a header')
   }
   const tokenType = raw.token_type ?? 'bearer'
-  if (typeof tokenType !== 'string' || tokenType.toLowerCase() !== 'bearer') {
-    throw new InvalidResponseError('token_type', 'is not "bearer"')
+  if (typeof tokenType !== 'string' || !tokenTypes.includes(tokenType.toLowerCase())) {
+    throw new InvalidResponseError('token_type', `is not "${tokenTypes.join('" or "')}"`)
   }
   const session: Session = {
     type: typeof raw.type === 'string' ? raw.type : 'auth.session',

@@ -374,7 +374,6 @@ function toSession(
           'is not "DPoP": the server did not bind the token to the key',
         )
       }
-      fields.token_type = 'bearer' // the shape parseSession checks; set back below
     }
     // Some servers send expires_in as a string ("3599"); a number it is.
     if (typeof fields.expires_in === 'string' && /^\d+$/.test(fields.expires_in)) {
@@ -382,8 +381,7 @@ function toSession(
     }
     fields.type = 'oauth2'
   }
-  const session: OAuth2Session = parseSession(raw)
-  if (dpop) session.token_type = 'DPoP'
+  const session: OAuth2Session = parseSession(raw, [dpop ? 'dpop' : 'bearer'])
   if (session.refresh_token === undefined && keep.refreshToken !== undefined) {
     session.refresh_token = keep.refreshToken
   }

@@ -30,6 +30,8 @@ interface Sealed {
   record: Stored
 }
 
+// A stored session's token type: Bearer, or DPoP for a session whose tokens are bound to a key (oauth2 dpop).
+const STORED_TOKEN_TYPES = ['bearer', 'dpop']
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 
@@ -71,7 +73,7 @@ export function createCodec(
     }
     let session: SessionRecord['session']
     try {
-      session = parseSession(stored.session)
+      session = parseSession(stored.session, STORED_TOKEN_TYPES)
     } catch (error) {
       throw new StoreError(`${where} does not hold a usable session`, { cause: error })
     }
