@@ -7,6 +7,7 @@ import axios from 'axios'
 import { decodeJwt } from 'jose'
 import { describe, expect, test } from 'vitest'
 import { attachSession } from '../../../src/doors/axios/index.js'
+import { sessionInterceptor } from '../../../src/doors/undici/index.js'
 import { createSessionFetch, OptionError } from '../../../src/index.js'
 import { type OAuth2Options, oauth2 } from '../../../src/protocols/oauth2/index.js'
 import {
@@ -286,13 +287,14 @@ describe('DPoP against oidc-provider', () => {
     expect(await api.getSession()).toBeUndefined()
   })
 
-  test('the axios door refuses a DPoP session (it cannot sign each attempt); bad dpop options are named', () => {
+  test('the axios and undici doors refuse a DPoP session (it cannot sign each attempt); bad dpop options are named', () => {
     const server = { tokenEndpoint: 'https://auth.example.com/token', clientId: 'app' }
     const api = createSessionFetch({
       baseURL: 'https://api.example.com',
       protocol: oauth2({ ...server, dpop: true }),
     })
     expect(() => attachSession(axios.create(), api)).toThrow(OptionError)
+    expect(() => sessionInterceptor(api)).toThrow(/DPoP/)
     expect(() => oauth2({ ...server, dpop: { keyPair: {} as CryptoKeyPair } })).toThrow(/dpop/)
   })
 })
