@@ -135,10 +135,9 @@ export async function serializeFormData(
   form: FormData,
 ): Promise<{ bytes: ArrayBuffer; contentType: string }> {
   const encoded = new Request('http://localhost/', { method: 'POST', body: form })
-  return {
-    bytes: await encoded.arrayBuffer(),
-    contentType: encoded.headers.get('content-type') ?? 'multipart/form-data',
-  }
+  // The Content-Type first: Bun computes it from the unread body and answers null once the body is read.
+  const contentType = encoded.headers.get('content-type') ?? 'multipart/form-data'
+  return { bytes: await encoded.arrayBuffer(), contentType }
 }
 
 /**

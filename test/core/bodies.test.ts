@@ -1,4 +1,5 @@
-import { describe, expect, test } from 'vitest'
+import { afterEach, describe, expect, test, vi } from 'vitest'
+import { serializeFormData } from '../../src/core/bodies.js'
 import { BASE, plantlyApi } from '../helpers/msw.js'
 
 const form = () => {
@@ -80,6 +81,33 @@ describe('a replay after a 401 re-sends identical bytes and headers', () => {
     await plantly.fetch('/plants', init)
     expect([...headers]).toEqual([['x-a', '1']])
     expect(init).toEqual({ method: 'POST', body: 'x', headers })
+  })
+})
+
+describe('FormData is serialized with its boundary on every runtime', () => {
+  afterEach(() => {
+    vi.unstubAllGlobals()
+  })
+
+  test('the multipart Content-Type is read before the body (Bun answers null once the body is read)', async () => {
+    // Bun's Request, as 1.4 behaves: the Content-Type of a FormData body disappears once the body is read.
+    class BodyReadForgetsContentType extends Request {
+      #read = false
+      override async arrayBuffer(): Promise<ArrayBuffer> {
+        this.#read = true
+        return super.arrayBuffer()
+      }
+      override get headers(): Headers {
+        const headers = new Headers(super.headers)
+        if (this.#read) headers.delete('content-type')
+        return headers
+      }
+    }
+    vi.stubGlobal('Request', BodyReadForgetsContentType)
+    const { bytes, contentType } = await serializeFormData(form())
+    const boundary = /^multipart\/form-data; boundary=(.+)$/.exec(contentType)?.[1]
+    expect(boundary).toBeDefined()
+    expect(new TextDecoder().decode(bytes)).toContain(`--${boundary}\r\n`)
   })
 })
 
