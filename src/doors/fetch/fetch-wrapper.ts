@@ -53,10 +53,12 @@ async function discard(response: Response): Promise<boolean> {
 }
 
 // The transport returns a connection to its pool once the end of its body has been handled: one event-loop
-// turn later, not in the same one. (Not a timer: fake timers in tests do not hold it up.)
-const immediate = (globalThis as { setImmediate?: (run: () => void) => unknown }).setImmediate
+// turn later, not in the same one. Not a timer where the runtime has better (fake timers in tests do not hold
+// it up); a timer where it has neither setImmediate nor MessageChannel (edge-runtime's VM).
 function nextTurn(): Promise<void> {
-  if (immediate) return new Promise((resolve) => immediate(resolve))
+  const immediate = (globalThis as { setImmediate?: (run: () => void) => unknown }).setImmediate
+  if (typeof immediate === 'function') return new Promise((resolve) => immediate(resolve))
+  if (typeof MessageChannel !== 'function') return new Promise((resolve) => setTimeout(resolve, 0))
   return new Promise((resolve) => {
     const channel = new MessageChannel()
     channel.port1.onmessage = () => {
