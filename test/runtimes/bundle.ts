@@ -44,3 +44,28 @@ export async function bundleScenario(outdir: string): Promise<void> {
     }
   }
 }
+
+/**
+ * Bundle hosts/peers.ts into `dir/peers.mjs`, beside the `node_modules` where the peers' newest majors are
+ * installed: `undici` and `ky` stay imports, resolved from there, not from the project.
+ */
+export async function bundlePeers(dir: string): Promise<string> {
+  const outfile = join(dir, 'peers.mjs')
+  await build({
+    bundle: true,
+    platform: 'browser',
+    target: 'es2022',
+    format: 'esm',
+    entryPoints: [join(here, 'hosts', 'peers.ts')],
+    outfile,
+    logLevel: 'silent',
+    external: ['undici', 'ky'],
+    alias: {
+      'session-fetch': join(root, 'dist', 'index.js'),
+      'session-fetch/undici': join(root, 'dist', 'undici.js'),
+    },
+    tsconfigRaw: {},
+    absWorkingDir: root,
+  })
+  return outfile
+}

