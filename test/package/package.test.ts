@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -159,20 +159,80 @@ describe('the published package', () => {
     expect(status).toMatchObject({ code: 3, stderr: expect.stringContaining('is not logged in') })
   })
 
-  test('arethetypeswrong: every entry point has the right types for ESM and CommonJS (node16, bundlers)', async () => {
+  test('arethetypeswrong: every entry point has the right types for ESM and CommonJS (node10, node16, bundlers)', async () => {
     const tarball = (await readdir(dir)).find((name) => name.endsWith('.tgz'))
+    // The strict profile: node10 (typesVersions), node16 from CJS and from ESM, bundler.
     const { stdout } = await run(
       'npx',
-      ['attw', join(dir, tarball ?? ''), '--profile', 'node16', '--format', 'json'],
-      {
-        cwd: process.cwd(),
-      },
+      ['attw', join(dir, tarball ?? ''), '--profile', 'strict', '--format', 'json'],
+      { cwd: process.cwd() },
     )
-    const report = JSON.parse(stdout) as { analysis?: { problems?: { resolutionKind?: string }[] } }
-    // node10 cannot resolve subpath exports at all; the package needs Node >= 20 (engines), so it is out of scope.
-    const problems = report.analysis?.problems?.filter((problem) => problem.resolutionKind !== 'node10')
-    expect(problems ?? ['no analysis']).toEqual([])
-  })
+    const report = JSON.parse(stdout) as {
+      analysis?: {
+        problems?: unknown[]
+        entrypoints?: Record<string, { resolutions: Record<string, unknown> }>
+      }
+    }
+    expect(report.analysis?.problems ?? ['no analysis']).toEqual([])
+    const kinds = Object.values(report.analysis?.entrypoints ?? {}).map((entry) =>
+      Object.keys(entry.resolutions).sort().join(','),
+    )
+    expect(new Set(kinds)).toEqual(new Set(['bundler,node10,node16-cjs,node16-esm']))
+  }, 60_000)
+
+  test.each([
+    ['node10', { module: 'commonjs', moduleResolution: 'node10' }, ['cts']],
+    ['node16', { module: 'node16', moduleResolution: 'node16' }, ['cts', 'mts']],
+    ['nodenext', { module: 'nodenext', moduleResolution: 'nodenext' }, ['cts', 'mts']],
+    ['bundler', { module: 'esnext', moduleResolution: 'bundler' }, ['ts']],
+  ] as const)(
+    'every entry point’s types resolve for a consumer compiled with moduleResolution %s',
+    async (name, options, extensions) => {
+      const pkg = JSON.parse(await readFile(join(process.cwd(), 'package.json'), 'utf8')) as {
+        exports: Record<string, unknown>
+      }
+      const specifiers = Object.keys(pkg.exports)
+        .filter((key) => key !== './package.json')
+        .map((key) => `session-fetch${key.slice(1)}`)
+      expect(specifiers.length).toBeGreaterThan(5)
+      // Each module imports every entry point and names one of its exports' types, so an entry that resolves to
+      // nothing, or to `any`, fails to compile.
+      const source = specifiers
+        .map(
+          (specifier, i) =>
+            `import * as entry${i} from '${specifier}'\nexport type Keys${i} = keyof typeof entry${i} & string\nexport const check${i}: Keys${i} extends never ? never : true = true`,
+        )
+        .join('\n')
+      const folder = join(dir, `types-${name}`)
+      await mkdir(folder, { recursive: true })
+      const files = extensions.map((extension) => `consumer.${extension}`)
+      for (const file of files) await writeFile(join(folder, file), source)
+      await writeFile(
+        join(folder, 'tsconfig.json'),
+        JSON.stringify({
+          compilerOptions: {
+            ...options,
+            target: 'es2022',
+            lib: ['es2023', 'dom'],
+            types: [],
+            strict: true,
+            noEmit: true,
+            skipLibCheck: true,
+          },
+          files,
+        }),
+      )
+      const tsc = join(process.cwd(), 'node_modules', 'typescript', 'bin', 'tsc')
+      const compiled = await run(process.execPath, [tsc, '-p', folder, '--pretty', 'false'], {
+        cwd: dir,
+      }).then(
+        () => '',
+        (error: { stdout?: string }) => error.stdout ?? String(error),
+      )
+      expect(compiled).toBe('')
+    },
+    60_000,
+  )
 
   test('publint finds nothing wrong with package.json and the exports map', async () => {
     const { stdout } = await run('npx', ['publint', '--strict'], { cwd: process.cwd() })
