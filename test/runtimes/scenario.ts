@@ -164,7 +164,7 @@ export async function runScenario(base: string): Promise<ScenarioResult> {
           first?.token === token,
           'GET /ahead waited for the refresh instead of going with the current token',
         )
-        await withTimeout(refreshed, 5_000, 'no refresh event within 5 s of the call in the window')
+        await withTimeout(refreshed, 15_000, 'no refresh event within 15 s of the call in the window')
         const after = await counters()
         check(
           after.refreshes - before.refreshes === 1,
@@ -241,7 +241,7 @@ export async function runScenario(base: string): Promise<ScenarioResult> {
         // Abort once the mock holds the request (it never answers it).
         await until(async () => (await counters()).faultsServed > before.faultsServed, 'the request to abort')
         controller.abort()
-        const outcome = await withTimeout(pending, 5_000, 'an aborted call did not settle within 5 s')
+        const outcome = await withTimeout(pending, 15_000, 'an aborted call did not settle within 15 s')
         check(outcome === 'AbortError', `an aborted call ended with ${outcome}, expected AbortError`)
         const res = await plantly.fetch('/after-abort')
         check(res.status === 200, `the call after the abort answered ${res.status}`)
@@ -304,7 +304,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promi
 }
 
 async function until(condition: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 500; i++) {
+  for (let i = 0; i < 1_500; i++) {
     if (await condition()) return
     await new Promise((resolve) => setTimeout(resolve, 10))
   }
