@@ -11,7 +11,7 @@ export const root = join(here, '..', '..')
 
 /** The hosts: each becomes `<name>.mjs` (ES module) or `<name>.js` (classic script). */
 const HOSTS = {
-  esm: ['cli', 'workerd', 'page', 'worker'],
+  esm: ['cli', 'workerd', 'page', 'worker', 'tabs'],
   classic: ['edge', 'service-worker'],
 } as const
 
@@ -27,7 +27,7 @@ export async function bundleScenario(outdir: string): Promise<void> {
     logLevel: 'silent',
     metafile: true,
     // The built package, not the sources that tsconfig `paths` show the type checker.
-    alias: { 'session-fetch': dist },
+    alias: { 'session-fetch': dist, 'session-fetch/browser': join(root, 'dist', 'browser.js') },
     tsconfigRaw: {},
     absWorkingDir: root,
   } as const

@@ -49,6 +49,7 @@ const CONTENT_TYPES: Record<string, string> = {
 
 const PAGES: Record<string, string> = {
   'page.html': '<script type="module" src="/__runtime/page.mjs"></script>',
+  'tabs.html': '<body><script type="module" src="/__runtime/tabs.mjs"></script></body>',
   'worker.html': `<script type="module">
     const worker = new Worker('/__runtime/worker.mjs', { type: 'module' })
     worker.onerror = (event) => report('worker failed to start: ' + (event.message || 'error'))
@@ -511,10 +512,19 @@ type Launch = () => Promise<{
   installMs?: number
 }>
 
-const CONTEXTS: [label: string, html: string, what: string][] = [
+/** What the mock counts after hosts/tabs.ts: one login, one refresh between the tabs, one logout. */
+const TABS_COUNTERS = { logins: 1, refreshes: 1, logouts: 1, maxConcurrentRefreshes: 1, reuseDetected: 0 }
+
+const CONTEXTS: [label: string, html: string, what: string, expected?: typeof TABS_COUNTERS][] = [
   ['page', 'page.html', 'the scenario in a page (module script)'],
   ['worker', 'worker.html', 'the scenario in a module Web Worker'],
   ['service worker', 'service-worker.html', 'the scenario in a Service Worker (classic script)'],
+  [
+    'tabs',
+    'tabs.html',
+    '`browserStore()` in 3 same-origin frames: a storm from all across an expiry (1 refresh), logout reaches all',
+    TABS_COUNTERS,
+  ],
 ]
 
 const closers: (() => Promise<void>)[] = []
@@ -528,7 +538,7 @@ function browserRuntimes(engine: string, launch: Launch): Runtime[] {
   closers.push(async () => {
     if (started) await (await started.catch(() => undefined))?.close()
   })
-  return CONTEXTS.map(([label, html, what], index) => ({
+  return CONTEXTS.map(([label, html, what, expected], index) => ({
     name: `${engine} ${label}`,
     what,
     async prepare() {
@@ -537,10 +547,14 @@ function browserRuntimes(engine: string, launch: Launch): Runtime[] {
         version: `${browser.version} (${browser.source})`,
         installMs: index === 0 ? (browser.installMs ?? 0) : 0,
         run: (files) =>
-          scenario(files, async (url) => {
-            const tab = await browser.open(`${url}/__runtime/${html}`)
-            return { stop: () => tab.close(), output: () => tab.errors() }
-          }),
+          scenario(
+            files,
+            async (url) => {
+              const tab = await browser.open(`${url}/__runtime/${html}`)
+              return { stop: () => tab.close(), output: () => tab.errors() }
+            },
+            expected,
+          ),
       }
     },
   }))
