@@ -749,7 +749,7 @@ async function main(): Promise<number> {
       outcomes.push(outcome)
       const installed = outcome.installMs ? ` (installed in ${seconds(outcome.installMs)})` : ''
       console.log(
-        `${pad(outcome.name, 24)}${pad(outcome.version || '—', 44)}${pad(outcome.status.toUpperCase(), 8)}` +
+        `${pad(outcome.name, 26)}${pad(outcome.version || '—', 44)}${pad(outcome.status.toUpperCase(), 8)}` +
           `${seconds(outcome.ms)}${installed}${outcome.detail && outcome.status !== 'missing' ? `  ${outcome.detail}` : ''}`,
       )
     }
