@@ -1,7 +1,9 @@
 // One benchmark client run, in its own process (forked by bench/run.ts with the same Node flags for every
 // contender). It reads its job from argv[2] (JSON), sends one result over IPC and exits.
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { createSessionFetch } from '../src/index.js'
 import { loadContender } from './contenders/index.js'
-import type { Client } from './contenders/types.js'
+import { type Client, RESOURCE } from './contenders/types.js'
 
 export interface SteadyJob {
   mode: 'steady'
@@ -46,6 +48,38 @@ export interface PairedJob {
   batchRequests: number
   concurrency: number
   warmup: number
+}
+
+/**
+ * A steady stream of GETs through `plantly.fetch` (open loop: `rate` calls per second whatever the answers do)
+ * across several proactive refreshes, each answered by the server after `refreshLatencyMs`. The client's clock
+ * (the `now` option) runs `speed` times faster than the real one, so that tokens of `lifetimeSeconds` with the
+ * default 30 s refresh window and 5 s must-refresh margin expire every few real seconds; the server keeps the
+ * tokens valid for their real lifetime, so no call gets a 401.
+ * - `ahead`: the defaults (refresh-ahead: a call inside the window starts the refresh and is sent at once).
+ * - `blocking`: `mustRefreshMs` equal to `refreshWindowMs`: every call inside the window waits for the refresh.
+ */
+export interface LatencyJob {
+  mode: 'latency'
+  refresh: 'ahead' | 'blocking'
+  url: string
+  rate: number
+  durationMs: number
+  warmup: number
+  speed: number
+  lifetimeSeconds: number
+  refreshLatencyMs: number
+}
+
+export interface LatencyResult {
+  /** One entry per call: ms since the measured stream started, latency in ms, 1 if sent inside the refresh window. */
+  samples: [number, number, 0 | 1][]
+  /** Refreshes during the measured stream. */
+  refreshes: number
+  failures: number
+  firstError: string | undefined
+  /** The client's event-loop delay during the stream (ms): how much of a latency was the loaded machine. */
+  loopDelay: { p99: number; max: number }
 }
 
 /** Per contender, one figure per batch. */
@@ -217,8 +251,99 @@ async function storm(job: StormJob): Promise<StormResult> {
   }
 }
 
-const job = JSON.parse(process.argv[2] ?? '{}') as SteadyJob | StormJob | PairedJob
-const run = job.mode === 'steady' ? steady(job) : job.mode === 'paired' ? paired(job) : storm(job)
+/** The refresh window of the defaults (`refreshWindowMs`), in the client's (virtual) ms. */
+const REFRESH_WINDOW_MS = 30_000
+
+async function latency(job: LatencyJob): Promise<LatencyResult> {
+  await control(job.url, `ttl?seconds=${job.lifetimeSeconds}`)
+  await control(job.url, `refresh-latency?ms=${job.refreshLatencyMs}`)
+  const epoch = Date.now()
+  const origin = performance.now()
+  const now = () => epoch + (performance.now() - origin) * job.speed
+  const plantly = createSessionFetch({
+    baseURL: job.url,
+    now,
+    ...(job.refresh === 'blocking' ? { mustRefreshMs: REFRESH_WINDOW_MS } : {}),
+  })
+  // Where the current token's refresh window starts, on the client's clock (the same formula as the core's).
+  let windowStart = Number.POSITIVE_INFINITY
+  let refreshes = 0
+  const track = ({ session }: { session: { expires_in?: number } }) => {
+    const lifetime = (session.expires_in ?? job.lifetimeSeconds) * 1000
+    windowStart = now() + lifetime - Math.min(REFRESH_WINDOW_MS, lifetime / 2)
+  }
+  plantly.on('login', track)
+  plantly.on('refresh', (event) => {
+    refreshes++
+    track(event)
+  })
+  try {
+    await plantly.login(CREDENTIALS)
+    const get = async () => {
+      const response = await plantly.fetch(RESOURCE)
+      if (response.status !== 200) {
+        await response.body?.cancel()
+        throw new Error(`status ${response.status}`)
+      }
+      await response.json()
+    }
+    // Unmeasured warm-up (JIT, connections), well before the first refresh window opens.
+    await pool({ get }, job.warmup, 16)
+    refreshes = 0
+    const samples: LatencyResult['samples'] = []
+    let failures = 0
+    let firstError: string | undefined
+    const calls: Promise<void>[] = []
+    const loop = monitorEventLoopDelay({ resolution: 5 })
+    loop.enable()
+    const start = performance.now()
+    let sent = 0
+    for (;;) {
+      const elapsed = performance.now() - start
+      if (elapsed >= job.durationMs) break
+      const due = Math.floor((elapsed * job.rate) / 1000)
+      while (sent < due) {
+        sent++
+        const at = performance.now()
+        const inside = now() >= windowStart ? 1 : 0
+        calls.push(
+          get().then(
+            () => {
+              samples.push([
+                Math.round((at - start) * 10) / 10,
+                Math.round((performance.now() - at) * 100) / 100,
+                inside,
+              ])
+            },
+            (error: unknown) => {
+              failures++
+              firstError ??= String(error).slice(0, 160)
+            },
+          ),
+        )
+      }
+      await sleep(1)
+    }
+    await Promise.all(calls)
+    loop.disable()
+    samples.sort((a, b) => a[0] - b[0])
+    const loopDelay = { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 }
+    return { samples, refreshes, failures, firstError, loopDelay }
+  } finally {
+    await control(job.url, 'ttl?seconds=3600')
+    await control(job.url, 'refresh-latency?ms=0')
+  }
+}
+
+const job = JSON.parse(process.argv[2] ?? '{}') as SteadyJob | StormJob | PairedJob | LatencyJob
+const run =
+  job.mode === 'steady'
+    ? steady(job)
+    : job.mode === 'paired'
+      ? paired(job)
+      : job.mode === 'latency'
+        ? latency(job)
+        : storm(job)
 run.then(
   (result) => {
     process.send?.({ ok: true, result }, () => process.exit(0))

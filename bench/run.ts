@@ -7,11 +7,20 @@ import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { build } from 'esbuild'
-import type { PairedJob, PairedResult, SteadyJob, SteadyResult, StormJob, StormResult } from './client.js'
+import type {
+  LatencyJob,
+  LatencyResult,
+  PairedJob,
+  PairedResult,
+  SteadyJob,
+  SteadyResult,
+  StormJob,
+  StormResult,
+} from './client.js'
 import { contenders } from './contenders/index.js'
 import type { MemoryResult } from './memory.js'
 import type { OverheadResult } from './overhead.js'
-import { type Report, renderResults } from './report.js'
+import { type LatencySamples, type LatencyStats, type Report, renderResults } from './report.js'
 import { sizes } from './size.js'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
@@ -20,20 +29,36 @@ const out = `${here}.build/`
 const CLIENT_FLAGS: string[] = []
 const REFERENCE = 'bare-fetch'
 const NO_SESSION = new Set(['bare-fetch', 'undici-request']) // fixed header: no expiry handling to measure
+/** Contenders that import undici from npm (left out of the one-process phase). */
+const USES_UNDICI = new Set(['undici-request', 'session-fetch-undici'])
+/** A contender measured against another reference too (same rounds): the door against what it wraps. */
+const ALSO_AGAINST: Record<string, string> = { 'session-fetch-undici': 'undici-request' }
+
+/**
+ * Defaults: a short run (about 6 minutes on the shared 2-core machine); `BENCH_FULL=1 npm run bench` takes the
+ * longer figures (about 40 minutes). Every option can still be given on the command line.
+ */
+const FULL = process.env.BENCH_FULL === '1'
+const byDefault = (short: number, full: number) => String(FULL ? full : short)
 
 const { values: args } = parseArgs({
   options: {
-    only: { type: 'string', default: 'steady,paired,overhead,storm,memory,size' },
-    rounds: { type: 'string', default: '5' },
-    requests: { type: 'string', default: '20000' },
+    only: { type: 'string', default: 'steady,paired,overhead,latency,storm,memory,size' },
+    rounds: { type: 'string', default: byDefault(3, 5) },
+    requests: { type: 'string', default: byDefault(6000, 20000) },
     concurrency: { type: 'string', default: '64' },
-    warmup: { type: 'string', default: '2000' },
-    'storm-rounds': { type: 'string', default: '3' },
-    batches: { type: 'string', default: '12' },
-    'batch-requests': { type: 'string', default: '5000' },
-    burst: { type: 'string', default: '10000' },
-    'revoke-after': { type: 'string', default: '2000' },
-    'memory-requests': { type: 'string', default: '1000000' },
+    warmup: { type: 'string', default: byDefault(1000, 2000) },
+    'storm-rounds': { type: 'string', default: byDefault(1, 3) },
+    batches: { type: 'string', default: byDefault(6, 12) },
+    'batch-requests': { type: 'string', default: byDefault(2000, 5000) },
+    burst: { type: 'string', default: byDefault(3000, 10000) },
+    'revoke-after': { type: 'string', default: byDefault(600, 2000) },
+    'storm-ttl': { type: 'string', default: byDefault(6, 20) },
+    'memory-requests': { type: 'string', default: byDefault(200000, 1000000) },
+    'overhead-calls': { type: 'string', default: byDefault(50000, 200000) },
+    'latency-rounds': { type: 'string', default: byDefault(3, 5) },
+    'latency-rate': { type: 'string', default: '100' },
+    'latency-duration': { type: 'string', default: byDefault(9000, 20000) },
     contenders: { type: 'string', default: Object.keys(contenders).join(',') },
   },
 })
@@ -143,7 +168,25 @@ async function steady(url: string): Promise<NonNullable<Report['steady']>> {
     const cpu = perRound.map((r) => (r[name] as SteadyResult).cpuUs / (r[name] as SteadyResult).requests)
     const rpsRatio = perRound.map((r, i) => (rps[i] as number) / reference(r).rps)
     const cpuRatio = perRound.map((r, i) => (cpu[i] as number) / reference(r).cpu)
+    const other = ALSO_AGAINST[name]
+    const against =
+      other && names.includes(other)
+        ? {
+            reference: other,
+            throughputRatios: perRound.map((r, i) => (rps[i] as number) / reference(r, other).rps),
+            cpuRatios: perRound.map((r, i) => (cpu[i] as number) / reference(r, other).cpu),
+          }
+        : undefined
     return {
+      ...(against
+        ? {
+            against: {
+              ...against,
+              throughputRatio: median(against.throughputRatios),
+              cpuRatio: median(against.cpuRatios),
+            },
+          }
+        : {}),
       name,
       rps: median(rps),
       cpuUsPerRequest: median(cpu),
@@ -159,7 +202,7 @@ async function steady(url: string): Promise<NonNullable<Report['steady']>> {
 
 async function pairedPhase(url: string): Promise<NonNullable<Report['paired']>> {
   // undici from npm installs its own global dispatcher, which would change the platform's fetch for the rest.
-  const together = names.filter((name) => name !== 'undici-request')
+  const together = names.filter((name) => !USES_UNDICI.has(name))
   const job: PairedJob = {
     mode: 'paired',
     contenders: together,
@@ -192,8 +235,8 @@ async function pairedPhase(url: string): Promise<NonNullable<Report['paired']>> 
   return { batches: job.batches, batchRequests: job.batchRequests, concurrency: job.concurrency, rows }
 }
 
-function reference(round: Record<string, SteadyResult>): { rps: number; cpu: number } {
-  const ref = round[REFERENCE] as SteadyResult
+function reference(round: Record<string, SteadyResult>, name = REFERENCE): { rps: number; cpu: number } {
+  const ref = round[name] as SteadyResult
   return { rps: (ref.requests / ref.elapsedMs) * 1000, cpu: ref.cpuUs / ref.requests }
 }
 
@@ -213,7 +256,7 @@ async function storm(url: string): Promise<NonNullable<Report['storm']>> {
           burst,
           kind,
           revokeAfter: Number(args['revoke-after']),
-          expiringTtlSeconds: 20,
+          expiringTtlSeconds: Number(args['storm-ttl']),
           timeoutMs: 120_000,
         }
         const result = await child<StormResult>('client.mjs', [JSON.stringify(job)], CLIENT_FLAGS, 300_000)
@@ -270,6 +313,72 @@ async function storm(url: string): Promise<NonNullable<Report['storm']>> {
   return { rounds, burst, revokeAfter: Number(args['revoke-after']), rows }
 }
 
+/** Nearest-rank percentiles of latencies (ms). */
+function stats(values: number[]): LatencyStats {
+  const sorted = [...values].sort((a, b) => a - b)
+  const at = (q: number) => sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN
+  return { n: sorted.length, p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1] ?? Number.NaN }
+}
+
+async function latencyPhase(
+  url: string,
+): Promise<{ summary: NonNullable<Report['latency']>; samples: LatencySamples }> {
+  const rounds = Number(args['latency-rounds'])
+  const modes = ['ahead', 'blocking'] as const
+  const base = {
+    mode: 'latency' as const,
+    url,
+    rate: Number(args['latency-rate']),
+    durationMs: Number(args['latency-duration']),
+    warmup: 500,
+    speed: 80,
+    lifetimeSeconds: 120,
+    refreshLatencyMs: 100,
+  }
+  const runs: Record<(typeof modes)[number], LatencyResult[]> = { ahead: [], blocking: [] }
+  for (let round = 0; round < rounds; round++) {
+    // Alternate which mode goes first, so neither always follows the other.
+    for (const mode of round % 2 ? [...modes].reverse() : modes) {
+      const job: LatencyJob = { ...base, refresh: mode }
+      const result = await child<LatencyResult>('client.mjs', [JSON.stringify(job)], CLIENT_FLAGS, 300_000)
+      runs[mode].push(result)
+      const inside = stats(result.samples.filter((s) => s[2] === 1).map((s) => s[1]))
+      const outside = stats(result.samples.filter((s) => s[2] === 0).map((s) => s[1]))
+      log(
+        `latency round ${round + 1}/${rounds} ${mode}: ${result.refreshes} refreshes, ${result.failures} failures; ` +
+          `inside the window p50 ${inside.p50} p99 ${inside.p99} max ${inside.max} ms (${inside.n}), ` +
+          `outside p50 ${outside.p50} p99 ${outside.p99} max ${outside.max} ms (${outside.n}); ` +
+          `event-loop delay p99 ${result.loopDelay.p99.toFixed(1)} max ${result.loopDelay.max.toFixed(1)} ms`,
+      )
+    }
+  }
+  const rows = modes.map((mode) => {
+    const perRound = runs[mode].map((result) => ({
+      inside: stats(result.samples.filter((s) => s[2] === 1).map((s) => s[1])),
+      outside: stats(result.samples.filter((s) => s[2] === 0).map((s) => s[1])),
+      refreshes: result.refreshes,
+      failures: result.failures,
+      loopDelayMaxMs: result.loopDelay.max,
+    }))
+    const all = runs[mode].flatMap((result) => result.samples)
+    const p99Ratios = perRound.map((r) => r.inside.p99 / r.outside.p99)
+    return {
+      mode,
+      rounds: perRound,
+      inside: stats(all.filter((s) => s[2] === 1).map((s) => s[1])),
+      outside: stats(all.filter((s) => s[2] === 0).map((s) => s[1])),
+      p99Ratios,
+      p99Ratio: median(p99Ratios),
+      firstError: runs[mode].find((r) => r.firstError)?.firstError,
+    }
+  })
+  const { mode: _mode, url: _url, ...settings } = base
+  return {
+    summary: { ...settings, rounds, refreshWindowMs: 30_000, mustRefreshMs: 5_000, rows },
+    samples: { ahead: runs.ahead[0]?.samples ?? [], blocking: runs.blocking[0]?.samples ?? [] },
+  }
+}
+
 async function memory(): Promise<MemoryResult> {
   const total = Number(args['memory-requests'])
   const result = await child<MemoryResult>(
@@ -304,14 +413,24 @@ async function main(): Promise<void> {
   }
   if (phases.has('memory')) report.memory = await memory()
   if (phases.has('overhead')) {
-    report.overhead = await child<OverheadResult>('overhead.mjs', ['200000', '7'], CLIENT_FLAGS, 900_000)
+    report.overhead = await child<OverheadResult>(
+      'overhead.mjs',
+      [args['overhead-calls'], FULL ? '7' : '5'],
+      CLIENT_FLAGS,
+      900_000,
+    )
     log(`overhead: ${JSON.stringify(report.overhead)}`)
   }
-  if (phases.has('steady') || phases.has('paired') || phases.has('storm')) {
+  if (['steady', 'paired', 'latency', 'storm'].some((phase) => phases.has(phase))) {
     const server = await startServer()
     try {
       if (phases.has('steady')) report.steady = await steady(server.url)
       if (phases.has('paired')) report.paired = await pairedPhase(server.url)
+      if (phases.has('latency')) {
+        const { summary, samples } = await latencyPhase(server.url)
+        report.latency = summary
+        writeFileSync(`${here}latency-samples.json`, `${JSON.stringify(samples)}\n`)
+      }
       if (phases.has('storm')) report.storm = await storm(server.url)
     } finally {
       server.proc.kill()

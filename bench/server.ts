@@ -87,6 +87,9 @@ function control(req: IncomingMessage, res: ServerResponse, url: URL): void {
   } else if (action === 'ttl') {
     // Lifetime of the access tokens issued from now on (logins and refreshes).
     mock.options.accessTtlSeconds = Number(url.searchParams.get('seconds') ?? 3600)
+  } else if (action === 'refresh-latency') {
+    // How long the server takes to answer a refresh (PUT), in ms.
+    mock.options.refreshLatencyMs = Number(url.searchParams.get('ms') ?? 0)
   } else if (action !== 'counts') {
     res.writeHead(404).end()
     return

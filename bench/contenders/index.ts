@@ -10,6 +10,7 @@ export const contenders: Record<string, () => Promise<{ default: Contender }>> =
   'session-fetch': () => import('./session-fetch.js'),
   'session-fetch-axios': () => import('./session-fetch-axios.js'),
   'session-fetch-ofetch': () => import('./session-fetch-ofetch.js'),
+  'session-fetch-undici': () => import('./session-fetch-undici.js'),
   'ofetch-hooks': () => import('./ofetch-hooks.js'),
   'ky-hooks': () => import('./ky-hooks.js'),
   'axios-auth-refresh': () => import('./axios-auth-refresh.js'),
