@@ -243,12 +243,22 @@ function absoluteURL(config: InternalAxiosRequestConfig): string | undefined {
         ? `${base.replace(/\/+$/, '')}/${url.replace(/^\/+/, '')}`
         : base
       : url
+  const page = (globalThis as { location?: { href?: string } }).location?.href
+  // Consecutive requests mostly go to the same URL: the last one is parsed once (a pure function of its input).
+  if (full === parsed.full && page === parsed.page) return parsed.href
+  let href: string | undefined
   try {
-    const page = (globalThis as { location?: { href?: string } }).location?.href
-    return new URL(full, page).href
+    href = new URL(full, page).href
   } catch {
-    return undefined
+    href = undefined
   }
+  parsed = { full, page, href }
+  return href
+}
+let parsed: { full: string; page: string | undefined; href: string | undefined } = {
+  full: '',
+  page: undefined,
+  href: undefined,
 }
 
 // The URL that answered, when axios followed redirects and says where to: Node's http adapter

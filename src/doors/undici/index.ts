@@ -41,9 +41,10 @@ type FlatHeaders = string[]
  */
 export function sessionInterceptor(plantly: SessionSource): Dispatcher.DispatcherComposeInterceptor {
   const pipeline = pipelineOf(plantly, 'plantly')
+  const originOf = lastOrigin()
   return (dispatch) =>
     function sessionDispatch(opts, handler) {
-      const url = requestURL(opts)
+      const url = requestURL(opts, originOf)
       const pass =
         url === undefined ||
         Boolean(opts.upgrade) ||
@@ -203,10 +204,24 @@ function signalOf(opts: Options): AbortSignal | undefined {
   return signal instanceof AbortSignal ? signal : undefined
 }
 
-function requestURL(opts: Options): string | undefined {
+// The origin of an `origin` option given as a string, parsed once for consecutive requests to the same one
+// (undici.request passes the same string for every call to a host; parsing it is most of this door's own cost).
+function lastOrigin(): (origin: string) => string {
+  let raw: string | undefined
+  let parsed = ''
+  return (origin) => {
+    if (origin !== raw) {
+      parsed = new URL(origin).origin // throws before the cache changes
+      raw = origin
+    }
+    return parsed
+  }
+}
+
+function requestURL(opts: Options, originOf: (origin: string) => string): string | undefined {
   if (opts.origin === undefined) return undefined
   try {
-    const origin = typeof opts.origin === 'string' ? new URL(opts.origin).origin : opts.origin.origin
+    const origin = typeof opts.origin === 'string' ? originOf(opts.origin) : opts.origin.origin
     return origin + (opts.path.startsWith('/') ? opts.path : `/${opts.path}`)
   } catch {
     return undefined
