@@ -7,6 +7,7 @@ import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { build } from 'esbuild'
+import { renderCharts } from './charts.js'
 import type {
   LatencyJob,
   LatencyResult,
@@ -110,6 +111,14 @@ async function startServer(): Promise<{ url: string; proc: ChildProcess }> {
     proc.once('exit', (code) => reject(new Error(`server exited with ${code}`)))
   })
   return { url, proc }
+}
+
+/** The SVG charts beside RESULTS.md, from the report and the latency phase's samples. */
+async function charts(report: Report): Promise<void> {
+  const file = `${here}latency-samples.json`
+  const samples = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as LatencySamples) : undefined
+  const written = await renderCharts(report, samples, here)
+  log(`charts: ${written.join(', ') || 'none'}`)
 }
 
 /** The hand-written analysis appended to RESULTS.md. */
@@ -395,6 +404,7 @@ async function main(): Promise<void> {
   if (args.only === 'render') {
     // Re-render RESULTS.md from the last results.json (after editing bench/report.ts).
     const saved = JSON.parse(readFileSync(`${here}results.json`, 'utf8')) as Report
+    await charts(saved)
     writeFileSync(`${here}RESULTS.md`, renderResults(saved, notes()))
     return
   }
@@ -460,6 +470,7 @@ async function main(): Promise<void> {
     }
   }
   writeFileSync(`${here}results.json`, `${JSON.stringify(merged, null, 2)}\n`)
+  await charts(merged)
   writeFileSync(`${here}RESULTS.md`, renderResults(merged, notes()))
   log(`wrote ${here}RESULTS.md`)
 }
