@@ -47,6 +47,15 @@ export interface StormRow {
   firstError: string | undefined
 }
 
+export interface PairedReport {
+  batches: number
+  batchRequests: number
+  concurrency: number
+  /** What every ratio divides by (bare-fetch when absent). */
+  reference?: string | undefined
+  rows: SteadyRow[]
+}
+
 /** Latencies in ms (nearest-rank percentiles). */
 export interface LatencyStats {
   n: number
@@ -100,8 +109,18 @@ export interface Report {
   /** When each section was last measured (a partial run keeps the other sections). */
   sectionDates?: Record<string, string> | undefined
   steady?: { rounds: number; requests: number; concurrency: number; rows: SteadyRow[] } | undefined
-  storm?: { rounds: number; burst: number; revokeAfter: number; rows: StormRow[] } | undefined
-  paired?: { batches: number; batchRequests: number; concurrency: number; rows: SteadyRow[] } | undefined
+  storm?:
+    | {
+        rounds: number
+        burst: number
+        revokeAfter: number
+        ttlSeconds?: number | undefined
+        rows: StormRow[]
+      }
+    | undefined
+  paired?: PairedReport | undefined
+  /** The undici door and undici.request alone, in one process of their own (reference: undici-request). */
+  pairedUndici?: PairedReport | undefined
   latency?: LatencyReport | undefined
   memory?: MemoryResult | undefined
   overhead?: OverheadResult | undefined
@@ -237,6 +256,38 @@ function latencySection(latency: LatencyReport): string[] {
   return lines
 }
 
+function pairedUndiciSection(paired: PairedReport): string[] {
+  const reference = paired.reference ?? 'undici-request'
+  const lines = [
+    '## The undici door, one process',
+    '',
+    `\`undici.request\` through an Agent composed with \`sessionInterceptor\` against \`undici.request\` alone ` +
+      `(fixed header, undici's default Agent), both in one client process, ${paired.batches} alternating batches of ` +
+      `${paired.batchRequests.toLocaleString('en')} calls at concurrency ${paired.concurrency}; ratios are to ` +
+      `${reference} in the same rotation.`,
+    '',
+    `| contender | req/s | CPU µs/req | throughput × ${reference} | CPU × ${reference} | per-batch throughput ratios | per-batch CPU ratios | failures |`,
+    '| --- | ---: | ---: | ---: | ---: | --- | --- | ---: |',
+  ]
+  for (const row of paired.rows) {
+    lines.push(
+      `| ${row.name} | ${Math.round(row.rps)} | ${fixed(row.cpuUsPerRequest, 1)} | ${fixed(row.throughputRatio)} | ` +
+        `${fixed(row.cpuRatio)} | ${row.throughputRatios.map((v) => fixed(v)).join(' ')} | ` +
+        `${row.cpuRatios.map((v) => fixed(v)).join(' ')} | ${row.failures} |`,
+    )
+  }
+  const door = paired.rows.find((row) => row.name !== reference)
+  if (door) {
+    lines.push(
+      '',
+      `Goal: throughput ≥ 0.90 × ${reference}: ${fixed(door.throughputRatio)} (per-batch ` +
+        `${spread(door.throughputRatios)}, ${mark(door.throughputRatio >= 0.9)}); CPU per request ` +
+        `${fixed(door.cpuRatio)} × (per-batch ${spread(door.cpuRatios)}).`,
+    )
+  }
+  return lines
+}
+
 function pairedSection(paired: NonNullable<Report['paired']>): string[] {
   const lines = [
     '## Steady state, one process',
@@ -291,8 +342,8 @@ function stormSection(storm: NonNullable<Report['storm']>): string[] {
       'when a used one comes back (the Plantly contract), so uncoordinated refreshes fail.',
     '',
     '- **none**: the burst with a valid token (the reference).',
-    '- **expired**: the access token (20 s lifetime, known from `expires_in` and the JWT) has just expired when ' +
-      'the burst starts; the server refuses it too. Every case starts its measured burst 20.3 s after the login, ' +
+    `- **expired**: the access token (${storm.ttlSeconds ?? 20} s lifetime, known from \`expires_in\` and the JWT) has just expired when ` +
+      `the burst starts; the server refuses it too. Every case starts its measured burst ${(storm.ttlSeconds ?? 20) + 0.3} s after the login, ` +
       'so the reference idles as long.',
     `- **revoked**: the server ends the token after answering ${storm.revokeAfter.toLocaleString('en')} calls of ` +
       'the burst; nothing tells the client beforehand, so every call still in flight gets a 401 and has to be ' +
@@ -429,6 +480,7 @@ export function renderResults(report: Report, notes = ''): string {
   ]
   if (report.steady) lines.push(...steadySection(report.steady), '')
   if (report.paired) lines.push(...pairedSection(report.paired), '')
+  if (report.pairedUndici) lines.push(...pairedUndiciSection(report.pairedUndici), '')
   if (report.overhead) lines.push(...overheadSection(report.overhead), '')
   if (report.latency) lines.push(...latencySection(report.latency), '')
   if (report.storm) lines.push(...stormSection(report.storm), '')

@@ -52,9 +52,9 @@ const { values: args } = parseArgs({
     'storm-rounds': { type: 'string', default: byDefault(1, 3) },
     batches: { type: 'string', default: byDefault(6, 12) },
     'batch-requests': { type: 'string', default: byDefault(2000, 5000) },
-    burst: { type: 'string', default: byDefault(3000, 10000) },
-    'revoke-after': { type: 'string', default: byDefault(600, 2000) },
-    'storm-ttl': { type: 'string', default: byDefault(6, 20) },
+    burst: { type: 'string', default: byDefault(2000, 10000) },
+    'revoke-after': { type: 'string', default: byDefault(400, 2000) },
+    'storm-ttl': { type: 'string', default: '20' },
     'memory-requests': { type: 'string', default: byDefault(200000, 1000000) },
     'overhead-calls': { type: 'string', default: byDefault(50000, 200000) },
     'latency-rounds': { type: 'string', default: byDefault(3, 5) },
@@ -211,7 +211,25 @@ async function steady(url: string): Promise<NonNullable<Report['steady']>> {
 
 async function pairedPhase(url: string): Promise<NonNullable<Report['paired']>> {
   // undici from npm installs its own global dispatcher, which would change the platform's fetch for the rest.
-  const together = names.filter((name) => !USES_UNDICI.has(name))
+  return pairedJob(
+    url,
+    names.filter((name) => !USES_UNDICI.has(name)),
+    REFERENCE,
+  )
+}
+
+/** The undici door against undici.request alone, in one process of their own. */
+async function pairedUndiciPhase(url: string): Promise<NonNullable<Report['pairedUndici']> | undefined> {
+  const together = names.filter((name) => USES_UNDICI.has(name))
+  if (!together.includes('undici-request') || together.length < 2) return undefined
+  return pairedJob(url, together, 'undici-request')
+}
+
+async function pairedJob(
+  url: string,
+  together: string[],
+  referenceName: string,
+): Promise<NonNullable<Report['paired']>> {
   const job: PairedJob = {
     mode: 'paired',
     contenders: together,
@@ -222,7 +240,7 @@ async function pairedPhase(url: string): Promise<NonNullable<Report['paired']>> 
     warmup: Number(args.warmup),
   }
   const result = await child<PairedResult>('client.mjs', [JSON.stringify(job)], CLIENT_FLAGS, 1_800_000)
-  const ref = result[REFERENCE] as PairedResult[string]
+  const ref = result[referenceName] as PairedResult[string]
   const rows = together.map((name) => {
     const mine = result[name] as PairedResult[string]
     const throughputRatios = mine.elapsedMs.map((ms, i) => (ref.elapsedMs[i] as number) / ms)
@@ -239,9 +257,15 @@ async function pairedPhase(url: string): Promise<NonNullable<Report['paired']>> 
     }
   })
   log(
-    `paired: ${rows.map((r) => `${r.name} ${r.throughputRatio.toFixed(2)}/${r.cpuRatio.toFixed(2)}`).join(', ')}`,
+    `paired (÷ ${referenceName}): ${rows.map((r) => `${r.name} ${r.throughputRatio.toFixed(2)}/${r.cpuRatio.toFixed(2)}`).join(', ')}`,
   )
-  return { batches: job.batches, batchRequests: job.batchRequests, concurrency: job.concurrency, rows }
+  return {
+    batches: job.batches,
+    batchRequests: job.batchRequests,
+    concurrency: job.concurrency,
+    reference: referenceName,
+    rows,
+  }
 }
 
 function reference(round: Record<string, SteadyResult>, name = REFERENCE): { rps: number; cpu: number } {
@@ -254,8 +278,14 @@ async function storm(url: string): Promise<NonNullable<Report['storm']>> {
   const burst = Number(args.burst)
   const kinds = ['none', 'expired', 'revoked'] as const
   const runs: { name: string; kind: StormJob['kind']; round: number; result: StormResult }[] = []
+  // Every case idles a token lifetime: the short run keeps to this package's doors and the references (the
+  // peers, whose bursts mostly fail, run with BENCH_FULL=1 or when named with --contenders).
+  const stormNames =
+    FULL || args.contenders !== Object.keys(contenders).join(',')
+      ? names
+      : names.filter((name) => NO_SESSION.has(name) || name.startsWith('session-fetch'))
   for (let round = 0; round < rounds; round++) {
-    const order = names.map((_, i) => names[(i + round) % names.length] as string)
+    const order = stormNames.map((_, i) => stormNames[(i + round) % stormNames.length] as string)
     for (const name of order) {
       for (const kind of NO_SESSION.has(name) ? (['none'] as const) : kinds) {
         const job: StormJob = {
@@ -281,7 +311,7 @@ async function storm(url: string): Promise<NonNullable<Report['storm']>> {
   }
   const rtts = runs.flatMap((run) => (run.result.refreshRttMs === undefined ? [] : [run.result.refreshRttMs]))
   const refreshRtt = median(rtts)
-  const rows = names.flatMap((name) =>
+  const rows = stormNames.flatMap((name) =>
     (NO_SESSION.has(name) ? (['none'] as const) : kinds).map((kind) => {
       const mine = runs.filter((run) => run.name === name && run.kind === kind)
       // Each case is compared with the burst without expiry of the same contender in the same round.
@@ -319,7 +349,13 @@ async function storm(url: string): Promise<NonNullable<Report['storm']>> {
       }
     }),
   )
-  return { rounds, burst, revokeAfter: Number(args['revoke-after']), rows }
+  return {
+    rounds,
+    burst,
+    revokeAfter: Number(args['revoke-after']),
+    ttlSeconds: Number(args['storm-ttl']),
+    rows,
+  }
 }
 
 /** Nearest-rank percentiles of latencies (ms). */
@@ -435,7 +471,10 @@ async function main(): Promise<void> {
     const server = await startServer()
     try {
       if (phases.has('steady')) report.steady = await steady(server.url)
-      if (phases.has('paired')) report.paired = await pairedPhase(server.url)
+      if (phases.has('paired')) {
+        report.paired = await pairedPhase(server.url)
+        report.pairedUndici = await pairedUndiciPhase(server.url)
+      }
       if (phases.has('latency')) {
         const { summary, samples } = await latencyPhase(server.url)
         report.latency = summary
