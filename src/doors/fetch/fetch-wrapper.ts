@@ -56,16 +56,18 @@ async function discard(response: Response): Promise<boolean> {
 // turn later, not in the same one. Not a timer where the runtime has better (fake timers in tests do not hold
 // it up); a timer where it has neither setImmediate nor MessageChannel (edge-runtime's VM).
 function nextTurn(): Promise<void> {
-  const immediate = (globalThis as { setImmediate?: (run: () => void) => unknown }).setImmediate
-  if (typeof immediate === 'function') return new Promise((resolve) => immediate(resolve))
-  if (typeof MessageChannel !== 'function') return new Promise((resolve) => setTimeout(resolve, 0))
   return new Promise((resolve) => {
-    const channel = new MessageChannel()
-    channel.port1.onmessage = () => {
-      channel.port1.close()
-      resolve()
+    const immediate = (globalThis as { setImmediate?: (run: () => void) => unknown }).setImmediate
+    if (typeof immediate === 'function') immediate(resolve)
+    else if (typeof MessageChannel !== 'function') setTimeout(resolve, 0)
+    else {
+      const channel = new MessageChannel()
+      channel.port1.onmessage = () => {
+        channel.port1.close()
+        resolve()
+      }
+      channel.port2.postMessage(0)
     }
-    channel.port2.postMessage(undefined)
   })
 }
 
