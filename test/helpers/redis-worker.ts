@@ -14,7 +14,11 @@ const env = (name: string): string => {
 const DEMO_USER = { email_address: 'demo@plantly.test', password: 'plantly' }
 const store = process.env.SF_FILE
   ? fileStore({ path: process.env.SF_FILE })
-  : redisStore({ url: env('SF_REDIS_URL'), key: env('SF_KEY') })
+  : redisStore({
+      url: env('SF_REDIS_URL'),
+      key: env('SF_KEY'),
+      ...(process.env.SF_LOCK_LEASE_MS ? { lockLeaseMs: Number(process.env.SF_LOCK_LEASE_MS) } : {}),
+    })
 const plantly = createSessionFetch({
   baseURL: env('SF_BASE_URL'),
   store,

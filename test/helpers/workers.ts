@@ -29,6 +29,8 @@ export type WorkerEnv = {
   refreshTimeoutMs?: number
   /** Give the instance `credentials` (the mock's demo user) for unattended logins. */
   credentials?: boolean
+  /** The store's `lockLeaseMs`. */
+  lockLeaseMs?: number
 } & (
   | { redisURL: string; key: string; file?: undefined }
   | { file: string; redisURL?: undefined; key?: undefined }
@@ -52,6 +54,7 @@ function startWorker(env: WorkerEnv): Promise<Worker> {
       SF_FILE: env.file ?? '',
       SF_REFRESH_TIMEOUT_MS: String(env.refreshTimeoutMs ?? 10_000),
       SF_CREDENTIALS: env.credentials ? '1' : '',
+      SF_LOCK_LEASE_MS: env.lockLeaseMs === undefined ? '' : String(env.lockLeaseMs),
     },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })

@@ -47,6 +47,14 @@ interface CommonOptions {
    */
   commandTimeoutMs?: number
   /**
+   * The Redis lease of the refresh lock, in ms. The holder's watchdog extends it every third of the lease while
+   * the holder runs, so a refresh slower than the lease keeps the lock; a holder that dies stops extending and
+   * the others take over once the lease ends. Shorter means a crashed holder blocks the others for less time,
+   * but a process that freezes (or loses Redis) for longer than the lease loses the lock.
+   * @default the session's lease (2 × `refreshTimeoutMs` + 1 s)
+   */
+  lockLeaseMs?: number
+  /**
    * The clock the session core uses (pass the same `now` you give `createSessionFetch`). Used to translate the
    * session's times to and from Redis' clock.
    * @default Date.now
@@ -91,6 +99,7 @@ export interface ResolvedRedisStoreOptions {
   name: string
   encryptionKey: Uint8Array | undefined
   commandTimeoutMs: number
+  lockLeaseMs: number | undefined
   now: () => number
   onError: (error: Error) => void
 }
@@ -99,6 +108,7 @@ const OPTIONS = {
   key: true,
   encryptionKey: true,
   commandTimeoutMs: true,
+  lockLeaseMs: true,
   now: true,
   onError: true,
   url: true,
@@ -176,7 +186,15 @@ export function resolveRedisStoreOptions(options: RedisStoreOptions): ResolvedRe
     // A copy, so a caller reusing its buffer cannot change the key under a running store.
     encryptionKey: encryptionKey && new Uint8Array(encryptionKey),
     commandTimeoutMs: parseDuration(options.commandTimeoutMs ?? 5_000, 'commandTimeoutMs', true),
+    lockLeaseMs: options.lockLeaseMs === undefined ? undefined : Math.ceil(parseLease(options.lockLeaseMs)),
     now: now ?? Date.now,
     onError: onError ?? (() => {}),
   }
+}
+
+// A watchdog ticks every third of the lease: below 30 ms it would be a busy loop.
+function parseLease(value: unknown): number {
+  const lease = parseDuration(value, 'lockLeaseMs', true)
+  if (lease < 30) throw new OptionError('lockLeaseMs', `expected at least 30 ms, got ${lease}`)
+  return lease
 }

@@ -39,7 +39,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   const codec = createCodec(key, resolved.encryptionKey)
   const commands = createCommands(resolved)
   const offsetMs = createRedisClock(commands.send, resolved.now)
-  const locking = createRedisLock(commands, `${key}:lock`, channel)
+  const locking = createRedisLock(commands, `${key}:lock`, channel, resolved.lockLeaseMs)
   const subscription = createSubscription(commands, channel, {
     read,
     decode: (change) => snapshot(change.version, change.data || undefined, change.reason, change.writer),

@@ -45,3 +45,13 @@ redis.call('DEL', KEYS[1])
 redis.call('PUBLISH', ARGV[2], ARGV[3])
 return 1
 `)
+
+/**
+ * Extend the lock's lease only if this owner still holds it (compare-and-extend). KEYS[1] = the lock; ARGV = owner
+ * token, lease ms. Answers 1 when extended, 0 when the lock is gone or someone else's (the lease had ended).
+ */
+export const EXTEND = script(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+`)

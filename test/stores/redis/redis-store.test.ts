@@ -127,12 +127,11 @@ describe('lock', () => {
     expect(await (await plainClient()).exists(`${key}:lock`)).toBe(0)
   })
 
-  test('a stuck holder’s lease expires; its late release does not delete the next holder’s lock', async () => {
+  test('a holder slower than 3 × its lease keeps the lock: its watchdog extends the lease while it runs', async () => {
     const key = uniqueKey()
     const [a, b] = [testStore({ key }), testStore({ key })]
     const inspector = await plainClient()
     const aGate = gate()
-    const bGate = gate()
     let aInside = false
     let bInside = false
     const aDone = a.lock(
@@ -145,8 +144,85 @@ describe('lock', () => {
     )
     await until(() => aInside, 'A to hold the lock')
     const aOwner = await inspector.get(`${key}:lock`)
-    expect(aOwner).toBeTruthy()
+    const bDone = b.lock(
+      async () => {
+        bInside = true
+        return 'b'
+      },
+      { leaseMs: 10_000 },
+    )
+    // Hold for well over three leases; the lock must stay A's all along.
+    const heldSince = Date.now()
+    const owners = new Set<string | null>()
+    while (Date.now() - heldSince < 4 * 150) {
+      owners.add(await inspector.get(`${key}:lock`))
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    expect(owners).toEqual(new Set([aOwner]))
+    expect(bInside).toBe(false)
+    expect(await inspector.pTTL(`${key}:lock`)).toBeGreaterThan(0)
 
+    aGate.open()
+    expect(await aDone).toBe('a')
+    expect(await bDone).toBe('b')
+    expect(await inspector.exists(`${key}:lock`)).toBe(0)
+  })
+
+  test('a holder whose connection is gone stops extending: its lease ends and the next holder gets in', async () => {
+    const key = uniqueKey()
+    const [a, b] = [testStore({ key }), testStore({ key })]
+    const inspector = await plainClient()
+    const aGate = gate()
+    let aInside = false
+    let bInside = false
+    const aDone = a.lock(
+      async () => {
+        aInside = true
+        await aGate.opened
+      },
+      { leaseMs: 200 },
+    )
+    await until(() => aInside, 'A to hold the lock')
+    const aOwner = await inspector.get(`${key}:lock`)
+    await a.close() // what a dead process leaves: nobody extends, nobody releases
+    const bDone = b.lock(
+      async () => {
+        bInside = true
+        return inspector.get(`${key}:lock`)
+      },
+      { leaseMs: 10_000 },
+    )
+    const bOwner = await bDone
+    expect(bInside).toBe(true)
+    expect(bOwner).toBeTruthy()
+    expect(bOwner).not.toBe(aOwner)
+    aGate.open()
+    await aDone.catch(() => undefined) // its release fails: the store is closed
+  })
+
+  test('a holder that lost its lease neither extends nor deletes the next holder’s lock', async () => {
+    const key = uniqueKey()
+    const errors: Error[] = []
+    const a = testStore({ key, onError: (error) => errors.push(error) })
+    const b = testStore({ key })
+    const inspector = await plainClient()
+    const aGate = gate()
+    const bGate = gate()
+    let aInside = false
+    let bInside = false
+    const aDone = a.lock(
+      async () => {
+        aInside = true
+        await aGate.opened
+        return 'a'
+      },
+      { leaseMs: 300 },
+    )
+    await until(() => aInside, 'A to hold the lock')
+    const aOwner = await inspector.get(`${key}:lock`)
+    expect(aOwner).toBeTruthy()
+    // What a lease that ended while A was frozen or cut off leaves: no lock, and B takes it.
+    await inspector.del(`${key}:lock`)
     const bDone = b.lock(
       async () => {
         bInside = true
@@ -155,11 +231,12 @@ describe('lock', () => {
       },
       { leaseMs: 10_000 },
     )
-    await until(() => bInside, 'B to take the lock after A’s lease')
+    await until(() => bInside, 'B to take the lock')
     const bOwner = await inspector.get(`${key}:lock`)
-    expect(bOwner).toBeTruthy()
     expect(bOwner).not.toBe(aOwner)
-    expect(aInside && bInside).toBe(true) // A never returned: only the lease let B in
+    await until(() => errors.some((e) => /was lost/.test(e.message)), 'A’s watchdog to find its lock gone')
+    expect(errors.find((e) => /was lost/.test(e.message))).toBeInstanceOf(StoreError)
+    expect(await inspector.pTTL(`${key}:lock`)).toBeGreaterThan(1_000) // B's lease, not extended to A's
 
     aGate.open()
     expect(await aDone).toBe('a')
@@ -419,6 +496,12 @@ describe('options and failures', () => {
     )
     expect(bad({ key: 'k', url: REDIS_URL, commandTimeoutMs: 0 })).toThrow(
       expect.objectContaining({ option: 'commandTimeoutMs' }),
+    )
+    expect(bad({ key: 'k', url: REDIS_URL, lockLeaseMs: 10 })).toThrow(
+      expect.objectContaining({ option: 'lockLeaseMs', message: expect.stringContaining('30 ms') }),
+    )
+    expect(bad({ key: 'k', url: REDIS_URL, lockLeaseMs: '1s' })).toThrow(
+      expect.objectContaining({ option: 'lockLeaseMs' }),
     )
   })
 
