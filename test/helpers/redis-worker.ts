@@ -18,6 +18,7 @@ const store = process.env.SF_FILE
       url: env('SF_REDIS_URL'),
       key: env('SF_KEY'),
       ...(process.env.SF_LOCK_LEASE_MS ? { lockLeaseMs: Number(process.env.SF_LOCK_LEASE_MS) } : {}),
+      onError: (error) => process.send?.({ storeError: error.message }),
     })
 const plantly = createSessionFetch({
   baseURL: env('SF_BASE_URL'),

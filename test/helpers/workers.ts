@@ -15,6 +15,8 @@ export interface WorkerEvent {
 export interface Worker {
   readonly child: ChildProcess
   readonly events: WorkerEvent[]
+  /** What the store told its `onError` (messages). */
+  readonly errors: string[]
   call(op: 'login' | 'session' | 'refresh'): Promise<string | undefined>
   call(op: 'fetch', args: { path: string }): Promise<number>
   call(op: 'storm', args: { path: string; count: number }): Promise<number[]>
@@ -60,6 +62,7 @@ function startWorker(env: WorkerEnv): Promise<Worker> {
   })
   running.add(child)
   const events: WorkerEvent[] = []
+  const errors: string[] = []
   const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>()
   let nextId = 1
   const exited = new Promise<NodeJS.Signals | null>((resolve) => {
@@ -77,6 +80,8 @@ function startWorker(env: WorkerEnv): Promise<Worker> {
       if (message.ready) {
         clearTimeout(startup)
         resolve(worker)
+      } else if (typeof message.storeError === 'string') {
+        errors.push(message.storeError)
       } else if (typeof message.event === 'string') {
         events.push(message as unknown as WorkerEvent)
       } else if (typeof message.id === 'number') {
@@ -90,6 +95,7 @@ function startWorker(env: WorkerEnv): Promise<Worker> {
     const worker: Worker = {
       child,
       events,
+      errors,
       exited,
       call: ((op: string, args: Record<string, unknown> = {}) =>
         new Promise((resolveCall, rejectCall) => {

@@ -8,6 +8,8 @@ export interface RedisCommands {
   /** The client commands go through (and pub/sub duplicates). */
   readonly client: RedisClientLike
   send(args: string[]): Promise<unknown>
+  /** How scripts announce changes: `PUBLISH`, or `SPUBLISH` (sharded) on a cluster that has it. */
+  readonly publish: 'PUBLISH' | 'SPUBLISH'
   /** Run a Lua script by its SHA, loading it once when Redis does not know it yet. */
   run(script: Script, keys: string[], args: string[]): Promise<unknown>
   /** A StoreError for a failed `action`, saying why the connection is down when it is (never its password). */
@@ -106,6 +108,7 @@ export function createCommands(
 
   return {
     client,
+    publish: 'PUBLISH',
     send,
     run,
     failure,

@@ -112,7 +112,7 @@ export function createRedisLock(
         unwatch()
         // Only our own lock is deleted: after an expired lease it may be someone else's.
         await commands
-          .run(RELEASE, [lockKey], [owner, channel, UNLOCKED])
+          .run(RELEASE, [lockKey], [owner, channel, UNLOCKED, commands.publish])
           .catch((error: unknown) => commands.report(error, 'unlock'))
       }
     },

@@ -77,13 +77,27 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     if (!Number.isSafeInteger(expectedVersion) || expectedVersion < 0 || !REASONS.has(change.reason)) {
       throw new StoreError('write() needs a version count and a change reason')
     }
-    const version = expectedVersion + 1
-    const data = change.record ? await codec.encode(change.record, version, await offsetMs()) : ''
+    const offset = await offsetMs()
+    // The first write on an empty key (a new key, or one Redis lost in a restart without persistence) starts at
+    // Redis' clock in ms rather than at 1: a session written after a restart has a version above every one written
+    // before it, so processes that still hold an older one adopt it instead of taking it for a stale copy.
+    const version =
+      expectedVersion === 0 ? Math.max(1, Math.round(resolved.now() + offset)) : expectedVersion + 1
+    const data = change.record ? await codec.encode(change.record, version, offset) : ''
     const message = JSON.stringify({ version, data, reason: change.reason, writer: change.writer })
     const written = await commands.run(
       WRITE,
       [key],
-      [String(expectedVersion), data, change.reason, change.writer, channel, message],
+      [
+        String(expectedVersion),
+        String(version),
+        data,
+        change.reason,
+        change.writer,
+        channel,
+        message,
+        commands.publish,
+      ],
     )
     if (written === null || written === undefined) return undefined
     return Object.freeze({ version, record: change.record, reason: change.reason, writer: change.writer })

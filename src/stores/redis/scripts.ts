@@ -11,16 +11,18 @@ function script(source: string): Script {
 }
 
 /**
- * Compare-and-set of the session hash. KEYS[1] = the hash; ARGV = expected version, data ('' = no session),
- * reason, writer, channel, message. Writes `version + 1` and publishes `message` only when the stored version is
- * still the expected one; answers the new version, or nil when another writer got there first.
+ * Compare-and-set of the session hash. KEYS[1] = the hash; ARGV = expected version, new version, data ('' = no
+ * session), reason, writer, channel, message, publish command (PUBLISH or SPUBLISH). Writes the new version (it
+ * must be above the stored one) and publishes `message` only when the stored version is still the expected one;
+ * answers the new version, or nil when another writer got there first.
  */
 export const WRITE = script(`
 local current = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
 if current ~= tonumber(ARGV[1]) then return false end
-local version = current + 1
-redis.call('HSET', KEYS[1], 'version', tostring(version), 'data', ARGV[2], 'reason', ARGV[3], 'writer', ARGV[4])
-redis.call('PUBLISH', ARGV[5], ARGV[6])
+local version = tonumber(ARGV[2])
+if version <= current then return redis.error_reply('ERR session version must grow') end
+redis.call('HSET', KEYS[1], 'version', ARGV[2], 'data', ARGV[3], 'reason', ARGV[4], 'writer', ARGV[5])
+redis.call(ARGV[8], ARGV[6], ARGV[7])
 return version
 `)
 
@@ -36,13 +38,13 @@ return {0, redis.call('PTTL', KEYS[1])}
 
 /**
  * Release the lock only if this owner still holds it (compare-and-delete), then tell waiters. KEYS[1] = the lock;
- * ARGV = owner token, channel, message. Answers 1 when released, 0 when the lease had expired (and maybe someone
+ * ARGV = owner token, channel, message, publish command (PUBLISH or SPUBLISH). Answers 1 when released, 0 when the lease had expired (and maybe someone
  * else holds it now, which must not be undone).
  */
 export const RELEASE = script(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
-redis.call('PUBLISH', ARGV[2], ARGV[3])
+redis.call(ARGV[4], ARGV[2], ARGV[3])
 return 1
 `)
 

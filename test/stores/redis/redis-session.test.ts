@@ -79,16 +79,19 @@ test('after Redis lost the session (a restart without persistence), the next ref
   await plantly.login(DEMO_USER)
   await plantly.refresh()
   const redis = await plainClient()
+  const before = Number(await redis.hGet(key, 'version'))
   await redis.del(key) // what a restart of a Redis that keeps nothing on disk leaves
 
   server.mock.expireAccessTokens()
   expect((await plantly.fetch('/buyers/1')).status).toBe(200)
-  expect(await redis.hmGet(key, ['version', 'reason'])).toEqual(['1', 'refresh'])
+  const [rewritten, reason] = await redis.hmGet(key, ['version', 'reason'])
+  expect(reason).toBe('refresh')
+  expect(Number(rewritten)).toBeGreaterThan(before) // versions still grow across the loss
   server.mock.expireAccessTokens()
   expect((await plantly.fetch('/buyers/2')).status).toBe(200)
   expect(server.counters.refreshes).toBe(3)
   expect(server.counters.reuseDetected).toBe(0)
-  expect(await redis.hGet(key, 'version')).toBe('2')
+  expect(await redis.hGet(key, 'version')).toBe(String(Number(rewritten) + 1))
   plantly.close()
 })
 
@@ -106,8 +109,8 @@ test('after Redis lost the session, a sibling still on the old version adopts th
   await (await plainClient()).del(key)
 
   server.mock.expireAccessTokens()
-  expect((await a.fetch('/buyers/a')).status).toBe(200) // a refreshes and writes version 1 over the empty key
-  expect((await b.fetch('/buyers/b')).status).toBe(200) // b, at version 2, must take version 1 from Redis
+  expect((await a.fetch('/buyers/a')).status).toBe(200) // a refreshes and writes a new version over the empty key
+  expect((await b.fetch('/buyers/b')).status).toBe(200) // b, on the lost version, must take it from Redis
   expect(server.counters.reuseDetected).toBe(0)
   expect(server.counters.refreshes).toBe(2)
   expect((await b.getSession())?.access_token).toBe((await a.getSession())?.access_token)
@@ -154,20 +157,26 @@ describe('one Redis key, two issuers: the second never sends, refreshes, logs ou
     const a = createSessionFetch({ baseURL: serverA.url, store: testStore({ key }) })
     const b = createSessionFetch({ baseURL: serverB.url, store: testStore({ key }) })
     await a.login(DEMO_USER)
-    await a.refresh() // version 2
+    await a.refresh()
     const redis = await plainClient()
     await redis.del(key) // a restart of a Redis that keeps nothing on disk
 
-    // A's refresh reads the emptied key, then is held at A's server while B logs in (version 1 on the empty key).
+    // A's refresh reads the emptied key, then is held at A's server while B logs in (a new version on the empty key).
     serverA.inject({ on: 'refresh', delayMs: 1_000 })
     serverA.mock.expireAccessTokens()
     const response = a.fetch('/buyers')
     await until(() => serverA.counters.faultsServed === 1, 'A’s refresh to reach its server')
     const sessionB = await b.login(DEMO_USER)
 
-    // A's compare-and-set at version 2 fails; the key is below it, but holds B's session: A does not write.
-    await expect(response).rejects.toBeInstanceOf(StoreError)
-    expect(await redis.hmGet(key, ['version', 'reason'])).toEqual(['1', 'login'])
+    // A's compare-and-set fails: the key holds B's session, which A never writes over.
+    // (B's version is above A's: A's refresh adopts it, finds another issuer's session, and refuses to write.)
+    const failure = await response.catch((e: unknown) => e)
+    const refusal = failure instanceof StoreError ? failure : (failure as Error).cause
+    expect(refusal).toBeInstanceOf(StoreError)
+    expect((refusal as Error).message).toMatch(/will not use or overwrite it/)
+    const stored = await redis.hGetAll(key)
+    expect(stored.reason).toBe('login')
+    expect(stored.data).toContain(serverB.url)
     expect(await b.getSession()).toEqual(sessionB)
     expect((await b.fetch('/buyers')).status).toBe(200)
     a.close()
