@@ -26,6 +26,8 @@ export interface RedisServer {
   kill(): Promise<void>
   /** Start it again on the same port and dir, with the same arguments. */
   start(): Promise<void>
+  /** Whether its process is running. */
+  readonly alive: boolean
 }
 
 const servers = new Set<RedisServer>()
@@ -116,6 +118,9 @@ export async function startRedisServer(
     get pid() {
       return child?.pid
     },
+    get alive() {
+      return child !== undefined && child.exitCode === null && child.signalCode === null
+    },
     cli,
     stop: () => signal('SIGTERM'),
     kill: () => signal('SIGKILL'),
@@ -158,3 +163,82 @@ export async function stopAllRedisServers(): Promise<void> {
 }
 
 afterAll(stopAllRedisServers)
+
+export interface RedisClusterNodes {
+  readonly nodes: RedisServer[]
+  readonly urls: string[]
+  /** The node that is the primary of `key`'s hash slot now. */
+  primaryOf(key: string): Promise<RedisServer>
+  /** Every live node agrees the cluster is up, and `key`'s slot has a reachable primary. */
+  healthy(key: string): Promise<boolean>
+}
+
+/**
+ * A Redis Cluster of `primaries` primaries with one replica each, on free ports, nodes failing over after
+ * `nodeTimeoutMs` of silence. Stopped with the other servers in afterAll.
+ */
+export async function startRedisCluster(primaries = 3, nodeTimeoutMs = 1_000): Promise<RedisClusterNodes> {
+  const nodes = await Promise.all(
+    Array.from({ length: primaries * 2 }, () =>
+      startRedisServer({
+        args: [
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          'nodes.conf',
+          '--cluster-node-timeout',
+          String(nodeTimeoutMs),
+        ],
+      }),
+    ),
+  )
+  await run(
+    'redis-cli',
+    [
+      '--cluster',
+      'create',
+      ...nodes.map((node) => `127.0.0.1:${node.port}`),
+      '--cluster-replicas',
+      '1',
+      '--cluster-yes',
+    ],
+    { timeout: 60_000 },
+  )
+  const alive = () => nodes.filter((node) => node.pid !== undefined && node.alive)
+  const cluster: RedisClusterNodes = {
+    nodes,
+    urls: nodes.map((node) => node.url),
+    async primaryOf(key) {
+      const [asker] = alive()
+      if (!asker) throw new Error('no cluster node is alive')
+      const slot = Number(await asker.cli('CLUSTER', 'KEYSLOT', key))
+      const lines = (await asker.cli('CLUSTER', 'NODES')).split('\n')
+      for (const line of lines) {
+        const [, address, flags, , , , , state, ...ranges] = line.split(' ')
+        if (!flags?.includes('master') || flags.includes('fail') || state !== 'connected') continue
+        const port = Number(address?.split('@')[0]?.split(':')[1])
+        const serves = ranges.some((range) => {
+          const [from, to = from] = range.split('-').map(Number) as [number, number?]
+          return slot >= from && slot <= (to as number)
+        })
+        const node = nodes.find((candidate) => candidate.port === port)
+        if (serves && node) return node
+      }
+      throw new Error(`no primary serves slot ${slot}`)
+    },
+    async healthy(key) {
+      for (const node of alive()) {
+        if (!(await node.cli('CLUSTER', 'INFO')).includes('cluster_state:ok')) return false
+      }
+      const primary = await cluster.primaryOf(key)
+      return primary.alive && (await primary.cli('ROLE')).startsWith('master')
+    },
+  }
+  await eventually(async () => {
+    for (const node of nodes) {
+      if (!(await node.cli('CLUSTER', 'INFO')).includes('cluster_state:ok')) return false
+    }
+    return true
+  }, 'the cluster to be up')
+  return cluster
+}

@@ -15,7 +15,9 @@ const DEMO_USER = { email_address: 'demo@plantly.test', password: 'plantly' }
 const store = process.env.SF_FILE
   ? fileStore({ path: process.env.SF_FILE })
   : redisStore({
-      url: env('SF_REDIS_URL'),
+      ...(process.env.SF_ROOT_NODES
+        ? { rootNodes: JSON.parse(process.env.SF_ROOT_NODES) as string[] }
+        : { url: env('SF_REDIS_URL') }),
       key: env('SF_KEY'),
       ...(process.env.SF_LOCK_LEASE_MS ? { lockLeaseMs: Number(process.env.SF_LOCK_LEASE_MS) } : {}),
       onError: (error) => process.send?.({ storeError: error.message }),
@@ -47,10 +49,13 @@ async function handle(call: Call): Promise<unknown> {
     case 'fetch':
       return (await plantly.fetch(call.path ?? '/')).status
     case 'storm': {
-      const responses = await Promise.all(
+      // Each request's status, or the name of the error it failed with.
+      const responses = await Promise.allSettled(
         Array.from({ length: call.count ?? 1 }, (_, i) => plantly.fetch(`${call.path ?? '/storm'}/${i}`)),
       )
-      return responses.map((response) => response.status)
+      return responses.map((settled) =>
+        settled.status === 'fulfilled' ? settled.value.status : String((settled.reason as Error)?.name),
+      )
     }
     case 'refresh':
       return fingerprint((await plantly.refresh()).access_token)

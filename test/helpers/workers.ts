@@ -19,7 +19,8 @@ export interface Worker {
   readonly errors: string[]
   call(op: 'login' | 'session' | 'refresh'): Promise<string | undefined>
   call(op: 'fetch', args: { path: string }): Promise<number>
-  call(op: 'storm', args: { path: string; count: number }): Promise<number[]>
+  /** Each request's status, or the name of the error it failed with. */
+  call(op: 'storm', args: { path: string; count: number }): Promise<(number | string)[]>
   call(op: 'logout' | 'exit'): Promise<null>
   call(op: 'stats'): Promise<SessionStats>
   /** Resolves when the process has exited (with its signal, if killed). */
@@ -33,6 +34,8 @@ export type WorkerEnv = {
   credentials?: boolean
   /** The store's `lockLeaseMs`. */
   lockLeaseMs?: number
+  /** Use a Redis Cluster through these nodes (`rootNodes`) instead of `redisURL`. */
+  rootNodes?: string[]
 } & (
   | { redisURL: string; key: string; file?: undefined }
   | { file: string; redisURL?: undefined; key?: undefined }
@@ -57,6 +60,7 @@ function startWorker(env: WorkerEnv): Promise<Worker> {
       SF_REFRESH_TIMEOUT_MS: String(env.refreshTimeoutMs ?? 10_000),
       SF_CREDENTIALS: env.credentials ? '1' : '',
       SF_LOCK_LEASE_MS: env.lockLeaseMs === undefined ? '' : String(env.lockLeaseMs),
+      SF_ROOT_NODES: env.rootNodes ? JSON.stringify(env.rootNodes) : '',
     },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })

@@ -50,9 +50,11 @@ export function createRedisLock(
   async function acquire(owner: string, leaseMs: number, signal: AbortSignal | undefined): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       signal?.throwIfAborted()
-      const [taken, remainingMs] = (
-        (await commands.run(ACQUIRE, [lockKey], [owner, String(leaseMs)])) as unknown[]
-      ).map(Number) as [number, number]
+      const reply = await commands.retrying(
+        () => commands.run(ACQUIRE, [lockKey], [owner, String(leaseMs)]),
+        signal,
+      )
+      const [taken, remainingMs] = (reply as unknown[]).map(Number) as [number, number]
       if (taken === 1) return
       const backoff = Math.min(MAX_BACKOFF_MS, MIN_BACKOFF_MS * 2 ** attempt) * (0.5 + Math.random() / 2)
       await pause(remainingMs > 0 ? Math.min(backoff, remainingMs + 1) : backoff, signal)
@@ -112,7 +114,7 @@ export function createRedisLock(
         unwatch()
         // Only our own lock is deleted: after an expired lease it may be someone else's.
         await commands
-          .run(RELEASE, [lockKey], [owner, channel, UNLOCKED, commands.publish])
+          .retrying(() => commands.run(RELEASE, [lockKey], [owner, channel, UNLOCKED, commands.publish]))
           .catch((error: unknown) => commands.report(error, 'unlock'))
       }
     },

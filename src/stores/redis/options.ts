@@ -3,7 +3,7 @@ import { OptionError } from '../../errors/option-error.js'
 
 /**
  * The part of a node-redis client (`redis` v5 or v6, `createClient()`) the store uses. Any connected node-redis
- * client fits, whatever modules, scripts or RESP version it was created with. Cluster clients do not.
+ * client fits, whatever modules, scripts or RESP version it was created with.
  */
 export interface RedisClientLike {
   readonly isOpen: boolean
@@ -12,13 +12,45 @@ export interface RedisClientLike {
   duplicate(): RedisConnectionLike
 }
 
+/**
+ * The part of a node-redis cluster client (`createCluster()`, `redis` v6) the store uses: commands routed by
+ * key, and the connection to the primary that serves a key (for `WAIT` after a write).
+ */
+export interface RedisClusterLike {
+  readonly isOpen: boolean
+  sendCommand(
+    firstKey: string | undefined,
+    isReadonly: boolean | undefined,
+    args: string[],
+    options?: { timeout?: number },
+  ): Promise<unknown>
+  getNodeClientForKey(key: string, isReadonly?: boolean): Promise<RedisClientLike> | RedisClientLike
+  duplicate(): RedisConnectionLike
+}
+
+/** The part of a node-redis sentinel client (`createSentinel()`) the store uses. */
+export interface RedisSentinelLike {
+  readonly isOpen: boolean
+  sendCommand(
+    isReadonly: boolean | undefined,
+    args: string[],
+    options?: { timeout?: number },
+  ): Promise<unknown>
+  /** Run `fn` on one connection to the current primary. */
+  use<T>(fn: (client: RedisClientLike) => Promise<T>): Promise<T>
+  getMasterNode(): unknown
+  duplicate(): RedisConnectionLike
+}
+
 /** A connection the store opens itself (the pub/sub connection, or the client created from `url`). */
 export interface RedisConnectionLike {
   readonly isOpen: boolean
   readonly isReady: boolean
   connect(): Promise<unknown>
-  on(event: 'error' | 'ready', listener: (error: Error) => void): unknown
+  on(event: 'error' | 'ready' | 'node-ready' | 'topology-change', listener: (error: Error) => void): unknown
   subscribe(channel: string, listener: (message: string, channel: string) => unknown): Promise<unknown>
+  /** Sharded pub/sub (Redis >= 7), used on a cluster. */
+  sSubscribe?(channel: string, listener: (message: string, channel: string) => unknown): Promise<unknown>
   close(): Promise<unknown>
   destroy(): unknown
   /** Let the process exit while this connection is open (node-redis: the socket is unref'd, also after reconnects). */
@@ -66,9 +98,32 @@ interface CommonOptions {
    * @default ignore
    */
   onError?: (error: Error) => void
+  /**
+   * After each write, wait until this many replicas have it (`WAIT`) before the write counts as done, so that a
+   * replica promoted by a failover has the new session. Skipped when the primary has no replica connected; `0`
+   * never waits. A write no replica confirmed within `replicaTimeoutMs` is used anyway (and reported on
+   * `onError`): the server has already rotated the tokens, and they exist nowhere else.
+   * @default 1
+   */
+  replicas?: number
+  /**
+   * How long a write waits for `replicas`, in ms: added to each refresh while a replica lags.
+   * @default 1_000
+   */
+  replicaTimeoutMs?: number
+  /**
+   * How long a call keeps retrying (with backoff) while Redis fails over or reconnects (connection lost,
+   * `CLUSTERDOWN`, `TRYAGAIN`, `READONLY`, `LOADING`) before it fails with a StoreError. A write that may have
+   * landed is checked before it is retried, and one lost by a failover is written again.
+   * @default 15_000 with a cluster or sentinel client, 0 with one Redis (nothing to fail over to)
+   */
+  failoverTimeoutMs?: number
 }
 
-/** Options of `redisStore`: a Redis `url` (the store opens and closes its connections), or your `client`. */
+/**
+ * Options of `redisStore`: a Redis `url` or a cluster's `rootNodes` (the store opens and closes its
+ * connections), or your node-redis `client` (standalone, cluster or sentinel).
+ */
 export type RedisStoreOptions = CommonOptions &
   (
     | {
@@ -78,6 +133,7 @@ export type RedisStoreOptions = CommonOptions &
          */
         url: string | URL
         client?: undefined
+        rootNodes?: undefined
         /**
          * The connection name Redis shows in `CLIENT LIST` (only with `url`).
          * @default 'session-fetch'
@@ -86,15 +142,35 @@ export type RedisStoreOptions = CommonOptions &
       }
     | {
         url?: undefined
-        /** Your connected node-redis client. The store never closes it; it opens (and closes) one more for pub/sub. */
-        client: RedisClientLike
+        client?: undefined
+        /**
+         * Connect to the Redis Cluster these nodes belong to (some of its nodes' URLs; the others are discovered).
+         * The store opens a cluster client and `close()` ends it.
+         * @example ['redis://10.0.0.1:6379', 'redis://10.0.0.2:6379']
+         */
+        rootNodes: ReadonlyArray<string | URL>
+        name?: string
+      }
+    | {
+        url?: undefined
+        rootNodes?: undefined
+        /**
+         * Your connected node-redis client: `createClient()`, `createCluster()` or `createSentinel()`. The store never
+         * closes it; it opens (and closes) one more for pub/sub.
+         */
+        client: RedisClientLike | RedisClusterLike | RedisSentinelLike
         name?: undefined
       }
   )
 
+/** Which kind of Redis the store talks to. */
+export type RedisKind = 'client' | 'cluster' | 'sentinel'
+
 export interface ResolvedRedisStoreOptions {
   url: string | undefined
-  client: RedisClientLike | undefined
+  rootNodes: string[] | undefined
+  client: RedisClientLike | RedisClusterLike | RedisSentinelLike | undefined
+  kind: RedisKind
   key: string
   name: string
   encryptionKey: Uint8Array | undefined
@@ -102,6 +178,9 @@ export interface ResolvedRedisStoreOptions {
   lockLeaseMs: number | undefined
   now: () => number
   onError: (error: Error) => void
+  replicas: number
+  replicaTimeoutMs: number
+  failoverTimeoutMs: number
 }
 
 const OPTIONS = {
@@ -111,10 +190,14 @@ const OPTIONS = {
   lockLeaseMs: true,
   now: true,
   onError: true,
+  replicas: true,
+  replicaTimeoutMs: true,
+  failoverTimeoutMs: true,
   url: true,
+  rootNodes: true,
   client: true,
   name: true,
-} satisfies Record<keyof CommonOptions | 'url' | 'client' | 'name', true>
+} satisfies Record<keyof CommonOptions | 'url' | 'rootNodes' | 'client' | 'name', true>
 
 const NAME = /^[!-~]+$/ // what CLIENT SETNAME accepts: no spaces or newlines
 
@@ -124,37 +207,46 @@ export function resolveRedisStoreOptions(options: RedisStoreOptions): ResolvedRe
     throw new OptionError('options', 'expected an object with `key` and either `url` or `client`')
   }
   rejectUnknownOptions(options, OPTIONS)
-  const { url, client, key, encryptionKey, name = 'session-fetch', now, onError } = options
+  const { url, rootNodes, client, key, encryptionKey, name = 'session-fetch', now, onError } = options
   if (typeof key !== 'string' || key.length === 0) {
     throw new OptionError('key', `expected a non-empty string, got ${describe(key)}`)
   }
-  if ((url === undefined) === (client === undefined)) {
-    throw new OptionError('url', 'pass exactly one of `url` (a Redis URL) and `client` (a node-redis client)')
-  }
-  let href: string | undefined
-  if (url !== undefined) {
-    let parsed: URL | undefined
-    try {
-      parsed = new URL(String(url))
-    } catch {
-      parsed = undefined
-    }
-    if (!parsed || (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:')) {
-      throw new OptionError('url', 'expected a redis:// or rediss:// URL')
-    }
-    href = parsed.href
-  }
-  if (
-    client !== undefined &&
-    (typeof client !== 'object' ||
-      client === null ||
-      typeof client.sendCommand !== 'function' ||
-      typeof client.duplicate !== 'function')
-  ) {
+  if ([url, rootNodes, client].filter((given) => given !== undefined).length !== 1) {
     throw new OptionError(
-      'client',
-      'expected a node-redis client (from `createClient()` of `redis` v5 or v6)',
+      'url',
+      'pass exactly one of `url` (a Redis URL), `rootNodes` (Redis Cluster URLs) and `client` (a node-redis client)',
     )
+  }
+  const href = url === undefined ? undefined : parseRedisURL(url, 'url')
+  let nodes: string[] | undefined
+  if (rootNodes !== undefined) {
+    if (!Array.isArray(rootNodes) || rootNodes.length === 0) {
+      throw new OptionError('rootNodes', 'expected a non-empty array of redis:// URLs')
+    }
+    nodes = rootNodes.map((node) => parseRedisURL(node, 'rootNodes'))
+  }
+  let kind: RedisKind = nodes ? 'cluster' : 'client'
+  if (client !== undefined) {
+    const given = client as unknown as Record<string, unknown> | null
+    if (
+      typeof given !== 'object' ||
+      given === null ||
+      typeof given.sendCommand !== 'function' ||
+      typeof given.duplicate !== 'function'
+    ) {
+      throw new OptionError(
+        'client',
+        'expected a node-redis client (from `createClient()`, `createCluster()` or `createSentinel()` of `redis`)',
+      )
+    }
+    if (typeof given.getNodeClientForKey === 'function') kind = 'cluster'
+    else if (typeof given.getMasterNode === 'function' && typeof given.use === 'function') kind = 'sentinel'
+    else if (typeof given.getSlotMaster === 'function') {
+      throw new OptionError(
+        'client',
+        'this cluster client lacks `getNodeClientForKey`: use `redis` v6 or later',
+      )
+    }
   }
   if (
     encryptionKey !== undefined &&
@@ -178,9 +270,22 @@ export function resolveRedisStoreOptions(options: RedisStoreOptions): ResolvedRe
       throw new OptionError(option, `expected a function, got ${describe(value)}`)
     }
   }
+  const replicas = options.replicas ?? 1
+  if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0 || replicas > 16) {
+    throw new OptionError('replicas', `expected a whole number from 0 to 16, got ${describe(replicas)}`)
+  }
   return {
     url: href,
+    rootNodes: nodes,
     client,
+    kind,
+    replicas,
+    replicaTimeoutMs: parseDuration(options.replicaTimeoutMs ?? 1_000, 'replicaTimeoutMs', true),
+    failoverTimeoutMs: parseDuration(
+      options.failoverTimeoutMs ?? (kind === 'client' ? 0 : 15_000),
+      'failoverTimeoutMs',
+      false,
+    ),
     key,
     name,
     // A copy, so a caller reusing its buffer cannot change the key under a running store.
@@ -197,4 +302,18 @@ function parseLease(value: unknown): number {
   const lease = parseDuration(value, 'lockLeaseMs', true)
   if (lease < 30) throw new OptionError('lockLeaseMs', `expected at least 30 ms, got ${lease}`)
   return lease
+}
+
+// A redis:// or rediss:// URL, as a string; the message never echoes it (it may hold a password).
+function parseRedisURL(value: unknown, option: string): string {
+  let parsed: URL | undefined
+  try {
+    parsed = new URL(String(value))
+  } catch {
+    parsed = undefined
+  }
+  if (!parsed || (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:')) {
+    throw new OptionError(option, 'expected a redis:// or rediss:// URL')
+  }
+  return parsed.href
 }

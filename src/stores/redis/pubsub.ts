@@ -51,16 +51,23 @@ export function createSubscription(
   function start(): void {
     if (subscribing) return
     subscribing = (async () => {
-      const connection = commands.client.duplicate()
+      const connection = commands.duplicate()
       connection.unref?.() // listening is not work
       subscriber = connection
       connection.on('error', (error: unknown) => commands.report(error, 'pub/sub connection'))
-      connection.on('ready', () => {
+      // Back after a drop (a cluster node, or a sentinel's new primary): read once, a change may have been missed.
+      const reread = () => {
         if (subscribed && !commands.closed) enqueue(options.read)
-      })
+      }
+      connection.on('ready', reread)
+      if (commands.kind === 'cluster') connection.on('node-ready', reread)
+      if (commands.kind === 'sentinel') connection.on('topology-change', reread)
       await connection.connect()
       if (commands.closed) return endConnection(connection)
-      await connection.subscribe(channel, onMessage)
+      // On a cluster the channel is sharded (SSUBSCRIBE, Redis >= 7): served by the slot's own nodes.
+      if (commands.kind === 'cluster' && connection.sSubscribe)
+        await connection.sSubscribe(channel, onMessage)
+      else await connection.subscribe(channel, onMessage)
       subscribed = true
       // A change written between the caller's read and this subscription is caught here.
       enqueue(options.read)

@@ -7,7 +7,7 @@ import { createCommands } from './connection.js'
 import { createRedisLock, UNLOCKED } from './lock.js'
 import { type RedisStoreOptions, resolveRedisStoreOptions } from './options.js'
 import { createSubscription } from './pubsub.js'
-import { WRITE } from './scripts.js'
+import { NOTHING, WRITE } from './scripts.js'
 
 /** A {@link SessionStore} in Redis, shared by every process that uses the same key. */
 export interface RedisStore extends SessionStore {
@@ -35,11 +35,14 @@ const REASONS: ReadonlySet<string> = new Set<ChangeReason>(['login', 'refresh', 
 export function redisStore(options: RedisStoreOptions): RedisStore {
   const resolved = resolveRedisStoreOptions(options)
   const { key } = resolved
-  const channel = `${key}:changes`
-  const codec = createCodec(key, resolved.encryptionKey)
   const commands = createCommands(resolved)
-  const offsetMs = createRedisClock(commands.send, resolved.now)
-  const locking = createRedisLock(commands, `${key}:lock`, channel, resolved.lockLeaseMs)
+  // On a cluster every key of the session (hash, lock, channel) shares one hash slot: the key's own hash tag,
+  // or the whole key as one.
+  const hashKey = commands.kind === 'cluster' && !hasHashTag(key) ? `{${key}}` : key
+  const channel = `${hashKey}:changes`
+  const codec = createCodec(key, resolved.encryptionKey)
+  const offsetMs = createRedisClock((args) => commands.send(args), resolved.now)
+  const locking = createRedisLock(commands, `${hashKey}:lock`, channel, resolved.lockLeaseMs)
   const subscription = createSubscription(commands, channel, {
     read,
     decode: (change) => snapshot(change.version, change.data || undefined, change.reason, change.writer),
@@ -65,11 +68,16 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     })
   }
 
+  async function fields(): Promise<(string | undefined)[]> {
+    const reply = (await commands.send(
+      ['HMGET', hashKey, 'version', 'data', 'reason', 'writer'],
+      hashKey,
+    )) as unknown[]
+    return reply.map((field) => (field === null || field === undefined ? undefined : String(field)))
+  }
+
   async function read(): Promise<StoreSnapshot> {
-    const reply = (await commands.send(['HMGET', key, 'version', 'data', 'reason', 'writer'])) as unknown[]
-    const [version, data, reason, writer] = reply.map((field) =>
-      field === null || field === undefined ? undefined : String(field),
-    )
+    const [version, data, reason, writer] = await commands.retrying(fields)
     return snapshot(version === undefined ? 0 : Number(version), data, reason, writer)
   }
 
@@ -85,22 +93,57 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       expectedVersion === 0 ? Math.max(1, Math.round(resolved.now() + offset)) : expectedVersion + 1
     const data = change.record ? await codec.encode(change.record, version, offset) : ''
     const message = JSON.stringify({ version, data, reason: change.reason, writer: change.writer })
-    const written = await commands.run(
-      WRITE,
-      [key],
-      [
-        String(expectedVersion),
-        String(version),
-        data,
-        change.reason,
-        change.writer,
-        channel,
-        message,
-        commands.publish,
-      ],
+    const args = [
+      String(expectedVersion),
+      String(version),
+      data,
+      change.reason,
+      change.writer,
+      channel,
+      message,
+      commands.publish,
+    ]
+    const written = Object.freeze({
+      version,
+      record: change.record,
+      reason: change.reason,
+      writer: change.writer,
+    })
+    // Ours is in Redis: this version with this data, by this writer.
+    const landed = async () => {
+      const [storedVersion, storedData = '', , storedWriter] = await fields()
+      return Number(storedVersion) === version && storedData === data && storedWriter === change.writer
+    }
+    // A write counts once the primary ran it and (with replicas) one of them has it. Through a failover: after a
+    // failed attempt, ours is looked for first (its answer may have been lost, or a replica may have it), and a
+    // write the old primary took but never passed on (the promoted replica still holds the expected version) is
+    // written again.
+    let tried = false
+    return commands.retrying(async () => {
+      if (tried) {
+        if (await landed()) {
+          confirm((await commands.runDurably(NOTHING, [hashKey], [])).acked)
+          return written
+        }
+        const [storedVersion] = await fields()
+        if (Number(storedVersion ?? 0) !== expectedVersion) return undefined // another writer got there first
+      }
+      tried = true
+      const { reply, acked } = await commands.runDurably(WRITE, [hashKey], args)
+      if (reply === null || reply === undefined) return undefined
+      confirm(acked)
+      return written
+    })
+  }
+
+  function confirm(acked: number | undefined): void {
+    if (acked === undefined || acked >= 1) return
+    commands.report(
+      new StoreError(
+        `No replica confirmed the session written at Redis key ${JSON.stringify(key)} within ${resolved.replicaTimeoutMs} ms: a failover now could lose it`,
+      ),
+      'write',
     )
-    if (written === null || written === undefined) return undefined
-    return Object.freeze({ version, record: change.record, reason: change.reason, writer: change.writer })
   }
 
   let closing: Promise<void> | undefined
@@ -127,4 +170,11 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       return closing
     },
   }
+}
+
+// A Redis Cluster hash tag: the part between the first `{` and the next `}`, when that is not empty.
+function hasHashTag(key: string): boolean {
+  const open = key.indexOf('{')
+  const close = open === -1 ? -1 : key.indexOf('}', open + 1)
+  return close > open + 1
 }

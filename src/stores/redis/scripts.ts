@@ -29,9 +29,11 @@ return version
 /**
  * Take the lock: SET key token NX PX lease. KEYS[1] = the lock; ARGV = owner token, lease ms. Answers {1, 0} when
  * taken, otherwise {0, the holder's remaining lease in ms} (-1 when the key has no expiry), so a waiter knows how
- * long to wait at most, in one round trip.
+ * long to wait at most, in one round trip. Taking it again with the same token answers {1, 0}: a retry after a lost
+ * reply (a failover) finds the lock its first attempt took.
  */
 export const ACQUIRE = script(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return {1, 0} end
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1, 0} end
 return {0, redis.call('PTTL', KEYS[1])}
 `)
@@ -55,5 +57,10 @@ return 1
 export const EXTEND = script(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+`)
+
+/** Answers 1 and touches nothing: run before a `WAIT`, so the wait happens on the primary that serves KEYS[1]. */
+export const NOTHING = script(`
 return 1
 `)
