@@ -71,7 +71,16 @@ export async function startRedisServer(
   const base = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir]
   const args = options.sentinelConfig
     ? [join(dir, 'sentinel.conf'), '--sentinel', ...base, ...(options.args ?? [])]
-    : [...base, '--save', '', '--appendonly', 'no', ...(options.args ?? [])]
+    : [
+        ...base,
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--repl-diskless-sync-delay',
+        '0',
+        ...(options.args ?? []),
+      ]
   if (options.sentinelConfig) {
     const { writeFile } = await import('node:fs/promises')
     await writeFile(join(dir, 'sentinel.conf'), options.sentinelConfig)
@@ -241,4 +250,57 @@ export async function startRedisCluster(primaries = 3, nodeTimeoutMs = 1_000): P
     return true
   }, 'the cluster to be up')
   return cluster
+}
+
+export interface RedisSentinelSetup {
+  readonly name: string
+  readonly primary: RedisServer
+  readonly replica: RedisServer
+  readonly sentinels: RedisServer[]
+  /** The primary's port as the sentinels see it now. */
+  primaryPort(): Promise<number>
+}
+
+/**
+ * One primary, one replica and three sentinels (quorum 2) watching them as `name`, a primary considered down after
+ * `downAfterMs`. Stopped with the other servers in afterAll.
+ */
+export async function startRedisSentinel(
+  name = 'session-fetch',
+  downAfterMs = 1_000,
+): Promise<RedisSentinelSetup> {
+  const primary = await startRedisServer()
+  const replica = await startRedisServer({ args: ['--replicaof', '127.0.0.1', String(primary.port)] })
+  const config = [
+    `sentinel monitor ${name} 127.0.0.1 ${primary.port} 2`,
+    `sentinel down-after-milliseconds ${name} ${downAfterMs}`,
+    `sentinel failover-timeout ${name} 10000`,
+    `sentinel parallel-syncs ${name} 1`,
+    '',
+  ].join('\n')
+  const sentinels = await Promise.all(
+    Array.from({ length: 3 }, () => startRedisServer({ sentinelConfig: config })),
+  )
+  const setup: RedisSentinelSetup = {
+    name,
+    primary,
+    replica,
+    sentinels,
+    async primaryPort() {
+      const [sentinel] = sentinels.filter((node) => node.alive)
+      const reply = await sentinel?.cli('SENTINEL', 'get-master-addr-by-name', name)
+      return Number(reply?.split('\n')[1])
+    },
+  }
+  await eventually(async () => {
+    for (const sentinel of sentinels) {
+      if (!(await sentinel.cli('SENTINEL', 'replicas', name)).includes(String(replica.port))) return false
+      const others = (await sentinel.cli('SENTINEL', 'sentinels', name))
+        .split('\n')
+        .filter((l) => l === 'name')
+      if (others.length < 2) return false
+    }
+    return (await replica.cli('INFO', 'replication')).includes('master_link_status:up')
+  }, 'the sentinels to see the primary, the replica and each other')
+  return setup
 }

@@ -1,6 +1,7 @@
 // One OS process sharing a session through Redis (SF_REDIS_URL, SF_KEY) or a file (SF_FILE): forked by test/helpers/workers.ts (node --import tsx), driven
 // over the IPC channel. Replies { id, ok, value | error }; reports session events as { event, source }.
 import { createHash } from 'node:crypto'
+import { createSentinel } from 'redis'
 import { createSessionFetch, type SessionEventName } from '../../src/index.js'
 import { fileStore } from '../../src/stores/file/index.js'
 import { redisStore } from '../../src/stores/redis/index.js'
@@ -12,12 +13,26 @@ const env = (name: string): string => {
 }
 
 const DEMO_USER = { email_address: 'demo@plantly.test', password: 'plantly' }
+// With SF_SENTINEL: a node-redis sentinel client, connected here and passed as `client`.
+async function sentinelClient() {
+  const { name, ports } = JSON.parse(process.env.SF_SENTINEL as string) as { name: string; ports: number[] }
+  const client = createSentinel({
+    name,
+    sentinelRootNodes: ports.map((port) => ({ host: '127.0.0.1', port })),
+  })
+  client.on('error', () => {}) // the store reports what matters to onError
+  await client.connect()
+  return client
+}
+
 const store = process.env.SF_FILE
   ? fileStore({ path: process.env.SF_FILE })
   : redisStore({
-      ...(process.env.SF_ROOT_NODES
-        ? { rootNodes: JSON.parse(process.env.SF_ROOT_NODES) as string[] }
-        : { url: env('SF_REDIS_URL') }),
+      ...(process.env.SF_SENTINEL
+        ? { client: await sentinelClient() }
+        : process.env.SF_ROOT_NODES
+          ? { rootNodes: JSON.parse(process.env.SF_ROOT_NODES) as string[] }
+          : { url: env('SF_REDIS_URL') }),
       key: env('SF_KEY'),
       ...(process.env.SF_LOCK_LEASE_MS ? { lockLeaseMs: Number(process.env.SF_LOCK_LEASE_MS) } : {}),
       onError: (error) => process.send?.({ storeError: error.message }),

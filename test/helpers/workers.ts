@@ -36,6 +36,8 @@ export type WorkerEnv = {
   lockLeaseMs?: number
   /** Use a Redis Cluster through these nodes (`rootNodes`) instead of `redisURL`. */
   rootNodes?: string[]
+  /** Use a node-redis sentinel client (`createSentinel`) for the primary `name` instead of `redisURL`. */
+  sentinel?: { name: string; ports: number[] }
 } & (
   | { redisURL: string; key: string; file?: undefined }
   | { file: string; redisURL?: undefined; key?: undefined }
@@ -61,6 +63,7 @@ function startWorker(env: WorkerEnv): Promise<Worker> {
       SF_CREDENTIALS: env.credentials ? '1' : '',
       SF_LOCK_LEASE_MS: env.lockLeaseMs === undefined ? '' : String(env.lockLeaseMs),
       SF_ROOT_NODES: env.rootNodes ? JSON.stringify(env.rootNodes) : '',
+      SF_SENTINEL: env.sentinel ? JSON.stringify(env.sentinel) : '',
     },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })

@@ -157,13 +157,18 @@ export function createCommands(
     return runWith((command) => send(command, keys[0]), script, keys, args)
   }
 
-  // WAIT on `primary` (the connection that ran the write) for the replicas it has, at most `replicas`.
+  // WAIT on `primary` (the connection that ran the write). One Redis waits for the replicas it has now (at most
+  // `replicas`; none connected, no wait). A cluster or sentinel primary always waits for `replicas`: when a
+  // failover is under way its replica is the one being promoted, and a write it does not have would be lost.
   async function waitFor(primary: Send): Promise<number | undefined> {
     if (resolved.replicas === 0) return undefined
-    const role = (await primary(['ROLE'])) as unknown[]
-    const connected = Array.isArray(role?.[2]) ? role[2].length : 0
-    if (connected === 0) return undefined
-    const wanted = Math.min(resolved.replicas, connected)
+    let wanted = resolved.replicas
+    if (kind === 'client') {
+      const role = (await primary(['ROLE'])) as unknown[]
+      const connected = Array.isArray(role?.[2]) ? role[2].length : 0
+      if (connected === 0) return undefined
+      wanted = Math.min(resolved.replicas, connected)
+    }
     return Number(await primary(['WAIT', String(wanted), String(resolved.replicaTimeoutMs)]))
   }
 
@@ -178,7 +183,7 @@ export function createCommands(
       if (closed) throw new StoreError(`The Redis store of key ${JSON.stringify(key)} is closed`)
       return (client as RedisSentinelLike).use(async (primary) => {
         const sendTo: Send = (command) =>
-          primary.sendCommand(command, command[0] === 'WAIT' ? waitOptions : options)
+          primary.sendCommand(false, command, command[0] === 'WAIT' ? waitOptions : options)
         const reply = await runWith(sendTo, script, keys, args)
         if (reply === null || reply === undefined) return { reply }
         const acked = await waitFor(sendTo)
@@ -247,14 +252,21 @@ function openConnection(
   return undefined
 }
 
+/** No replica confirmed a write in time, on a cluster or sentinel: it is looked at again after a backoff. */
+export class ReplicaUnconfirmed extends Error {
+  override name = 'ReplicaUnconfirmed'
+}
+
 // An error a failover or a reconnect causes, after which the same call may succeed: the connection is down or
 // was reset, the cluster is electing a new primary, the slot moved, the node is a replica now or still loading.
 function transient(error: unknown): boolean {
   if (error instanceof StoreError) return false
+  if (error instanceof ReplicaUnconfirmed) return true
   const message = String((error as Error | undefined)?.message ?? '')
   const name = String((error as Error | undefined)?.constructor?.name ?? '')
   return (
     /^(CLUSTERDOWN|TRYAGAIN|READONLY|LOADING|MASTERDOWN|MOVED|ASK|UNBLOCKED)\b/.test(message) ||
+    /WAIT cannot be used with replica/.test(message) ||
     /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|Socket closed|not ready|closed unexpectedly|Connection/i.test(
       message,
     ) ||

@@ -37,7 +37,15 @@ export interface RedisSentinelLike {
     options?: { timeout?: number },
   ): Promise<unknown>
   /** Run `fn` on one connection to the current primary. */
-  use<T>(fn: (client: RedisClientLike) => Promise<T>): Promise<T>
+  use<T>(
+    fn: (client: {
+      sendCommand(
+        isReadonly: boolean | undefined,
+        args: string[],
+        options?: { timeout?: number },
+      ): Promise<unknown>
+    }) => Promise<T>,
+  ): Promise<T>
   getMasterNode(): unknown
   duplicate(): RedisConnectionLike
 }

@@ -3,7 +3,7 @@ import type { ChangeReason, LockOptions, SessionStore, StoreChange, StoreSnapsho
 import { StoreError } from '../../errors/store-error.js'
 import { createRedisClock } from './clock.js'
 import { createCodec } from './codec.js'
-import { createCommands } from './connection.js'
+import { createCommands, ReplicaUnconfirmed } from './connection.js'
 import { createRedisLock, UNLOCKED } from './lock.js'
 import { type RedisStoreOptions, resolveRedisStoreOptions } from './options.js'
 import { createSubscription } from './pubsub.js'
@@ -16,6 +16,9 @@ export interface RedisStore extends SessionStore {
   /** End the connections this store opened (the `url` client and the pub/sub connection), never your `client`. */
   close(): Promise<void>
 }
+
+// How long a store whose primary lost its replicas uses unconfirmed writes at once (see write()).
+const DEGRADED_MS = 60_000
 
 const REASONS: ReadonlySet<string> = new Set<ChangeReason>(['login', 'refresh', 'logout', 'expired'])
 
@@ -119,7 +122,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     // write the old primary took but never passed on (the promoted replica still holds the expected version) is
     // written again.
     let tried = false
-    return commands.retrying(async () => {
+    const attempt = async () => {
       if (tried) {
         if (await landed()) {
           confirm((await commands.runDurably(NOTHING, [hashKey], [])).acked)
@@ -133,11 +136,33 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       if (reply === null || reply === undefined) return undefined
       confirm(acked)
       return written
-    })
+    }
+    try {
+      return await commands.retrying(attempt)
+    } catch (error) {
+      if (!(error instanceof ReplicaUnconfirmed)) throw error
+      // Still no replica after failoverTimeoutMs: the tokens are used anyway (the server has rotated them, they
+      // exist nowhere else), and onError is told. The primary has lost its replicas (a failover promoted its only
+      // one): for a minute, writes no replica confirms are used at once rather than held up again.
+      degradedUntil = Date.now() + DEGRADED_MS
+      commands.report(
+        new StoreError(
+          `No replica confirmed the session written at Redis key ${JSON.stringify(key)} within ${resolved.failoverTimeoutMs} ms: a failover now could lose it`,
+        ),
+        'write',
+      )
+      return written
+    }
   }
 
+  // One Redis: a write no replica confirmed in time is used and reported. A cluster or sentinel: it is looked at
+  // again after a backoff (a failover may be under way), through `failoverTimeoutMs`.
+  let degradedUntil = 0
   function confirm(acked: number | undefined): void {
     if (acked === undefined || acked >= 1) return
+    if (commands.kind !== 'client' && Date.now() >= degradedUntil) {
+      throw new ReplicaUnconfirmed('no replica confirmed the write yet')
+    }
     commands.report(
       new StoreError(
         `No replica confirmed the session written at Redis key ${JSON.stringify(key)} within ${resolved.replicaTimeoutMs} ms: a failover now could lose it`,
