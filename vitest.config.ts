@@ -15,10 +15,19 @@ const NEEDS_SERVICES = [
   'test/package/demo.test.ts',
 ]
 
+// Redis topologies the tests start themselves (a cluster, Sentinel, a restarted or replicated Redis): minutes of
+// run time, so `npm test` leaves them to `npm run test:topology` (TOPOLOGY=1), which `.ci/run` runs after it.
+const TOPOLOGY = [
+  'test/stores/redis/redis-cluster.test.ts',
+  'test/stores/redis/redis-sentinel.test.ts',
+  'test/stores/redis/redis-restart.test.ts',
+  'test/stores/redis/redis-replicas.test.ts',
+]
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    exclude: process.env.UNIT ? NEEDS_SERVICES : [],
+    include: process.env.TOPOLOGY ? TOPOLOGY : ['test/**/*.test.ts'],
+    exclude: process.env.UNIT ? [...NEEDS_SERVICES, ...TOPOLOGY] : process.env.TOPOLOGY ? [] : TOPOLOGY,
     setupFiles: ['test/setup/preload.ts'],
     testTimeout: 20_000,
     hookTimeout: 30_000,

@@ -81,7 +81,8 @@ function startWorker(env: WorkerEnv): Promise<Worker> {
     })
   })
   return new Promise<Worker>((resolve, reject) => {
-    const startup = setTimeout(() => reject(new Error('a worker did not start in time')), CALL_TIMEOUT_MS)
+    // Generous: eight workers compiling with tsx next to a Redis cluster on a loaded machine (a hang detector).
+    const startup = setTimeout(() => reject(new Error('a worker did not start in time')), 2 * CALL_TIMEOUT_MS)
     child.once('exit', () => reject(new Error('a worker exited while starting')))
     child.on('message', (message: Record<string, unknown>) => {
       if (message.ready) {

@@ -510,6 +510,30 @@ describe('options and failures', () => {
     expect(bad({ key: 'k', url: REDIS_URL, lockLeaseMs: '1s' })).toThrow(
       expect.objectContaining({ option: 'lockLeaseMs' }),
     )
+    expect(bad({ key: 'k', url: REDIS_URL, rootNodes: [REDIS_URL] })).toThrow(
+      expect.objectContaining({ option: 'url' }),
+    )
+    expect(bad({ key: 'k', rootNodes: [] })).toThrow(expect.objectContaining({ option: 'rootNodes' }))
+    expect(bad({ key: 'k', rootNodes: ['https://user:hunter2@example.test'] })).toThrow(
+      expect.objectContaining({ option: 'rootNodes', message: expect.not.stringContaining('hunter2') }),
+    )
+    expect(bad({ key: 'k', url: REDIS_URL, replicas: -1 })).toThrow(
+      expect.objectContaining({ option: 'replicas' }),
+    )
+    expect(bad({ key: 'k', url: REDIS_URL, replicas: 1.5 })).toThrow(
+      expect.objectContaining({ option: 'replicas' }),
+    )
+    expect(bad({ key: 'k', url: REDIS_URL, replicaTimeoutMs: 0 })).toThrow(
+      expect.objectContaining({ option: 'replicaTimeoutMs' }),
+    )
+    expect(bad({ key: 'k', url: REDIS_URL, failoverTimeoutMs: -1 })).toThrow(
+      expect.objectContaining({ option: 'failoverTimeoutMs' }),
+    )
+    // A cluster client of a node-redis without getNodeClientForKey (the store needs it for WAIT).
+    const oldCluster = { isOpen: true, sendCommand: () => {}, duplicate: () => {}, getSlotMaster: () => {} }
+    expect(bad({ key: 'k', client: oldCluster })).toThrow(
+      expect.objectContaining({ option: 'client', message: expect.stringContaining('getNodeClientForKey') }),
+    )
   })
 
   test('an unreachable Redis fails calls with StoreError instead of hanging them', async () => {
