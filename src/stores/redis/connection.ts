@@ -198,10 +198,16 @@ export function createCommands(
       kind === 'cluster'
         ? await (client as RedisClusterLike).getNodeClientForKey(routeKey, false)
         : (client as RedisClientLike)
-    const acked = await waitFor((command) =>
-      primary.sendCommand(command, command[0] === 'WAIT' ? waitOptions : options),
-    )
-    return acked === undefined ? { reply } : { reply, acked }
+    // Sent past `send`, so held here: a connection the store opened stays ref'd while it waits.
+    if (busy++ === 0) owned?.ref?.()
+    try {
+      const acked = await waitFor((command) =>
+        primary.sendCommand(command, command[0] === 'WAIT' ? waitOptions : options),
+      )
+      return acked === undefined ? { reply } : { reply, acked }
+    } finally {
+      if (--busy === 0) owned?.unref?.()
+    }
   }
 
   async function retrying<T>(fn: (attempt: number) => Promise<T>, signal?: AbortSignal): Promise<T> {

@@ -1,2 +1,8 @@
-export type { RedisClientLike, RedisConnectionLike, RedisStoreOptions } from './options.js'
+export type {
+  RedisClientLike,
+  RedisClusterLike,
+  RedisConnectionLike,
+  RedisSentinelLike,
+  RedisStoreOptions,
+} from './options.js'
 export { type RedisStore, redisStore } from './redis-store.js'

@@ -25,7 +25,10 @@ const REASONS: ReadonlySet<string> = new Set<ChangeReason>(['login', 'refresh', 
 /**
  * Keep the session in Redis so that every process sharing `key` uses one session and makes one refresh per
  * expiry between them: compare-and-set writes (Lua, on a version), a token-owned lock with a lease for the
- * refresh (SET NX PX, released by compare-and-delete), and pub/sub so the others adopt a new session at once.
+ * refresh (SET NX PX, extended by a watchdog while the holder runs, released by compare-and-delete), and pub/sub
+ * so the others adopt a new session at once. One Redis (`url`), a Redis Cluster (`rootNodes`, or a `createCluster()`
+ * client: one hash slot per session, sharded pub/sub) or Sentinel (a `createSentinel()` client); each write waits
+ * for a replica (`WAIT`) and calls retry through a failover.
  *
  * @example
  * import { redisStore } from 'session-fetch/redis'
