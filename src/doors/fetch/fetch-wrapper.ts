@@ -55,11 +55,12 @@ async function discard(response: Response): Promise<boolean> {
 // The transport returns a connection to its pool once the end of its body has been handled: one event-loop
 // turn later, not in the same one. Not a timer where the runtime has better (fake timers in tests do not hold
 // it up); a timer where it has neither setImmediate nor MessageChannel (edge-runtime's VM).
+// Looked up when the module loads, so that a test's fake timers installed later do not hold a replay up.
+const immediate = (globalThis as { setImmediate?: (run: () => void) => unknown }).setImmediate
 function nextTurn(): Promise<void> {
   return new Promise((resolve) => {
-    const immediate = (globalThis as { setImmediate?: (run: () => void) => unknown }).setImmediate
     if (typeof immediate === 'function') immediate(resolve)
-    else if (typeof MessageChannel !== 'function') setTimeout(resolve, 0)
+    else if (typeof MessageChannel !== 'function') setTimeout(resolve)
     else {
       const channel = new MessageChannel()
       channel.port1.onmessage = () => {
