@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { link, readFile, stat, unlink, writeFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
+import { wakeablePauses } from '../wakeable-pause.js'
 
 /** What a lock file says: who holds it and until when (local epoch ms; every holder is on this machine's clock). */
 interface Holder {
@@ -36,7 +37,7 @@ export interface HeldLock {
  */
 export function createFileLock(path: string) {
   const host = hostname()
-  const wakers = new Set<() => void>()
+  const { pause, wake } = wakeablePauses()
 
   async function readHolder(file: string): Promise<Holder | undefined | 'unreadable'> {
     let text: string
@@ -148,25 +149,6 @@ export function createFileLock(path: string) {
     return { retryInMs: holder.until - Date.now() }
   }
 
-  // Resolve after `ms`, or as soon as `wake()` is called, or reject with the signal's reason.
-  function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const done = () => {
-        clearTimeout(timer)
-        wakers.delete(done)
-        signal?.removeEventListener('abort', onAbort)
-        resolve()
-      }
-      const onAbort = () => {
-        done()
-        reject(signal?.reason)
-      }
-      const timer = setTimeout(done, ms)
-      wakers.add(done)
-      signal?.addEventListener('abort', onAbort, { once: true })
-    })
-  }
-
   return {
     /** Take the lock for `leaseMs`, waiting for as long as it takes (or until `signal` aborts). */
     async acquire(leaseMs: number, signal?: AbortSignal): Promise<HeldLock> {
@@ -180,9 +162,7 @@ export function createFileLock(path: string) {
       }
     },
     /** The lock file may have gone: waiters try again now. */
-    wake(): void {
-      for (const wake of [...wakers]) wake()
-    },
+    wake,
   }
 }
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { LockOptions } from '../../core/store.js'
 import { StoreError } from '../../errors/store-error.js'
+import { wakeablePauses } from '../wakeable-pause.js'
 import type { RedisCommands } from './connection.js'
 import { ACQUIRE, EXTEND, RELEASE } from './scripts.js'
 
@@ -26,26 +27,7 @@ export function createRedisLock(
   channel: string,
   leaseOverrideMs?: number,
 ) {
-  const wakers = new Set<() => void>()
-
-  // Resolve after `ms`, or as soon as something is published on the channel, or reject with the signal's reason.
-  function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const done = () => {
-        clearTimeout(timer)
-        wakers.delete(done)
-        signal?.removeEventListener('abort', onAbort)
-        resolve()
-      }
-      const onAbort = () => {
-        done()
-        reject(signal?.reason)
-      }
-      const timer = setTimeout(done, ms)
-      wakers.add(done)
-      signal?.addEventListener('abort', onAbort, { once: true })
-    })
-  }
+  const { pause, wake } = wakeablePauses()
 
   async function acquire(owner: string, leaseMs: number, signal: AbortSignal | undefined): Promise<void> {
     for (let attempt = 0; ; attempt++) {
@@ -119,8 +101,6 @@ export function createRedisLock(
       }
     },
     /** Something was published on the channel: waiters try again now. */
-    wake(): void {
-      for (const wake of [...wakers]) wake()
-    },
+    wake,
   }
 }
