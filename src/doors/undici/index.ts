@@ -28,9 +28,13 @@ type FlatHeaders = string[]
  * replayed once, and every other origin, the session's own login/refresh/logout calls, and requests that
  * already carry an `Authorization` header pass through untouched.
  *
- * Replays: a request whose body is absent, a string or bytes is replayed after a 401; any other body (a
- * stream, an async iterable, FormData — and every body `fetch()` sends, since fetch streams them) is sent once:
- * its 401 is returned and the refresh still happens for the requests that follow.
+ * Replays: a request whose body is absent, a string or bytes is replayed after a 401 with the same bytes; a
+ * streamed body (a Node stream, an async iterable — and every body `fetch()` sends, since fetch streams them)
+ * is copied as it is sent, up to the session's `replayBufferBytes`, and replayed from the copy when all of it
+ * fit. A larger one is sent once: its 401 is returned and the refresh still happens for the requests that follow.
+ *
+ * Under undici 7 it answers its callers in the handler interface they speak, so composing it directly on the
+ * Agent adds no header conversion to the response path (raw header names arrive as the server sent them).
  *
  * @example
  * import { Agent, setGlobalDispatcher } from 'undici'
@@ -63,8 +67,11 @@ export function sessionInterceptor(plantly: SessionSource): Dispatcher.Dispatche
           copy = kept
           first = { ...opts, body: copyingIterable(body, kept) } as unknown as Options
         }
-        const replay = new ReplayOnce(pipeline, dispatch, opts, token, signal, handler, copy)
-        return dispatch(withToken(first, token), replay)
+        const legacy = legacyWrapped(handler)
+        const replay = legacy
+          ? new LegacyReplayOnce(pipeline, dispatch, opts, token, signal, copy, legacy)
+          : new ReplayOnce(pipeline, dispatch, opts, token, signal, copy, handler)
+        return dispatch(withToken(first, token), replay as Handler)
       }
       const token = pipeline.tokenFor(signal)
       if (typeof token !== 'object') return send(token)
@@ -73,38 +80,91 @@ export function sessionInterceptor(plantly: SessionSource): Dispatcher.Dispatche
     }
 }
 
-/** Forwards one attempt to the caller's handler, except a refusal it can replay: that one is held for the decision. */
-class ReplayOnce implements Handler {
-  #held:
-    | {
-        status: number
-        headers: ResponseHeaders
-        message: string | undefined
-        chunks: Buffer[]
-        decided: Promise<string | undefined>
-      }
-    | undefined
-  #replayed = false
-  #sent: string | undefined
-  readonly #fixed: boolean
+/**
+ * One request's attempts, whichever handler interface undici speaks to it: sends the replay after a refusal it
+ * held back, with the new token and the same bytes, or gives the refusal back when the session is gone.
+ */
+abstract class Attempts {
+  protected replayed = false
+  protected sent: string | undefined
+  protected readonly fixed: boolean
 
   constructor(
-    private readonly pipeline: Pipeline,
+    protected readonly pipeline: Pipeline,
     private readonly dispatch: Dispatcher.Dispatch,
     private readonly opts: Options,
     token: string | undefined,
     private readonly signal: AbortSignal | undefined,
-    private readonly downstream: Handler,
     private readonly copy: BodyCopy | undefined,
   ) {
-    this.#sent = token
+    this.sent = token
     const body = opts.body
-    this.#fixed = typeof body === 'string' || body instanceof Uint8Array || isReplayableBody(body)
+    this.fixed = typeof body === 'string' || body instanceof Uint8Array || isReplayableBody(body)
   }
 
-  // A body sent as it was read can be sent again once all of it went out and fit in the copy.
-  get #replayable(): boolean {
-    return this.#fixed || this.copy?.bytes() !== undefined
+  /** The pipeline's decision on an answer: a promise when it holds the answer back, undefined to pass it on. */
+  protected decide(status: number, headers: () => ResponseHeaders, message: string | undefined) {
+    if (this.pipeline.mayRefuse(status)) {
+      const attempt = {
+        token: this.sent,
+        method: this.opts.method,
+        // A body sent as it was read can be sent again once all of it went out and fit in the copy.
+        replayable: this.fixed || this.copy?.bytes() !== undefined,
+        replay: this.replayed,
+      }
+      const decided = this.pipeline.after(attempt, answerOf(status, headers(), message), this.signal)
+      if (decided !== undefined) {
+        decided.catch(() => undefined) // settled when the held answer has ended
+        return decided
+      }
+    }
+    if (!this.replayed) this.copy?.release() // answered: no replay will need the copy
+    return undefined
+  }
+
+  /** Once a held answer has ended: replay it with the new token, or `giveBack` it (the session is gone). */
+  protected settle(decided: Promise<string | undefined>, giveBack: () => void, fail: (error: Error) => void) {
+    decided.then(
+      (next) => {
+        if (next === undefined) return giveBack()
+        this.replayed = true
+        this.sent = next
+        const bytes = this.fixed ? undefined : this.copy?.bytes()
+        this.copy?.release()
+        const again = bytes === undefined ? this.opts : ({ ...this.opts, body: bytes } as Options)
+        try {
+          this.dispatch(withToken(again, next), this as unknown as Handler)
+        } catch (error) {
+          fail(asError(error))
+        }
+      },
+      (error: unknown) => fail(asError(error)),
+    )
+  }
+}
+
+interface Held<H> {
+  status: number
+  headers: H
+  message: string | undefined
+  chunks: Buffer[]
+  decided: Promise<string | undefined>
+}
+
+/** Forwards one attempt to the caller's handler (undici's handler interface), except a refusal it holds back. */
+class ReplayOnce extends Attempts implements Handler {
+  #held: Held<ResponseHeaders> | undefined
+
+  constructor(
+    pipeline: Pipeline,
+    dispatch: Dispatcher.Dispatch,
+    opts: Options,
+    token: string | undefined,
+    signal: AbortSignal | undefined,
+    copy: BodyCopy | undefined,
+    private readonly downstream: Handler,
+  ) {
+    super(pipeline, dispatch, opts, token, signal, copy)
   }
 
   onRequestStart(controller: Controller, context: unknown): void {
@@ -116,22 +176,9 @@ class ReplayOnce implements Handler {
   }
 
   onResponseStart(controller: Controller, status: number, headers: ResponseHeaders, message?: string): void {
-    if (this.pipeline.mayRefuse(status)) {
-      const attempt = {
-        token: this.#sent,
-        method: this.opts.method,
-        replayable: this.#replayable,
-        replay: this.#replayed,
-      }
-      const decided = this.pipeline.after(attempt, answerOf(status, headers, message), this.signal)
-      if (decided !== undefined) {
-        decided.catch(() => undefined) // settled in onResponseEnd
-        this.#held = { status, headers, message, chunks: [], decided }
-        return
-      }
-    }
-    if (!this.#replayed) this.copy?.release() // answered: no replay will need the copy
-    this.downstream.onResponseStart?.(controller, status, headers, message)
+    const decided = this.decide(status, () => headers, message)
+    if (decided) this.#held = { status, headers, message, chunks: [], decided }
+    else this.downstream.onResponseStart?.(controller, status, headers, message)
   }
 
   onResponseData(controller: Controller, chunk: Buffer): void {
@@ -146,28 +193,17 @@ class ReplayOnce implements Handler {
       return
     }
     this.#held = undefined
-    held.decided.then(
-      (next) => {
-        if (next === undefined) {
-          // The session is gone: the caller gets its own 401, body intact.
-          const done = finished()
-          this.downstream.onResponseStart?.(done, held.status, held.headers, held.message)
-          for (const chunk of held.chunks) this.downstream.onResponseData?.(done, chunk)
-          this.downstream.onResponseEnd?.(done, trailers)
-          return
-        }
-        this.#replayed = true
-        this.#sent = next
-        const bytes = this.#fixed ? undefined : this.copy?.bytes()
-        this.copy?.release()
-        const again = bytes === undefined ? this.opts : ({ ...this.opts, body: bytes } as Options)
-        try {
-          this.dispatch(withToken(again, next), this)
-        } catch (error) {
-          this.downstream.onResponseError?.(finished(), asError(error))
-        }
+    const fail = (error: Error) => this.downstream.onResponseError?.(finished(), error)
+    this.settle(
+      held.decided,
+      () => {
+        // The session is gone: the caller gets its own 401, body intact.
+        const done = finished()
+        this.downstream.onResponseStart?.(done, held.status, held.headers, held.message)
+        for (const chunk of held.chunks) this.downstream.onResponseData?.(done, chunk)
+        this.downstream.onResponseEnd?.(done, trailers)
       },
-      (error: unknown) => this.downstream.onResponseError?.(finished(), asError(error)),
+      fail,
     )
   }
 
@@ -175,6 +211,113 @@ class ReplayOnce implements Handler {
     this.#held = undefined
     this.downstream.onResponseError?.(controller, error)
   }
+}
+
+/** undici 7's earlier handler interface: raw header lists, a resume callback, `false` to pause. */
+interface LegacyHandler {
+  onConnect?(abort: (reason?: Error) => void, context?: unknown): void
+  onResponseStarted?(): void
+  onUpgrade?(status: number, rawHeaders: Buffer[] | string[] | null, socket: unknown): void
+  onHeaders?(status: number, rawHeaders: Buffer[], resume: () => void, message?: string): boolean | undefined
+  onData?(chunk: Buffer): boolean | undefined
+  onComplete?(rawTrailers: Buffer[] | string[] | null): void
+  onError?(error: Error): void
+}
+
+/**
+ * The same as {@link ReplayOnce} in undici 7's earlier handler interface. undici 7 hands an interceptor a
+ * caller's handler of that interface (its own API and fetch handlers among them) wrapped in its `WrapHandler`,
+ * and its Agent wraps a handler of the newer interface again: every answer's headers would be parsed into an
+ * object, turned back into Buffers, and parsed again. Answering in the earlier interface passes the raw headers
+ * straight through. undici 8 speaks only the newer interface (and has no `WrapHandler`).
+ */
+class LegacyReplayOnce extends Attempts implements LegacyHandler {
+  #held: Held<Buffer[]> | undefined
+
+  constructor(
+    pipeline: Pipeline,
+    dispatch: Dispatcher.Dispatch,
+    opts: Options,
+    token: string | undefined,
+    signal: AbortSignal | undefined,
+    copy: BodyCopy | undefined,
+    private readonly downstream: LegacyHandler,
+  ) {
+    super(pipeline, dispatch, opts, token, signal, copy)
+  }
+
+  onConnect(abort: (reason?: Error) => void, context?: unknown): void {
+    this.downstream.onConnect?.(abort, context)
+  }
+
+  onResponseStarted(): void {
+    this.downstream.onResponseStarted?.()
+  }
+
+  onUpgrade(status: number, rawHeaders: Buffer[] | string[] | null, socket: unknown): void {
+    this.downstream.onUpgrade?.(status, rawHeaders, socket)
+  }
+
+  onHeaders(status: number, rawHeaders: Buffer[], resume: () => void, message?: string): boolean | undefined {
+    const decided = this.decide(status, () => headersOf(rawHeaders), message)
+    if (!decided) return this.downstream.onHeaders?.(status, rawHeaders, resume, message)
+    this.#held = { status, headers: rawHeaders, message, chunks: [], decided }
+    return true
+  }
+
+  onData(chunk: Buffer): boolean | undefined {
+    if (!this.#held) return this.downstream.onData?.(chunk)
+    this.#held.chunks.push(chunk)
+    return true
+  }
+
+  onComplete(rawTrailers: Buffer[] | string[] | null): void {
+    const held = this.#held
+    if (!held) {
+      this.downstream.onComplete?.(rawTrailers)
+      return
+    }
+    this.#held = undefined
+    this.settle(
+      held.decided,
+      () => {
+        this.downstream.onHeaders?.(held.status, held.headers, () => undefined, held.message)
+        for (const chunk of held.chunks) this.downstream.onData?.(chunk)
+        this.downstream.onComplete?.(rawTrailers)
+      },
+      (error) => this.downstream.onError?.(error),
+    )
+  }
+
+  onError(error: Error): void {
+    this.#held = undefined
+    this.downstream.onError?.(error)
+  }
+}
+
+// A handler undici 7's `compose` made out of a caller's handler of the earlier interface (see LegacyReplayOnce).
+// Checked by its class name: a bundle that renamed it gets the newer interface, which is only slower.
+function legacyWrapped(handler: Handler): LegacyHandler | undefined {
+  const wrapped = handler as Handler & LegacyHandler
+  return wrapped.constructor?.name === 'WrapHandler' && typeof wrapped.onHeaders === 'function'
+    ? wrapped
+    : undefined
+}
+
+function latin1(part: Buffer | string | undefined): string {
+  return typeof part === 'string' || part === undefined ? String(part) : part.toString('latin1')
+}
+
+// Raw header names and values (undici 7's earlier interface) as a record, for the pipeline's look at a refusal.
+function headersOf(raw: Buffer[]): ResponseHeaders {
+  const headers: Record<string, string | string[]> = {}
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = latin1(raw[i]).toLowerCase()
+    const value = latin1(raw[i + 1])
+    const seen = headers[name]
+    headers[name] = seen === undefined ? value : [...(Array.isArray(seen) ? seen : [seen]), value]
+  }
+  return headers
 }
 
 // An undici response head as the pipeline reads it.

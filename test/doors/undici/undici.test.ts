@@ -27,30 +27,52 @@ interface Seen {
   authorization: string | undefined
 }
 
-/** What reaches the connection pool, after the session interceptor (composed inside it). */
-function recorder(seen: Seen[]): Dispatcher.DispatcherComposeInterceptor {
-  return (dispatch) => (opts, handler) => {
-    const headers = (opts.headers ?? {}) as unknown[] | Record<string, string>
-    let pairs: unknown[][]
-    if (!Array.isArray(headers)) pairs = Object.entries(headers)
-    else if (Array.isArray(headers[0])) pairs = headers as unknown[][]
-    else pairs = headers.flatMap((name, i) => (i % 2 ? [] : [[name, headers[i + 1]]]))
-    const found = pairs.find(([name]) => String(name).toLowerCase() === 'authorization')
-    const authorization = found === undefined ? undefined : String(found[1])
-    seen.push({ method: opts.method, path: opts.path, authorization })
-    return dispatch(opts, handler)
+/** The Authorization header of a dispatch's options, whichever of undici's header shapes it uses. */
+function authorizationOf(opts: Dispatcher.DispatchOptions): string | undefined {
+  const headers = (opts.headers ?? {}) as unknown[] | Record<string, string>
+  let pairs: unknown[][]
+  if (!Array.isArray(headers)) pairs = Object.entries(headers)
+  else if (Array.isArray(headers[0])) pairs = headers as unknown[][]
+  else pairs = headers.flatMap((name, i) => (i % 2 ? [] : [[name, headers[i + 1]]]))
+  const found = pairs.find(([name]) => String(name).toLowerCase() === 'authorization')
+  return found === undefined ? undefined : String(found[1])
+}
+
+/** An Agent that notes what reaches it: what the session interceptor (composed onto it) sent. */
+class RecordingAgent extends Agent {
+  constructor(private readonly seen: Seen[]) {
+    super()
+  }
+
+  override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    this.seen.push({ method: opts.method, path: opts.path, authorization: authorizationOf(opts) })
+    return super.dispatch(opts, handler)
   }
 }
 
-/** Make the session interceptor the global dispatcher, as the README tells users to. */
-function install(plantly: SessionFetch, seen: Seen[] = []): Seen[] {
-  const agent = new Agent()
-  agents.push(agent)
-  setGlobalDispatcher(agent.compose(recorder(seen), sessionInterceptor(plantly)))
-  return seen
-}
+/** An interceptor that changes nothing: the session interceptor's requests pass through one more layer. */
+const passThrough: Dispatcher.DispatcherComposeInterceptor = (dispatch) => (opts, handler) =>
+  dispatch(opts, handler)
 
-describe('sessionInterceptor (undici)', () => {
+/**
+ * Where the session interceptor sits: directly on the Agent (undici 7 then lets it keep its callers' handler
+ * interface end to end), or above another interceptor (its handler is wrapped once more on the way down).
+ */
+const LAYOUTS = [
+  ['composed directly on the Agent', false],
+  ['composed above another interceptor', true],
+] as const
+
+describe.each(LAYOUTS)('sessionInterceptor (undici), %s', (_layout, layered) => {
+  /** Make the session interceptor the global dispatcher, as the README tells users to. */
+  function install(plantly: SessionFetch, seen: Seen[] = []): Seen[] {
+    const agent = new RecordingAgent(seen)
+    agents.push(agent)
+    const interceptor = sessionInterceptor(plantly)
+    setGlobalDispatcher(layered ? agent.compose(passThrough, interceptor) : agent.compose(interceptor))
+    return seen
+  }
+
   test("Node's own global fetch goes through it: the token reaches the session origin only", async () => {
     const server = await mockServer()
     const other = await mockServer()
@@ -240,6 +262,70 @@ describe('sessionInterceptor (undici)', () => {
     expect((viaFetch as TypeError).cause).toBeInstanceOf(RefreshError)
   })
 
+  test("undici.request's raw response headers reach the caller as the server sent them", async () => {
+    const server = await mockServer()
+    const plantly = await loggedIn(server)
+    install(plantly)
+    server.inject({ on: 'api', status: 200, headers: { 'X-Plant-Name': 'Fern' }, body: { ok: true } })
+
+    const response = await request(`${server.url}/raw`, { responseHeaders: 'raw' })
+    await response.body.dump()
+    const names = (response.headers as unknown as string[]).filter((_, i) => i % 2 === 0)
+    expect(names.map((name) => name.toLowerCase())).toContain('x-plant-name')
+    // Directly on the Agent the raw header list is handed through untouched; another interceptor below it
+    // (undici's handler wrappers) parses it into an object on the way and back again, in lower case.
+    if (!layered) expect(names).toContain('X-Plant-Name')
+  })
+
+  test("a handler of undici's newer interface, dispatched directly, is replayed or gets its own 401", async () => {
+    const server = await mockServer()
+    const plantly = await loggedIn(server)
+    install(plantly)
+    const dispatch = (path: string) =>
+      new Promise<{ status: number; body: string; starts: number }>((resolve, reject) => {
+        let status = 0
+        let starts = 0
+        const chunks: Buffer[] = []
+        const options = {
+          origin: server.url,
+          path,
+          method: 'POST',
+          body: 'hello',
+          headers: { 'x-kind': 'newer' },
+        }
+        getGlobalDispatcher().dispatch(options, {
+          onRequestStart() {},
+          onResponseStart(_controller, code) {
+            status = code
+            starts++
+          },
+          onResponseData(_controller, chunk) {
+            chunks.push(chunk)
+          },
+          onResponseEnd() {
+            resolve({ status, body: Buffer.concat(chunks).toString(), starts })
+          },
+          onResponseError(_controller, error) {
+            reject(error)
+          },
+        })
+      })
+
+    server.mock.expireAccessTokens()
+    const replayed = await dispatch('/newer')
+    expect(replayed).toMatchObject({ status: 200, starts: 1 })
+    expect(attempts(server, '/newer').map((entry) => [entry.status, entry.bodyHash])).toEqual([
+      [401, sha256('hello')],
+      [200, sha256('hello')],
+    ])
+
+    server.mock.revokeAll()
+    const refused = await dispatch('/newer-gone')
+    expect(refused.status).toBe(401)
+    expect(refused.starts).toBe(1)
+    expect(JSON.parse(refused.body)).toMatchObject({ code: 'unauthorized' })
+  })
+
   test('a request is replayed at most once', async () => {
     const server = await mockServer()
     const plantly = await loggedIn(server)
@@ -284,9 +370,9 @@ describe('sessionInterceptor (undici)', () => {
     expect(attempts(server, '/aborted')).toHaveLength(0)
     expect(server.counters.refreshes).toBe(1)
   })
+})
 
-  test('a bad argument is named', () => {
-    expect(() => sessionInterceptor({} as never)).toThrow(OptionError)
-    expect(() => sessionInterceptor(null as never)).toThrow(/`plantly`/)
-  })
+test('sessionInterceptor names a bad argument', () => {
+  expect(() => sessionInterceptor({} as never)).toThrow(OptionError)
+  expect(() => sessionInterceptor(null as never)).toThrow(/`plantly`/)
 })
