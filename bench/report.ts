@@ -343,8 +343,8 @@ function stormSection(storm: NonNullable<Report['storm']>): string[] {
     '',
     '- **none**: the burst with a valid token (the reference).',
     `- **expired**: the access token (${storm.ttlSeconds ?? 20} s lifetime, known from \`expires_in\` and the JWT) has just expired when ` +
-      `the burst starts; the server refuses it too. Every case starts its measured burst ${(storm.ttlSeconds ?? 20) + 0.3} s after the login, ` +
-      'so the reference idles as long.',
+      "the burst starts; the server refuses it too. Nobody waits for the lifetime to pass: the client's clock " +
+      '(its `now`) moves past it and the server ends every token just before the burst.',
     `- **revoked**: the server ends the token after answering ${storm.revokeAfter.toLocaleString('en')} calls of ` +
       'the burst; nothing tells the client beforehand, so every call still in flight gets a 401 and has to be ' +
       'sent twice: no client can drain this case in "reference + one refresh round trip".',

@@ -54,7 +54,7 @@ const { values: args } = parseArgs({
     'batch-requests': { type: 'string', default: byDefault(2000, 5000) },
     burst: { type: 'string', default: byDefault(2000, 10000) },
     'revoke-after': { type: 'string', default: byDefault(400, 2000) },
-    'storm-ttl': { type: 'string', default: '20' },
+    'storm-ttl': { type: 'string', default: '60' },
     'memory-requests': { type: 'string', default: byDefault(200000, 1000000) },
     'overhead-calls': { type: 'string', default: byDefault(50000, 200000) },
     'latency-rounds': { type: 'string', default: byDefault(3, 5) },
@@ -278,8 +278,8 @@ async function storm(url: string): Promise<NonNullable<Report['storm']>> {
   const burst = Number(args.burst)
   const kinds = ['none', 'expired', 'revoked'] as const
   const runs: { name: string; kind: StormJob['kind']; round: number; result: StormResult }[] = []
-  // Every case idles a token lifetime: the short run keeps to this package's doors and the references (the
-  // peers, whose bursts mostly fail, run with BENCH_FULL=1 or when named with --contenders).
+  // The short run keeps to this package's doors and the references (the peers, whose bursts mostly fail, run
+  // with BENCH_FULL=1 or when named with --contenders).
   const stormNames =
     FULL || args.contenders !== Object.keys(contenders).join(',')
       ? names

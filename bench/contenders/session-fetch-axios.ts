@@ -7,8 +7,8 @@ import { type Contender, RESOURCE } from './types.js'
 const contender: Contender = {
   name: 'session-fetch-axios',
   label: 'axios + session-fetch attachSession',
-  async create({ url, credentials }) {
-    const plantly = createSessionFetch({ baseURL: url })
+  async create({ url, credentials, now }) {
+    const plantly = createSessionFetch({ baseURL: url, ...(now ? { now } : {}) })
     await plantly.login(credentials)
     const api = axios.create({ baseURL: url })
     attachSession(api, plantly)

@@ -6,8 +6,8 @@ import { type Contender, RESOURCE } from './types.js'
 const contender: Contender = {
   name: 'session-fetch-ofetch',
   label: 'ofetch + session-fetch createSessionOfetch',
-  async create({ url, credentials }) {
-    const plantly = createSessionFetch({ baseURL: url })
+  async create({ url, credentials, now }) {
+    const plantly = createSessionFetch({ baseURL: url, ...(now ? { now } : {}) })
     await plantly.login(credentials)
     const api = createSessionOfetch(plantly, { baseURL: url })
     return {

@@ -10,8 +10,8 @@ import { type Contender, RESOURCE } from './types.js'
 const contender: Contender = {
   name: 'session-fetch-undici',
   label: 'undici.request + session-fetch sessionInterceptor',
-  async create({ url, credentials }) {
-    const plantly = createSessionFetch({ baseURL: url })
+  async create({ url, credentials, now }) {
+    const plantly = createSessionFetch({ baseURL: url, ...(now ? { now } : {}) })
     await plantly.login(credentials)
     const dispatcher = new Agent().compose(sessionInterceptor(plantly))
     const target = url + RESOURCE

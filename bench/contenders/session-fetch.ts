@@ -5,8 +5,8 @@ import { type Contender, RESOURCE } from './types.js'
 const contender: Contender = {
   name: 'session-fetch',
   label: 'session-fetch `fetch`',
-  async create({ url, credentials }) {
-    const plantly = createSessionFetch({ baseURL: url })
+  async create({ url, credentials, now }) {
+    const plantly = createSessionFetch({ baseURL: url, ...(now ? { now } : {}) })
     await plantly.login(credentials)
     return {
       async get(signal) {
