@@ -58,7 +58,7 @@ const { values: args } = parseArgs({
     'memory-requests': { type: 'string', default: byDefault(200000, 1000000) },
     'overhead-calls': { type: 'string', default: byDefault(50000, 200000) },
     'latency-rounds': { type: 'string', default: byDefault(3, 5) },
-    'latency-rate': { type: 'string', default: '100' },
+    'latency-rate': { type: 'string', default: '300' },
     'latency-duration': { type: 'string', default: byDefault(9000, 20000) },
     contenders: { type: 'string', default: Object.keys(contenders).join(',') },
   },
