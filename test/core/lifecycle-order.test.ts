@@ -4,7 +4,7 @@ import { describe, expect, test, vi } from 'vitest'
 import { createSessionFetch, memoryStore } from '../../src/index.js'
 import { until } from '../helpers/adapters.js'
 import { DEMO_USER, mockServer } from '../helpers/mock-server.js'
-import { REDIS_URL, uniqueKey } from '../helpers/redis.js'
+import { plainClient, REDIS_URL, uniqueKey } from '../helpers/redis.js'
 import { startWorkers } from '../helpers/workers.js'
 
 const OTHER_USER = { email_address: 'other@plantly.test', password: 'green' }
@@ -133,6 +133,14 @@ describe('an instance that only listens hears the store', () => {
     const key = uniqueKey('idle-listener')
     const [active, idle] = await startWorkers(2, { baseURL: server.url, redisURL: REDIS_URL, key })
     if (!active || !idle) throw new Error('workers did not start')
+    // Registering the listeners made each worker read the store and then subscribe to its changes; a login
+    // that lands before the idle one's first read would be adopted as its starting state, not announced.
+    const redis = await plainClient()
+    const channel = `${key}:changes`
+    for (let i = 0; ((await redis.pubSubNumSub(channel))[channel] ?? 0) < 2; i++) {
+      if (i === 500) throw new Error('the workers did not subscribe to the store in 10 s')
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
     await active.call('login')
     await until(
       () => idle.events.some((e) => e.event === 'login' && e.source === 'store'),
