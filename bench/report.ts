@@ -211,7 +211,7 @@ function latencySection(latency: LatencyReport): string[] {
     '',
     `A steady stream of ${latency.rate} GETs per second through \`plantly.fetch\` (open loop: calls start on ` +
       `schedule whatever the answers do) for ${(latency.durationMs / 1000).toFixed(0)} s per mode and round, ` +
-      `${latency.rounds} rounds, the modes alternating in separate processes (after ${latency.warmup} unmeasured calls). ` +
+      `${latency.rounds} rounds, the modes alternating in separate processes (after ${latency.warmup} unmeasured calls, one refresh and ${latency.warmup} calls more). ` +
       `The server answers every refresh after ${latency.refreshLatencyMs} ms. The client's clock (the \`now\` ` +
       `option) runs ${latency.speed} × faster than the real one, so ${latency.lifetimeSeconds} s tokens with the ` +
       `default ${latency.refreshWindowMs / 1000} s refresh window are refreshed every ` +
