@@ -37,6 +37,20 @@ export interface StormJob {
 }
 
 /**
+ * Instructions per request: bench/run.ts runs this client under valgrind's callgrind with counting off; after
+ * the warm-up the client asks for counting to be switched on, makes `requests` calls and asks for it to be
+ * switched off again, so the count holds the measured calls only.
+ */
+export interface InstructionsJob {
+  mode: 'instructions'
+  contender: string
+  url: string
+  requests: number
+  concurrency: number
+  warmup: number
+}
+
+/**
  * Several contenders in one process, in alternating batches (A B C A B C …): the ratios then share the JIT,
  * the heap and the machine's load of the moment, which separate processes do not. Contenders that replace
  * the platform's global dispatcher (undici from npm) must not be mixed in.
@@ -150,6 +164,24 @@ async function steady(job: SteadyJob): Promise<SteadyResult> {
   const elapsedMs = performance.now() - start
   const used = process.cpuUsage(cpu)
   return { elapsedMs, cpuUs: used.user + used.system, failures, requests: job.requests }
+}
+
+/** Ask bench/run.ts for something (switch callgrind's counting) and wait until it is done. */
+function ask(what: 'count-on' | 'count-off'): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('message', () => resolve())
+    process.send?.({ ask: what })
+  })
+}
+
+async function instructions(job: InstructionsJob): Promise<{ failures: number; requests: number }> {
+  const contender = await loadContender(job.contender)
+  const client = await contender.create({ url: job.url, credentials: CREDENTIALS })
+  await pool(client, job.warmup, job.concurrency)
+  await ask('count-on')
+  const failures = await pool(client, job.requests, job.concurrency)
+  await ask('count-off')
+  return { failures, requests: job.requests }
 }
 
 async function paired(job: PairedJob): Promise<PairedResult> {
@@ -343,15 +375,22 @@ async function latency(job: LatencyJob): Promise<LatencyResult> {
   }
 }
 
-const job = JSON.parse(process.argv[2] ?? '{}') as SteadyJob | StormJob | PairedJob | LatencyJob
+const job = JSON.parse(process.argv[2] ?? '{}') as
+  | SteadyJob
+  | StormJob
+  | PairedJob
+  | LatencyJob
+  | InstructionsJob
 const run =
   job.mode === 'steady'
     ? steady(job)
-    : job.mode === 'paired'
-      ? paired(job)
-      : job.mode === 'latency'
-        ? latency(job)
-        : storm(job)
+    : job.mode === 'instructions'
+      ? instructions(job)
+      : job.mode === 'paired'
+        ? paired(job)
+        : job.mode === 'latency'
+          ? latency(job)
+          : storm(job)
 run.then(
   (result) => {
     process.send?.({ ok: true, result }, () => process.exit(0))

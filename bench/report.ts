@@ -24,6 +24,14 @@ export interface SteadyRow {
   failures: number
 }
 
+/** One contender's instructions per call in the instructions phase (callgrind), one figure per run. */
+export interface InstructionsRow {
+  name: string
+  /** The client this door is measured against; undefined for a reference. */
+  reference: string | undefined
+  perCall: number[]
+}
+
 export interface StormRow {
   name: string
   kind: 'none' | 'expired' | 'revoked'
@@ -118,6 +126,7 @@ export interface Report {
         rows: StormRow[]
       }
     | undefined
+  instructions?: { runs: number; requests: number; rows: InstructionsRow[] } | undefined
   paired?: PairedReport | undefined
   /** The undici door and undici.request alone, in one process of their own (reference: undici-request). */
   pairedUndici?: PairedReport | undefined
@@ -347,11 +356,24 @@ function stormSection(storm: NonNullable<Report['storm']>): string[] {
       '(its `now`) moves past it and the server ends every token just before the burst.',
     `- **revoked**: the server ends the token after answering ${storm.revokeAfter.toLocaleString('en')} calls of ` +
       'the burst; nothing tells the client beforehand, so every call still in flight gets a 401 and has to be ' +
-      'sent twice: no client can drain this case in "reference + one refresh round trip".',
+      'sent twice: no client can drain this case in "reference + one refresh round trip". "× reference per API ' +
+      'request served" divides the drain ratio by how many more API requests the server answered than in the ' +
+      'reference: about 1 means each request, replays included, cost what one of the reference did.',
     '',
-    '| contender | case | drain ms (median) | × same-round reference | per-round ratios | refresh calls | refreshes refused | 401s served | new connections | failures | target met (rounds) |',
-    '| --- | --- | ---: | ---: | --- | --- | --- | --- | --- | --- | --- |',
+    '| contender | case | drain ms (median) | × same-round reference | per-round ratios | × reference per API request served | refresh calls | refreshes refused | 401s served | new connections | failures | target met (rounds) |',
+    '| --- | --- | ---: | ---: | --- | ---: | --- | --- | --- | --- | --- | --- |',
   ]
+  // The drain ratio divided by how many more API requests the server answered than in the same round's
+  // reference (a refused call and its replay are two): what each request cost, relative to the reference.
+  const perServed = (row: StormRow): string => {
+    const reference = storm.rows.find((other) => other.name === row.name && other.kind === 'none')
+    if (row.kind === 'none' || !reference) return ''
+    const ratios = row.drainRatios.map((ratio, round) => {
+      const served = (row.apiCalls[round] ?? Number.NaN) / (reference.apiCalls[round] ?? Number.NaN)
+      return ratio / served
+    })
+    return fixed(medianOf(ratios))
+  }
   for (const row of storm.rows) {
     const target =
       row.kind === 'none'
@@ -359,7 +381,7 @@ function stormSection(storm: NonNullable<Report['storm']>): string[] {
         : `${row.withinTarget ? 'yes' : 'no'} (${row.roundsWithinTarget}/${row.refreshCalls.length})`
     lines.push(
       `| ${row.name} | ${row.kind} | ${Math.round(row.drainMs)}${row.timedOut ? ' (timed out)' : ''} | ` +
-        `${row.kind === 'none' ? '' : fixed(row.drainRatio)} | ${row.kind === 'none' ? '' : row.drainRatios.map((v) => fixed(v)).join(' / ')} | ` +
+        `${row.kind === 'none' ? '' : fixed(row.drainRatio)} | ${row.kind === 'none' ? '' : row.drainRatios.map((v) => fixed(v)).join(' / ')} | ${perServed(row)} | ` +
         `${list(row.refreshCalls)} | ${list(row.refreshRejected)} | ${list(row.unauthorized)} | ` +
         `${list(row.connections)} | ${list(row.failures)} | ${target} |`,
     )
@@ -384,6 +406,34 @@ function stormSection(storm: NonNullable<Report['storm']>): string[] {
   if (errors.length) {
     lines.push('', 'First failure seen per row:', '')
     for (const row of errors) lines.push(`- ${row.name} ${row.kind}: \`${row.firstError}\``)
+  }
+  return lines
+}
+
+function instructionsSection(instructions: NonNullable<Report['instructions']>): string[] {
+  const kilo = (values: number[]) => values.map((v) => `${Math.round(v / 1000)}k`).join(' / ')
+  const lines = [
+    '## Instructions per call',
+    '',
+    `Each client in its own process under valgrind's callgrind, counting only ${instructions.requests.toLocaleString('en')} ` +
+      'GETs at concurrency 16 after 1,000 unmeasured ones (the client asks for counting to be switched on and off), ' +
+      `${instructions.runs} run${instructions.runs === 1 ? '' : 's'} each. Instructions are not seconds (cache ` +
+      "misses and waits do not show), but other load does not move them, so they resolve what the timed phases' " +
+      'spread hides; garbage collection and JIT timing still move a run by a few per cent.',
+    '',
+    '| contender | instructions per call (each run) | median | × its reference |',
+    '| --- | --- | ---: | ---: |',
+  ]
+  const medianOfRow = (name: string | undefined) => {
+    const row = instructions.rows.find((r) => r.name === name)
+    return row && row.perCall.length ? medianOf(row.perCall) : Number.NaN
+  }
+  for (const row of instructions.rows) {
+    const ratio = row.reference ? fixed(medianOfRow(row.name) / medianOfRow(row.reference)) : ''
+    const against = row.reference ? ` (${row.reference})` : ''
+    lines.push(
+      `| ${row.name} | ${kilo(row.perCall)} | ${kilo([medianOfRow(row.name)])} | ${ratio}${against} |`,
+    )
   }
   return lines
 }
@@ -484,6 +534,7 @@ export function renderResults(report: Report, notes = ''): string {
   if (report.overhead) lines.push(...overheadSection(report.overhead), '')
   if (report.latency) lines.push(...latencySection(report.latency), '')
   if (report.storm) lines.push(...stormSection(report.storm), '')
+  if (report.instructions) lines.push(...instructionsSection(report.instructions), '')
   if (report.memory) lines.push(...memorySection(report.memory), '')
   if (report.size) lines.push(...sizeSection(report.size), '')
   if (notes) lines.push(notes.trim(), '')

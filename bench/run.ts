@@ -1,14 +1,15 @@
 // `npm run bench`: steady state, storm, memory and size, side by side in one run; writes bench/RESULTS.md and
 // bench/results.json. Options: --only steady,paired,overhead,storm,memory,size (or build, or render)  --rounds 5  --requests 20000
 // --concurrency 64  --storm-rounds 3  --burst 10000  --memory-requests 1000000  --contenders a,b,c
-import { type ChildProcess, fork } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { type ChildProcess, fork, spawn, spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { build } from 'esbuild'
 import { renderCharts } from './charts.js'
 import type {
+  InstructionsJob,
   LatencyJob,
   LatencyResult,
   PairedJob,
@@ -21,7 +22,13 @@ import type {
 import { contenders } from './contenders/index.js'
 import type { MemoryResult } from './memory.js'
 import type { OverheadResult } from './overhead.js'
-import { type LatencySamples, type LatencyStats, type Report, renderResults } from './report.js'
+import {
+  type InstructionsRow,
+  type LatencySamples,
+  type LatencyStats,
+  type Report,
+  renderResults,
+} from './report.js'
 import { sizes } from './size.js'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
@@ -44,7 +51,7 @@ const byDefault = (short: number, full: number) => String(FULL ? full : short)
 
 const { values: args } = parseArgs({
   options: {
-    only: { type: 'string', default: 'steady,paired,overhead,latency,storm,memory,size' },
+    only: { type: 'string', default: 'steady,paired,overhead,latency,storm,instructions,memory,size' },
     rounds: { type: 'string', default: byDefault(3, 5) },
     requests: { type: 'string', default: byDefault(6000, 20000) },
     concurrency: { type: 'string', default: '64' },
@@ -60,6 +67,8 @@ const { values: args } = parseArgs({
     'latency-rounds': { type: 'string', default: byDefault(3, 5) },
     'latency-rate': { type: 'string', default: '300' },
     'latency-duration': { type: 'string', default: byDefault(9000, 20000) },
+    'instruction-runs': { type: 'string', default: byDefault(1, 3) },
+    'instruction-requests': { type: 'string', default: '1000' },
     contenders: { type: 'string', default: Object.keys(contenders).join(',') },
   },
 })
@@ -111,6 +120,88 @@ async function startServer(): Promise<{ url: string; proc: ChildProcess }> {
     proc.once('exit', (code) => reject(new Error(`server exited with ${code}`)))
   })
   return { url, proc }
+}
+
+/** Each door and the client it is measured against in the instructions phase. */
+const INSTRUCTION_PAIRS: [door: string, reference: string][] = [
+  ['session-fetch', 'bare-fetch'],
+  ['session-fetch-undici', 'undici-request'],
+  ['session-fetch-axios', 'axios-auth-refresh'],
+]
+
+/**
+ * One client under valgrind's callgrind with counting off until the client asks for it (after its warm-up):
+ * the instructions its measured calls took, per call. Other load does not change instruction counts, so this
+ * resolves what the timed phases' spread hides; garbage collection and JIT timing still move them by a few %.
+ */
+function countInstructions(job: InstructionsJob): Promise<number> {
+  const file = `${os.tmpdir()}/session-fetch-callgrind-${process.pid}-${job.contender}-${Date.now()}.out`
+  const proc = spawn(
+    'valgrind',
+    ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${file}`, process.execPath]
+      .concat(CLIENT_FLAGS)
+      .concat([`${out}client.mjs`, JSON.stringify(job)]),
+    { stdio: ['ignore', 'inherit', 'ignore', 'ipc'] },
+  )
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 900_000)
+    let answer: { ok: boolean; error?: string; result?: { failures: number } } | undefined
+    proc.on('message', (message: { ask?: string; ok?: boolean }) => {
+      if (message.ask) {
+        const mode = message.ask === 'count-on' ? 'on' : 'off'
+        spawnSync('callgrind_control', ['-i', mode, String(proc.pid)], { stdio: 'ignore' })
+        proc.send('done')
+      } else answer = message as typeof answer
+    })
+    proc.once('exit', () => {
+      clearTimeout(timer)
+      const text = existsSync(file) ? readFileSync(file, 'utf8') : ''
+      if (existsSync(file)) unlinkSync(file)
+      const total = Number(/^totals: (\d+)/m.exec(text)?.[1] ?? Number.NaN)
+      if (!answer?.ok || answer.result?.failures || !Number.isFinite(total))
+        reject(
+          new Error(
+            `instructions ${job.contender}: ${answer?.error ?? `no count (${answer?.result?.failures ?? '?'} failures)`}`,
+          ),
+        )
+      else resolve(total / job.requests)
+    })
+  })
+}
+
+async function instructionsPhase(url: string): Promise<Report['instructions']> {
+  if (spawnSync('valgrind', ['--version']).status !== 0) {
+    log('instructions: valgrind is not installed; phase left out')
+    return undefined
+  }
+  const wanted = INSTRUCTION_PAIRS.filter(([door, ref]) => names.includes(door) && names.includes(ref)).flat()
+  const runs = Number(args['instruction-runs'])
+  const requests = Number(args['instruction-requests'])
+  const counts = new Map<string, number[]>(wanted.map((name) => [name, []]))
+  // Two at a time (the machine's two cores): instruction counts do not depend on the load.
+  const queue = Array.from({ length: runs }, () => wanted).flat()
+  const next = async (): Promise<void> => {
+    for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
+      const job: InstructionsJob = {
+        mode: 'instructions',
+        contender: name,
+        url,
+        requests,
+        concurrency: 16,
+        warmup: 1000,
+      }
+      const perCall = await countInstructions(job)
+      counts.get(name)?.push(perCall)
+      log(`instructions ${name}: ${Math.round(perCall).toLocaleString('en')} per call`)
+    }
+  }
+  await Promise.all([next(), next()])
+  const rows: InstructionsRow[] = wanted.map((name) => ({
+    name,
+    reference: INSTRUCTION_PAIRS.find(([door]) => door === name)?.[1],
+    perCall: counts.get(name) ?? [],
+  }))
+  return { runs, requests, rows }
 }
 
 /** The SVG charts beside RESULTS.md, from the report and the latency phase's samples. */
@@ -467,7 +558,7 @@ async function main(): Promise<void> {
     )
     log(`overhead: ${JSON.stringify(report.overhead)}`)
   }
-  if (['steady', 'paired', 'latency', 'storm'].some((phase) => phases.has(phase))) {
+  if (['steady', 'paired', 'latency', 'storm', 'instructions'].some((phase) => phases.has(phase))) {
     const server = await startServer()
     try {
       if (phases.has('steady')) report.steady = await steady(server.url)
@@ -481,6 +572,7 @@ async function main(): Promise<void> {
         writeFileSync(`${here}latency-samples.json`, `${JSON.stringify(samples)}\n`)
       }
       if (phases.has('storm')) report.storm = await storm(server.url)
+      if (phases.has('instructions')) report.instructions = await instructionsPhase(server.url)
     } finally {
       server.proc.kill()
     }
