@@ -126,7 +126,7 @@ export interface Report {
         rows: StormRow[]
       }
     | undefined
-  instructions?: { runs: number; requests: number; rows: InstructionsRow[] } | undefined
+  instructions?: { runs: number; requests: number; warmup?: number; rows: InstructionsRow[] } | undefined
   paired?: PairedReport | undefined
   /** The undici door and undici.request alone, in one process of their own (reference: undici-request). */
   pairedUndici?: PairedReport | undefined
@@ -416,10 +416,11 @@ function instructionsSection(instructions: NonNullable<Report['instructions']>):
     '## Instructions per call',
     '',
     `Each client in its own process under valgrind's callgrind, counting only ${instructions.requests.toLocaleString('en')} ` +
-      'GETs at concurrency 16 after 1,000 unmeasured ones (the client asks for counting to be switched on and off), ' +
+      `GETs at concurrency 16 after ${(instructions.warmup ?? 1000).toLocaleString('en')} unmeasured ones (the client ` +
+      'asks for counting to be switched on and off; under valgrind V8 optimizes slowly, so the warm-up is long), ' +
       `${instructions.runs} run${instructions.runs === 1 ? '' : 's'} each. Instructions are not seconds (cache ` +
-      "misses and waits do not show), but other load does not move them, so they resolve what the timed phases' " +
-      'spread hides; garbage collection and JIT timing still move a run by a few per cent.',
+      "misses and waits do not show) and other load does not move them; garbage collection and when V8's " +
+      'optimizing compiler finishes still move a run, by up to 15 % here.',
     '',
     '| contender | instructions per call (each run) | median | × its reference |',
     '| --- | --- | ---: | ---: |',
