@@ -43,7 +43,7 @@ const USES_UNDICI = new Set(['undici-request', 'session-fetch-undici'])
 const ALSO_AGAINST: Record<string, string> = { 'session-fetch-undici': 'undici-request' }
 
 /**
- * Defaults: a short run (about 7 minutes on the 2-core machine); `BENCH_FULL=1 npm run bench` takes the
+ * Defaults: a short run (about 6 minutes on the 2-core machine); `BENCH_FULL=1 npm run bench` takes the
  * longer figures (about 36 minutes). Every option can still be given on the command line.
  */
 const FULL = process.env.BENCH_FULL === '1'
