@@ -84,26 +84,40 @@ export function sessionInterceptor(plantly: SessionSource): Dispatcher.Dispatche
  * One request's attempts, whichever handler interface undici speaks to it: sends the replay after a refusal it
  * held back, with the new token and the same bytes, or gives the refusal back when the session is gone.
  */
-abstract class Attempts {
+abstract class Attempts<Downstream, HeldHeaders> {
   protected replayed = false
   protected sent: string | undefined
   protected readonly fixed: boolean
+  /** A refusal held back (status, headers, body) until the pipeline has decided. */
+  protected held: Held<HeldHeaders> | undefined
 
   constructor(
-    protected readonly pipeline: Pipeline,
+    private readonly pipeline: Pipeline,
     private readonly dispatch: Dispatcher.Dispatch,
     private readonly opts: Options,
     token: string | undefined,
     private readonly signal: AbortSignal | undefined,
     private readonly copy: BodyCopy | undefined,
+    protected readonly downstream: Downstream,
   ) {
     this.sent = token
     const body = opts.body
     this.fixed = typeof body === 'string' || body instanceof Uint8Array || isReplayableBody(body)
   }
 
-  /** The pipeline's decision on an answer: a promise when it holds the answer back, undefined to pass it on. */
-  protected decide(status: number, headers: () => ResponseHeaders, message: string | undefined) {
+  /** Whether an answer is held back for the pipeline's decision (false: pass it on). */
+  protected hold(
+    status: number,
+    headers: HeldHeaders,
+    message: string | undefined,
+    parsed: () => ResponseHeaders,
+  ) {
+    const decided = this.decide(status, parsed, message)
+    if (decided) this.held = { status, headers, message, chunks: [], decided }
+    return decided !== undefined
+  }
+
+  private decide(status: number, headers: () => ResponseHeaders, message: string | undefined) {
     if (this.pipeline.mayRefuse(status)) {
       const attempt = {
         token: this.sent,
@@ -122,11 +136,17 @@ abstract class Attempts {
     return undefined
   }
 
-  /** Once a held answer has ended: replay it with the new token, or `giveBack` it (the session is gone). */
-  protected settle(decided: Promise<string | undefined>, giveBack: () => void, fail: (error: Error) => void) {
-    decided.then(
+  /**
+   * Once a held answer has ended: replay it with the new token, or `giveBack` it (the session is gone). False
+   * when nothing was held: the answer went to the caller as it came.
+   */
+  protected settle(giveBack: (held: Held<HeldHeaders>) => void, fail: (error: Error) => void): boolean {
+    const held = this.held
+    if (!held) return false
+    this.held = undefined
+    held.decided.then(
       (next) => {
-        if (next === undefined) return giveBack()
+        if (next === undefined) return giveBack(held)
         this.replayed = true
         this.sent = next
         const bytes = this.fixed ? undefined : this.copy?.bytes()
@@ -140,6 +160,7 @@ abstract class Attempts {
       },
       (error: unknown) => fail(asError(error)),
     )
+    return true
   }
 }
 
@@ -152,21 +173,7 @@ interface Held<H> {
 }
 
 /** Forwards one attempt to the caller's handler (undici's handler interface), except a refusal it holds back. */
-class ReplayOnce extends Attempts implements Handler {
-  #held: Held<ResponseHeaders> | undefined
-
-  constructor(
-    pipeline: Pipeline,
-    dispatch: Dispatcher.Dispatch,
-    opts: Options,
-    token: string | undefined,
-    signal: AbortSignal | undefined,
-    copy: BodyCopy | undefined,
-    private readonly downstream: Handler,
-  ) {
-    super(pipeline, dispatch, opts, token, signal, copy)
-  }
-
+class ReplayOnce extends Attempts<Handler, ResponseHeaders> implements Handler {
   onRequestStart(controller: Controller, context: unknown): void {
     this.downstream.onRequestStart?.(controller, context)
   }
@@ -176,39 +183,31 @@ class ReplayOnce extends Attempts implements Handler {
   }
 
   onResponseStart(controller: Controller, status: number, headers: ResponseHeaders, message?: string): void {
-    const decided = this.decide(status, () => headers, message)
-    if (decided) this.#held = { status, headers, message, chunks: [], decided }
-    else this.downstream.onResponseStart?.(controller, status, headers, message)
+    if (!this.hold(status, headers, message, () => headers))
+      this.downstream.onResponseStart?.(controller, status, headers, message)
   }
 
   onResponseData(controller: Controller, chunk: Buffer): void {
-    if (this.#held) this.#held.chunks.push(chunk)
+    if (this.held) this.held.chunks.push(chunk)
     else this.downstream.onResponseData?.(controller, chunk)
   }
 
   onResponseEnd(controller: Controller, trailers: ResponseHeaders): void {
-    const held = this.#held
-    if (!held) {
-      this.downstream.onResponseEnd?.(controller, trailers)
-      return
-    }
-    this.#held = undefined
-    const fail = (error: Error) => this.downstream.onResponseError?.(finished(), error)
-    this.settle(
-      held.decided,
-      () => {
+    const settling = this.settle(
+      (held) => {
         // The session is gone: the caller gets its own 401, body intact.
         const done = finished()
         this.downstream.onResponseStart?.(done, held.status, held.headers, held.message)
         for (const chunk of held.chunks) this.downstream.onResponseData?.(done, chunk)
         this.downstream.onResponseEnd?.(done, trailers)
       },
-      fail,
+      (error) => this.downstream.onResponseError?.(finished(), error),
     )
+    if (!settling) this.downstream.onResponseEnd?.(controller, trailers)
   }
 
   onResponseError(controller: Controller, error: Error): void {
-    this.#held = undefined
+    this.held = undefined
     this.downstream.onResponseError?.(controller, error)
   }
 }
@@ -231,21 +230,7 @@ interface LegacyHandler {
  * object, turned back into Buffers, and parsed again. Answering in the earlier interface passes the raw headers
  * straight through. undici 8 speaks only the newer interface (and has no `WrapHandler`).
  */
-class LegacyReplayOnce extends Attempts implements LegacyHandler {
-  #held: Held<Buffer[]> | undefined
-
-  constructor(
-    pipeline: Pipeline,
-    dispatch: Dispatcher.Dispatch,
-    opts: Options,
-    token: string | undefined,
-    signal: AbortSignal | undefined,
-    copy: BodyCopy | undefined,
-    private readonly downstream: LegacyHandler,
-  ) {
-    super(pipeline, dispatch, opts, token, signal, copy)
-  }
-
+class LegacyReplayOnce extends Attempts<LegacyHandler, Buffer[]> implements LegacyHandler {
   onConnect(abort: (reason?: Error) => void, context?: unknown): void {
     this.downstream.onConnect?.(abort, context)
   }
@@ -259,38 +244,30 @@ class LegacyReplayOnce extends Attempts implements LegacyHandler {
   }
 
   onHeaders(status: number, rawHeaders: Buffer[], resume: () => void, message?: string): boolean | undefined {
-    const decided = this.decide(status, () => headersOf(rawHeaders), message)
-    if (!decided) return this.downstream.onHeaders?.(status, rawHeaders, resume, message)
-    this.#held = { status, headers: rawHeaders, message, chunks: [], decided }
-    return true
+    if (this.hold(status, rawHeaders, message, () => headersOf(rawHeaders))) return true
+    return this.downstream.onHeaders?.(status, rawHeaders, resume, message)
   }
 
   onData(chunk: Buffer): boolean | undefined {
-    if (!this.#held) return this.downstream.onData?.(chunk)
-    this.#held.chunks.push(chunk)
+    if (!this.held) return this.downstream.onData?.(chunk)
+    this.held.chunks.push(chunk)
     return true
   }
 
   onComplete(rawTrailers: Buffer[] | string[] | null): void {
-    const held = this.#held
-    if (!held) {
-      this.downstream.onComplete?.(rawTrailers)
-      return
-    }
-    this.#held = undefined
-    this.settle(
-      held.decided,
-      () => {
+    const settling = this.settle(
+      (held) => {
         this.downstream.onHeaders?.(held.status, held.headers, () => undefined, held.message)
         for (const chunk of held.chunks) this.downstream.onData?.(chunk)
         this.downstream.onComplete?.(rawTrailers)
       },
       (error) => this.downstream.onError?.(error),
     )
+    if (!settling) this.downstream.onComplete?.(rawTrailers)
   }
 
   onError(error: Error): void {
-    this.#held = undefined
+    this.held = undefined
     this.downstream.onError?.(error)
   }
 }
