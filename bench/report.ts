@@ -156,11 +156,7 @@ function steadySection(steady: NonNullable<Report['steady']>): string[] {
     '| --- | ---: | ---: | ---: | ---: | --- | --- | ---: |',
   ]
   for (const row of steady.rows) {
-    lines.push(
-      `| ${row.name} | ${Math.round(row.rps)} | ${fixed(row.cpuUsPerRequest, 1)} | ${fixed(row.throughputRatio)} | ` +
-        `${fixed(row.cpuRatio)} | ${row.throughputRatios.map((v) => fixed(v)).join(' ')} | ` +
-        `${row.cpuRatios.map((v) => fixed(v)).join(' ')} | ${row.failures} |`,
-    )
+    lines.push(ratioRow(row))
   }
   lines.push('', ...targets(steady.rows, 'round'))
   return lines
@@ -170,6 +166,15 @@ const spread = (values: number[]) =>
   values.length ? `${fixed(Math.min(...values))}–${fixed(Math.max(...values))}` : 'n/a'
 
 /** The goals checked on a steady table: medians of per-round (per-batch) ratios, with their spread. */
+/** One contender's line in a throughput / CPU table (steady state, one process, the undici door). */
+function ratioRow(row: SteadyRow): string {
+  const ratios = (values: number[]) => values.map((v) => fixed(v)).join(' ')
+  return (
+    `| ${row.name} | ${Math.round(row.rps)} | ${fixed(row.cpuUsPerRequest, 1)} | ${fixed(row.throughputRatio)} | ` +
+    `${fixed(row.cpuRatio)} | ${ratios(row.throughputRatios)} | ${ratios(row.cpuRatios)} | ${row.failures} |`
+  )
+}
+
 function targets(rows: SteadyRow[], unit: 'round' | 'batch'): string[] {
   const lines: string[] = []
   const mine = rows.find((row) => row.name === SUBJECT)
@@ -279,11 +284,7 @@ function pairedUndiciSection(paired: PairedReport): string[] {
     '| --- | ---: | ---: | ---: | ---: | --- | --- | ---: |',
   ]
   for (const row of paired.rows) {
-    lines.push(
-      `| ${row.name} | ${Math.round(row.rps)} | ${fixed(row.cpuUsPerRequest, 1)} | ${fixed(row.throughputRatio)} | ` +
-        `${fixed(row.cpuRatio)} | ${row.throughputRatios.map((v) => fixed(v)).join(' ')} | ` +
-        `${row.cpuRatios.map((v) => fixed(v)).join(' ')} | ${row.failures} |`,
-    )
+    lines.push(ratioRow(row))
   }
   const door = paired.rows.find((row) => row.name !== reference)
   if (door) {
@@ -312,11 +313,7 @@ function pairedSection(paired: NonNullable<Report['paired']>): string[] {
     '| --- | ---: | ---: | ---: | ---: | --- | --- | ---: |',
   ]
   for (const row of paired.rows) {
-    lines.push(
-      `| ${row.name} | ${Math.round(row.rps)} | ${fixed(row.cpuUsPerRequest, 1)} | ${fixed(row.throughputRatio)} | ` +
-        `${fixed(row.cpuRatio)} | ${row.throughputRatios.map((v) => fixed(v)).join(' ')} | ` +
-        `${row.cpuRatios.map((v) => fixed(v)).join(' ')} | ${row.failures} |`,
-    )
+    lines.push(ratioRow(row))
   }
   lines.push('', ...targets(paired.rows, 'batch'))
   return lines
