@@ -3,6 +3,7 @@ import { createSessionFetch } from '../create-session-fetch.js'
 import { OptionError } from '../errors/option-error.js'
 import { SessionFetchError } from '../errors/session-fetch-error.js'
 import { fileStore } from '../stores/file/file-store.js'
+import { formatDuration } from './duration.js'
 import { CliError, EXIT, LOGIN_HINT } from './exit.js'
 import { checkProfileName, type Profile, readProfile, writeProfile } from './profile.js'
 import { ask, firstLine } from './prompt.js'
@@ -198,8 +199,8 @@ export async function run(args: string[], io: Io = process): Promise<number> {
             left === undefined
               ? 'no expiry known (renewed after a 401)'
               : left > 0
-                ? `expires in ${duration(left)}`
-                : `expired ${duration(-left)} ago (renewed on the next call)`,
+                ? `expires in ${formatDuration(left)}`
+                : `expired ${formatDuration(-left)} ago (renewed on the next call)`,
           ])
           rows.push(['refresh token', record.session.refresh_token ? 'present' : 'none'])
         }
@@ -265,12 +266,4 @@ function describeError(error: unknown): string {
     return `${error.message}${cause ? ` (${cause})` : ''}`.replace(/\s*\n\s*/g, ' ')
   }
   return String(error)
-}
-
-function duration(ms: number): string {
-  const seconds = Math.round(ms / 1000)
-  if (seconds < 60) return `${seconds}s`
-  const minutes = Math.floor(seconds / 60)
-  if (minutes < 60) return `${minutes}m ${seconds % 60}s`
-  return `${Math.floor(minutes / 60)}h ${minutes % 60}m`
 }

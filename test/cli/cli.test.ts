@@ -4,6 +4,7 @@ import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, test } from 'vitest'
+import { DURATION_PATTERN } from '../../src/cli/duration.js'
 import { fileStore } from '../../src/stores/file/index.js'
 import { tempFolder } from '../helpers/file-store.js'
 import { DEMO_USER, mockServer, recordRequests } from '../helpers/mock-server.js'
@@ -118,7 +119,7 @@ describe('login, status, logout', () => {
     expect(status.stdout).toMatch(/^profile +default$/m)
     expect(status.stdout).toMatch(new RegExp(`^base URL +${server.url}$`, 'm'))
     expect(status.stdout).toMatch(/^user +demo@plantly\.test$/m)
-    expect(status.stdout).toMatch(/^access token +expires in \d+s$/m)
+    expect(status.stdout).toMatch(new RegExp(`^access token +expires in ${DURATION_PATTERN}$`, 'm'))
     expect(status.stdout).toMatch(/^refresh token +present$/m)
     const stored = await tokens(folder)
     expect(stored).toHaveLength(2)
