@@ -71,7 +71,8 @@ export interface RedisConnectionLike {
 interface CommonOptions {
   /**
    * The Redis key of the session (a hash). The lock lives at `${key}:lock` and changes are announced on the
-   * pub/sub channel `${key}:changes`. Instances that share a session use the same key.
+   * pub/sub channel `${key}:changes`. Instances that share a session use the same key. A key ending in `:lock`
+   * or `:changes` is refused (`OptionError`): it would be the lock or the channel of another key.
    * @example 'plantly:session:billing-worker'
    */
   key: string
@@ -207,6 +208,9 @@ const OPTIONS = {
   name: true,
 } satisfies Record<keyof CommonOptions | 'url' | 'rootNodes' | 'client' | 'name', true>
 
+// The names the store derives from a key; a session key ending in one would be another key's lock or channel.
+const RESERVED_SUFFIXES = [':lock', ':changes'] as const
+
 const NAME = /^[!-~]+$/ // what CLIENT SETNAME accepts: no spaces or newlines
 
 /** Check `redisStore` options; every error names the option and never echoes a URL (it may hold a password). */
@@ -218,6 +222,13 @@ export function resolveRedisStoreOptions(options: RedisStoreOptions): ResolvedRe
   const { url, rootNodes, client, key, encryptionKey, name = 'session-fetch', now, onError } = options
   if (typeof key !== 'string' || key.length === 0) {
     throw new OptionError('key', `expected a non-empty string, got ${describe(key)}`)
+  }
+  const reserved = RESERVED_SUFFIXES.find((suffix) => key.endsWith(suffix))
+  if (reserved) {
+    throw new OptionError(
+      'key',
+      `must not end in \`${reserved}\`: the store keeps the lock of a key at \`<key>:lock\` and announces its changes on \`<key>:changes\`, so this key would be another session's (pick another suffix, e.g. \`-lock\`)`,
+    )
   }
   if ([url, rootNodes, client].filter((given) => given !== undefined).length !== 1) {
     throw new OptionError(

@@ -498,6 +498,11 @@ describe('options and failures', () => {
       expect.objectContaining({ option: 'encryptionKey', message: expect.stringContaining('got 16') }),
     )
     expect(bad({ key: 'k', url: REDIS_URL, encryptionKey: 'secret' })).toThrow(OptionError)
+    for (const key of ['acme:lock', 'acme:changes', '{tenant}:lock']) {
+      expect(bad({ key, url: REDIS_URL })).toThrow(
+        expect.objectContaining({ option: 'key', message: expect.stringContaining('must not end in') }),
+      )
+    }
     expect(bad({ key: 'k', url: REDIS_URL, name: 'two words' })).toThrow(
       expect.objectContaining({ option: 'name' }),
     )
