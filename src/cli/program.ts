@@ -61,10 +61,22 @@ export async function run(args: string[], io: Io = process): Promise<number> {
     return { ...options, profile: checkProfileName(options.profile) }
   }
 
-  /** The base URL: --base-url, else SESSION_FETCH_BASE_URL, else the profile's. */
+  /**
+   * The base URL: --base-url, else SESSION_FETCH_BASE_URL, else the profile's. One that differs from the URL the
+   * profile was logged in at is refused, naming both and where the other came from: the profile's session
+   * belongs to the API it logged in to.
+   */
   async function target(options: GlobalOptions): Promise<{ baseURL: string; profile: Profile | undefined }> {
     const profile = await readProfile(options.profile)
-    const baseURL = options.baseUrl ?? io.env.SESSION_FETCH_BASE_URL ?? profile?.baseURL
+    const asked = requestedBaseURL(options)
+    if (profile && asked && !sameURL(asked.url, profile.baseURL)) {
+      throw new CliError(
+        mismatch(options.profile, profile.baseURL, asked),
+        EXIT.usage,
+        `unset ${asked.from} to use the profile's, or keep each API in its own profile: session-fetch --profile NAME login`,
+      )
+    }
+    const baseURL = asked?.url ?? profile?.baseURL
     if (!baseURL) {
       throw new CliError(
         `profile ${JSON.stringify(options.profile)} is not logged in`,
@@ -73,6 +85,13 @@ export async function run(args: string[], io: Io = process): Promise<number> {
       )
     }
     return { baseURL, profile }
+  }
+
+  /** The base URL the command line or the environment asks for, and which of them asked. */
+  function requestedBaseURL(options: GlobalOptions): { url: string; from: string } | undefined {
+    if (options.baseUrl !== undefined) return { url: options.baseUrl, from: '--base-url' }
+    const env = io.env.SESSION_FETCH_BASE_URL
+    return env ? { url: env, from: 'SESSION_FETCH_BASE_URL' } : undefined
   }
 
   function client(baseURL: string, profile: string) {
@@ -97,9 +116,18 @@ export async function run(args: string[], io: Io = process): Promise<number> {
     .action(async (options: { email?: string }, command: Command) => {
       const global = globals(command)
       const profile = await readProfile(global.profile)
-      const baseURL = global.baseUrl ?? io.env.SESSION_FETCH_BASE_URL ?? profile?.baseURL
+      const asked = requestedBaseURL(global)
+      const baseURL = asked?.url ?? profile?.baseURL
       if (!baseURL)
         throw new CliError('login: --base-url (or SESSION_FETCH_BASE_URL) is required', EXIT.usage)
+      if (profile && asked && !sameURL(asked.url, profile.baseURL) && (await holdsSession(global.profile))) {
+        // Moving a profile to another API would leave its session live at the first one.
+        throw new CliError(
+          mismatch(global.profile, profile.baseURL, asked),
+          EXIT.usage,
+          `log out of it first (session-fetch --profile ${global.profile} logout), or log in to the other API under another profile: session-fetch --profile NAME login`,
+        )
+      }
       const interactive = io.stdin.isTTY === true
       const email = options.email ?? profile?.email ?? (interactive ? (await ask('Email: ')).trim() : '')
       if (!email) throw new CliError('login: --email is required', EXIT.usage)
@@ -266,4 +294,25 @@ function describeError(error: unknown): string {
     return `${error.message}${cause ? ` (${cause})` : ''}`.replace(/\s*\n\s*/g, ' ')
   }
   return String(error)
+}
+
+function mismatch(profile: string, remembered: string, asked: { url: string; from: string }): string {
+  return `profile ${JSON.stringify(profile)} has the base URL ${remembered} (from its login), but ${asked.from} asks for ${asked.url}`
+}
+
+function sameURL(a: string, b: string): boolean {
+  try {
+    return new URL(a).href === new URL(b).href
+  } catch {
+    return a === b
+  }
+}
+
+async function holdsSession(profile: string): Promise<boolean> {
+  const store = fileStore({ name: profile })
+  try {
+    return (await store.read()).record !== undefined
+  } finally {
+    store.close()
+  }
 }

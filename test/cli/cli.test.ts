@@ -183,6 +183,45 @@ describe('login, status, logout', () => {
       'session-fetch: profile "default" is not logged in: run `session-fetch login` first\n',
     )
   }, 120_000)
+
+  test('a base URL from the environment or --base-url that differs from the profile’s is refused, naming both', async () => {
+    const { server, env, login } = await setup()
+    const other = await mockServer()
+    await login()
+    const remembered = `profile "default" has the base URL ${server.url} (from its login)`
+    for (const command of [['api', '/buyers'], ['status'], ['logout']]) {
+      const viaEnv = await cli(command, { ...env, SESSION_FETCH_BASE_URL: other.url })
+      expect(viaEnv).toMatchObject({ code: 2, stdout: '' })
+      expect(viaEnv.stderr).toBe(
+        `session-fetch: ${remembered}, but SESSION_FETCH_BASE_URL asks for ${other.url}: unset SESSION_FETCH_BASE_URL to use the profile's, or keep each API in its own profile: session-fetch --profile NAME login\n`,
+      )
+      const viaFlag = await cli([...command, '--base-url', other.url], env)
+      expect(viaFlag).toMatchObject({ code: 2 })
+      expect(viaFlag.stderr).toContain(`but --base-url asks for ${other.url}: unset --base-url`)
+    }
+    // Logging in elsewhere would leave this session live at the first API: log out first.
+    const moved = await cli(['login', '--email', DEMO_USER.email_address], {
+      ...env,
+      SESSION_FETCH_BASE_URL: other.url,
+      PLANTLY_PASSWORD: DEMO_USER.password,
+    })
+    expect(moved).toMatchObject({ code: 2 })
+    expect(moved.stderr).toContain('log out of it first (session-fetch --profile default logout)')
+    expect(other.counters.logins).toBe(0)
+    expect(server.counters.logouts).toBe(0)
+    // The same URL written differently is the same API.
+    expect((await cli(['api', '/buyers'], { ...env, SESSION_FETCH_BASE_URL: `${server.url}/` })).code).toBe(0)
+    // Once logged out, the profile may move.
+    expect((await cli(['logout'], env)).code).toBe(0)
+    const after = await cli(['login', '--email', DEMO_USER.email_address], {
+      ...env,
+      SESSION_FETCH_BASE_URL: other.url,
+      PLANTLY_PASSWORD: DEMO_USER.password,
+    })
+    expect(after).toMatchObject({ code: 0 })
+    expect(other.counters.logins).toBe(1)
+    expect((await cli(['api', '/buyers'], env)).code).toBe(0)
+  }, 120_000)
 })
 
 describe('api', () => {
