@@ -509,7 +509,7 @@ export function renderResults(report: Report, notes = ''): string {
   const lines = [
     '# Benchmark results',
     '',
-    'Written by `npm run bench` (bench/run.ts); raw figures in `bench/results.json`. The machine is shared with ' +
+    'Written by `npm run bench` (bench/run.ts); raw figures in `bench/out/results.json` (generated, not committed). The machine is shared with ' +
       'other jobs, so only ratios measured in the same round mean anything.',
     '',
     `- Date: ${report.date}` +

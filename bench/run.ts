@@ -1,5 +1,5 @@
 // `npm run bench`: steady state, storm, memory and size, side by side in one run; writes bench/RESULTS.md and
-// bench/results.json. Options: --only steady,paired,overhead,storm,memory,size (or build, or render)  --rounds 5  --requests 20000
+// bench/out/results.json. Options: --only steady,paired,overhead,storm,memory,size (or build, or render)  --rounds 5  --requests 20000
 // --concurrency 64  --storm-rounds 3  --burst 10000  --memory-requests 1000000  --contenders a,b,c
 import { type ChildProcess, fork, spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
@@ -33,6 +33,8 @@ import { sizes } from './size.js'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
 const out = `${here}.build/`
+// What a run measured, raw: generated, never committed (RESULTS.md and the charts are what the docs show).
+const data = `${here}out/`
 /** Every client runs with exactly these flags (and the memory run adds --expose-gc). */
 const CLIENT_FLAGS: string[] = []
 const REFERENCE = 'bare-fetch'
@@ -209,7 +211,7 @@ async function instructionsPhase(url: string): Promise<Report['instructions']> {
 
 /** The SVG charts beside RESULTS.md, from the report and the latency phase's samples. */
 async function charts(report: Report): Promise<void> {
-  const file = `${here}latency-samples.json`
+  const file = `${data}latency-samples.json`
   const samples = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as LatencySamples) : undefined
   const written = await renderCharts(report, samples, here)
   log(`charts: ${written.join(', ') || 'none'}`)
@@ -531,9 +533,10 @@ async function memory(): Promise<MemoryResult> {
 }
 
 async function main(): Promise<void> {
+  mkdirSync(data, { recursive: true })
   if (args.only === 'render') {
     // Re-render RESULTS.md from the last results.json (after editing bench/report.ts).
-    const saved = JSON.parse(readFileSync(`${here}results.json`, 'utf8')) as Report
+    const saved = JSON.parse(readFileSync(`${data}results.json`, 'utf8')) as Report
     await charts(saved)
     writeFileSync(`${here}RESULTS.md`, renderResults(saved, notes()))
     return
@@ -572,7 +575,7 @@ async function main(): Promise<void> {
       if (phases.has('latency')) {
         const { summary, samples } = await latencyPhase(server.url)
         report.latency = summary
-        writeFileSync(`${here}latency-samples.json`, `${JSON.stringify(samples)}\n`)
+        writeFileSync(`${data}latency-samples.json`, `${JSON.stringify(samples)}\n`)
       }
       if (phases.has('storm')) report.storm = await storm(server.url)
       if (phases.has('instructions')) report.instructions = await instructionsPhase(server.url)
@@ -583,11 +586,11 @@ async function main(): Promise<void> {
   report.loadAverageAfter = os.loadavg()
   for (const phase of phases) report.sectionDates = { ...report.sectionDates, [phase]: report.date }
   // A partial run (--only) keeps the other sections of the last results.json.
-  const merged = existsSync(`${here}results.json`)
-    ? { ...(JSON.parse(readFileSync(`${here}results.json`, 'utf8')) as Report), ...report }
+  const merged = existsSync(`${data}results.json`)
+    ? { ...(JSON.parse(readFileSync(`${data}results.json`, 'utf8')) as Report), ...report }
     : report
-  if (existsSync(`${here}results.json`)) {
-    const previous = JSON.parse(readFileSync(`${here}results.json`, 'utf8')) as Report
+  if (existsSync(`${data}results.json`)) {
+    const previous = JSON.parse(readFileSync(`${data}results.json`, 'utf8')) as Report
     merged.sectionDates = { ...previous.sectionDates, ...report.sectionDates }
     // With --contenders, a table keeps the previous rows of the contenders that did not run.
     const key = (row: { name: string; kind?: string }) => `${row.name}/${row.kind ?? ''}`
@@ -603,7 +606,7 @@ async function main(): Promise<void> {
       ;(now as { rows: unknown[] }).rows = rows
     }
   }
-  writeFileSync(`${here}results.json`, `${JSON.stringify(merged, null, 2)}\n`)
+  writeFileSync(`${data}results.json`, `${JSON.stringify(merged, null, 2)}\n`)
   await charts(merged)
   writeFileSync(`${here}RESULTS.md`, renderResults(merged, notes()))
   log(`wrote ${here}RESULTS.md`)
