@@ -18,7 +18,7 @@ let bundled: Promise<string> | undefined
 /** src/index.ts + src/browser bundled for the browser (platform 'browser': any Node-only import fails here). */
 export function pageBundle(): Promise<string> {
   bundled ??= build({
-    entryPoints: [fileURLToPath(new URL('../browser/tab-page.ts', import.meta.url))],
+    entryPoints: [fileURLToPath(new URL('../stores/browser/tab-page.ts', import.meta.url))],
     bundle: true,
     format: 'esm',
     platform: 'browser',

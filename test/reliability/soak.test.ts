@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { expect, test } from 'vitest'
 
-// The soak: test/soak/run-soak.ts sends SOAK_REQUESTS (default 100k) requests through one
+// The soak: test/reliability/run-soak.ts sends SOAK_REQUESTS (default 100k) requests through one
 // instance with random expiries, revocations, logouts and aborts, in a child process with --expose-gc so the
 // heap can be measured after real collections. The limits below are leak detectors, not performance claims.
 
@@ -28,7 +28,7 @@ interface SoakReport {
 }
 
 test(`soak: ${REQUESTS} requests through one instance; heap, refresh queue and listener counts stay flat`, async () => {
-  const script = fileURLToPath(new URL('../soak/run-soak.ts', import.meta.url))
+  const script = fileURLToPath(new URL('./run-soak.ts', import.meta.url))
   const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', '--import', 'tsx', script], {
     env: { ...process.env, SOAK_REQUESTS: String(REQUESTS) },
     maxBuffer: 1_000_000,

@@ -1,8 +1,8 @@
 // The page every Chromium tab of test/stores/browser/browser-tabs.test.ts runs, bundled for the browser by esbuild. It shares
 // one session through browserStore() and exposes what the test drives and inspects as `window.tab`.
 
-import { createSessionFetch, type SessionEventName } from '../../src/index.js'
-import { browserStore } from '../../src/stores/browser/index.js'
+import { createSessionFetch, type SessionEventName } from '../../../src/index.js'
+import { browserStore } from '../../../src/stores/browser/index.js'
 
 const params = new URLSearchParams(location.search)
 const store = browserStore({ key: 'tabs-test' })
