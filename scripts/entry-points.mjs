@@ -1,4 +1,4 @@
-// The package's public entry points, as [{ specifier, source }]: `session-fetch/redis` → `src/redis/index.ts`.
+// The package's public entry points, as [{ specifier, source }]: `session-fetch/redis` → `src/stores/redis/index.ts`.
 // Read from package.json's `exports` (the specifiers and the dist file each one loads) and tsup.config.ts's
 // `entries` (the source each dist file is built from), so the docs check and the API reference follow the
 // sources wherever they move. tsup.config.ts is parsed, not run: TypeScript's parser finds the object literal.
