@@ -15,28 +15,30 @@ import {
 } from '../../core/bodies.js'
 import { type Answer, pipelineOf, responseFrom, type SessionSource } from '../../core/pipeline.js'
 import { OptionError } from '../../errors/option-error.js'
+import { guardRedirects } from './redirect-guard.js'
 
 export type { SessionSource } from '../../core/pipeline.js'
 
 /**
- * The config key where the session keeps, per request, the adapter it wraps and the token it sent. A string
- * key, because axios copies a config's keys when the caller sends `error.config` again; a class, so that
- * axios keeps it by reference, and the token in a private field, so that no JSON of the config (AxiosError's
- * `toJSON`, even with `redact`) shows it.
+ * The config key where the session keeps, per request, the adapter it wraps and the header value it left on
+ * the config. A string key, because axios copies a config's keys when the caller sends `error.config` again; a
+ * class, so that axios keeps it by reference, and the value in a private field, so that no JSON of the config
+ * shows it.
  */
 const MARK = 'sessionFetch'
 class Mark {
-  #sent: string | undefined
+  #placed: string | undefined
   constructor(
     readonly adapter: InternalAxiosRequestConfig['adapter'],
     readonly session: AxiosAdapter,
   ) {}
-  sentWith(token: string): void {
-    this.#sent = token
+  /** The session set `Authorization` to `value`. */
+  placed(value: string): void {
+    this.#placed = value
   }
   /** Whether `authorization` is the header this session put on the request. */
   isOurs(authorization: unknown): boolean {
-    return this.#sent !== undefined && authorization === `Bearer ${this.#sent}`
+    return this.#placed !== undefined && authorization === this.#placed
   }
 }
 type MarkedConfig = InternalAxiosRequestConfig & { [MARK]?: Mark }
@@ -104,6 +106,25 @@ export function attachSession(instance: AxiosInstance, plantly: SessionSource): 
     const url = absoluteURL(config)
     const method = (config.method ?? 'get').toUpperCase()
     if (url === undefined || !pipeline.authorizes(url, method)) return send(config)
+    // The Authorization values this call sends: kept off other origins while it runs.
+    const sent: string[] = []
+    const unguard = guardRedirects(config, sent, pipeline.authorizes)
+    try {
+      return giveBack(await exchange(config, mark, send, method, sent))
+    } finally {
+      unguard()
+    }
+  }
+
+  // The attempt, and the one replay after a refusal. Settles with the outcome to give back; rejects only when a
+  // wait for the session did (an abort, or a refresh that could not complete).
+  async function exchange(
+    config: InternalAxiosRequestConfig,
+    mark: Mark,
+    send: AxiosAdapter,
+    method: string,
+    sent: string[],
+  ): Promise<Outcome> {
     const signal = signalOf(config)
     const pending = pipeline.tokenFor(signal)
     const token = typeof pending === 'object' ? await pending : pending
@@ -115,10 +136,12 @@ export function attachSession(instance: AxiosInstance, plantly: SessionSource): 
     }
     const fixed = isReplayableBody(config.data)
     const copy = fixed ? undefined : copyNodeStream(config, pipeline.replayBufferBytes)
-    const attempt = async (with_: string | undefined) => {
+    const attempt = async (with_: string | undefined): Promise<Outcome> => {
       if (with_ !== undefined) {
-        config.headers.set('Authorization', `Bearer ${with_}`)
-        mark.sentWith(with_)
+        const value = `Bearer ${with_}`
+        config.headers.set('Authorization', value)
+        mark.placed(value)
+        sent.push(value)
       }
       // An adapter rejects on a status validateStatus refuses, and resolves on one it accepts (a 401 too).
       try {
@@ -134,13 +157,13 @@ export function attachSession(instance: AxiosInstance, plantly: SessionSource): 
     const replayable = fixed || copy?.bytes() !== undefined
     if (response === undefined || !pipeline.mayRefuse(response.status)) {
       copy?.release()
-      return giveBack(first)
+      return first
     }
     const decided = pipeline.after({ token, method, replayable, replay: false }, answerOf(response), signal)
     const next = decided === undefined ? undefined : await decided
     if (next === undefined) {
       copy?.release()
-      return giveBack(first) // the caller's own answer (the session may be gone)
+      return first // the caller's own answer (the session may be gone)
     }
     discard(response.data)
     if (copy) {
@@ -151,7 +174,7 @@ export function attachSession(instance: AxiosInstance, plantly: SessionSource): 
     if (replay.response && pipeline.mayRefuse(replay.response.status)) {
       pipeline.after({ token: next, method, replayable, replay: true }, answerOf(replay.response))
     }
-    return giveBack(replay)
+    return replay
   }
 
   const requestId = instance.interceptors.request.use(route, undefined, { synchronous: true })
@@ -206,10 +229,13 @@ function copyNodeStream(config: InternalAxiosRequestConfig, limit: number): Body
   return copy
 }
 
-function giveBack(outcome: {
+/** What one attempt came to: the answer (also the one an adapter rejects with), or the adapter's error. */
+interface Outcome {
   response: AxiosResponse | undefined
   failure: { error: unknown } | undefined
-}): AxiosResponse {
+}
+
+function giveBack(outcome: Outcome): AxiosResponse {
   if (outcome.failure !== undefined) throw outcome.failure.error
   return outcome.response as AxiosResponse
 }

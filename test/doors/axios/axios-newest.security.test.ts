@@ -1,0 +1,9 @@
+// The axios door's token promises on the newest axios (the devDependency).
+import { axiosSecurity, followRedirectsOf } from './axios-security.js'
+
+axiosSecurity({
+  package: 'axios',
+  axios: '1.21.1',
+  followRedirects: followRedirectsOf('axios'),
+  fetchAdapter: true,
+})

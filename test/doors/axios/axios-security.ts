@@ -1,0 +1,293 @@
+// The axios door's promises about the token, run against every axios the peer range admits: each
+// `axios-*.security.test.ts` file swaps the `axios` module (for this suite and the door alike) for one version,
+// and calls `axiosSecurity` with what it expects to run.
+//
+// The server is one node:http server on 127.0.0.1 answering two origins by their Host header: the API
+// (`api.plantly.test`, an allowed origin of the session) and a subdomain of it (`evil.api.plantly.test`, not
+// allowed), on the same port, so follow-redirects takes the subdomain for one it may send credentials to. The
+// names are resolved to 127.0.0.1 by the agent (Node's http adapter) and the global dispatcher (the fetch
+// adapter): nothing depends on the machine's DNS.
+
+import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns'
+import { Agent as HttpAgent, type IncomingMessage, type ServerResponse } from 'node:http'
+import { createRequire } from 'node:module'
+import { inspect } from 'node:util'
+import axios, {
+  type AxiosError,
+  type AxiosInstance,
+  type CreateAxiosDefaults,
+} from 'axios'
+import { Agent, type Dispatcher, getGlobalDispatcher, setGlobalDispatcher } from 'undici'
+import { afterEach, describe, expect, test } from 'vitest'
+import { attachSession } from '../../../src/doors/axios/index.js'
+import { createSessionFetch, type SessionFetch } from '../../../src/index.js'
+import { type ApiServer, apiServer } from '../../helpers/api-server.js'
+import { DEMO_USER } from '../../helpers/mock-server.js'
+
+export interface Versions {
+  /** The package that stands for `axios` in this file (the real name, or an npm alias). */
+  readonly package: string
+  /** The axios version it must be. */
+  readonly axios: string
+  /** The follow-redirects version that axios must resolve. */
+  readonly followRedirects: string
+  /** Whether this axios has the fetch adapter (1.7 and later). */
+  readonly fetchAdapter: boolean
+}
+
+const API_HOST = 'api.plantly.test'
+const SUB_HOST = `evil.${API_HOST}`
+const FAR_HOST = 'elsewhere.test'
+
+// Any name resolves to 127.0.0.1, with the callback shape the caller asked for (net asks for `all`).
+function toLoopback(
+  _hostname: string,
+  options: LookupOptions,
+  callback: (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void,
+): void {
+  dnsLookup('127.0.0.1', options, callback as never)
+}
+
+const agents: HttpAgent[] = []
+const dispatchers: Dispatcher[] = []
+const previousDispatcher = getGlobalDispatcher()
+afterEach(async () => {
+  setGlobalDispatcher(previousDispatcher)
+  for (const agent of agents.splice(0)) agent.destroy()
+  await Promise.all(dispatchers.splice(0).map((dispatcher) => dispatcher.close()))
+})
+
+interface Seen {
+  host: string
+  path: string
+  authorization: string | undefined
+  hop: string | undefined
+}
+
+interface Setup {
+  server: ApiServer
+  plantly: SessionFetch
+  api: AxiosInstance
+  /** The API's origin, as axios calls it. */
+  origin: string
+  /** The subdomain's origin. */
+  sub: string
+  /** Every request the server received, with its Host. */
+  seen: Seen[]
+  /** The requests that reached the subdomain. */
+  atSub(): Seen[]
+  token(): Promise<string>
+}
+
+// The server's quirks. At the API: redirects (/hop/<status>/...) to the subdomain, to another host (far/...) and
+// home (home...), a connection reset, a request that is never answered, a 500, a 503 once then the mock. At the
+// subdomain and the other host: 401 under /unauthorized, else 200.
+function routes(seen: Seen[], port: () => string) {
+  let flaky = 0
+  return (req: IncomingMessage, res: ServerResponse): boolean => {
+    const host = (req.headers.host ?? '').replace(/:\d+$/, '')
+    const path = req.url ?? '/'
+    const hop = req.headers['x-hop']
+    seen.push({
+      host,
+      path,
+      authorization: req.headers.authorization,
+      hop: typeof hop === 'string' ? hop : undefined,
+    })
+    if (host === SUB_HOST || host === FAR_HOST) {
+      const refused = path.startsWith('/unauthorized')
+      res.writeHead(refused ? 401 : 200, { 'content-type': 'application/json' })
+      res.end(JSON.stringify(refused ? { code: 'not_yours' } : { landed: path }))
+      return true
+    }
+    const status = /^\/hop\/(30[1278])\//.exec(path)?.[1]
+    if (status !== undefined) {
+      const rest = path.slice('/hop/30x/'.length)
+      const location = rest.startsWith('home')
+        ? `/buyers/${rest}` // same origin, answered by the mock
+        : rest.startsWith('far/')
+          ? `http://${FAR_HOST}:${port()}/${rest.slice('far/'.length)}`
+          : `http://${SUB_HOST}:${port()}/${rest}`
+      res.writeHead(Number(status), { location })
+      res.end()
+      return true
+    }
+    if (path === '/reset') {
+      req.socket.destroy()
+      return true
+    }
+    if (path === '/hang') return true // never answered: the test aborts it or times out
+    if (path === '/status/500') {
+      res.writeHead(500, { 'content-type': 'application/json' })
+      res.end('{"code":"server_error"}')
+      return true
+    }
+    if (path === '/flaky' && flaky++ === 0) {
+      res.writeHead(503, { 'content-type': 'application/json' })
+      res.end('{"code":"try_again"}')
+      return true
+    }
+    return false
+  }
+}
+
+async function setup(defaults: CreateAxiosDefaults = {}): Promise<Setup> {
+  const seen: Seen[] = []
+  let port = ''
+  const server = await apiServer(routes(seen, () => port))
+  port = new URL(server.url).port
+  const origin = `http://${API_HOST}:${port}`
+  // The session's own calls go to 127.0.0.1; axios calls the API by its name, an allowed origin.
+  const plantly = createSessionFetch({ baseURL: server.url, allowedOrigins: [origin] })
+  await plantly.login(DEMO_USER)
+  const agent = new HttpAgent({ lookup: toLoopback })
+  agents.push(agent)
+  const dispatcher = new Agent({ connect: { lookup: toLoopback } })
+  dispatchers.push(dispatcher)
+  setGlobalDispatcher(dispatcher) // Node's fetch (the fetch adapter) resolves the names the same way
+  const api = axios.create({ baseURL: origin, httpAgent: agent, ...defaults })
+  attachSession(api, plantly)
+  return {
+    server,
+    plantly,
+    api,
+    origin,
+    sub: `http://${SUB_HOST}:${port}`,
+    seen,
+    atSub: () => seen.filter((entry) => entry.host === SUB_HOST),
+    async token() {
+      const token = (await plantly.getSession())?.access_token
+      if (token === undefined) throw new Error('no session')
+      return token
+    },
+  }
+}
+
+function caught(promise: Promise<unknown>): Promise<AxiosError> {
+  return promise.then(
+    (value) => {
+      throw new Error(`expected a rejection, got ${inspect(value, { depth: 0 })}`)
+    },
+    (error: unknown) => error as AxiosError,
+  )
+}
+
+export function axiosSecurity(versions: Versions): void {
+  const label = `axios ${versions.axios}, follow-redirects ${versions.followRedirects}`
+
+  describe(`the axios door and the token (${label})`, () => {
+    test('this file runs the axios and follow-redirects it names', () => {
+      expect(axios.VERSION).toBe(versions.axios)
+      const require = createRequire(import.meta.url)
+      const at = createRequire(require.resolve(`${versions.package}/package.json`))
+      expect(at(`${versions.package}/package.json`).version).toBe(versions.axios)
+      expect(at('follow-redirects/package.json').version).toBe(versions.followRedirects)
+    })
+
+    describe("Node's http adapter: redirects", () => {
+      test.each(['301', '302', '307', '308'])(
+        'a %s to a subdomain (another origin) does not take the token there',
+        async (status) => {
+          const s = await setup()
+          const response = await s.api.get(`/hop/${status}/landing`)
+          expect(response.status).toBe(200)
+          expect(response.data).toEqual({ landed: '/landing' })
+          const token = await s.token()
+          expect(s.seen.find((entry) => entry.path.startsWith('/hop/'))?.authorization).toBe(
+            `Bearer ${token}`,
+          )
+          expect(s.atSub()).toEqual([
+            { host: SUB_HOST, path: '/landing', authorization: undefined, hop: undefined },
+          ])
+        },
+      )
+
+      test('a POST answered by a 302 to a subdomain goes on as a GET without the token', async () => {
+        const s = await setup()
+        const response = await s.api.post('/hop/302/landing', { name: 'fern' })
+        expect(response.status).toBe(200)
+        expect(s.atSub().map((entry) => entry.authorization)).toEqual([undefined])
+      })
+
+      test.each([
+        ['the subdomain', '/hop/307/unauthorized', SUB_HOST],
+        ['another host', '/hop/307/far/unauthorized', FAR_HOST],
+      ])(
+        'a 401 from %s reached by a redirect is given back: no refresh, no replay, no token',
+        async (_, path, host) => {
+          const s = await setup()
+          for (let i = 0; i < 3; i++) {
+            const error = await caught(s.api.get(path))
+            expect(error.response?.status).toBe(401)
+          }
+          expect(s.server.mock.counters.refreshes).toBe(0)
+          expect(s.seen.filter((entry) => entry.path === path)).toHaveLength(3)
+          const there = s.seen.filter((entry) => entry.host === host)
+          expect(there.map((entry) => [entry.path, entry.authorization])).toEqual(
+            Array(3).fill(['/unauthorized', undefined]),
+          )
+        },
+      )
+
+      test('a redirect within the origin keeps the token', async () => {
+        const s = await setup()
+        const response = await s.api.get('/hop/307/home')
+        expect(response.status).toBe(200) // the mock answers 200 only to a valid token
+        const token = await s.token()
+        expect(s.seen.find((entry) => entry.path === '/buyers/home')?.authorization).toBe(`Bearer ${token}`)
+      })
+
+      test("the caller's beforeRedirect still runs, after the token is off", async () => {
+        const s = await setup()
+        const hops: { authorization: unknown; href: unknown }[] = []
+        const response = await s.api.get('/hop/302/landing', {
+          beforeRedirect(options: Record<string, unknown>) {
+            const headers = options.headers as Record<string, unknown>
+            hops.push({ authorization: headers.Authorization ?? headers.authorization, href: options.href })
+            headers['x-hop'] = 'mine'
+          },
+        })
+        expect(response.status).toBe(200)
+        expect(hops).toEqual([{ authorization: undefined, href: `${s.sub}/landing` }])
+        expect(s.atSub()).toEqual([
+          { host: SUB_HOST, path: '/landing', authorization: undefined, hop: 'mine' },
+        ])
+      })
+
+      test('a transport of your own that follows redirects does not take the token to the subdomain', async () => {
+        const s = await setup()
+        const require = createRequire(
+          createRequire(import.meta.url).resolve(`${versions.package}/package.json`),
+        )
+        const followRedirects = require('follow-redirects') as { http: unknown }
+        const response = await s.api.get('/hop/302/landing', { transport: followRedirects.http })
+        expect(response.status).toBe(200)
+        expect(s.atSub().map((entry) => entry.authorization)).toEqual([undefined])
+      })
+    })
+
+    if (!versions.fetchAdapter) {
+      test('this axios has no fetch adapter', () => {
+        expect(() => axios.getAdapter('fetch')).toThrow(/fetch/)
+      })
+    } else {
+      describe("the fetch adapter (adapter: 'fetch')", () => {
+        test('a redirect to a subdomain does not take the token there', async () => {
+          const s = await setup({ adapter: 'fetch' })
+          const response = await s.api.get('/hop/302/landing')
+          expect(response.status).toBe(200)
+          expect(s.seen.find((entry) => entry.path.startsWith('/hop/'))?.authorization).toBe(
+            `Bearer ${await s.token()}`,
+          )
+          expect(s.atSub().map((entry) => entry.authorization)).toEqual([undefined])
+        })
+      })
+    }
+  })
+}
+
+/** The follow-redirects version `pkg` resolves (for the files that name it). */
+export function followRedirectsOf(pkg: string): string {
+  const require = createRequire(import.meta.url)
+  return createRequire(require.resolve(`${pkg}/package.json`))('follow-redirects/package.json').version
+}
