@@ -15,6 +15,7 @@ import {
 } from '../../core/bodies.js'
 import { type Answer, pipelineOf, responseFrom, type SessionSource } from '../../core/pipeline.js'
 import { OptionError } from '../../errors/option-error.js'
+import { hideToken, REDACTED } from './hide-token.js'
 import { guardRedirects } from './redirect-guard.js'
 
 export type { SessionSource } from '../../core/pipeline.js'
@@ -32,7 +33,7 @@ class Mark {
     readonly adapter: InternalAxiosRequestConfig['adapter'],
     readonly session: AxiosAdapter,
   ) {}
-  /** The session set `Authorization` to `value`. */
+  /** The session set `Authorization` to `value` (its token while it sends, the placeholder once it is over). */
   placed(value: string): void {
     this.#placed = value
   }
@@ -106,13 +107,19 @@ export function attachSession(instance: AxiosInstance, plantly: SessionSource): 
     const url = absoluteURL(config)
     const method = (config.method ?? 'get').toUpperCase()
     if (url === undefined || !pipeline.authorizes(url, method)) return send(config)
-    // The Authorization values this call sends: kept off other origins while it runs.
+    // The Authorization values this call sends: kept off other origins while it runs, hidden once it is over.
     const sent: string[] = []
     const unguard = guardRedirects(config, sent, pipeline.authorizes)
+    let outcome: Outcome | undefined
     try {
-      return giveBack(await exchange(config, mark, send, method, sent))
+      outcome = await exchange(config, mark, send, method, sent)
+      return giveBack(outcome)
     } finally {
       unguard()
+      if (sent.length > 0) {
+        hideToken(config, sent, outcome?.response, outcome?.failure?.error)
+        mark.placed(REDACTED)
+      }
     }
   }
 

@@ -15,12 +15,14 @@ import { inspect } from 'node:util'
 import axios, {
   type AxiosError,
   type AxiosInstance,
+  type AxiosResponse,
   type CreateAxiosDefaults,
 } from 'axios'
 import { Agent, type Dispatcher, getGlobalDispatcher, setGlobalDispatcher } from 'undici'
 import { afterEach, describe, expect, test } from 'vitest'
 import { attachSession } from '../../../src/doors/axios/index.js'
 import { createSessionFetch, type SessionFetch } from '../../../src/index.js'
+import { until } from '../../helpers/adapters.js'
 import { type ApiServer, apiServer } from '../../helpers/api-server.js'
 import { DEMO_USER } from '../../helpers/mock-server.js'
 
@@ -38,6 +40,7 @@ export interface Versions {
 const API_HOST = 'api.plantly.test'
 const SUB_HOST = `evil.${API_HOST}`
 const FAR_HOST = 'elsewhere.test'
+const REDACTED = '[redacted]'
 
 // Any name resolves to 127.0.0.1, with the callback shape the caller asked for (net asks for `all`).
 function toLoopback(
@@ -172,6 +175,63 @@ function caught(promise: Promise<unknown>): Promise<AxiosError> {
   )
 }
 
+type Inspectable = {
+  _header?: unknown
+  getHeader?: (name: string) => unknown
+  headers?: { get?: (name: string) => unknown }
+  _options?: { headers?: unknown }
+  _currentRequest?: Inspectable
+}
+
+// Everything a caller can print or read of an answer or an error, by name: the views the token must be absent
+// from.
+function views(subject: AxiosError | AxiosResponse): Record<string, string> {
+  const out: Record<string, string> = {}
+  const error = subject instanceof Error ? (subject as AxiosError) : undefined
+  if (error) {
+    out['JSON.stringify(error)'] = JSON.stringify(error)
+    out['error.toJSON()'] = JSON.stringify(error.toJSON())
+    out['util.inspect(error)'] = inspect(error)
+    out['util.inspect(error, depth 12)'] = inspect(error, { depth: 12 })
+  } else {
+    out['util.inspect(response)'] = inspect(subject)
+    out['util.inspect(response, depth 12)'] = inspect(subject, { depth: 12 })
+  }
+  const configs = [['config', subject.config]] as const
+  for (const [name, config] of [...configs, ['response.config', error?.response?.config]] as const) {
+    if (!config) continue
+    out[`${name}.headers.get('Authorization')`] = String(config.headers?.get?.('Authorization'))
+    out[`JSON.stringify(${name}.headers)`] = JSON.stringify(config.headers)
+  }
+  const requests: [string, Inspectable | undefined][] = [
+    ['request', subject.request as Inspectable | undefined],
+    ['response.request', error?.response?.request as Inspectable | undefined],
+  ]
+  for (const [name, request] of requests) {
+    if (!request) continue
+    for (const [part, value] of [
+      ['', request],
+      ['._currentRequest', request._currentRequest],
+    ] as const) {
+      if (!value) continue
+      out[`${name}${part}._header`] = String(value._header)
+      if (typeof value.getHeader === 'function')
+        out[`${name}${part}.getHeader('authorization')`] = String(value.getHeader('authorization'))
+      if (typeof value.headers?.get === 'function')
+        out[`${name}${part}.headers.get('authorization')`] = String(value.headers.get('authorization'))
+      out[`${name}${part}._options.headers`] = JSON.stringify(value._options?.headers)
+    }
+  }
+  return out
+}
+
+/** The names of the views that show any of `tokens`. */
+function showing(subject: AxiosError | AxiosResponse, ...tokens: string[]): string[] {
+  return Object.entries(views(subject))
+    .filter(([, text]) => tokens.some((token) => String(text).includes(token)))
+    .map(([name]) => name)
+}
+
 export function axiosSecurity(versions: Versions): void {
   const label = `axios ${versions.axios}, follow-redirects ${versions.followRedirects}`
 
@@ -235,6 +295,7 @@ export function axiosSecurity(versions: Versions): void {
         expect(response.status).toBe(200) // the mock answers 200 only to a valid token
         const token = await s.token()
         expect(s.seen.find((entry) => entry.path === '/buyers/home')?.authorization).toBe(`Bearer ${token}`)
+        expect(showing(response, token)).toEqual([])
       })
 
       test("the caller's beforeRedirect still runs, after the token is off", async () => {
@@ -266,6 +327,134 @@ export function axiosSecurity(versions: Versions): void {
       })
     })
 
+    describe('errors and answers show no token', () => {
+      test('a successful answer: its config, its request', async () => {
+        const s = await setup()
+        const response = await s.api.get('/buyers')
+        const token = await s.token()
+        expect(s.seen.at(-1)?.authorization).toBe(`Bearer ${token}`) // it was sent
+        expect(showing(response, token)).toEqual([])
+        expect(response.config.headers.get('Authorization')).toBe(REDACTED)
+      })
+
+      test('an HTTP error status (validateStatus refuses it)', async () => {
+        const s = await setup()
+        const error = await caught(s.api.get('/status/500'))
+        expect(error.response?.status).toBe(500)
+        const token = await s.token()
+        expect(s.seen.at(-1)?.authorization).toBe(`Bearer ${token}`)
+        expect(showing(error, token)).toEqual([])
+        expect(error.config?.headers.get('Authorization')).toBe(REDACTED)
+      })
+
+      test('a 401 refused again after the refresh: neither token shows', async () => {
+        const s = await setup()
+        const first = await s.token()
+        s.server.mock.inject({ on: 'api', status: 401, body: { code: 'unauthorized' }, times: 2 })
+        const error = await caught(s.api.get('/buyers'))
+        expect(error.response?.status).toBe(401)
+        const second = await s.token()
+        expect(second).not.toBe(first)
+        expect(s.server.received.filter((r) => r.path === '/buyers').map((r) => r.authorization)).toEqual([
+          `Bearer ${first}`,
+          `Bearer ${second}`,
+        ])
+        expect(showing(error, first, second)).toEqual([])
+      })
+
+      test('a network error (the connection is reset)', async () => {
+        const s = await setup()
+        const error = await caught(s.api.get('/reset'))
+        expect(error.response).toBeUndefined()
+        expect(error.code).toBe('ECONNRESET')
+        const token = await s.token()
+        expect(s.seen.at(-1)?.authorization).toBe(`Bearer ${token}`)
+        expect(showing(error, token)).toEqual([])
+        expect(error.config?.headers.get('Authorization')).toBe(REDACTED)
+      })
+
+      test('a timeout', async () => {
+        const s = await setup()
+        const error = await caught(s.api.get('/hang', { timeout: 250 }))
+        expect(error.code).toMatch(/^(ECONNABORTED|ETIMEDOUT)$/)
+        expect(showing(error, await s.token())).toEqual([])
+        expect(error.config?.headers.get('Authorization')).toBe(REDACTED)
+      })
+
+      test('an abort while the request is at the server', async () => {
+        const s = await setup()
+        const controller = new AbortController()
+        const pending = caught(s.api.get('/hang', { signal: controller.signal }))
+        await until(() => s.seen.some((entry) => entry.path === '/hang'), 'the request to reach the server')
+        controller.abort()
+        const error = await pending
+        expect(axios.isCancel(error)).toBe(true)
+        const token = await s.token()
+        expect(s.seen.at(-1)?.authorization).toBe(`Bearer ${token}`)
+        expect(showing(error, token)).toEqual([])
+        expect(error.config?.headers.get('Authorization')).toBe(REDACTED)
+      })
+
+      test("the caller's own Authorization is theirs: not redacted, and sent again as it was", async () => {
+        const s = await setup()
+        const error = await caught(s.api.get('/mine', { headers: { Authorization: 'Bearer caller-token' } }))
+        expect(error.response?.status).toBe(401)
+        expect(error.config?.headers.get('Authorization')).toBe('Bearer caller-token')
+        await caught(s.api.request(error.config ?? {}))
+        expect(s.server.received.filter((r) => r.path === '/mine').map((r) => r.authorization)).toEqual([
+          'Bearer caller-token',
+          'Bearer caller-token',
+        ])
+      })
+    })
+
+    describe('a config sent again gets the current token', () => {
+      test('api.request(error.config) sends the current token, never the placeholder', async () => {
+        const s = await setup()
+        const error = await caught(s.api.get('/reset'))
+        await s.plantly.refresh() // the token the config carried is stale now
+        const current = await s.token()
+        const again = await caught(s.api.request({ ...error.config, url: '/status/500' }))
+        expect(again.response?.status).toBe(500)
+        const sent = s.seen
+          .filter((entry) => entry.path === '/status/500')
+          .map((entry) => entry.authorization)
+        expect(sent).toEqual([`Bearer ${current}`])
+        expect(showing(again, current)).toEqual([])
+        const ok = await s.api.request({ ...error.config, url: '/buyers' })
+        expect(ok.status).toBe(200)
+      })
+
+      test('a retry from a response interceptor (as axios-retry does) sends the current token', async () => {
+        const s = await setup()
+        let retries = 0
+        s.api.interceptors.response.use(undefined, (error: AxiosError) => {
+          if (error.response?.status !== 503 || !error.config || retries++ > 0) throw error
+          return s.api(error.config)
+        })
+        const response = await s.api.get('/flaky')
+        expect(response.status).toBe(200)
+        const token = await s.token()
+        expect(s.server.received.filter((r) => r.path === '/flaky').map((r) => r.authorization)).toEqual([
+          `Bearer ${token}`,
+          `Bearer ${token}`,
+        ])
+        expect(showing(response, token)).toEqual([])
+      })
+
+      test("a config whose Authorization the caller replaced keeps the caller's", async () => {
+        const s = await setup()
+        const error = await caught(s.api.get('/status/500'))
+        const config = error.config
+        if (!config) throw new Error('axios gave no config')
+        config.headers.set('Authorization', 'Bearer caller-token')
+        await caught(s.api.request(config))
+        expect(s.server.received.filter((r) => r.path === '/status/500').map((r) => r.authorization)).toEqual(
+          [`Bearer ${await s.token()}`, 'Bearer caller-token'],
+        )
+      })
+    })
+
     if (!versions.fetchAdapter) {
       test('this axios has no fetch adapter', () => {
         expect(() => axios.getAdapter('fetch')).toThrow(/fetch/)
@@ -280,6 +469,18 @@ export function axiosSecurity(versions: Versions): void {
             `Bearer ${await s.token()}`,
           )
           expect(s.atSub().map((entry) => entry.authorization)).toEqual([undefined])
+        })
+
+        test('a successful answer and an HTTP error show no token', async () => {
+          const s = await setup({ adapter: 'fetch' })
+          const response = await s.api.get('/buyers')
+          const token = await s.token()
+          expect(s.seen.at(-1)?.authorization).toBe(`Bearer ${token}`)
+          expect(showing(response, token)).toEqual([])
+          const error = await caught(s.api.get('/status/500'))
+          expect(error.response?.status).toBe(500)
+          expect(showing(error, token)).toEqual([])
+          expect(error.config?.headers.get('Authorization')).toBe(REDACTED)
         })
       })
     }
