@@ -8,6 +8,7 @@ const NEEDS_SERVICES = [
   'test/cli/cli.test.ts',
   'test/core/lifecycle-order.test.ts',
   'test/stores/browser/browser-tabs.test.ts',
+  'test/doors/axios/axios-browser.test.ts',
   'test/protocols/redirects.test.ts',
   'test/package/package.test.ts',
   'test/reliability/soak.test.ts',
