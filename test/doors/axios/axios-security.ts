@@ -300,16 +300,26 @@ export function axiosSecurity(versions: Versions): void {
 
       test("the caller's beforeRedirect still runs, after the token is off", async () => {
         const s = await setup()
-        const hops: { authorization: unknown; href: unknown }[] = []
+        const hops: { authorization: unknown; href: unknown; made: unknown }[] = []
         const response = await s.api.get('/hop/302/landing', {
-          beforeRedirect(options: Record<string, unknown>) {
+          beforeRedirect(
+            options: Record<string, unknown>,
+            _response: unknown,
+            request?: { headers?: Record<string, unknown> },
+          ) {
             const headers = options.headers as Record<string, unknown>
-            hops.push({ authorization: headers.Authorization ?? headers.authorization, href: options.href })
+            const made = request?.headers // the newest axios passes the hop just made
+            hops.push({
+              authorization: headers.Authorization ?? headers.authorization,
+              href: options.href,
+              made: made && (made.Authorization ?? made.authorization ?? 'none'),
+            })
             headers['x-hop'] = 'mine'
           },
         })
         expect(response.status).toBe(200)
-        expect(hops).toEqual([{ authorization: undefined, href: `${s.sub}/landing` }])
+        const made = hops[0]?.made === undefined ? undefined : REDACTED // the hop just made, as the hook sees it
+        expect(hops).toEqual([{ authorization: undefined, href: `${s.sub}/landing`, made }])
         expect(s.atSub()).toEqual([
           { host: SUB_HOST, path: '/landing', authorization: undefined, hop: 'mine' },
         ])
