@@ -54,7 +54,8 @@ export default [
   {
     name: 'session-fetch/axios',
     path: 'src/doors/axios/index.ts',
-    limit: '2.60 kB',
+    // +0.5 kB: the redirect guard and the token hiding, which every axios of the peer range needs.
+    limit: '3.15 kB',
     gzip: true,
     ignore: ['axios'],
   },
