@@ -31,7 +31,12 @@ const store = process.env.SF_FILE
       ...(process.env.SF_SENTINEL
         ? { client: await sentinelClient() }
         : process.env.SF_ROOT_NODES
-          ? { rootNodes: JSON.parse(process.env.SF_ROOT_NODES) as string[] }
+          ? {
+              // Both shapes a user may copy: URLs, and node-redis's own `{ url }`.
+              rootNodes: (JSON.parse(process.env.SF_ROOT_NODES) as string[]).map((url, i) =>
+                i % 2 === 0 ? url : { url },
+              ),
+            }
           : { url: env('SF_REDIS_URL') }),
       key: env('SF_KEY'),
       ...(process.env.SF_LOCK_LEASE_MS ? { lockLeaseMs: Number(process.env.SF_LOCK_LEASE_MS) } : {}),

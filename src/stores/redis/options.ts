@@ -154,10 +154,11 @@ export type RedisStoreOptions = CommonOptions &
         client?: undefined
         /**
          * Connect to the Redis Cluster these nodes belong to (some of its nodes' URLs; the others are discovered).
-         * The store opens a cluster client and `close()` ends it.
+         * Each node is a URL or, as node-redis's `createCluster({ rootNodes })` takes them, `{ url }`. The store
+         * opens a cluster client and `close()` ends it.
          * @example ['redis://10.0.0.1:6379', 'redis://10.0.0.2:6379']
          */
-        rootNodes: ReadonlyArray<string | URL>
+        rootNodes: ReadonlyArray<string | URL | { url: string | URL }>
         name?: string
       }
     | {
@@ -240,9 +241,9 @@ export function resolveRedisStoreOptions(options: RedisStoreOptions): ResolvedRe
   let nodes: string[] | undefined
   if (rootNodes !== undefined) {
     if (!Array.isArray(rootNodes) || rootNodes.length === 0) {
-      throw new OptionError('rootNodes', 'expected a non-empty array of redis:// URLs')
+      throw new OptionError('rootNodes', 'expected a non-empty array of redis:// URLs (or of `{ url }`)')
     }
-    nodes = rootNodes.map((node) => parseRedisURL(node, 'rootNodes'))
+    nodes = rootNodes.map((node: unknown) => parseRedisURL(nodeURL(node), 'rootNodes'))
   }
   let kind: RedisKind = nodes ? 'cluster' : 'client'
   if (client !== undefined) {
@@ -335,4 +336,17 @@ function parseRedisURL(value: unknown, option: string): string {
     throw new OptionError(option, 'expected a redis:// or rediss:// URL')
   }
   return parsed.href
+}
+
+// A cluster node as a URL, or as node-redis's `{ url }`; anything else is left for parseRedisURL to refuse.
+function nodeURL(node: unknown): unknown {
+  if (typeof node !== 'object' || node === null || node instanceof URL) return node
+  const { url } = node as { url?: unknown }
+  if (url === undefined) {
+    throw new OptionError(
+      'rootNodes',
+      "expected each node as a redis:// URL or `{ url }` (node-redis's shape)",
+    )
+  }
+  return url
 }

@@ -4,6 +4,7 @@ import { createClient } from 'redis'
 import { describe, expect, test } from 'vitest'
 import { OptionError, type SessionRecord, StoreError, type StoreSnapshot } from '../../../src/index.js'
 import { redisStore } from '../../../src/stores/redis/index.js'
+import { resolveRedisStoreOptions } from '../../../src/stores/redis/options.js'
 import { PlantlyMock } from '../../../src/testing/mock/index.js'
 import { plainClient, REDIS_URL, testStore, uniqueKey, until } from '../../helpers/redis.js'
 
@@ -483,6 +484,22 @@ describe('close()', () => {
 })
 
 describe('options and failures', () => {
+  test('cluster nodes are taken as URLs or in node-redis’s own `{ url }` shape', () => {
+    const resolved = resolveRedisStoreOptions({
+      key: 'k',
+      rootNodes: [
+        { url: 'redis://10.0.0.1:7000' },
+        'redis://10.0.0.2:7000',
+        new URL('redis://10.0.0.3:7000'),
+      ],
+    })
+    expect(resolved.rootNodes).toEqual([
+      'redis://10.0.0.1:7000',
+      'redis://10.0.0.2:7000',
+      'redis://10.0.0.3:7000',
+    ])
+  })
+
   test('bad options name the option and never echo the URL', () => {
     const bad = (options: unknown) => () => redisStore(options as Parameters<typeof redisStore>[0])
     expect(bad({ url: REDIS_URL })).toThrow(expect.objectContaining({ option: 'key' }))
@@ -519,6 +536,12 @@ describe('options and failures', () => {
       expect.objectContaining({ option: 'url' }),
     )
     expect(bad({ key: 'k', rootNodes: [] })).toThrow(expect.objectContaining({ option: 'rootNodes' }))
+    expect(bad({ key: 'k', rootNodes: [{ socket: { host: '10.0.0.1', port: 6379 } }] })).toThrow(
+      expect.objectContaining({ option: 'rootNodes', message: expect.stringContaining('`{ url }`') }),
+    )
+    expect(bad({ key: 'k', rootNodes: [{ url: 'https://user:hunter2@example.test' }] })).toThrow(
+      expect.objectContaining({ option: 'rootNodes', message: expect.not.stringContaining('hunter2') }),
+    )
     expect(bad({ key: 'k', rootNodes: ['https://user:hunter2@example.test'] })).toThrow(
       expect.objectContaining({ option: 'rootNodes', message: expect.not.stringContaining('hunter2') }),
     )
