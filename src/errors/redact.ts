@@ -1,14 +1,23 @@
-// Anything that looks like a JWT, or a Bearer credential, is replaced before it can reach a message.
-const JWT = /eyJ[\w-]*\.[\w-]*\.[\w-]*/g
-const BEARER = /(bearer\s+)[^\s"',;]+/gi
+// What replaces a secret in a message.
+export const REDACTED = '[redacted]'
 
-/** Replace known secrets and token-shaped substrings in `text`. */
+// Anything shaped like a JWT, whole or cut short (`eyJ` is base64url for `{"`, so every JWT, JWS, JWE, client
+// assertion and DPoP proof starts with it), and the credential after a Bearer or DPoP scheme. Linear: neither
+// branch ends in something that can fail after its run, so a match is never retried from inside a run (the old
+// three-dotted JWT pattern was quadratic on `eyJeyJeyJ…`). Case-insensitive, so a lower-cased echo (a host
+// name) is caught too.
+const SHAPES = /eyJ[\w.-]{8,}|((?:bearer|dpop)\s+)[^\s"',;]+/gi
+
+/**
+ * Replace `secrets` (exactly as given, 4 characters or more) and token-shaped substrings in `text`. Linear in
+ * `text` for each secret: callers bound what they hand it (see `excerpt` for server text).
+ */
 export function redact(text: string, secrets: readonly (string | undefined)[] = []): string {
   let out = text
   for (const secret of secrets) {
-    if (secret && secret.length >= 4) out = out.split(secret).join('[redacted]')
+    if (secret && secret.length >= 4) out = out.split(secret).join(REDACTED)
   }
-  return out.replace(JWT, '[redacted]').replace(BEARER, '$1[redacted]')
+  return out.replace(SHAPES, `$1${REDACTED}`)
 }
 
 /**

@@ -1,5 +1,6 @@
 import { redact } from '../errors/redact.js'
 import { RedirectError } from '../errors/redirect-error.js'
+import { secretForms, shownOrigin } from '../errors/server-text.js'
 
 /** Redirects a session call follows before it gives up (a loop on the endpoint's own origin). */
 export const MAX_REDIRECTS = 5
@@ -26,9 +27,13 @@ export async function fetchSameOrigin(
 ): Promise<Response> {
   const origin = new URL(url).origin
   const method = (init.method ?? 'GET').toUpperCase()
-  // Messages name the endpoint without its query (it may hold anything), and never a token.
-  const refused = (why: string, to?: string) =>
-    new RedirectError(redact(`${method} ${url.replace(/[?#].*$/, '')} ${why}`, secrets), to)
+  // Messages name the endpoint without its query (it may hold anything), and never a token. The server names
+  // the origin it redirects to: it is shown (and kept as `targetOrigin`) with every secret the call sent redacted.
+  const refused = (why: (origin?: string) => string, to?: string) => {
+    const forms = secretForms(secrets)
+    const origin = to === undefined ? undefined : shownOrigin(to, forms)
+    return new RedirectError(redact(`${method} ${url.replace(/[?#].*$/, '')} ${why(origin)}`, forms), origin)
+  }
   let target = url
   for (let hop = 0; ; hop++) {
     const response = await transport(target, { ...init, redirect: 'manual' })
@@ -41,27 +46,27 @@ export async function fetchSameOrigin(
     response.body?.cancel().catch(() => undefined)
     if (opaque) {
       throw refused(
-        'answered with a redirect the browser hides (it may be another origin): browsers follow none',
+        () => 'answered with a redirect the browser hides (it may be another origin): browsers follow none',
       )
     }
     if (from !== origin) {
       throw refused(
-        `was redirected to another origin (${from}) by the transport: its answer is refused`,
+        (shown) => `was redirected to another origin (${shown}) by the transport: its answer is refused`,
         from,
       )
     }
     const next = resolve(location as string, target)
-    if (!next) throw refused(`answered ${status} with an unusable Location: refused`)
+    if (!next) throw refused(() => `answered ${status} with an unusable Location: refused`)
     if (next.origin !== origin) {
       throw refused(
-        `redirected to another origin (${next.origin}): refused, nothing was sent there`,
+        (shown) => `redirected to another origin (${shown}): refused, nothing was sent there`,
         next.origin,
       )
     }
     if (status === 303 || (method === 'POST' && status < 307)) {
-      throw refused(`answered ${status}, which would make it a GET without its body: refused`)
+      throw refused(() => `answered ${status}, which would make it a GET without its body: refused`)
     }
-    if (hop === MAX_REDIRECTS) throw refused(`redirected more than ${MAX_REDIRECTS} times: refused`)
+    if (hop === MAX_REDIRECTS) throw refused(() => `redirected more than ${MAX_REDIRECTS} times: refused`)
     target = next.href
   }
 }

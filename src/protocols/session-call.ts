@@ -13,7 +13,11 @@ export interface SessionCallInit {
   retryDelayMs: number
   /** Parse the body as JSON whatever its content-type says (token endpoints that answer `text/plain`). */
   json?: boolean
-  /** Strings that must never appear in an error built from the answer (client secrets, refresh tokens). */
+  /**
+   * Strings that must never appear in an error built from the answer, in any form a server may echo them: every
+   * secret the call's body carries (password, client secret, refresh token, code), and the tokens of the session
+   * it acts on. The credentials of the Authorization and DPoP headers sent are added by the session call.
+   */
   secrets?: readonly (string | undefined)[]
   /**
    * Called before every attempt, retries included: headers to set and the body to send on this attempt, for what
@@ -21,16 +25,19 @@ export interface SessionCallInit {
    */
   prepare?: (() => Promise<AttemptParts>) | undefined
   /**
-   * Called with an error answer: true sends the call once more at once (prepared again), without counting it as
-   * a retry, e.g. for a DPoP nonce challenge (RFC 9449 §8). At most once per attempt.
+   * Called with an error answer and its body (read up to a bound, parsed as for `json`): true sends the call once
+   * more at once (prepared again), without counting it as a retry, e.g. for a DPoP nonce challenge (RFC 9449
+   * §8). At most once per attempt.
    */
-  again?: ((response: Response) => Promise<boolean>) | undefined
+  again?: ((response: Response, body: unknown) => Promise<boolean> | boolean) | undefined
 }
 
 /** What {@link SessionCallInit.prepare} gives one attempt. */
 export interface AttemptParts {
   headers?: Record<string, string>
   body?: string
+  /** Secrets made for this attempt that its body carries (a client assertion), for the errors built later. */
+  secrets?: string[]
 }
 
 type OfetchCall = typeof import('./ofetch-call.js')

@@ -181,15 +181,12 @@ export function oauth2(options: OAuth2Options): SessionProtocol<OAuth2Credential
   }
 
   /** A token endpoint's 400 `use_dpop_nonce` with a `DPoP-Nonce` (RFC 9449 §8): sent again with the nonce. */
-  async function nonceChallenge(response: Response): Promise<boolean> {
-    if (!nonceFrom(config.tokenEndpoint, (name) => response.headers.get(name)) || response.status !== 400) {
-      return false
-    }
-    const body = (await response
-      .clone()
-      .json()
-      .catch(() => undefined)) as { error?: unknown } | undefined
-    return body?.error === 'use_dpop_nonce'
+  function nonceChallenge(response: Response, body: unknown): boolean {
+    return (
+      nonceFrom(config.tokenEndpoint, (name) => response.headers.get(name)) &&
+      response.status === 400 &&
+      (body as { error?: unknown } | undefined)?.error === 'use_dpop_nonce'
+    )
   }
 
   async function tokenRequest(

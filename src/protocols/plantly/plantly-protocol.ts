@@ -69,16 +69,18 @@ export function plantlySessions(options: PlantlySessionsOptions): SessionProtoco
   const retryDelayMs = parsePositiveDuration(options.retryDelayMs ?? 200, 'retryDelayMs')
   preloadSessionCall().catch(() => undefined) // the first login rarely waits for it
 
+  // `known`: the other tokens of the session the call acts on, which an error answer must not show either.
   function call(
     method: 'POST' | 'PUT' | 'DELETE',
     context: ProtocolContext,
     bearer?: string,
     body?: PlantlyCredentials,
+    known: (string | undefined)[] = [],
   ) {
     const headers: Record<string, string> = { accept: 'application/json' }
     if (bearer !== undefined) headers.authorization = `Bearer ${bearer}`
     const retry = method === 'DELETE' ? 0 : retries
-    const secrets = [bearer, body?.password]
+    const secrets = [bearer, body?.password, ...known]
     // json: a session is read as JSON whatever its content type says (text/plain and text/json are seen in the
     // wild); a body that is not JSON stays text, which parseSession refuses by name.
     return sessionCall(
@@ -93,9 +95,9 @@ export function plantlySessions(options: PlantlySessionsOptions): SessionProtoco
   }
 
   // DELETE with this access token: true when the server ended the session, false when it refused the token.
-  async function endWith(accessToken: string, context: ProtocolContext): Promise<boolean> {
+  async function endWith(accessToken: string, context: ProtocolContext, known: string[]): Promise<boolean> {
     try {
-      await call('DELETE', context, accessToken)
+      await call('DELETE', context, accessToken, undefined, known)
       return true
     } catch (error) {
       if (error instanceof ResponseError && error.status === 401) return false
@@ -124,23 +126,30 @@ export function plantlySessions(options: PlantlySessionsOptions): SessionProtoco
     },
     async refresh(session, context) {
       if (!session.refresh_token) throw new SessionRejectedError(undefined)
-      const response = await call('PUT', context, session.refresh_token).catch(rejectOn)
+      const response = await call('PUT', context, session.refresh_token, undefined, [
+        session.access_token,
+      ]).catch(rejectOn)
       return toGrant(response)
     },
     async logout(session, context) {
-      if (await endWith(session.access_token, context)) return
+      const { access_token, refresh_token } = session
+      if (await endWith(access_token, context, refresh_token ? [refresh_token] : [])) return
       // The access token had expired, but the refresh token may still be alive on the server: renew once and
       // end the session with the fresh access token. A refused refresh token means it is already dead.
-      if (!session.refresh_token) return
+      if (!refresh_token) return
       let fresh: Grant
       try {
-        fresh = toGrant(await call('PUT', context, session.refresh_token))
+        fresh = toGrant(await call('PUT', context, refresh_token, undefined, [access_token]))
       } catch (error) {
         if (error instanceof ResponseError && REJECTED.has(error.status)) return
         throw error
       }
       // The server just renewed the session, so it is live: a refusal of its fresh access token is an error.
-      await call('DELETE', context, fresh.session.access_token)
+      await call('DELETE', context, fresh.session.access_token, undefined, [
+        fresh.session.refresh_token,
+        access_token,
+        refresh_token,
+      ])
     },
     ownsRequest(url) {
       return withoutQuery(url) === endpoint
