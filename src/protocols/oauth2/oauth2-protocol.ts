@@ -103,6 +103,12 @@ export function oauth2(options: OAuth2Options): SessionProtocol<OAuth2Credential
       })
     return discovery
   }
+  // The client secret, and its Basic credentials (RFC 6749 §2.3.1 form-encodes both parts; some servers echo
+  // them as if it did not), for the errors built from the server's answers.
+  const { clientId, clientSecret } = config
+  const clientSecrets = clientSecret
+    ? [clientSecret, btoa(`${clientId}:${clientSecret}`), basicCredentials(clientId, clientSecret)]
+    : []
   const signs = config.clientAuthMethod === 'private_key_jwt'
   const dpop = config.dpop
   if (signs || dpop) signing().catch(() => undefined)
@@ -172,9 +178,11 @@ export function oauth2(options: OAuth2Options): SessionProtocol<OAuth2Credential
       if (url) parts.headers = { dpop: await proof('POST', url) }
       if (signs) {
         const body = new URLSearchParams(form)
+        const jwt = await assertion()
         body.set('client_assertion_type', JWT_BEARER)
-        body.set('client_assertion', await assertion())
+        body.set('client_assertion', jwt)
         parts.body = body.toString()
+        parts.secrets = [jwt]
       }
       return parts
     }
@@ -192,12 +200,18 @@ export function oauth2(options: OAuth2Options): SessionProtocol<OAuth2Credential
   async function tokenRequest(
     params: Record<string, string | undefined>,
     context: ProtocolContext,
-    keep: { refreshToken?: string | undefined; scope?: string | undefined } = {},
+    keep: { refreshToken?: string | undefined; scope?: string | undefined; accessToken?: string } = {},
   ): Promise<Grant> {
     await discovered(context)
     const form = formFor(config, params)
     for (const resource of config.resources) form.append('resource', resource)
-    const secrets = [config.clientSecret, params.refresh_token, params.code, params.code_verifier]
+    const secrets = [
+      ...clientSecrets,
+      params.refresh_token,
+      params.code,
+      params.code_verifier,
+      keep.accessToken,
+    ]
     let response: Response & { _data?: unknown }
     try {
       response = await sessionCall(
@@ -276,6 +290,7 @@ export function oauth2(options: OAuth2Options): SessionProtocol<OAuth2Credential
       return tokenRequest({ grant_type: 'refresh_token', refresh_token: refreshToken }, context, {
         refreshToken,
         scope: (session as OAuth2Session).scope,
+        accessToken: session.access_token,
       })
     },
     ownsRequest(url) {
@@ -317,7 +332,7 @@ export function oauth2(options: OAuth2Options): SessionProtocol<OAuth2Credential
           retry: config.retry,
           retryDelayMs: config.retryDelayMs,
           json: true,
-          secrets: [config.clientSecret, token],
+          secrets: [...clientSecrets, session.access_token, session.refresh_token],
           prepare: attemptParts(form),
         },
         context,
@@ -345,9 +360,13 @@ function headersFor(config: ResolvedOAuth2Options): Record<string, string> {
   }
   if (config.clientAuthMethod === 'client_secret_basic' && config.clientSecret !== undefined) {
     // RFC 6749 §2.3.1: each part form-urlencoded first, then Basic (btoa: ASCII only after encoding).
-    headers.authorization = `Basic ${btoa(`${formEncode(config.clientId)}:${formEncode(config.clientSecret)}`)}`
+    headers.authorization = `Basic ${basicCredentials(config.clientId, config.clientSecret)}`
   }
   return headers
+}
+
+function basicCredentials(clientId: string, clientSecret: string): string {
+  return btoa(`${formEncode(clientId)}:${formEncode(clientSecret)}`)
 }
 
 function formEncode(value: string): string {
