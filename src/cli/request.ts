@@ -28,7 +28,9 @@ export async function buildRequest(flags: {
       if (!name) throw new Error('no name')
       headers.append(name, line.slice(colon + 1).trim())
     } catch {
-      throw new CliError(`-H: expected "Name: value", got ${JSON.stringify(line)}`, EXIT.usage)
+      // The value is not echoed: it is often a credential (`-H "Authorization: Bearer …"`).
+      const which = /^[!#-'*+.^-`|~\w-]+$/.test(name) ? ` (header ${name})` : ''
+      throw new CliError(`-H: expected "Name: value" with a valid name and value${which}`, EXIT.usage)
     }
   }
   if (flags.request !== undefined && !METHOD.test(flags.request)) {

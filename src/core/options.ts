@@ -150,7 +150,7 @@ export function resolveOptions<Credentials>(
   const baseURL = parseBaseURL(options.baseURL, 'baseURL')
   const transport = options.fetch
   if (transport !== undefined && typeof transport !== 'function') {
-    throw new OptionError('fetch', `expected a function, got ${describe(transport)}`)
+    throw new OptionError('fetch', `expected a function, got ${describe(transport, false)}`)
   }
   const store = options.store ?? defaults.store()
   if (
@@ -175,7 +175,7 @@ export function resolveOptions<Credentials>(
   }
   for (const name of ['isUnauthorized', 'credentials', 'now'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'function') {
-      throw new OptionError(name, `expected a function, got ${describe(options[name])}`)
+      throw new OptionError(name, `expected a function, got ${describe(options[name], false)}`)
     }
   }
   const loginBackoffMs = parseDuration(options.loginBackoffMs ?? 1_000, 'loginBackoffMs', false)

@@ -7,7 +7,10 @@ export function parseBaseURL(value: unknown, option: string): URL {
   return parseHttpURL(value, option, false)
 }
 
-/** An absolute http(s) URL without credentials or fragment; a query only where `allowQuery` (RFC 6749 §3.2). */
+/**
+ * An absolute http(s) URL without credentials or fragment; a query only where `allowQuery` (RFC 6749 §3.2).
+ * Messages never echo the URL: it may carry a password (`user:password@`) or a key in its query.
+ */
 export function parseHttpURL(value: unknown, option: string, allowQuery: boolean): URL {
   if (typeof value !== 'string' && !(value instanceof URL)) {
     throw new OptionError(option, `expected an absolute http(s) URL string, got ${describe(value)}`)
@@ -16,10 +19,11 @@ export function parseHttpURL(value: unknown, option: string, allowQuery: boolean
   try {
     url = new URL(String(value))
   } catch {
-    throw new OptionError(option, `${describe(String(value))} is not an absolute URL`)
+    throw new OptionError(option, 'is not an absolute URL')
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new OptionError(option, `expected an http: or https: URL, got ${JSON.stringify(url.protocol)}`)
+    // The scheme is not named either: `user:password@host` parses as the scheme `user:`.
+    throw new OptionError(option, 'expected an http: or https: URL')
   }
   if (url.username || url.password) throw new OptionError(option, 'must not contain credentials')
   if (url.hash || (url.search && !allowQuery)) {
@@ -28,32 +32,26 @@ export function parseHttpURL(value: unknown, option: string, allowQuery: boolean
   return url
 }
 
+/** Messages name an entry by its index, never by its text: it may carry a password or a query. */
 export function parseOrigins(value: unknown): string[] {
   if (!Array.isArray(value)) {
-    throw new OptionError('allowedOrigins', `expected an array of origins, got ${describe(value)}`)
+    throw new OptionError('allowedOrigins', `expected an array of origins, got ${describe(value, false)}`)
   }
-  return value.map((entry: unknown) => {
+  return value.map((entry: unknown, i) => {
     const text = typeof entry === 'string' ? entry : ''
-    if (text.includes('*')) {
-      throw new OptionError(
-        'allowedOrigins',
-        `${describe(text)}: wildcards are not allowed, list each origin`,
-      )
-    }
+    const refuse = (problem: string) => new OptionError('allowedOrigins', `entry ${i} ${problem}`)
+    if (text.includes('*')) throw refuse('has a wildcard: list each origin')
     let url: URL
     try {
       url = new URL(text)
     } catch {
-      throw new OptionError('allowedOrigins', `${describe(entry)} is not an origin like "https://host:port"`)
+      throw refuse('is not an origin like "https://host:port"')
     }
     if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-      throw new OptionError('allowedOrigins', `${describe(text)}: only http: and https: origins are allowed`)
+      throw refuse('is not an http: or https: origin')
     }
     if (url.username || url.password || url.search || url.hash || url.pathname !== '/') {
-      throw new OptionError(
-        'allowedOrigins',
-        `${describe(text)} has more than an origin (no paths, queries or credentials)`,
-      )
+      throw refuse(`has more than an origin (${url.origin}): no paths, queries or credentials`)
     }
     return url.origin
   })
@@ -83,9 +81,15 @@ export function parseNonNegativeInteger(value: unknown, option: string): number 
   return value
 }
 
-export function describe(value: unknown): string {
+/**
+ * A value, for a message: a number, the start of a string, or what it is. `quote: false` for an option where a
+ * string would be a mistake that may carry a secret (a password given as `credentials`, a key): only "a string".
+ */
+export function describe(value: unknown, quote = true): string {
   if (typeof value === 'number') return Number.isNaN(value) ? 'NaN' : String(value)
-  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value)
+  if (typeof value === 'string') {
+    return quote ? JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value) : 'a string'
+  }
   if (value === null) return 'null'
   if (Array.isArray(value)) return 'an array'
   return typeof value

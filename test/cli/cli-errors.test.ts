@@ -71,3 +71,24 @@ test('a refresh answered 503 whose reason phrase and body echo the tokens: stder
     expect(run.stdout + run.stderr).not.toContain(token)
   }
 }, 300_000)
+
+test('a --base-url with a password and a -H with a credential are refused without echoing either', async () => {
+  const secret = 'S3cr3t-hunter2-Pa55'
+  const env = { XDG_STATE_HOME: await tempFolder('cli-errors'), PLANTLY_PASSWORD: 'pw' }
+  for (const baseURL of [`https://user:${secret}@api.test`, `https://user:${secret}@api test`]) {
+    const run = await cli(['login', '--base-url', baseURL, '--email', 'me@example.com'], env)
+    expect(run.code).toBe(2)
+    expect(run.stderr).toMatch(/^session-fetch: Invalid option `baseURL`: /)
+    expect(run.stderr).not.toContain(secret)
+  }
+  for (const [header, said] of [
+    [`Authorization Bearer ${secret}`, '-H: expected "Name: value" with a valid name and value\n'],
+    [
+      `Authorization: Bearer ${secret}\nX-Injected: 1`,
+      '-H: expected "Name: value" with a valid name and value (header Authorization)\n',
+    ],
+  ] as const) {
+    const run = await cli(['api', '/buyers', '-H', header], env)
+    expect(run).toMatchObject({ code: 2, stderr: `session-fetch: ${said}` })
+  }
+}, 300_000)

@@ -1,5 +1,8 @@
+import { inspect } from 'node:util'
+import { IDBFactory } from 'fake-indexeddb'
 import fc from 'fast-check'
-import { describe, expect, test } from 'vitest'
+import { generateKeyPair } from 'jose'
+import { describe, expect, test, vi } from 'vitest'
 import { pipelineOf } from '../../src/core/pipeline.js'
 import {
   createSessionFetch,
@@ -9,6 +12,10 @@ import {
   RefreshError,
   type SessionFetchOptions,
 } from '../../src/index.js'
+import { oauth2 } from '../../src/protocols/oauth2/index.js'
+import { browserStore } from '../../src/stores/browser/index.js'
+import { fileStore } from '../../src/stores/file/index.js'
+import { redisStore } from '../../src/stores/redis/index.js'
 import { craftJwt } from '../helpers/jwt.js'
 
 // Hostile inputs to the public API, fuzzed with fast-check: every option either works or is
@@ -257,6 +264,170 @@ function maliciousServer(session: () => Record<string, unknown>, apiStatus = 401
   }
   return { fetch, sent }
 }
+
+// A secret put where it does not belong: a password in a URL's user info or query, a key or password given as a
+// string, a JWT given instead of a function. Each option is refused with an OptionError naming it, and nothing it
+// shows (message, JSON, stack, util.inspect) holds the secret, in any of the encodings a URL gives it.
+const SECRET = 'S3cr3t-hunter2-Pa55'
+const secretForms = [SECRET, SECRET.toLowerCase(), encodeURIComponent(SECRET)]
+const secretURLs = [
+  `https://user:${SECRET}@api.test`, // parses, with credentials
+  `https://user:${SECRET}@api test`, // does not parse (a space in the host)
+  `https://user:${SECRET}@[::1`, // does not parse (an unclosed IPv6 host)
+  `user:${SECRET}@api.test`, // parses as the scheme `user:`
+  `ftp://user:${SECRET}@api.test`, // another scheme
+  `https://api.test/?api_key=${SECRET}`, // a query
+  `https://api.test/#${SECRET}`, // a fragment
+  `https://user:${SECRET}@*.api.test`, // a wildcard
+]
+
+function refusal(make: () => unknown): OptionError {
+  try {
+    make()
+  } catch (error) {
+    if (error instanceof OptionError) return error
+    throw new Error(`not an OptionError: ${String(error)}`)
+  }
+  throw new Error('accepted')
+}
+
+function expectSecretNotShown(error: OptionError, option: string): void {
+  expect(error.option).toBe(option)
+  const said = [error.message, String(error), JSON.stringify(error), error.stack, inspect(error)].join('\n')
+  for (const form of secretForms) expect(said).not.toContain(form)
+}
+
+describe('an option holding a secret: refused naming the option, never showing the secret', () => {
+  test.each(secretURLs)('baseURL, plantlySessions({ baseURL }) and allowedOrigins: %s', (url) => {
+    expectSecretNotShown(
+      refusal(() => createSessionFetch({ baseURL: url })),
+      'baseURL',
+    )
+    expectSecretNotShown(
+      refusal(() => plantlySessions({ baseURL: url })),
+      'baseURL',
+    )
+    if (!url.includes('/?') && !url.includes('/#')) {
+      // An origin's query or fragment after a path is allowed to fail as "more than an origin" too.
+      expectSecretNotShown(
+        refusal(() => createSessionFetch({ baseURL, allowedOrigins: [url] })),
+        'allowedOrigins',
+      )
+    }
+    expectSecretNotShown(
+      refusal(() => createSessionFetch({ baseURL, allowedOrigins: [`${url}/x`] })),
+      'allowedOrigins',
+    )
+    expectSecretNotShown(
+      refusal(() => createSessionFetch({ baseURL, allowedOrigins: url as unknown as string[] })),
+      'allowedOrigins',
+    )
+  })
+
+  test.each(secretURLs.filter((url) => !url.includes('/?')))(
+    'oauth2 tokenEndpoint, revocationEndpoint, issuer and resource: %s',
+    (url) => {
+      const base = { tokenEndpoint: 'https://auth.test/token', clientId: 'svc' }
+      expectSecretNotShown(
+        refusal(() => oauth2({ ...base, tokenEndpoint: url })),
+        'tokenEndpoint',
+      )
+      expectSecretNotShown(
+        refusal(() => oauth2({ ...base, revocationEndpoint: url })),
+        'revocationEndpoint',
+      )
+      expectSecretNotShown(
+        refusal(() => oauth2({ clientId: 'svc', issuer: url })),
+        'issuer',
+      )
+      if (!url.startsWith('user:')) {
+        // `user:…@api.test` is an absolute URI, which a resource indicator may be.
+        expectSecretNotShown(
+          refusal(() => oauth2({ ...base, resource: [`${url}#f`] })),
+          'resource',
+        )
+      }
+    },
+  )
+
+  test.each(['credentials', 'fetch', 'isUnauthorized', 'now'] as const)(
+    'createSessionFetch %s given as the secret string, where a function goes',
+    (option) => {
+      const options = { baseURL, [option]: SECRET } as unknown as SessionFetchOptions
+      expectSecretNotShown(
+        refusal(() => createSessionFetch(options)),
+        option,
+      )
+    },
+  )
+
+  test('plantlySessions path given a full URL with a password', () => {
+    const error = refusal(() =>
+      plantlySessions({ baseURL, path: `https://user:${SECRET}@api.test/auth/sessions` }),
+    )
+    expectSecretNotShown(error, 'path')
+  })
+
+  test('oauth2: a client secret that is not printable, or given with a key; an assertion given as a string', async () => {
+    const base = { tokenEndpoint: 'https://auth.test/token', clientId: 'svc' }
+    expectSecretNotShown(
+      refusal(() => oauth2({ ...base, clientSecret: `${SECRET}\n` })),
+      'clientSecret',
+    )
+    const { privateKey } = await generateKeyPair('ES256')
+    expectSecretNotShown(
+      refusal(() => oauth2({ ...base, clientSecret: SECRET, clientAssertionKey: privateKey })),
+      'clientSecret',
+    )
+    const jwt = craftJwt({ sub: SECRET })
+    const asString = { ...base, clientAssertion: jwt as unknown as () => string }
+    const error = refusal(() => oauth2(asString))
+    expectSecretNotShown(error, 'clientAssertion')
+    expect(inspect(error)).not.toContain(jwt.slice(0, 20)) // not even its start
+    expectSecretNotShown(
+      refusal(() => oauth2({ ...base, clientAssertionKey: { kty: 'oct', d: SECRET } })),
+      'clientAssertionKey',
+    )
+  })
+
+  test.each([`http://:${SECRET}@redis.test:6379`, `redis://:${SECRET}@redis test`, `:${SECRET}@redis.test`])(
+    'redisStore url and rootNodes: %s',
+    (url) => {
+      expectSecretNotShown(
+        refusal(() => redisStore({ key: 'k', url })),
+        'url',
+      )
+      expectSecretNotShown(
+        refusal(() => redisStore({ key: 'k', rootNodes: [url] })),
+        'rootNodes',
+      )
+    },
+  )
+
+  test('redisStore and fileStore: an encryption key given as a string (process.env.KEY)', () => {
+    const key = `${SECRET}${SECRET}` as unknown as Uint8Array
+    for (const error of [
+      refusal(() => redisStore({ key: 'k', url: 'redis://127.0.0.1:6379', encryptionKey: key })),
+      refusal(() => fileStore({ name: 'x', encryptionKey: key })),
+    ]) {
+      expectSecretNotShown(error, 'encryptionKey')
+      expect(error.message).toContain('got a string')
+    }
+  })
+
+  test('browserStore: a lock manager given as a string (with IndexedDB, where the option is used)', () => {
+    vi.stubGlobal('indexedDB', new IDBFactory())
+    try {
+      const options = { locks: SECRET as unknown as null }
+      expectSecretNotShown(
+        refusal(() => browserStore(options)),
+        'locks',
+      )
+    } finally {
+      vi.unstubAllGlobals()
+    }
+  })
+})
 
 // Characters that could end or split an Authorization header line, or smuggle a second header.
 const splitters = fc.constantFrom('\r', '\n', '\r\n', '\0', ' ', '\t', '\u2028', '\u0085', 'é', '\x7f')

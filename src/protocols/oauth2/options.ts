@@ -217,7 +217,7 @@ export function resolveOAuth2Options(options: OAuth2Options): ResolvedOAuth2Opti
     if (supplier !== undefined && typeof supplier !== 'function') {
       throw new OptionError(
         'clientAssertion',
-        `expected a function returning a JWT, got ${describe(supplier)}`,
+        `expected a function returning a JWT, got ${describe(supplier, false)}`,
       )
     }
     if (key !== undefined && (!isKey(key) || algOf(key) === undefined)) {
@@ -341,14 +341,15 @@ function parseResources(value: unknown): string[] {
   if (value === undefined) return []
   const list = typeof value === 'string' ? [value] : Array.isArray(value) ? (value as unknown[]) : undefined
   if (!list) throw new OptionError('resource', `expected a URL or a list of URLs, got ${describe(value)}`)
-  return list.map((entry) => {
+  return list.map((entry, i) => {
     // RFC 8707 §2: an absolute URI without a fragment.
     let url: URL | undefined
     try {
       url = typeof entry === 'string' ? new URL(entry) : undefined
     } catch {}
     if (!url || url.hash) {
-      throw new OptionError('resource', `${describe(entry)} is not an absolute URI without a fragment`)
+      // Named by its index, not its text: a URI may carry a password or a key.
+      throw new OptionError('resource', `entry ${i} is not an absolute URI without a fragment`)
     }
     return entry as string
   })

@@ -1,7 +1,6 @@
 import type { ProtocolContext, SessionProtocol } from '../../core/protocol.js'
 import { type Grant, parseSession } from '../../core/session.js'
 import {
-  describe,
   parseBaseURL,
   parseNonNegativeInteger,
   parsePositiveDuration,
@@ -62,7 +61,8 @@ export function plantlySessions(options: PlantlySessionsOptions): SessionProtoco
   const base = parseBaseURL(options.baseURL, 'baseURL')
   const path = options.path ?? '/auth/sessions'
   if (typeof path !== 'string' || !path.startsWith('/') || /[?#\s]/.test(path)) {
-    throw new OptionError('path', `expected a path starting with "/", got ${describe(path)}`)
+    // Not echoed: a full URL given by mistake may carry a password.
+    throw new OptionError('path', 'expected a path like "/auth/sessions"')
   }
   const endpoint = base.href.replace(/\/$/, '') + path
   const retries = parseNonNegativeInteger(options.retry ?? 2, 'retry')

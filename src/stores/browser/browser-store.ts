@@ -167,7 +167,7 @@ function resolveLocks(option: WebLockManager | null | undefined): WebLockManager
   if (typeof option?.request !== 'function') {
     throw new OptionError(
       'locks',
-      `expected a lock manager with a \`request\` function (like navigator.locks) or null, got ${describe(option)}`,
+      `expected a lock manager with a \`request\` function (like navigator.locks) or null, got ${describe(option, false)}`,
     )
   }
   return option

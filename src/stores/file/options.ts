@@ -72,15 +72,16 @@ export function resolveFileStoreOptions(options: FileStoreOptions): ResolvedFile
     encryptionKey !== undefined &&
     (!(encryptionKey instanceof Uint8Array) || encryptionKey.length !== 32)
   ) {
+    // A key given as a string (`process.env.KEY`) is never echoed: it is the key.
     throw new OptionError(
       'encryptionKey',
       encryptionKey instanceof Uint8Array
         ? `expected 32 bytes for A256GCM, got ${encryptionKey.length}`
-        : `expected 32 bytes (a Uint8Array or Buffer), got ${describe(encryptionKey)}`,
+        : `expected 32 bytes (a Uint8Array or Buffer), got ${describe(encryptionKey, false)}`,
     )
   }
   if (onError !== undefined && typeof onError !== 'function') {
-    throw new OptionError('onError', `expected a function, got ${describe(onError)}`)
+    throw new OptionError('onError', `expected a function, got ${describe(onError, false)}`)
   }
   const file = path === undefined ? join(defaultDirectory(), `${name ?? 'default'}.json`) : resolve(path)
   if (!isAbsolute(file)) throw new OptionError('path', 'could not be made absolute')

@@ -272,11 +272,12 @@ export function resolveRedisStoreOptions(options: RedisStoreOptions): ResolvedRe
     encryptionKey !== undefined &&
     (!(encryptionKey instanceof Uint8Array) || encryptionKey.length !== 32)
   ) {
+    // A key given as a string (`process.env.KEY`) is never echoed: it is the key.
     throw new OptionError(
       'encryptionKey',
       encryptionKey instanceof Uint8Array
         ? `expected 32 bytes for A256GCM, got ${encryptionKey.length}`
-        : `expected 32 bytes (a Uint8Array or Buffer), got ${describe(encryptionKey)}`,
+        : `expected 32 bytes (a Uint8Array or Buffer), got ${describe(encryptionKey, false)}`,
     )
   }
   if (typeof name !== 'string' || !NAME.test(name)) {
@@ -287,7 +288,7 @@ export function resolveRedisStoreOptions(options: RedisStoreOptions): ResolvedRe
     ['onError', onError],
   ] as const) {
     if (value !== undefined && typeof value !== 'function') {
-      throw new OptionError(option, `expected a function, got ${describe(value)}`)
+      throw new OptionError(option, `expected a function, got ${describe(value, false)}`)
     }
   }
   const replicas = options.replicas ?? 1
