@@ -29,7 +29,8 @@ export default [
     gzip: true,
     modifyEsbuildConfig: lazyChunksApart,
   },
-  { name: 'session-fetch (core, with session calls)', path: 'src/index.ts', limit: '21.10 kB', gzip: true },
+  // The session call reads answers itself (bounded) and redacts what a server writes (about 0.9 kB of it).
+  { name: 'session-fetch (core, with session calls)', path: 'src/index.ts', limit: '22.00 kB', gzip: true },
   {
     name: 'session-fetch/mock',
     path: 'src/testing/mock/index.ts',
