@@ -297,7 +297,17 @@ function describeError(error: unknown): string {
 }
 
 function mismatch(profile: string, remembered: string, asked: { url: string; from: string }): string {
-  return `profile ${JSON.stringify(profile)} has the base URL ${remembered} (from its login), but ${asked.from} asks for ${asked.url}`
+  return `profile ${JSON.stringify(profile)} has the base URL ${shownURL(remembered)} (from its login), but ${asked.from} asks for ${shownURL(asked.url)}`
+}
+
+// A URL as the command shows it: without credentials, query or fragment, which may carry secrets.
+function shownURL(url: string): string {
+  try {
+    const parsed = new URL(url)
+    return `${parsed.protocol}//${parsed.host}${parsed.pathname === '/' ? '' : parsed.pathname}`
+  } catch {
+    return 'a URL that does not parse'
+  }
 }
 
 function sameURL(a: string, b: string): boolean {

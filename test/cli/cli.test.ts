@@ -209,6 +209,17 @@ describe('login, status, logout', () => {
     expect(moved.stderr).toContain('log out of it first (session-fetch --profile default logout)')
     expect(other.counters.logins).toBe(0)
     expect(server.counters.logouts).toBe(0)
+    // What the command shows of the asked URL never holds its credentials or its query.
+    const secretive = await cli(
+      ['api', '/buyers', '--base-url', 'https://me:hunter2@api.example/v1?key=sekrit'],
+      env,
+    )
+    expect(secretive).toMatchObject({ code: 2 })
+    expect(secretive.stderr).toContain('but --base-url asks for https://api.example/v1:')
+    expect(secretive.stderr).not.toMatch(/hunter2|sekrit/)
+    expect((await cli(['api', '/buyers', '--base-url', 'http://[::1'], env)).stderr).toContain(
+      'asks for a URL that does not parse',
+    )
     // The same URL written differently is the same API.
     expect((await cli(['api', '/buyers'], { ...env, SESSION_FETCH_BASE_URL: `${server.url}/` })).code).toBe(0)
     // Once logged out, the profile may move.
