@@ -67,11 +67,12 @@ export function sessionInterceptor(plantly: SessionSource): Dispatcher.Dispatche
           copy = kept
           first = { ...opts, body: copyingIterable(body, kept) } as unknown as Options
         }
+        const sending: Sending = { pipeline, dispatch, opts, signal, copy }
         const legacy = legacyWrapped(handler)
-        const replay = legacy
-          ? new LegacyReplayOnce(pipeline, dispatch, opts, token, signal, copy, legacy)
-          : new ReplayOnce(pipeline, dispatch, opts, token, signal, copy, handler)
-        return dispatch(withToken(first, token), replay as Handler)
+        const attempt = legacy
+          ? new LegacyReplayOnce(sending, token, legacy)
+          : new ReplayOnce(sending, token, handler)
+        return dispatch(withToken(first, token), attempt as Handler)
       }
       const token = pipeline.tokenFor(signal)
       if (typeof token !== 'object') return send(token)
@@ -81,29 +82,40 @@ export function sessionInterceptor(plantly: SessionSource): Dispatcher.Dispatche
 }
 
 /**
- * One request's attempts, whichever handler interface undici speaks to it: sends the replay after a refusal it
- * held back, with the new token and the same bytes, or gives the refusal back when the session is gone.
+ * At most this much of a refused body is held while the refresh runs (the fetch door reads no more of one
+ * either); past it the response is paused, so the server's bytes wait in the socket, not in memory.
  */
-abstract class Attempts<Downstream, HeldHeaders> {
-  protected replayed = false
-  protected sent: string | undefined
-  protected readonly fixed: boolean
-  /** A refusal held back (status, headers, body) until the pipeline has decided. */
+const HOLD_BYTES = 64 * 1024
+
+/** The reason a held answer's response is aborted when its replay goes out before its body ended. */
+const DROPPED = new Error('dropped for the replay')
+
+/** What a request's attempts share: each attempt, the replay included, is its own handler. */
+interface Sending {
+  readonly pipeline: Pipeline
+  readonly dispatch: Dispatcher.Dispatch
+  readonly opts: Options
+  readonly signal: AbortSignal | undefined
+  readonly copy: BodyCopy | undefined
+}
+
+/**
+ * One attempt of a request, whichever handler interface undici speaks to it. A refusal is held back (status,
+ * headers, at most HOLD_BYTES of body) only until the pipeline decides, never until its body ends: then it is
+ * replayed with the new token and the same bytes (its body dropped if still coming), or given back to the caller
+ * (what was held, then the rest as it comes).
+ */
+abstract class Attempt<Downstream, HeldHeaders> {
   protected held: Held<HeldHeaders> | undefined
+  /** This attempt's answer is out of the caller's way (dropped for the replay, or failed): ignore it. */
+  protected dropped = false
 
   constructor(
-    private readonly pipeline: Pipeline,
-    private readonly dispatch: Dispatcher.Dispatch,
-    private readonly opts: Options,
-    token: string | undefined,
-    private readonly signal: AbortSignal | undefined,
-    private readonly copy: BodyCopy | undefined,
+    private readonly sending: Sending,
+    private readonly sent: string | undefined,
     protected readonly downstream: Downstream,
-  ) {
-    this.sent = token
-    const body = opts.body
-    this.fixed = typeof body === 'string' || body instanceof Uint8Array || isReplayableBody(body)
-  }
+    private readonly replayed = false,
+  ) {}
 
   /** Whether an answer is held back for the pipeline's decision (false: pass it on). */
   protected hold(
@@ -111,57 +123,67 @@ abstract class Attempts<Downstream, HeldHeaders> {
     headers: HeldHeaders,
     message: string | undefined,
     parsed: () => ResponseHeaders,
-  ) {
+    abort: (reason: Error) => void,
+    resume: () => void,
+  ): boolean {
     const decided = this.decide(status, parsed, message)
-    if (decided) this.held = { status, headers, message, chunks: [], decided }
-    return decided !== undefined
-  }
-
-  private decide(status: number, headers: () => ResponseHeaders, message: string | undefined) {
-    if (this.pipeline.mayRefuse(status)) {
-      const attempt = {
-        token: this.sent,
-        method: this.opts.method,
-        // A body sent as it was read can be sent again once all of it went out and fit in the copy.
-        replayable: this.fixed || this.copy?.bytes() !== undefined,
-        replay: this.replayed,
-      }
-      const decided = this.pipeline.after(attempt, answerOf(status, headers(), message), this.signal)
-      if (decided !== undefined) {
-        decided.catch(() => undefined) // settled when the held answer has ended
-        return decided
-      }
-    }
-    if (!this.replayed) this.copy?.release() // answered: no replay will need the copy
-    return undefined
-  }
-
-  /**
-   * Once a held answer has ended: replay it with the new token, or `giveBack` it (the session is gone). False
-   * when nothing was held: the answer went to the caller as it came.
-   */
-  protected settle(giveBack: (held: Held<HeldHeaders>) => void, fail: (error: Error) => void): boolean {
-    const held = this.held
-    if (!held) return false
-    this.held = undefined
-    held.decided.then(
-      (next) => {
-        if (next === undefined) return giveBack(held)
-        this.replayed = true
-        this.sent = next
-        const bytes = this.fixed ? undefined : this.copy?.bytes()
-        this.copy?.release()
-        const again = bytes === undefined ? this.opts : ({ ...this.opts, body: bytes } as Options)
-        try {
-          this.dispatch(withToken(again, next), this as unknown as Handler)
-        } catch (error) {
-          fail(asError(error))
-        }
-      },
-      (error: unknown) => fail(asError(error)),
+    if (!decided) return false
+    const held: Held<HeldHeaders> = { status, headers, message, chunks: [], size: 0, abort, resume }
+    this.held = held
+    decided.then(
+      (next) => this.settle(held, next),
+      (error: unknown) => this.settle(held, undefined, asError(error)),
     )
     return true
   }
+
+  /** Keep a chunk of the held body; false once the bound is reached: pause the response. */
+  protected keep(held: Held<HeldHeaders>, chunk: Buffer): boolean {
+    held.chunks.push(chunk)
+    held.size += chunk.length
+    return held.size < HOLD_BYTES
+  }
+
+  private decide(status: number, headers: () => ResponseHeaders, message: string | undefined) {
+    const { pipeline, opts, copy } = this.sending
+    if (pipeline.mayRefuse(status)) {
+      const attempt = {
+        token: this.sent,
+        method: opts.method,
+        // A body sent as it was read can be sent again once all of it went out and fit in the copy.
+        replayable: isFixed(opts.body) || copy?.bytes() !== undefined,
+        replay: this.replayed,
+      }
+      const decided = pipeline.after(attempt, answerOf(status, headers(), message), this.sending.signal)
+      if (decided !== undefined) return decided
+    }
+    if (!this.replayed) copy?.release() // answered: no replay will need the copy
+    return undefined
+  }
+
+  /** The pipeline decided: replay with the new token, give the answer back (`next` undefined), or fail. */
+  private settle(held: Held<HeldHeaders>, next: string | undefined, error?: Error) {
+    if (this.held !== held) return // the answer broke off meanwhile: the caller has its error
+    this.held = undefined
+    if (next === undefined && error === undefined) return this.giveBack(held)
+    this.dropped = true
+    if (!held.end) held.abort(DROPPED) // its body is still coming: nobody will read it
+    if (error) return this.fail(error)
+    const { dispatch, opts, copy } = this.sending
+    const bytes = isFixed(opts.body) ? undefined : copy?.bytes()
+    copy?.release()
+    const again = bytes === undefined ? opts : ({ ...opts, body: bytes } as Options)
+    const Same = this.constructor as new (s: Sending, t: string, d: Downstream, r: boolean) => Handler
+    try {
+      dispatch(withToken(again, next), new Same(this.sending, next as string, this.downstream, true))
+    } catch (error) {
+      this.fail(asError(error))
+    }
+  }
+
+  /** Hand the held answer to the caller: status, headers, what was held, and its end or the rest as it comes. */
+  protected abstract giveBack(held: Held<HeldHeaders>): void
+  protected abstract fail(error: Error): void
 }
 
 interface Held<H> {
@@ -169,11 +191,17 @@ interface Held<H> {
   headers: H
   message: string | undefined
   chunks: Buffer[]
-  decided: Promise<string | undefined>
+  size: number
+  /** The trailers, once the body ended. */
+  end?: [unknown]
+  abort(reason: Error): void
+  resume(): void
 }
 
 /** Forwards one attempt to the caller's handler (undici's handler interface), except a refusal it holds back. */
-class ReplayOnce extends Attempts<Handler, ResponseHeaders> implements Handler {
+class ReplayOnce extends Attempt<Handler, ResponseHeaders> implements Handler {
+  private controller: Controller = finished()
+
   onRequestStart(controller: Controller, context: unknown): void {
     this.downstream.onRequestStart?.(controller, context)
   }
@@ -183,32 +211,46 @@ class ReplayOnce extends Attempts<Handler, ResponseHeaders> implements Handler {
   }
 
   onResponseStart(controller: Controller, status: number, headers: ResponseHeaders, message?: string): void {
-    if (!this.hold(status, headers, message, () => headers))
-      this.downstream.onResponseStart?.(controller, status, headers, message)
+    this.controller = controller
+    const held = this.hold(
+      status,
+      headers,
+      message,
+      () => headers,
+      (reason) => controller.abort(reason),
+      () => controller.resume(),
+    )
+    if (!held) this.downstream.onResponseStart?.(controller, status, headers, message)
   }
 
   onResponseData(controller: Controller, chunk: Buffer): void {
-    if (this.held) this.held.chunks.push(chunk)
-    else this.downstream.onResponseData?.(controller, chunk)
+    if (this.held) {
+      if (!this.keep(this.held, chunk)) controller.pause()
+    } else if (!this.dropped) this.downstream.onResponseData?.(controller, chunk)
   }
 
   onResponseEnd(controller: Controller, trailers: ResponseHeaders): void {
-    const settling = this.settle(
-      (held) => {
-        // The session is gone: the caller gets its own 401, body intact.
-        const done = finished()
-        this.downstream.onResponseStart?.(done, held.status, held.headers, held.message)
-        for (const chunk of held.chunks) this.downstream.onResponseData?.(done, chunk)
-        this.downstream.onResponseEnd?.(done, trailers)
-      },
-      (error) => this.downstream.onResponseError?.(finished(), error),
-    )
-    if (!settling) this.downstream.onResponseEnd?.(controller, trailers)
+    if (this.held) this.held.end = [trailers]
+    else if (!this.dropped) this.downstream.onResponseEnd?.(controller, trailers)
   }
 
   onResponseError(controller: Controller, error: Error): void {
+    if (this.dropped) return
     this.held = undefined
     this.downstream.onResponseError?.(controller, error)
+  }
+
+  protected giveBack(held: Held<ResponseHeaders>): void {
+    // Once the response ended its controller may belong to the connection's next request: hand out an inert one.
+    const to = held.end ? finished() : this.controller
+    this.downstream.onResponseStart?.(to, held.status, held.headers, held.message)
+    for (const chunk of held.chunks) this.downstream.onResponseData?.(to, chunk)
+    if (held.end) this.downstream.onResponseEnd?.(to, held.end[0] as ResponseHeaders)
+    else held.resume()
+  }
+
+  protected fail(error: Error): void {
+    this.downstream.onResponseError?.(finished(), error)
   }
 }
 
@@ -230,8 +272,11 @@ interface LegacyHandler {
  * object, turned back into Buffers, and parsed again. Answering in the earlier interface passes the raw headers
  * straight through. undici 8 speaks only the newer interface (and has no `WrapHandler`).
  */
-class LegacyReplayOnce extends Attempts<LegacyHandler, Buffer[]> implements LegacyHandler {
+class LegacyReplayOnce extends Attempt<LegacyHandler, Buffer[]> implements LegacyHandler {
+  private abort: (reason?: Error) => void = () => undefined
+
   onConnect(abort: (reason?: Error) => void, context?: unknown): void {
+    this.abort = abort
     this.downstream.onConnect?.(abort, context)
   }
 
@@ -244,30 +289,36 @@ class LegacyReplayOnce extends Attempts<LegacyHandler, Buffer[]> implements Lega
   }
 
   onHeaders(status: number, rawHeaders: Buffer[], resume: () => void, message?: string): boolean | undefined {
-    if (this.hold(status, rawHeaders, message, () => headersOf(rawHeaders))) return true
+    if (this.hold(status, rawHeaders, message, () => headersOf(rawHeaders), this.abort, resume)) return true
     return this.downstream.onHeaders?.(status, rawHeaders, resume, message)
   }
 
   onData(chunk: Buffer): boolean | undefined {
-    if (!this.held) return this.downstream.onData?.(chunk)
-    this.held.chunks.push(chunk)
-    return true
+    if (this.held) return this.keep(this.held, chunk)
+    return this.dropped || this.downstream.onData?.(chunk)
   }
 
   onComplete(rawTrailers: Buffer[] | string[] | null): void {
-    const settling = this.settle(
-      (held) => {
-        this.downstream.onHeaders?.(held.status, held.headers, () => undefined, held.message)
-        for (const chunk of held.chunks) this.downstream.onData?.(chunk)
-        this.downstream.onComplete?.(rawTrailers)
-      },
-      (error) => this.downstream.onError?.(error),
-    )
-    if (!settling) this.downstream.onComplete?.(rawTrailers)
+    if (this.held) this.held.end = [rawTrailers]
+    else if (!this.dropped) this.downstream.onComplete?.(rawTrailers)
   }
 
   onError(error: Error): void {
+    if (this.dropped) return
     this.held = undefined
+    this.downstream.onError?.(error)
+  }
+
+  protected giveBack(held: Held<Buffer[]>): void {
+    // Once the response ended its resume callback may act on the connection's next request: hand out a no-op.
+    const resume = held.end ? () => undefined : held.resume
+    this.downstream.onHeaders?.(held.status, held.headers, resume, held.message)
+    for (const chunk of held.chunks) this.downstream.onData?.(chunk)
+    if (held.end) this.downstream.onComplete?.(held.end[0] as Buffer[] | null)
+    else resume()
+  }
+
+  protected fail(error: Error): void {
     this.downstream.onError?.(error)
   }
 }
@@ -313,6 +364,10 @@ function answerOf(status: number, headers: ResponseHeaders, message: string | un
 // or an error before any request went out): nothing is in flight, so pausing and aborting have nothing to do.
 function finished(): Controller {
   return { aborted: false, paused: false, reason: null, abort() {}, pause() {}, resume() {} }
+}
+
+function isFixed(body: unknown): boolean {
+  return typeof body === 'string' || body instanceof Uint8Array || isReplayableBody(body)
 }
 
 function asError(error: unknown): Error {
