@@ -109,6 +109,8 @@ abstract class Attempt<Downstream, HeldHeaders> {
   protected held: Held<HeldHeaders> | undefined
   /** This attempt's answer is out of the caller's way (dropped for the replay, or failed): ignore it. */
   protected dropped = false
+  /** undici's context; its redirect interceptor, when composed below, lists the hops it followed in it. */
+  protected context: unknown
 
   constructor(
     private readonly sending: Sending,
@@ -154,10 +156,21 @@ abstract class Attempt<Downstream, HeldHeaders> {
         replayable: isFixed(opts.body) || copy?.bytes() !== undefined,
         replay: this.replayed,
       }
-      const decided = pipeline.after(attempt, answerOf(status, headers(), message), this.sending.signal)
+      const answer = answerOf(status, headers(), message, this.awayFrom(opts.method))
+      const decided = pipeline.after(attempt, answer, this.sending.signal)
       if (decided !== undefined) return decided
     }
     if (!this.replayed) copy?.release() // answered: no replay will need the copy
+    return undefined
+  }
+
+  // undici's redirect interceptor, composed below this one, follows redirects within this one dispatch and lists
+  // every hop in `history` (the one that answered last). A hop to an origin the session does not authorize had
+  // no token (the redirect handler strips Authorization across origins): its answer says nothing about ours.
+  private awayFrom(method: string): string | undefined {
+    const history = (this.context as { history?: unknown } | undefined)?.history
+    if (!Array.isArray(history)) return undefined
+    for (const hop of history) if (!this.sending.pipeline.authorizes(String(hop), method)) return String(hop)
     return undefined
   }
 
@@ -200,9 +213,11 @@ interface Held<H> {
 
 /** Forwards one attempt to the caller's handler (undici's handler interface), except a refusal it holds back. */
 class ReplayOnce extends Attempt<Handler, ResponseHeaders> implements Handler {
-  private controller: Controller = finished()
+  /** The controller of the response this attempt holds (set before anything is held). */
+  private controller!: Controller
 
   onRequestStart(controller: Controller, context: unknown): void {
+    this.context = context
     this.downstream.onRequestStart?.(controller, context)
   }
 
@@ -277,6 +292,7 @@ class LegacyReplayOnce extends Attempt<LegacyHandler, Buffer[]> implements Legac
 
   onConnect(abort: (reason?: Error) => void, context?: unknown): void {
     this.abort = abort
+    this.context = context
     this.downstream.onConnect?.(abort, context)
   }
 
@@ -349,9 +365,15 @@ function headersOf(raw: Buffer[]): ResponseHeaders {
 }
 
 // An undici response head as the pipeline reads it.
-function answerOf(status: number, headers: ResponseHeaders, message: string | undefined): Answer {
+function answerOf(
+  status: number,
+  headers: ResponseHeaders,
+  message: string | undefined,
+  url: string | undefined,
+): Answer {
   return {
     status,
+    url,
     header(name) {
       const value = headers[name]
       return Array.isArray(value) ? value.join(', ') : value
