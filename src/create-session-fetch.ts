@@ -30,8 +30,14 @@ export interface SessionFetch<Credentials = PlantlyCredentials> {
   on<E extends SessionEventName>(event: E, listener: (payload: SessionEventMap[E]) => void): () => void
   /** Counters: refresh calls made, logins, replays, refreshes pending, listeners. */
   stats(): SessionStats
-  /** Stop listening to the store (needed only for stores shared with other, longer-lived instances). */
-  close(): void
+  /**
+   * Shut the client down without losing the session: every call made from now on rejects with `ClosedError`
+   * (nothing sent); the logins, refreshes and logouts already sent are answered and their results stored (so the
+   * other processes sharing the store get the rotated tokens), bounded by `refreshTimeoutMs`; then it stops
+   * listening to the store. Never rejects; calling it again returns the same promise. It does not close the store
+   * you passed: close that after it (`await plantly.close(); await store.close()`).
+   */
+  close(): Promise<void>
 }
 
 /**

@@ -26,6 +26,7 @@ export {
   type SessionFetch,
   type SessionFetchOptions,
 } from './create-session-fetch.js'
+export { ClosedError } from './errors/closed-error.js'
 export { InvalidResponseError } from './errors/invalid-response-error.js'
 export { LoginError } from './errors/login-error.js'
 export { LogoutError } from './errors/logout-error.js'

@@ -68,6 +68,9 @@ export function createEmitter() {
     emit<E extends SessionEventName>(event: E, payload: SessionEventMap[E]): void {
       listeners.get(event)?.emit(payload as never)
     },
+    clear(): void {
+      listeners.clear()
+    },
     count(): number {
       let n = 0
       for (const set of listeners.values()) n += set.size

@@ -36,8 +36,11 @@ export interface Pipeline {
   authorizes(url: string, method: string): boolean
   /** How much of a streamed body a door keeps while sending it, to replay it after a refusal (0: none). */
   readonly replayBufferBytes: number
-  /** The token for a first attempt (undefined: send without one). A promise only when it has to wait. */
-  tokenFor(signal?: AbortSignal): string | undefined | Promise<string | undefined>
+  /**
+   * The token for a first attempt (undefined: send without one). A promise only when it has to wait. Rejects with
+   * ClosedError once the client is closed, unless `again` (the same request asks again before its replay).
+   */
+  tokenFor(signal?: AbortSignal, again?: boolean): string | undefined | Promise<string | undefined>
   /** False when an answer with this status cannot be a refusal: the door gives it back without asking more. */
   mayRefuse(status: number): boolean
   /**

@@ -1,3 +1,4 @@
+import { ClosedError } from '../errors/closed-error.js'
 import { LoginError } from '../errors/login-error.js'
 import { RefreshError } from '../errors/refresh-error.js'
 import { SessionExpiredError } from '../errors/session-expired-error.js'
@@ -79,6 +80,18 @@ export interface RefreshCoordinator {
   end(session: Session, outer: AbortSignal | undefined): Promise<void>
   /** {@link end} in the background, for a session this instance dropped (best effort, never awaited). */
   retire(session: Session): void
+  /**
+   * The client is closing: no session call starts from now on (they reject with ClosedError, and a wait for the
+   * store's lock is given up), except the logouts that end sessions.
+   */
+  close(): void
+  /** A logout under way, awaited by {@link drain}. */
+  track<T>(logout: Promise<T>): Promise<T>
+  /**
+   * Resolves once the renewals under way (their calls sent, and the writes of what they obtained) and the logouts
+   * have settled.
+   */
+  drain(): Promise<void>
 }
 
 export function createRefreshCoordinator<Credentials>(
@@ -96,8 +109,21 @@ export function createRefreshCoordinator<Credentials>(
   let renewing: { version: number; stop: AbortController } | undefined
   let orphans: Session[] = []
   const presented = new Set<string>()
+  // Aborted by close(): the waits for the store's lock end, and no refresh or login is sent after it.
+  const closing = new AbortController()
+  const closed = closing.signal
+  const ending = new Set<Promise<unknown>>() // logouts under way (background ones too), drained by close()
 
   function call<T>(
+    outer: AbortSignal | undefined,
+    run: (context: ProtocolContext) => Promise<T>,
+    stop?: AbortSignal,
+    until?: number,
+  ): Promise<T> {
+    return closed.aborted ? Promise.reject(new ClosedError()) : send(outer, run, stop, until)
+  }
+
+  function send<T>(
     outer: AbortSignal | undefined,
     run: (context: ProtocolContext) => Promise<T>,
     stop?: AbortSignal,
@@ -129,14 +155,22 @@ export function createRefreshCoordinator<Credentials>(
       if (!mayRenew || presented.has(session.refresh_token)) delete ended.refresh_token
       else present(session.refresh_token) // a logout may renew with it once: it is spent after that
     }
-    await call(outer, (context) => logout.call(protocol, ended, context))
+    // Also once closed: a logout only ends a session, and one under way when close() was called completes.
+    await send(outer, (context) => logout.call(protocol, ended, context))
   }
 
   // A session nobody will use (replaced by a login, or a grant whose write lost): end it on the server with its
   // access token only. Its refresh token is never presented: another instance may be refreshing with it right
   // now, outside any lock this instance holds, and presenting it twice would trip the server's reuse detection.
   function retire(session: Session): void {
-    end(session, undefined, false).catch(() => undefined)
+    track(end(session, undefined, false)).catch(() => undefined)
+  }
+
+  function track<T>(promise: Promise<T>): Promise<T> {
+    const settled = promise.catch(() => undefined)
+    ending.add(settled)
+    settled.then(() => ending.delete(settled))
+    return promise
   }
 
   // Refresh tokens presented to the server whose answer was a session: the server rotated them, so they are never
@@ -172,7 +206,7 @@ export function createRefreshCoordinator<Credentials>(
       gate.reset()
       return grant
     } catch (error) {
-      if (stop.aborted) throw error
+      if (stop.aborted || error instanceof ClosedError) throw error // no failed login: no backoff
       throw gate.failed(error)
     }
   }
@@ -182,6 +216,7 @@ export function createRefreshCoordinator<Credentials>(
       if (urgent) inflight.urgent = true
       return inflight.promise
     }
+    if (closed.aborted) return Promise.reject(new ClosedError())
     const promise = queue.add(() => runRefresh(fromVersion))
     const entry = { version: fromVersion, promise, urgent }
     inflight = entry
@@ -209,19 +244,20 @@ export function createRefreshCoordinator<Credentials>(
     try {
       if (!store.lock) return await underLock()
       const lock = store.lock.bind(store)
-      const leaseMs = refreshTimeoutMs * 2 + 1_000
+      const options = { leaseMs: refreshTimeoutMs * 2 + 1_000, signal: closed }
       try {
-        return await lock(underLock, { leaseMs })
+        return await lock(underLock, options)
       } catch (error) {
         // The lease ran out while this instance held the lock (its tab was frozen): another may have taken over
         // and renewed. Queue for the lock once more and look at the store again.
-        if (until !== undefined && Date.now() >= until) return await lock(underLock, { leaseMs })
+        if (until !== undefined && Date.now() >= until) return await lock(underLock, options)
         throw error
       }
     } catch (error) {
       // A store that failed (Redis unreachable) is a refresh that could not complete: the session is kept, and
       // a token that has not expired yet is still sent. A refused unattended login is the caller's answer.
-      if (error instanceof RefreshError || error instanceof LoginError) throw error
+      if (error instanceof RefreshError || error instanceof LoginError || error instanceof ClosedError)
+        throw error
       throw new RefreshError(error)
     }
   }
@@ -259,6 +295,7 @@ export function createRefreshCoordinator<Credentials>(
           presented.delete(refreshToken) // no session came back for it (see present)
           if (!(error instanceof SessionRejectedError)) {
             if (stop.aborted) return stopped > 0 ? 'dead' : outcomeNow() // replaced meanwhile
+            if (error instanceof ClosedError) throw error
             throw new RefreshError(error)
           }
           return await afterRejection(latest, stop, error, until)
@@ -366,6 +403,15 @@ export function createRefreshCoordinator<Credentials>(
     loggedIn: () => gate.reset(),
     end,
     retire,
+    close() {
+      closing.abort(new ClosedError())
+    },
+    track,
+    async drain() {
+      // What is queued gives up at once; the renewal under way (its call sent, or about to be refused) settles.
+      await queue.onIdle()
+      while (ending.size > 0) await Promise.allSettled(ending)
+    },
   }
 }
 

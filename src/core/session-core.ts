@@ -1,3 +1,4 @@
+import { ClosedError } from '../errors/closed-error.js'
 import { LoginError } from '../errors/login-error.js'
 import { LogoutError } from '../errors/logout-error.js'
 import { RefreshError } from '../errors/refresh-error.js'
@@ -44,8 +45,11 @@ export interface SessionCore<Credentials> {
   authorizes(url: string, method: string): boolean
   /** Whether a response means "this access token was refused". */
   isUnauthorized(response: Response): boolean
-  /** The token to send now (undefined: no session). A promise only when it has to wait (load, refresh). */
-  token(signal?: AbortSignal): string | undefined | Promise<string | undefined>
+  /**
+   * The token to send now (undefined: no session). A promise only when it has to wait (load, refresh).
+   * `again`: asked again for a request that began before (its replay); only a new request is refused once closed.
+   */
+  token(signal?: AbortSignal, again?: boolean): string | undefined | Promise<string | undefined>
   /**
    * A request sent with `token` (undefined: without one) was refused. Resolves with the token to replay with,
    * or undefined when the session is gone (give the caller its 401). Rejects with RefreshError when the refresh
@@ -62,8 +66,11 @@ export interface SessionCore<Credentials> {
   getSession(): Promise<Session | undefined>
   on<E extends SessionEventName>(event: E, listener: (payload: SessionEventMap[E]) => void): () => void
   stats(): SessionStats
-  /** Stop listening to the store. */
-  close(): void
+  /**
+   * Refuse every new call (ClosedError), let the session calls already sent land and be stored (bounded by
+   * `refreshTimeoutMs`), then stop listening to the store and drop the listeners. The same promise every time.
+   */
+  close(): Promise<void>
 }
 
 /**
@@ -101,6 +108,7 @@ export function createSessionCore<Credentials>(
   let refused: string | undefined
   // After a refresh-ahead failed, the next one waits until then (a failing endpoint is not hammered).
   let aheadAgainAt = 0
+  let closing: Promise<void> | undefined
 
   function currentToken(): string | undefined {
     refuseForeign()
@@ -216,6 +224,7 @@ export function createSessionCore<Credentials>(
 
   function login(supplied: Credentials, callOptions: CallOptions = {}): Promise<Session> {
     const { signal } = callOptions
+    if (closing) return Promise.reject(new ClosedError())
     if (signal?.aborted) return Promise.reject(signal.reason)
     const key = credentialKey(supplied)
     let shared = key !== undefined && sharedLogin?.key === key ? sharedLogin : undefined
@@ -319,10 +328,53 @@ export function createSessionCore<Credentials>(
     return outcome === 'dead' ? undefined : tokenAfterWait(signal, 0)
   }
 
+  async function logout(callOptions: CallOptions = {}): Promise<void> {
+    // Takes effect when called: calls made from now on wait for the clear, then go out without the token.
+    // It runs after every login() called before it, and no login() called before it is joined after it.
+    sharedLogin = undefined
+    const stopping = refresher.stop() // from now on no renewal writes; their grants are ended below
+    const clearing = inOrder(() => clearSession(stopping))
+    const cleared = clearing.then(
+      () => undefined,
+      () => undefined,
+    )
+    ending = cleared
+    let outcome: Awaited<typeof clearing>
+    try {
+      outcome = await clearing
+    } finally {
+      if (ending === cleared) ending = undefined
+    }
+    const results = await Promise.allSettled(
+      outcome.ended.map((session) => refresher.end(session, callOptions.signal)),
+    )
+    if (outcome.failure) throw outcome.failure.error // the store could not be cleared: say so
+    for (const result of results) {
+      if (result.status === 'fulfilled') continue
+      const error = result.reason
+      if (callOptions.signal?.aborted && error === callOptions.signal.reason) throw error
+      throw new LogoutError(error)
+    }
+  }
+
+  // Drain, then let go of the store: what was sent lands and is stored, within the bound of a session call.
+  async function drain(): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const bound = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, refreshTimeoutMs)
+    })
+    // Logins first: one that lands may still retire the session it replaced.
+    const settled = lifecycle.then(refresher.drain).catch(() => undefined) // close() never rejects (p-queue could not load: nothing ran)
+    await Promise.race([settled, bound])
+    clearTimeout(timer)
+    sync.close()
+    emitter.clear()
+  }
+
   return {
     authorizes,
     isUnauthorized: options.isUnauthorized,
-    token,
+    token: (signal, again) => (closing && !again ? Promise.reject(new ClosedError()) : token(signal)),
     afterUnauthorized,
     noteReplay() {
       counts.replays++
@@ -332,6 +384,7 @@ export function createSessionCore<Credentials>(
     },
     login,
     refresh(callOptions = {}) {
+      if (closing) return Promise.reject(new ClosedError())
       // Registers the refresh synchronously when the session is loaded, so calls made right after wait for it.
       const begin = (): Promise<Outcome> => {
         const inflight = refresher.inflight
@@ -358,35 +411,11 @@ export function createSessionCore<Credentials>(
         return session
       })
     },
-    async logout(callOptions = {}) {
-      // Takes effect when called: calls made from now on wait for the clear, then go out without the token.
-      // It runs after every login() called before it, and no login() called before it is joined after it.
-      sharedLogin = undefined
-      const stopping = refresher.stop() // from now on no renewal writes; their grants are ended below
-      const clearing = inOrder(() => clearSession(stopping))
-      const cleared = clearing.then(
-        () => undefined,
-        () => undefined,
-      )
-      ending = cleared
-      let outcome: Awaited<typeof clearing>
-      try {
-        outcome = await clearing
-      } finally {
-        if (ending === cleared) ending = undefined
-      }
-      const results = await Promise.allSettled(
-        outcome.ended.map((session) => refresher.end(session, callOptions.signal)),
-      )
-      if (outcome.failure) throw outcome.failure.error // the store could not be cleared: say so
-      for (const result of results) {
-        if (result.status === 'fulfilled') continue
-        const error = result.reason
-        if (callOptions.signal?.aborted && error === callOptions.signal.reason) throw error
-        throw new LogoutError(error)
-      }
+    logout(callOptions) {
+      return closing ? Promise.reject(new ClosedError()) : refresher.track(logout(callOptions))
     },
     async getSession() {
+      if (closing) throw new ClosedError()
       // Read the store rather than trust the last notice: a sibling's change may still be on its way.
       if (sync.snapshot === undefined) await sync.load()
       else {
@@ -403,13 +432,19 @@ export function createSessionCore<Credentials>(
       const off = emitter.on(event, listener)
       // An instance that only listens still hears the store (another tab's or process's logout): load now,
       // which subscribes. A store that cannot be read yet is tried again by the next call.
-      if (sync.snapshot === undefined) sync.load().catch(() => undefined)
+      if (sync.snapshot === undefined && !closing) sync.load().catch(() => undefined)
       return off
     },
     stats() {
       return { ...counts, pendingRefreshes: refresher.pending(), listeners: emitter.count() }
     },
-    close: sync.close,
+    close() {
+      if (!closing) {
+        refresher.close() // what has not been sent yet is refused from now on
+        closing = drain()
+      }
+      return closing
+    },
   }
 }
 
@@ -431,7 +466,9 @@ function credentialKey(credentials: unknown): string | undefined {
 
 function toLoginError(error: unknown, signal: AbortSignal | undefined): unknown {
   if (signal?.aborted && error === signal.reason) return error
-  if (error instanceof SessionFetchError && error.code === 'invalid_option') return error
+  if (error instanceof SessionFetchError && (error.code === 'invalid_option' || error.code === 'closed')) {
+    return error
+  }
   const cause = error instanceof SessionRejectedError ? error.cause : error
   const status = cause instanceof ResponseError ? cause.status : undefined
   return new LoginError(status, { cause })

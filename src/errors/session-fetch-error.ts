@@ -12,6 +12,7 @@
  * - `store_failed`: the session store (Redis, browser storage) failed or holds something unreadable.
  * - `redirect_refused`: a session call was redirected where its credentials must not follow (another origin);
  *   a `RedirectError`, the `cause` of `login_failed`, `refresh_failed` or `logout_failed`.
+ * - `closed`: the client was closed (`close()`); a `ClosedError`.
  */
 export type SessionFetchErrorCode =
   | 'invalid_option'
@@ -24,6 +25,7 @@ export type SessionFetchErrorCode =
   | 'logout_failed'
   | 'store_failed'
   | 'redirect_refused'
+  | 'closed'
 
 // The brand only this package's errors carry. A registered symbol, so that it is the same in every realm and in
 // every bundled copy of the package, where `instanceof` fails.

@@ -142,7 +142,7 @@ export function createFetchWrapper(
     if (await discard(response)) {
       await nextTurn()
       // The session may have moved on while the body drained (a logout, a sibling's login): ask again.
-      const now = pipeline.tokenFor(abort)
+      const now = pipeline.tokenFor(abort, true)
       next = typeof now === 'object' ? await now : now
     }
     const replayed = await attempt(next)
