@@ -85,7 +85,7 @@ async function handle(call: Call): Promise<unknown> {
     case 'stats':
       return plantly.stats()
     case 'exit':
-      plantly.close()
+      await plantly.close()
       await store.close()
       setImmediate(() => process.exit(0))
       return null
@@ -110,4 +110,12 @@ process.on('message', (call: Call) => {
   )
 })
 process.on('disconnect', () => process.exit(0)) // the test runner went away: do not linger
+// What a service does on a rolling deploy's SIGTERM: let the session calls under way land and be stored, close
+// the store after the client, exit. The test hears { closed: true } first.
+process.once('SIGTERM', async () => {
+  await plantly.close()
+  await store.close()
+  if (process.send) process.send({ closed: true }, () => process.exit(0))
+  else process.exit(0)
+})
 send({ ready: true })

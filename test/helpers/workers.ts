@@ -25,6 +25,8 @@ export interface Worker {
   call(op: 'stats'): Promise<SessionStats>
   /** Resolves when the process has exited (with its signal, if killed). */
   readonly exited: Promise<NodeJS.Signals | null>
+  /** Whether its SIGTERM handler said it closed the client and the store (before it exited). */
+  readonly closed: () => boolean
 }
 
 export type WorkerEnv = {
@@ -70,6 +72,7 @@ function startWorker(env: WorkerEnv): Promise<Worker> {
   running.add(child)
   const events: WorkerEvent[] = []
   const errors: string[] = []
+  let closed = false
   const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>()
   let nextId = 1
   const exited = new Promise<NodeJS.Signals | null>((resolve) => {
@@ -88,6 +91,8 @@ function startWorker(env: WorkerEnv): Promise<Worker> {
       if (message.ready) {
         clearTimeout(startup)
         resolve(worker)
+      } else if (message.closed === true) {
+        closed = true
       } else if (typeof message.storeError === 'string') {
         errors.push(message.storeError)
       } else if (typeof message.event === 'string') {
@@ -105,6 +110,7 @@ function startWorker(env: WorkerEnv): Promise<Worker> {
       events,
       errors,
       exited,
+      closed: () => closed,
       call: ((op: string, args: Record<string, unknown> = {}) =>
         new Promise((resolveCall, rejectCall) => {
           const id = nextId++
