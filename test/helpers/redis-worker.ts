@@ -111,8 +111,9 @@ process.on('message', (call: Call) => {
 })
 process.on('disconnect', () => process.exit(0)) // the test runner went away: do not linger
 // What a service does on a rolling deploy's SIGTERM: let the session calls under way land and be stored, close
-// the store after the client, exit. The test hears { closed: true } first.
+// the store after the client, exit. The test hears { closing: true }, then { closed: true }.
 process.once('SIGTERM', async () => {
+  send({ closing: true })
   await plantly.close()
   await store.close()
   if (process.send) process.send({ closed: true }, () => process.exit(0))

@@ -25,8 +25,8 @@ export interface Worker {
   call(op: 'stats'): Promise<SessionStats>
   /** Resolves when the process has exited (with its signal, if killed). */
   readonly exited: Promise<NodeJS.Signals | null>
-  /** Whether its SIGTERM handler said it closed the client and the store (before it exited). */
-  readonly closed: () => boolean
+  /** Whether its SIGTERM handler began (`'closing'`) and said it closed the client and the store (`'closed'`). */
+  readonly shutdown: () => 'closing' | 'closed' | undefined
 }
 
 export type WorkerEnv = {
@@ -72,7 +72,7 @@ function startWorker(env: WorkerEnv): Promise<Worker> {
   running.add(child)
   const events: WorkerEvent[] = []
   const errors: string[] = []
-  let closed = false
+  let shutdown: 'closing' | 'closed' | undefined
   const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>()
   let nextId = 1
   const exited = new Promise<NodeJS.Signals | null>((resolve) => {
@@ -91,8 +91,10 @@ function startWorker(env: WorkerEnv): Promise<Worker> {
       if (message.ready) {
         clearTimeout(startup)
         resolve(worker)
+      } else if (message.closing === true) {
+        shutdown = 'closing'
       } else if (message.closed === true) {
-        closed = true
+        shutdown = 'closed'
       } else if (typeof message.storeError === 'string') {
         errors.push(message.storeError)
       } else if (typeof message.event === 'string') {
@@ -110,7 +112,7 @@ function startWorker(env: WorkerEnv): Promise<Worker> {
       events,
       errors,
       exited,
-      closed: () => closed,
+      shutdown: () => shutdown,
       call: ((op: string, args: Record<string, unknown> = {}) =>
         new Promise((resolveCall, rejectCall) => {
           const id = nextId++
