@@ -8,6 +8,10 @@ export const EXIT = {
   usage: 2,
   /** No session (never logged in, logged out) or it died: run `session-fetch login`. */
   noSession: 3,
+  /** Stopped by SIGINT (Ctrl-C), 128 + 2 as a shell reports it; after the session call under way was saved. */
+  interrupted: 130,
+  /** Stopped by SIGTERM, 128 + 15; after the session call under way was saved. */
+  terminated: 143,
 } as const
 
 /** An error the command reports as one line on stderr, exiting with `exitCode`. */
@@ -19,6 +23,13 @@ export class CliError extends Error {
     readonly hint?: string,
   ) {
     super(message)
+  }
+}
+
+/** Ctrl-C at a prompt: exit 130 like SIGINT, with nothing more to say. */
+export class Interrupted extends CliError {
+  constructor() {
+    super('interrupted', EXIT.interrupted)
   }
 }
 

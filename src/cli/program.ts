@@ -4,7 +4,8 @@ import { OptionError } from '../errors/option-error.js'
 import { SessionFetchError } from '../errors/session-fetch-error.js'
 import { fileStore } from '../stores/file/file-store.js'
 import { formatDuration } from './duration.js'
-import { CliError, EXIT, LOGIN_HINT } from './exit.js'
+import { CliError, EXIT, Interrupted, LOGIN_HINT } from './exit.js'
+import type { Interrupts } from './interrupts.js'
 import { checkProfileName, type Profile, readProfile, writeProfile } from './profile.js'
 import { ask, firstLine } from './prompt.js'
 import { buildRequest, formatBody } from './request.js'
@@ -23,8 +24,11 @@ interface GlobalOptions {
   verbose?: boolean
 }
 
-/** Run the command line `args` (without `node` and the script); resolves with the exit code. */
-export async function run(args: string[], io: Io = process): Promise<number> {
+/**
+ * Run the command line `args` (without `node` and the script); resolves with the exit code. `interrupts`: where
+ * it says what it holds, so that a signal lets the session call under way finish (see listenForInterrupts).
+ */
+export async function run(args: string[], io: Io = process, interrupts?: Interrupts): Promise<number> {
   const colour = (stream: NodeJS.WriteStream) => stream.isTTY === true && !io.env.NO_COLOR
   const paint = (stream: NodeJS.WriteStream, code: string, text: string) =>
     colour(stream) ? `\x1b[${code}m${text}\x1b[0m` : text
@@ -97,11 +101,20 @@ export async function run(args: string[], io: Io = process): Promise<number> {
   function client(baseURL: string, profile: string) {
     const store = fileStore({ name: profile })
     const plantly = createSessionFetch({ baseURL, store })
+    const holding = { plantly, store }
+    interrupts?.hold(holding)
     return {
       store,
       plantly,
-      close() {
-        plantly.close()
+      /** The command makes this session call now; `saved` settles once its result is kept. */
+      calling<T>(call: 'login' | 'logout', saved: Promise<T>): Promise<T> {
+        interrupts?.hold({ ...holding, call, saved })
+        return saved
+      },
+      // The client first: what it drains (a refresh landing) is written to the store.
+      async close() {
+        interrupts?.hold(undefined)
+        await plantly.close()
         store.close()
       },
     }
@@ -136,13 +149,18 @@ export async function run(args: string[], io: Io = process): Promise<number> {
         (interactive ? await ask('Password: ', { hidden: true }) : await firstLine())
       if (!password)
         throw new CliError('login: no password (PLANTLY_PASSWORD, the prompt or stdin)', EXIT.usage)
-      const { plantly, close } = client(baseURL, global.profile)
+      const { plantly, calling, close } = client(baseURL, global.profile)
       try {
-        await plantly.login({ email_address: email, password })
+        // The profile is part of the login: without it the next run does not know where the session is from.
+        await calling(
+          'login',
+          plantly
+            .login({ email_address: email, password })
+            .then(() => writeProfile(global.profile, { baseURL, email })),
+        )
       } finally {
-        close()
+        await close()
       }
-      await writeProfile(global.profile, { baseURL, email })
       io.stderr.write(`Logged in as ${email} at ${baseURL} (profile ${global.profile})\n`)
     })
 
@@ -199,7 +217,7 @@ export async function run(args: string[], io: Io = process): Promise<number> {
           }
           return finish(response.status < 400 ? EXIT.ok : EXIT.failed)
         } finally {
-          close()
+          await close()
         }
       },
     )
@@ -247,16 +265,16 @@ export async function run(args: string[], io: Io = process): Promise<number> {
     .action(async (_options: unknown, command: Command) => {
       const global = globals(command)
       const { baseURL } = await target(global)
-      const { plantly, close } = client(baseURL, global.profile)
+      const { plantly, calling, close } = client(baseURL, global.profile)
       try {
         if (!(await plantly.getSession())) {
           io.stderr.write(`Not logged in (profile ${global.profile})\n`)
           return
         }
-        await plantly.logout()
+        await calling('logout', plantly.logout())
         io.stderr.write(`Logged out (profile ${global.profile})\n`)
       } finally {
-        close()
+        await close()
       }
     })
 
@@ -273,6 +291,7 @@ export async function run(args: string[], io: Io = process): Promise<number> {
       // --help and its like exit 0; anything else commander refused is a usage error (already printed).
       return error.exitCode === 0 ? EXIT.ok : EXIT.usage
     }
+    if (error instanceof Interrupted) return error.exitCode // Ctrl-C at a prompt: nothing to add
     const exitCode =
       error instanceof CliError ? error.exitCode : error instanceof OptionError ? EXIT.usage : EXIT.failed
     const hint = error instanceof CliError && error.hint ? `: ${error.hint}` : ''

@@ -1,5 +1,6 @@
 import { createInterface } from 'node:readline'
 import { Writable } from 'node:stream'
+import { Interrupted } from './exit.js'
 
 /**
  * Ask for a line on the terminal. With `hidden`, what is typed is not echoed: readline writes its echo to an
@@ -22,10 +23,12 @@ export function ask(question: string, { hidden = false } = {}): Promise<string> 
       resolve(answer)
     })
     muted = hidden
+    // Ctrl-C reaches readline, not the process, while the terminal is in raw mode: closing the interface gives
+    // the terminal its echo back, and the command exits 130 as for SIGINT.
     rl.on('SIGINT', () => {
       rl.close()
       process.stderr.write('\n')
-      reject(new Error('cancelled'))
+      reject(new Interrupted())
     })
   })
 }
