@@ -25,12 +25,13 @@ export default [
   {
     name: 'session-fetch (core, request path)',
     path: 'src/index.ts',
-    limit: '12 kB',
+    limit: '12.35 kB',
     gzip: true,
     modifyEsbuildConfig: lazyChunksApart,
   },
-  // The session call reads answers itself (bounded) and redacts what a server writes (about 0.9 kB of it).
-  { name: 'session-fetch (core, with session calls)', path: 'src/index.ts', limit: '22.00 kB', gzip: true },
+  // The session call reads answers itself (bounded) and redacts what a server writes (about 0.9 kB of it);
+  // close() drains the session calls under way (about 0.3 kB).
+  { name: 'session-fetch (core, with session calls)', path: 'src/index.ts', limit: '22.35 kB', gzip: true },
   {
     name: 'session-fetch/mock',
     path: 'src/testing/mock/index.ts',
