@@ -1,6 +1,6 @@
 import axios from 'axios'
 import { ofetch } from 'ofetch'
-import { Agent, request } from 'undici'
+import { Agent, request, fetch as undiciFetch } from 'undici'
 import { describe, expect, test } from 'vitest'
 import { attachSession } from '../../src/doors/axios/index.js'
 import { createSessionOfetch } from '../../src/doors/ofetch/index.js'
@@ -228,11 +228,14 @@ describe('close() at every door', () => {
     expect(received).toEqual([])
   })
 
-  test('undici: request() through sessionInterceptor rejects with the ClosedError, nothing sent', async () => {
+  test('undici: request() through sessionInterceptor rejects with the ClosedError, fetch() with a TypeError whose cause it is; nothing sent', async () => {
     const { server, plantly, received } = await closedClient()
     const agent = new Agent().compose(sessionInterceptor(plantly))
     try {
-      expectClosed(await rejection(request(`${server.url}/buyers`, { dispatcher: agent })), 'undici')
+      expectClosed(await rejection(request(`${server.url}/buyers`, { dispatcher: agent })), 'request')
+      const failed = await rejection(undiciFetch(`${server.url}/buyers`, { dispatcher: agent }))
+      expect(failed).toBeInstanceOf(TypeError) // how undici's fetch reports any dispatcher error
+      expectClosed((failed as TypeError).cause, 'fetch')
     } finally {
       await agent.close()
     }
