@@ -1,8 +1,9 @@
 // Size budgets (min+gz, with dependencies, tree-shaken), checked in `npm test`. Figures: bench/RESULTS.md.
 //
-// The core entry loads what only a login, refresh or logout needs (the ofetch session call, p-queue) with a
-// dynamic import(), so the "request path" check measures what a page must load before its first fetch: every
-// dynamic import is left out. The "with session calls" check measures the whole, as a bundle without code
+// The core entry loads what only a login, refresh or logout needs (the ofetch session call, p-queue), and what
+// only some requests need (FormData, streamed and Request bodies), with a dynamic import(),
+// so the "request path" check measures what a page must load before its first fetch: every dynamic import is left
+// out. The "with session calls" check measures the whole, as a bundle without code
 // splitting would ship it.
 
 /** esbuild: leave dynamic imports out of the bundle (they are separate chunks, loaded on first use). */

@@ -9,6 +9,8 @@ const NEEDS_SERVICES = [
   'test/core/lifecycle-order.test.ts',
   'test/stores/browser/browser-tabs.test.ts',
   'test/doors/axios/axios-browser.test.ts',
+  'test/doors/fetch/browser-bodies.test.ts',
+  'test/core/stream-memory.test.ts',
   'test/protocols/redirects.test.ts',
   'test/package/package.test.ts',
   'test/reliability/soak.test.ts',

@@ -1,6 +1,7 @@
 /**
- * What a request needs to be sent once and, after a 401, replayed with identical bytes and headers.
- * `attempt(token)` builds the arguments for one transport call with that Bearer token (undefined: none).
+ * What a request needs to be sent once and, after a 401 or through a redirect, sent again with identical bytes
+ * and headers. `attempt(token)` builds the arguments for one transport call with that Bearer token (undefined:
+ * none); every call after the first sends the body again.
  */
 export interface PreparedRequest {
   /** Whether it can be sent again with the same bytes (for a streamed body: once the first attempt was sent). */
@@ -9,7 +10,7 @@ export interface PreparedRequest {
     token: string | undefined,
     /** The headers that present the token on this attempt (DPoP); undefined: `Authorization: Bearer`. */
     presented?: Record<string, string>,
-  ): [RequestInfo | URL, RequestInit | undefined] | Promise<[RequestInfo | URL, RequestInit | undefined]>
+  ): [RequestInfo | URL, RequestInit] | Promise<[RequestInfo | URL, RequestInit]>
   /** Drop the copy of a streamed body (its answer arrived and needs no replay). */
   release(): void
 }
@@ -111,25 +112,6 @@ export function isAsyncIterable(value: unknown): value is AsyncIterable<Uint8Arr
   return typeof (value as { [Symbol.asyncIterator]?: unknown } | null)?.[Symbol.asyncIterator] === 'function'
 }
 
-type Body = NonNullable<RequestInit['body']>
-
-/**
- * Whether a body is sent again with the same bytes: nothing, a string, bytes (ArrayBuffer, typed arrays,
- * DataView), a Blob or URLSearchParams. Streams, async iterables and Node streams are read as they are sent;
- * FormData is replayable only once serialized ({@link serializeFormData}). The one rule every door uses.
- */
-export function isReplayableBody(body: unknown): boolean {
-  return (
-    body === undefined ||
-    body === null ||
-    typeof body === 'string' ||
-    body instanceof URLSearchParams ||
-    body instanceof Blob ||
-    body instanceof ArrayBuffer ||
-    ArrayBuffer.isView(body)
-  )
-}
-
 /** FormData as the bytes and Content-Type (with its boundary) fetch would send: serialized once, replayed as is. */
 export async function serializeFormData(
   form: FormData,
@@ -141,54 +123,53 @@ export async function serializeFormData(
 }
 
 /**
- * Prepare a request for sending and replaying. Synchronous for the common cases (no body, or a string, bytes,
- * Blob or URLSearchParams body); a promise only for FormData (serialized once, so the multipart boundary and
- * bytes are identical on replay) and for a Request with a body (read once into bytes).
+ * Whether a body is sent again with the same bytes: nothing, a string, bytes (ArrayBuffer, typed arrays,
+ * DataView), a Blob or URLSearchParams. Streams, async iterables and Node streams are read as they are sent;
+ * FormData is replayable only once serialized. The one rule every door uses.
+ */
+export function isReplayableBody(body: unknown): boolean {
+  return (
+    body == null ||
+    typeof body === 'string' ||
+    body instanceof URLSearchParams ||
+    body instanceof Blob ||
+    body instanceof ArrayBuffer ||
+    ArrayBuffer.isView(body)
+  )
+}
+
+/**
+ * Prepare a request for sending and sending again, for the common cases: no body, or a string, bytes, Blob or
+ * URLSearchParams body (init's, else a Request without one), sent again as it is. Undefined for the others,
+ * which `prepareSent` (`sent-bodies.ts`, which the fetch door loads on first use) prepares: FormData, a stream
+ * or async iterable, a Request's body.
  *
  * `headers` are the request's headers (init's, else the Request's), built once by the caller; every attempt
- * sets its Authorization on them. A ReadableStream or async-iterable body is sent as it is read, and a copy of
- * what went out is kept up to `replayBufferBytes` (0: none): a refused request whose whole body fit is replayed
- * with those bytes; a `replayBody` factory in the init is used instead when there is one.
+ * sets its Authorization on them.
  */
 export function prepareRequest(
   request: Request | undefined,
   url: string,
   init: SessionRequestInit | undefined,
   headers: Headers,
-  replayBufferBytes = 0,
-): PreparedRequest | Promise<PreparedRequest> {
-  const target = request ?? url
-  const initBody = init?.body
-  if (initBody !== undefined && initBody !== null) {
-    if (initBody instanceof FormData) return formRequest(target, init, headers, initBody)
-    if (isReplayableBody(initBody)) return build(target, init, headers, true, undefined)
-    return streamed(target, init, headers, initBody, replayBufferBytes)
-  }
-  if (request && request.body !== null) return bufferRequest(request, init, headers)
-  return build(target, init, headers, true, undefined)
+): PreparedRequest | undefined {
+  const body = init?.body
+  return isReplayableBody(body) && (body != null || !request || request.body === null)
+    ? resent(request ?? url, init, headers)
+    : undefined
 }
 
-function withToken(headers: Headers, token: string | undefined, presented?: Record<string, string>): void {
-  if (token === undefined) headers.delete('authorization')
-  else headers.set('authorization', `Bearer ${token}`)
-  for (const name in presented) headers.set(name, presented[name] as string)
-}
-
-function build(
+/** A request whose body (none, or one that {@link isReplayableBody}) is sent again as it is. */
+export function resent(
   target: RequestInfo | URL,
-  init: RequestInit | undefined,
+  init: SessionRequestInit | undefined,
   headers: Headers,
-  replayable: boolean,
-  body: Body | undefined,
 ): PreparedRequest {
-  const base: RequestInit = body === undefined ? { ...init, headers } : { ...init, headers, body }
-  delete (base as SessionRequestInit).replayBody
-  let sent = false
+  const base: SessionRequestInit = { ...init, headers }
+  delete base.replayBody
   return {
-    replayable,
+    replayable: true,
     attempt(token, presented) {
-      if (sent && !replayable) throw new Error('This request body can only be sent once')
-      sent = true
       withToken(headers, token, presented)
       return [target, base]
     },
@@ -196,64 +177,13 @@ function build(
   }
 }
 
-// A body read as it is sent (a ReadableStream, an async iterable): replayed from a `replayBody` factory, or from
-// a copy of what was sent when the whole body fit in `limit` bytes; else its refusal is given back.
-function streamed(
-  target: RequestInfo | URL,
-  init: SessionRequestInit | undefined,
+/** Put the token (as `Authorization: Bearer`, or the headers that present it) on an attempt's headers. */
+export function withToken(
   headers: Headers,
-  source: unknown,
-  limit: number,
-): PreparedRequest {
-  const factory = init?.replayBody
-  const copy = createBodyCopy(factory ? 0 : limit)
-  let first: unknown = source
-  if (!factory && limit > 0) {
-    if (source instanceof ReadableStream) first = copyingStream(source, copy)
-    else if (isAsyncIterable(source)) first = copyingIterable(source, copy)
-  }
-  const base: RequestInit = { ...init, headers }
-  delete (base as SessionRequestInit).replayBody
-  let sent = 0
-  return {
-    get replayable() {
-      // A `replayBody` factory is called at most once: one attempt after the first.
-      return factory ? sent < 2 : copy.bytes() !== undefined
-    },
-    attempt(token, presented) {
-      withToken(headers, token, presented)
-      if (sent++ === 0) return [target, { ...base, body: first as BodyInit }]
-      if (factory) {
-        return Promise.resolve(factory()).then(
-          (body) => [target, { ...base, body }] as [RequestInfo | URL, RequestInit],
-        )
-      }
-      const bytes = copy.bytes()
-      copy.release()
-      if (!bytes) throw new Error('This request body can only be sent once')
-      return [target, { ...base, body: bytes }]
-    },
-    release: copy.release,
-  }
-}
-
-async function formRequest(
-  target: Request | string,
-  init: RequestInit | undefined,
-  headers: Headers,
-  form: FormData,
-): Promise<PreparedRequest> {
-  const { bytes, contentType } = await serializeFormData(form)
-  if (!headers.has('content-type')) headers.set('content-type', contentType)
-  return build(target, init, headers, true, bytes)
-}
-
-async function bufferRequest(
-  input: Request,
-  init: RequestInit | undefined,
-  headers: Headers,
-): Promise<PreparedRequest> {
-  // A Request's body is a stream whatever it was made from; read it once so the replay sends the same bytes.
-  const bytes = await input.arrayBuffer()
-  return build(input, init, headers, true, bytes)
+  token: string | undefined,
+  presented?: Record<string, string>,
+): void {
+  if (token === undefined) headers.delete('authorization')
+  else headers.set('authorization', `Bearer ${token}`)
+  for (const name in presented) headers.set(name, presented[name] as string)
 }

@@ -181,7 +181,12 @@ export function createFetchWrapper(
     // One Headers per request: it answers "did the caller bring credentials?" and then carries ours.
     const headers = new Headers(init?.headers ?? request?.headers)
     if (headers.has('authorization')) return transport(target, init) // the caller chose its own: leave them alone
-    const prepared = prepareRequest(request, url, init, headers, pipeline.replayBufferBytes)
+    // Bodies that take more to be sent again (FormData, streams, a Request's body): their code is loaded on first use.
+    const prepared =
+      prepareRequest(request, url, init, headers) ??
+      import('../../core/sent-bodies.js').then((bodies) =>
+        bodies.prepareSent(request, url, init, headers, pipeline.replayBufferBytes),
+      )
     const signal = init?.signal ?? request?.signal
     if (prepared instanceof Promise) return prepared.then((ready) => send(ready, url, method, signal))
     return send(prepared, url, method, signal)

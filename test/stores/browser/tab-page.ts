@@ -78,6 +78,20 @@ const api = {
     }
     return won
   },
+  /** Send `path` a POST `Request` whose body is made from `kind` through the session; its status. */
+  async postRequest(kind: 'string' | 'blob' | 'form' | 'params', path: string): Promise<number> {
+    const form = new FormData()
+    form.append('name', 'Fern')
+    form.append('photo', new Blob([new Uint8Array([1, 2, 3, 250])], { type: 'image/png' }), 'fern.png')
+    const bodies = {
+      string: JSON.stringify({ plant: 'fern' }),
+      blob: new Blob(['plant=fern'], { type: 'text/x-plant' }),
+      form,
+      params: new URLSearchParams({ plant: 'fern' }),
+    }
+    const request = new Request(new URL(path, location.origin), { method: 'POST', body: bodies[kind] })
+    return (await plantly.fetch(request)).status
+  },
   events: () => events,
   stats: () => plantly.stats(),
   /** Take the refresh lock directly (as another holder would) until `releaseLock()`; resolves once held. */
