@@ -1,7 +1,7 @@
 // Size budgets (min+gz, with dependencies, tree-shaken), checked in `npm test`. Figures: bench/RESULTS.md.
 //
 // The core entry loads what only a login, refresh or logout needs (the ofetch session call, p-queue), and what
-// only some requests need (FormData, streamed and Request bodies), with a dynamic import(),
+// only some requests need (FormData, streamed and Request bodies; following a redirect), with a dynamic import(),
 // so the "request path" check measures what a page must load before its first fetch: every dynamic import is left
 // out. The "with session calls" check measures the whole, as a bundle without code
 // splitting would ship it.

@@ -19,6 +19,12 @@ function answerOf(response: Response): Answer {
   }
 }
 
+// Browsers answer `redirect: 'manual'` opaquely (no status, no Location): there fetch follows redirects itself,
+// which drops Authorization on a hop to another origin (docs/fetch.md, Known quirks, says what that leaves).
+const opaqueRedirects =
+  typeof document === 'object' ||
+  typeof (globalThis as { importScripts?: unknown }).importScripts === 'function'
+
 function cancel(response: Response): void {
   response.body?.cancel().catch(() => undefined)
 }
@@ -89,19 +95,34 @@ export function createFetchWrapper(
     url: string,
     method: string,
     signal: AbortSignal | null | undefined,
+    follow: boolean,
   ): Promise<Response> {
     // Like fetch: an already aborted call rejects with nothing sent, not even a refresh on its behalf.
     if (signal?.aborted) throw signal.reason
     const abort = signal ?? undefined
     const { authorize } = pipeline
-    // One attempt: the protocol presents the token (a DPoP proof made for this attempt), else Bearer.
-    const attempt = async (with_: string | undefined) =>
-      transport(
-        ...(await prepared.attempt(
-          with_,
-          authorize && with_ !== undefined ? await authorize(with_, { method, url }) : undefined,
-        )),
-      )
+    // One attempt: the protocol presents the token (a DPoP proof made for this attempt), else Bearer. With the
+    // session's headers on, redirects are followed here, so that they reach only the origins it authorizes.
+    const attempt = async (with_: string | undefined) => {
+      const presented = authorize && with_ !== undefined ? await authorize(with_, { method, url }) : undefined
+      const [target, init] = await prepared.attempt(with_, presented)
+      if (with_ === undefined || !follow) return transport(target, init)
+      const response = await transport(target, { ...init, redirect: 'manual' })
+      return /^30[12378]$/.test(`${response.status}`)
+        ? (await import('./redirects.js')).followRedirects(
+            response,
+            url,
+            method,
+            with_,
+            presented,
+            init,
+            abort,
+            pipeline,
+            transport,
+            prepared.attempt,
+          )
+        : response
+    }
     let token = pipeline.tokenFor(abort)
     if (token !== undefined && typeof token !== 'string') token = await token
     let response = await attempt(token)
@@ -188,7 +209,8 @@ export function createFetchWrapper(
         bodies.prepareSent(request, url, init, headers, pipeline.replayBufferBytes),
       )
     const signal = init?.signal ?? request?.signal
-    if (prepared instanceof Promise) return prepared.then((ready) => send(ready, url, method, signal))
-    return send(prepared, url, method, signal)
+    const follow = (init?.redirect ?? request?.redirect ?? 'follow') === 'follow' && !opaqueRedirects
+    if (prepared instanceof Promise) return prepared.then((ready) => send(ready, url, method, signal, follow))
+    return send(prepared, url, method, signal, follow)
   }
 }
