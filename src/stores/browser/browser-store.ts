@@ -43,7 +43,10 @@ export interface BrowserStore extends SessionStore {
 
 export const DATABASE = 'session-fetch'
 export const OBJECT_STORE = 'sessions'
-const CHANGED = 'session-fetch/changed'
+// A change announced to the other tabs: its version, reason and writer, and whether it holds a session, never the
+// session itself (every script of the origin can listen on the channel). A new name: earlier versions announced
+// the whole snapshot under 'session-fetch/changed', and would take this one for a change to no session.
+const CHANGED = 'session-fetch/notice'
 const CONFLICT = Symbol('compare-and-set conflict')
 
 /**
@@ -93,9 +96,18 @@ export function browserStore(options: BrowserStoreOptions = {}): BrowserStore {
   if (typeof globalThis.BroadcastChannel === 'function') {
     channel = new BroadcastChannel(`session-fetch:${key}`)
     channel.onmessage = (event: MessageEvent<unknown>) => {
-      const data = event.data as { type?: unknown; snapshot?: unknown } | null
-      // A message that is not a snapshot of ours (version 0 at best) announces nothing.
-      if (data?.type === CHANGED && versionOf(data.snapshot) > 0) notify(toSnapshot(data.snapshot))
+      const data = event.data as { type?: unknown; notice?: unknown; session?: unknown } | null
+      const version = versionOf(data?.notice)
+      // A message that is not a notice of ours (version 0 at best) announces nothing. A change to no session is
+      // taken as it is; a new session is read from IndexedDB, and taken only if it is still that version: a newer
+      // one has a notice of its own, to be taken in order (a client takes no version below one it has, so a
+      // logout taken after the login that followed it would be lost).
+      if (data?.type === CHANGED && version > 0) {
+        Promise.resolve(data.session ? get(key, database) : data.notice).then(
+          (value) => versionOf(value) === version && notify(toSnapshot(value)),
+          () => {}, // unreadable now: this tab reads the store at its next refresh
+        )
+      }
     }
   }
 
@@ -111,7 +123,8 @@ export function browserStore(options: BrowserStoreOptions = {}): BrowserStore {
       if (!written) return undefined
       const snapshot = toSnapshot(written)
       notify(snapshot) // other instances in this tab sharing this store
-      channel?.postMessage({ type: CHANGED, snapshot: written }) // every other tab (and store object)
+      const { record, ...notice } = written as { record?: unknown }
+      channel?.postMessage({ type: CHANGED, notice, session: record !== undefined }) // every other tab (and store object)
       return snapshot
     },
     lock: lockWith(locks ?? tabLocks(), lockName),

@@ -176,21 +176,65 @@ describe('browserStore: announcements', () => {
     expect(heard.record?.session.access_token).toBe('access-1')
   })
 
+  test('a message carries no token: a script of the origin listening on the channel hears a version, not the session', async () => {
+    const a = tab()
+    const b = tab()
+    const listener = new BroadcastChannel('session-fetch:test')
+    const messages: unknown[] = []
+    listener.onmessage = (event) => messages.push(event.data)
+    const toB = nextAnnouncement(b)
+    await a.write(change('access-secret-1', 'tab-a'), 0)
+    expect((await toB).record?.session.access_token).toBe('access-secret-1') // read from IndexedDB
+    await vi.waitFor(() => expect(messages).toHaveLength(1))
+    expect(messages[0]).toEqual({
+      type: 'session-fetch/notice',
+      notice: { version: 1, reason: 'refresh', writer: 'tab-a' },
+      session: true,
+    })
+    expect(JSON.stringify(messages)).not.toContain('access-secret-1')
+    listener.close()
+  })
+
+  test('changes reach the other tabs in order, a logout included, when newer ones are stored before they read', async () => {
+    const a = tab()
+    const b = tab()
+    const heard: StoreSnapshot[] = []
+    b.subscribe?.((snapshot) => heard.push(snapshot))
+    // Written before b hears the first notice: reading IndexedDB for it finds version 3 already.
+    await a.write(change('access-1', 'tab-a'), 0)
+    await a.write({ record: undefined, reason: 'logout', writer: 'tab-a' }, 1)
+    await a.write({ record: record('access-2'), reason: 'login', writer: 'tab-a' }, 2)
+    await vi.waitFor(() => expect(heard.map((snapshot) => snapshot.version)).toContain(3))
+    await new Promise((resolve) => setTimeout(resolve, 50)) // anything still on its way
+    // Each version once, in order (a client takes no version below one it has: a logout heard after the login
+    // that followed it would be lost); the first one may be skipped, as a newer one was there to be read.
+    const versions = heard.map((snapshot) => snapshot.version)
+    expect(versions.filter((version) => version > 1)).toEqual([2, 3])
+    expect(versions).toEqual([...versions].sort())
+    expect(heard.find((snapshot) => snapshot.version === 2)).toMatchObject({
+      reason: 'logout',
+      record: undefined,
+    })
+    expect(heard.find((snapshot) => snapshot.version === 3)?.record?.session.access_token).toBe('access-2')
+  })
+
   test('messages that are not ours are ignored; close() stops listening', async () => {
     const a = tab()
     const heard: StoreSnapshot[] = []
     a.subscribe?.((snapshot) => heard.push(snapshot))
     const other = new BroadcastChannel('session-fetch:test')
-    other.postMessage({ type: 'something-else', snapshot: { version: 5 } })
-    other.postMessage({ type: 'session-fetch/changed', snapshot: 'garbage' })
-    other.postMessage({ type: 'session-fetch/changed', snapshot: { version: 3, record: record('r') } })
-    await vi.waitFor(() => expect(heard).toHaveLength(1))
-    expect(heard[0]).toMatchObject({ version: 3 })
-    a.close()
+    other.postMessage({ type: 'something-else', notice: { version: 5 } })
+    other.postMessage({ type: 'session-fetch/notice', notice: 'garbage' })
+    // What an earlier version announced (the whole snapshot) is not a notice: it would need no re-read.
     other.postMessage({ type: 'session-fetch/changed', snapshot: { version: 4, record: record('r') } })
+    other.postMessage({ type: 'session-fetch/notice', notice: { version: 3, reason: 'logout' } })
+    await vi.waitFor(() => expect(heard).toHaveLength(1))
+    expect(heard[0]).toMatchObject({ version: 3, reason: 'logout', record: undefined })
+    a.close()
+    other.postMessage({ type: 'session-fetch/notice', notice: { version: 4, reason: 'logout' } })
     const control = tab()
     const controlHeard = nextAnnouncement(control)
-    other.postMessage({ type: 'session-fetch/changed', snapshot: { version: 5, record: record('r') } })
+    other.postMessage({ type: 'session-fetch/notice', notice: { version: 5, reason: 'logout' } })
     await controlHeard // a later message has been delivered, so the closed store had its chance
     expect(heard).toHaveLength(1)
     other.close()
