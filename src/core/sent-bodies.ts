@@ -12,9 +12,8 @@ import {
 } from './bodies.js'
 
 // The bodies that take more than a reference to be sent again, loaded by the fetch door on the first request
-// that has one:
-// FormData (serialized once), a stream or async iterable in init.body (copied as it is sent), and a Request's
-// body (sent by fetch as it comes, copied from a clone read alongside).
+// that has one: FormData (serialized once), a stream or async iterable in init.body (copied as it is sent), and a
+// Request's body (sent by fetch as it comes, copied from a clone read alongside).
 
 /**
  * Prepare a request whose body is FormData, a stream, an async iterable or a Node stream (in init), or a
@@ -40,8 +39,10 @@ export async function prepareSent(
   const copy = createBodyCopy(factory ? 0 : limit)
   if (body != null) {
     let first: unknown = body
-    if (body instanceof ReadableStream) first = copyingStream(body, copy)
-    else if (isAsyncIterable(body)) first = copyingIterable(body, copy)
+    if (!factory && limit > 0) {
+      if (body instanceof ReadableStream) first = copyingStream(body, copy)
+      else if (isAsyncIterable(body)) first = copyingIterable(body, copy)
+    }
     return sent(target, init, headers, first as BodyInit, copy)
   }
   const input = request as Request
