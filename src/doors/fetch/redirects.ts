@@ -42,6 +42,8 @@ export async function followRedirects(
   transport: typeof globalThis.fetch,
   again: PreparedRequest['attempt'],
 ): Promise<Response> {
+  // fetch upper-cases these six methods (and leaves any other as it is), so a 'post' turns into a GET as a POST does.
+  if (/^(delete|get|head|options|post|put)$/i.test(method)) method = method.toUpperCase()
   const session = Object.keys(presented ?? { authorization: '' })
   const headers = new Headers(init.headers)
   let body = init.body ?? null

@@ -111,7 +111,7 @@ function callerView(landed: Landed | undefined) {
 }
 
 const STATUSES = [301, 302, 303, 307, 308] as const
-const METHODS = ['GET', 'POST', 'PUT'] as const
+const METHODS = ['GET', 'POST', 'PUT', 'post'] as const
 
 function init(method: string): RequestInit {
   return {
