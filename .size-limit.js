@@ -31,8 +31,9 @@ export default [
     modifyEsbuildConfig: lazyChunksApart,
   },
   // The session call reads answers itself (bounded) and redacts what a server writes (about 0.9 kB of it);
-  // close() drains the session calls under way (about 0.3 kB).
-  { name: 'session-fetch (core, with session calls)', path: 'src/index.ts', limit: '22.35 kB', gzip: true },
+  // close() drains the session calls under way (about 0.3 kB); the rarer bodies and the redirect follower of the
+  // fetch wrapper load on first use (about 0.9 kB).
+  { name: 'session-fetch (core, with session calls)', path: 'src/index.ts', limit: '23.15 kB', gzip: true },
   {
     name: 'session-fetch/mock',
     path: 'src/testing/mock/index.ts',
@@ -70,7 +71,7 @@ export default [
     ignore: ['undici'],
   },
   { name: 'session-fetch/ofetch', path: 'src/doors/ofetch/index.ts', limit: '4.45 kB', gzip: true },
-  { name: 'session-fetch/browser', path: 'src/stores/browser/index.ts', limit: '3.97 kB', gzip: true },
+  { name: 'session-fetch/browser', path: 'src/stores/browser/index.ts', limit: '4.00 kB', gzip: true },
   {
     name: 'session-fetch/redis',
     path: 'src/stores/redis/index.ts',
