@@ -29,7 +29,7 @@ function cancel(response: Response): void {
   response.body?.cancel().catch(() => undefined)
 }
 
-/** Bodies up to this size are read to their end before a replay; larger ones are cancelled. */
+/** Bodies up to this size are read to their end before a replay (within DRAIN_MS); larger ones are cancelled. */
 const DRAIN_LIMIT = 64 * 1024
 
 // Whether the body was read to its end (its connection is on its way back to the pool).
@@ -42,12 +42,22 @@ async function discard(response: Response): Promise<boolean> {
     return false
   }
   const reader = body.getReader()
+  // A body still arriving DRAIN_MS after the refresh is not waited for: one that trickles (or never ends) would
+  // hold the replay up for as long as it lasts. Cancelled, its connection is closed; the replay opens another.
+  let timer: unknown
+  const late = new Promise<typeof LATE>((resolve) => {
+    timer = realSetTimeout(() => resolve(LATE), DRAIN_MS)
+  })
   try {
     let read = 0
     for (;;) {
-      const { done, value } = await reader.read()
-      if (done) return true
-      read += value.byteLength
+      const step = await Promise.race([reader.read(), late])
+      if (step === LATE) {
+        reader.cancel().catch(() => undefined)
+        return false
+      }
+      if (step.done) return true
+      read += step.value.byteLength
       if (read > DRAIN_LIMIT) {
         await reader.cancel()
         return false
@@ -55,8 +65,17 @@ async function discard(response: Response): Promise<boolean> {
     }
   } catch {
     return false // a body that broke off changes nothing for the replay
+  } finally {
+    realClearTimeout(timer as ReturnType<typeof setTimeout>)
   }
 }
+
+const DRAIN_MS = 250
+const LATE = Symbol('late')
+// The runtime's own timers, looked up when the module loads (as `immediate` below): a test's fake timers do not
+// hold a replay up, and the timer is cleared as soon as the body has been read.
+const realSetTimeout = globalThis.setTimeout.bind(globalThis)
+const realClearTimeout = globalThis.clearTimeout.bind(globalThis)
 
 // The transport returns a connection to its pool once the end of its body has been handled: one event-loop
 // turn later, not in the same one. Not a timer where the runtime has better (fake timers in tests do not hold

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, test } from 'vitest'
 import { createSessionFetch, RefreshError } from '../../../src/index.js'
 import { PlantlyMock } from '../../../src/testing/mock/index.js'
+import { apiServer } from '../../helpers/api-server.js'
 import { DEMO_USER, mockServer } from '../../helpers/mock-server.js'
 
 const closers: (() => Promise<void>)[] = []
@@ -127,5 +128,37 @@ describe('over real HTTP against the mock server', () => {
       )
     })
     expect(output.trim()).toBe('done 200')
+  })
+})
+
+describe('a refused answer whose body never ends', () => {
+  test('a 401 whose body trickles does not hold the replay up once the refresh is done', async () => {
+    let trickling: NodeJS.Timeout | undefined
+    let refused = 0
+    const api = await apiServer((req, res) => {
+      if (req.url !== '/slow-refusal') return false
+      if (refused === 0) {
+        refused++
+        res.writeHead(401, { 'content-type': 'text/plain' })
+        res.write('x')
+        trickling = setInterval(() => res.write('x'), 20) // one byte every 20 ms, never ending
+        res.on('close', () => clearInterval(trickling))
+      } else {
+        res.writeHead(200, { 'content-type': 'application/json' })
+        res.end('{"ok":true}')
+      }
+      return true
+    })
+    const plantly = createSessionFetch({ baseURL: api.url })
+    await plantly.login(DEMO_USER)
+    const answer = await plantly.fetch('/slow-refusal')
+    expect(answer.status).toBe(200)
+    expect(await answer.json()).toEqual({ ok: true })
+    expect(refused).toBe(1)
+    expect(api.mock.counters.refreshes).toBe(1)
+    const sent = api.received.filter((request) => request.path === '/slow-refusal')
+    expect(sent).toHaveLength(2)
+    expect(sent[1]?.authorization).not.toBe(sent[0]?.authorization) // replayed with the new token
+    clearInterval(trickling)
   })
 })
