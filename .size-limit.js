@@ -57,7 +57,7 @@ export default [
   },
   {
     name: 'session-fetch/axios',
-    path: 'src/doors/axios/index.ts',
+    path: 'src/adapters/axios/index.ts',
     // +0.5 kB: the redirect guard and the token hiding, which every axios of the peer range needs.
     limit: '3.15 kB',
     gzip: true,
@@ -65,12 +65,12 @@ export default [
   },
   {
     name: 'session-fetch/undici',
-    path: 'src/doors/undici/index.ts',
+    path: 'src/adapters/undici/index.ts',
     limit: '2.72 kB',
     gzip: true,
     ignore: ['undici'],
   },
-  { name: 'session-fetch/ofetch', path: 'src/doors/ofetch/index.ts', limit: '4.45 kB', gzip: true },
+  { name: 'session-fetch/ofetch', path: 'src/adapters/ofetch/index.ts', limit: '4.45 kB', gzip: true },
   { name: 'session-fetch/browser', path: 'src/stores/browser/index.ts', limit: '4.00 kB', gzip: true },
   {
     name: 'session-fetch/redis',

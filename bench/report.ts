@@ -5,7 +5,7 @@ import type { SizeReport, SizeRow } from './size.js'
 
 export interface SteadyRow {
   name: string
-  /** The same rounds' ratios to a second reference (e.g. the undici door against `undici.request` alone). */
+  /** The same rounds' ratios to a second reference (e.g. the undici adapter against `undici.request` alone). */
   against?:
     | {
         reference: string
@@ -27,7 +27,7 @@ export interface SteadyRow {
 /** One contender's instructions per call in the instructions phase (callgrind), one figure per run. */
 export interface InstructionsRow {
   name: string
-  /** The client this door is measured against; undefined for a reference. */
+  /** The client this adapter is measured against; undefined for a reference. */
   reference: string | undefined
   perCall: number[]
 }
@@ -128,7 +128,7 @@ export interface Report {
     | undefined
   instructions?: { runs: number; requests: number; warmup?: number; rows: InstructionsRow[] } | undefined
   paired?: PairedReport | undefined
-  /** The undici door and undici.request alone, in one process of their own (reference: undici-request). */
+  /** The undici adapter and undici.request alone, in one process of their own (reference: undici-request). */
   pairedUndici?: PairedReport | undefined
   latency?: LatencyReport | undefined
   memory?: MemoryResult | undefined
@@ -166,7 +166,7 @@ const spread = (values: number[]) =>
   values.length ? `${fixed(Math.min(...values))}–${fixed(Math.max(...values))}` : 'n/a'
 
 /** The goals checked on a steady table: medians of per-round (per-batch) ratios, with their spread. */
-/** One contender's line in a throughput / CPU table (steady state, one process, the undici door). */
+/** One contender's line in a throughput / CPU table (steady state, one process, the undici adapter). */
 function ratioRow(row: SteadyRow): string {
   const ratios = (values: number[]) => values.map((v) => fixed(v)).join(' ')
   return (
@@ -202,13 +202,11 @@ function targets(rows: SteadyRow[], unit: 'round' | 'batch'): string[] {
     const ratios = axios.cpuRatios.map((r, i) => r / (peer.cpuRatios[i] as number))
     const med = medianOf(ratios)
     lines.push(
-      `- axios door: CPU per request ≤ axios-auth-refresh's: ${fixed(med)} × ` +
+      `- axios adapter: CPU per request ≤ axios-auth-refresh's: ${fixed(med)} × ` +
         `(per-${unit} ${spread(ratios)}, ${mark(med <= 1)}).`,
     )
   }
-  return lines.length
-    ? ['Goals (medians of the per-' + unit + ' ratios, spread in brackets):', '', ...lines]
-    : []
+  return lines.length ? [`Goals (medians of the per-${unit} ratios, spread in brackets):`, '', ...lines] : []
 }
 
 function medianOf(values: number[]): number {
@@ -273,7 +271,7 @@ function latencySection(latency: LatencyReport): string[] {
 function pairedUndiciSection(paired: PairedReport): string[] {
   const reference = paired.reference ?? 'undici-request'
   const lines = [
-    '## The undici door, one process',
+    '## The undici adapter, one process',
     '',
     `\`undici.request\` through an Agent composed with \`sessionInterceptor\` against \`undici.request\` alone ` +
       `(fixed header, undici's default Agent), both in one client process, ${paired.batches} alternating batches of ` +
@@ -286,13 +284,13 @@ function pairedUndiciSection(paired: PairedReport): string[] {
   for (const row of paired.rows) {
     lines.push(ratioRow(row))
   }
-  const door = paired.rows.find((row) => row.name !== reference)
-  if (door) {
+  const adapter = paired.rows.find((row) => row.name !== reference)
+  if (adapter) {
     lines.push(
       '',
-      `Goal: throughput ≥ 0.90 × ${reference}: ${fixed(door.throughputRatio)} (per-batch ` +
-        `${spread(door.throughputRatios)}, ${mark(door.throughputRatio >= 0.9)}); CPU per request ` +
-        `${fixed(door.cpuRatio)} × (per-batch ${spread(door.cpuRatios)}).`,
+      `Goal: throughput ≥ 0.90 × ${reference}: ${fixed(adapter.throughputRatio)} (per-batch ` +
+        `${spread(adapter.throughputRatios)}, ${mark(adapter.throughputRatio >= 0.9)}); CPU per request ` +
+        `${fixed(adapter.cpuRatio)} × (per-batch ${spread(adapter.cpuRatios)}).`,
     )
   }
   return lines
@@ -424,7 +422,7 @@ function instructionsSection(instructions: NonNullable<Report['instructions']>):
   ]
   const medianOfRow = (name: string | undefined) => {
     const row = instructions.rows.find((r) => r.name === name)
-    return row && row.perCall.length ? medianOf(row.perCall) : Number.NaN
+    return row?.perCall.length ? medianOf(row.perCall) : Number.NaN
   }
   for (const row of instructions.rows) {
     const ratio = row.reference ? fixed(medianOfRow(row.name) / medianOfRow(row.reference)) : ''

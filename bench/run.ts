@@ -41,7 +41,7 @@ const REFERENCE = 'bare-fetch'
 const NO_SESSION = new Set(['bare-fetch', 'undici-request']) // fixed header: no expiry handling to measure
 /** Contenders that import undici from npm (left out of the one-process phase). */
 const USES_UNDICI = new Set(['undici-request', 'session-fetch-undici'])
-/** A contender measured against another reference too (same rounds): the door against what it wraps. */
+/** A contender measured against another reference too (same rounds): the adapter against what it wraps. */
 const ALSO_AGAINST: Record<string, string> = { 'session-fetch-undici': 'undici-request' }
 
 /**
@@ -127,8 +127,8 @@ async function startServer(): Promise<{ url: string; proc: ChildProcess }> {
   return { url, proc }
 }
 
-/** Each door and the client it is measured against in the instructions phase. */
-const INSTRUCTION_PAIRS: [door: string, reference: string][] = [
+/** Each adapter and the client it is measured against in the instructions phase. */
+const INSTRUCTION_PAIRS: [adapter: string, reference: string][] = [
   ['session-fetch', 'bare-fetch'],
   ['session-fetch-undici', 'undici-request'],
   ['session-fetch-axios', 'axios-auth-refresh'],
@@ -179,7 +179,9 @@ async function instructionsPhase(url: string): Promise<Report['instructions']> {
     log('instructions: valgrind is not installed; phase left out')
     return undefined
   }
-  const wanted = INSTRUCTION_PAIRS.filter(([door, ref]) => names.includes(door) && names.includes(ref)).flat()
+  const wanted = INSTRUCTION_PAIRS.filter(
+    ([adapter, ref]) => names.includes(adapter) && names.includes(ref),
+  ).flat()
   const runs = Number(args['instruction-runs'])
   const requests = Number(args['instruction-requests'])
   const counts = new Map<string, number[]>(wanted.map((name) => [name, []]))
@@ -203,7 +205,7 @@ async function instructionsPhase(url: string): Promise<Report['instructions']> {
   await Promise.all([next(), next()])
   const rows: InstructionsRow[] = wanted.map((name) => ({
     name,
-    reference: INSTRUCTION_PAIRS.find(([door]) => door === name)?.[1],
+    reference: INSTRUCTION_PAIRS.find(([adapter]) => adapter === name)?.[1],
     perCall: counts.get(name) ?? [],
   }))
   return { runs, requests, warmup: Number(args['instruction-warmup']), rows }
@@ -314,7 +316,7 @@ async function pairedPhase(url: string): Promise<NonNullable<Report['paired']>> 
   )
 }
 
-/** The undici door against undici.request alone, in one process of their own. */
+/** The undici adapter against undici.request alone, in one process of their own. */
 async function pairedUndiciPhase(url: string): Promise<NonNullable<Report['pairedUndici']> | undefined> {
   const together = names.filter((name) => USES_UNDICI.has(name))
   if (!together.includes('undici-request') || together.length < 2) return undefined
@@ -374,7 +376,7 @@ async function storm(url: string): Promise<NonNullable<Report['storm']>> {
   const burst = Number(args.burst)
   const kinds = ['none', 'expired', 'revoked'] as const
   const runs: { name: string; kind: StormJob['kind']; round: number; result: StormResult }[] = []
-  // The short run keeps to this package's doors and the references (the peers, whose bursts mostly fail, run
+  // The short run keeps to this package's adapters and the references (the peers, whose bursts mostly fail, run
   // with BENCH_FULL=1 or when named with --contenders).
   const stormNames =
     FULL || args.contenders !== Object.keys(contenders).join(',')

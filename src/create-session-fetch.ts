@@ -1,10 +1,10 @@
+import { createFetchWrapper } from './adapters/fetch/fetch-wrapper.js'
 import type { SessionEventMap, SessionEventName } from './core/events.js'
 import { type SessionFetchOptions as CoreOptions, resolveOptions } from './core/options.js'
 import { createPipeline, registerPipeline } from './core/pipeline.js'
 import type { SessionProtocol } from './core/protocol.js'
 import type { Session } from './core/session.js'
 import { type CallOptions, createSessionCore, type SessionStats } from './core/session-core.js'
-import { createFetchWrapper } from './doors/fetch/fetch-wrapper.js'
 import { type PlantlyCredentials, plantlySessions } from './protocols/plantly/plantly-protocol.js'
 import { memoryStore } from './stores/memory/memory-store.js'
 
@@ -69,6 +69,6 @@ export function createSessionFetch<Credentials = PlantlyCredentials>(
     stats: core.stats,
     close: core.close,
   }
-  registerPipeline(client, pipeline) // the doors (axios, undici) reach it through the client, privately
+  registerPipeline(client, pipeline) // the adapters (axios, undici) reach it through the client, privately
   return client
 }

@@ -1,6 +1,6 @@
 // The public surface of `session-fetch`: the factory, the default protocol, the memory store, the errors and the
 // types a caller or a custom store/protocol needs. Deliberately private: the session core and its pipeline (the
-// doors reach it through the client, not a property), session parsing and expiry arithmetic.
+// adapters reach it through the client, not a property), session parsing and expiry arithmetic.
 
 export type { SessionRequestInit } from './core/bodies.js'
 export type {

@@ -1,5 +1,5 @@
 import axios from 'axios'
-import { attachSession } from '../../src/doors/axios/index.js'
+import { attachSession } from '../../src/adapters/axios/index.js'
 import { createSessionFetch } from '../../src/index.js'
 import { type Contender, RESOURCE } from './types.js'
 

@@ -1,4 +1,4 @@
-import { createSessionOfetch } from '../../src/doors/ofetch/index.js'
+import { createSessionOfetch } from '../../src/adapters/ofetch/index.js'
 import { createSessionFetch } from '../../src/index.js'
 import { type Contender, RESOURCE } from './types.js'
 

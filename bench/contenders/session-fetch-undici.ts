@@ -1,10 +1,10 @@
 import { Agent, request } from 'undici'
-import { sessionInterceptor } from '../../src/doors/undici/index.js'
+import { sessionInterceptor } from '../../src/adapters/undici/index.js'
 import { createSessionFetch } from '../../src/index.js'
 import { type Contender, RESOURCE } from './types.js'
 
 /**
- * This package through its undici door: `undici.request` with an Agent composed with `sessionInterceptor`
+ * This package through its undici adapter: `undici.request` with an Agent composed with `sessionInterceptor`
  * (the reference for it is `undici-request`, the same call with a fixed header on undici's default Agent).
  */
 const contender: Contender = {

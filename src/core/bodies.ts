@@ -125,7 +125,7 @@ export async function serializeFormData(
 /**
  * Whether a body is sent again with the same bytes: nothing, a string, bytes (ArrayBuffer, typed arrays,
  * DataView), a Blob or URLSearchParams. Streams, async iterables and Node streams are read as they are sent;
- * FormData is replayable only once serialized. The one rule every door uses.
+ * FormData is replayable only once serialized. The one rule every adapter uses.
  */
 export function isReplayableBody(body: unknown): boolean {
   return (
@@ -141,7 +141,7 @@ export function isReplayableBody(body: unknown): boolean {
 /**
  * Prepare a request for sending and sending again, for the common cases: no body, or a string, bytes, Blob or
  * URLSearchParams body (init's, else a Request without one), sent again as it is. Undefined for the others,
- * which `prepareSent` (`sent-bodies.ts`, which the fetch door loads on first use) prepares: FormData, a stream
+ * which `prepareSent` (`sent-bodies.ts`, which the fetch adapter loads on first use) prepares: FormData, a stream
  * or async iterable, a Request's body.
  *
  * `headers` are the request's headers (init's, else the Request's), built once by the caller; every attempt

@@ -30,7 +30,7 @@ export interface SessionFetchOptions<Credentials = unknown> {
   refreshWindowMs?: number
   /**
    * How many bytes of a streamed request body (a ReadableStream, an async iterable, a Node stream through the
-   * axios or undici doors) are kept while it is sent, so that a request refused with a 401 can be replayed with
+   * axios or undici adapters) are kept while it is sent, so that a request refused with a 401 can be replayed with
    * the same bytes. A body that did not fit is not replayed: its 401 is given back (the refresh still happens).
    * The copy is dropped as soon as the answer arrives. `0` keeps nothing.
    * @default 1_048_576 (1 MiB)

@@ -3,7 +3,7 @@ import { defaultIsUnauthorized } from './options.js'
 import type { SessionProtocol } from './protocol.js'
 import type { SessionCore } from './session-core.js'
 
-/** One attempt of a request, as a door sent it. */
+/** One attempt of a request, as an adapter sent it. */
 export interface Attempt {
   /** The access token it carried; undefined when it went out without one (no session). */
   readonly token: string | undefined
@@ -15,7 +15,7 @@ export interface Attempt {
   readonly replay: boolean
 }
 
-/** What a door knows of an answer, whatever shape its client gives it. */
+/** What an adapter knows of an answer, whatever shape its client gives it. */
 export interface Answer {
   readonly status: number
   /** A response header by its lower-case name; several values joined by `, `. */
@@ -27,25 +27,25 @@ export interface Answer {
 }
 
 /**
- * The one request pipeline behind every door (the fetch wrapper, axios, undici): which token to send, whether
- * an answer means "this token was refused", and whether to replay with a new one. Doors only translate their
+ * The one request pipeline behind every adapter (the fetch wrapper, axios, undici): which token to send, whether
+ * an answer means "this token was refused", and whether to replay with a new one. Adapters only translate their
  * client's request and response shapes; none decides on its own when to refresh or replay.
  */
 export interface Pipeline {
   /** True when a request to this absolute URL should carry the session (its origins, not its own endpoints). */
   authorizes(url: string, method: string): boolean
-  /** How much of a streamed body a door keeps while sending it, to replay it after a refusal (0: none). */
+  /** How much of a streamed body an adapter keeps while sending it, to replay it after a refusal (0: none). */
   readonly replayBufferBytes: number
   /**
    * The token for a first attempt (undefined: send without one). A promise only when it has to wait. Rejects with
    * ClosedError once the client is closed, unless `again` (the same request asks again before its replay).
    */
   tokenFor(signal?: AbortSignal, again?: boolean): string | undefined | Promise<string | undefined>
-  /** False when an answer with this status cannot be a refusal: the door gives it back without asking more. */
+  /** False when an answer with this status cannot be a refusal: the adapter gives it back without asking more. */
   mayRefuse(status: number): boolean
   /**
    * The headers presenting `token` on one attempt, when the protocol binds tokens to each request (DPoP);
-   * undefined: `Authorization: Bearer`. Doors call it for every attempt, replays included.
+   * undefined: `Authorization: Bearer`. Adapters call it for every attempt, replays included.
    */
   readonly authorize?: SessionProtocol['authorize']
   /** Whether an answer asks for the same request once more with the same token (a DPoP nonce): retry it once. */
@@ -114,12 +114,12 @@ export function createPipeline(
   }
 }
 
-/** What the doors (axios, undici) accept: the object `createSessionFetch` returns. */
+/** What the adapters (axios, undici) accept: the object `createSessionFetch` returns. */
 export interface SessionSource {
   readonly fetch: typeof globalThis.fetch
 }
 
-// The pipeline of each client createSessionFetch made: how doors reach it, without a public property.
+// The pipeline of each client createSessionFetch made: how adapters reach it, without a public property.
 const pipelines = new WeakMap<object, Pipeline>()
 
 /** Register the pipeline of a client (createSessionFetch does it). */
@@ -134,7 +134,7 @@ export function pipelineOf(client: unknown, argument: string): Pipeline {
   if (pipeline.authorize) {
     throw new OptionError(
       argument,
-      "its protocol binds tokens to a proof per request (DPoP), which only the session's own fetch (and the ofetch door) make",
+      "its protocol binds tokens to a proof per request (DPoP), which only the session's own fetch (and the ofetch adapter) make",
     )
   }
   return pipeline

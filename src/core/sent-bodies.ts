@@ -11,7 +11,7 @@ import {
   withToken,
 } from './bodies.js'
 
-// The bodies that take more than a reference to be sent again, loaded by the fetch door on the first request
+// The bodies that take more than a reference to be sent again, loaded by the fetch adapter on the first request
 // that has one: FormData (serialized once), a stream or async iterable in init.body (copied as it is sent), and a
 // Request's body (sent by fetch as it comes, copied from a clone read alongside).
 

@@ -36,7 +36,7 @@ export interface CallOptions {
 }
 
 /**
- * The one session core behind every door (the fetch wrapper, the axios interceptor, the undici dispatcher):
+ * The one session core behind every adapter (the fetch wrapper, the axios interceptor, the undici dispatcher):
  * "the token to send now" and "this token was just refused", with one refresh queue per instance and the
  * store's lock across instances.
  */

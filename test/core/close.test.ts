@@ -2,9 +2,9 @@ import axios from 'axios'
 import { ofetch } from 'ofetch'
 import { Agent, request, fetch as undiciFetch } from 'undici'
 import { describe, expect, test } from 'vitest'
-import { attachSession } from '../../src/doors/axios/index.js'
-import { createSessionOfetch } from '../../src/doors/ofetch/index.js'
-import { sessionInterceptor } from '../../src/doors/undici/index.js'
+import { attachSession } from '../../src/adapters/axios/index.js'
+import { createSessionOfetch } from '../../src/adapters/ofetch/index.js'
+import { sessionInterceptor } from '../../src/adapters/undici/index.js'
 import {
   ClosedError,
   createSessionFetch,
@@ -210,7 +210,7 @@ describe('close()', () => {
   })
 })
 
-describe('close() at every door', () => {
+describe('close() at every adapter', () => {
   async function closedClient() {
     const server = await mockServer()
     const plantly = createSessionFetch({ baseURL: server.url })

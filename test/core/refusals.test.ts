@@ -1,14 +1,14 @@
 import axios from 'axios'
 import { Agent, type Dispatcher, getGlobalDispatcher, setGlobalDispatcher } from 'undici'
 import { afterEach, describe, expect, test } from 'vitest'
-import { attachSession } from '../../src/doors/axios/index.js'
-import { sessionInterceptor } from '../../src/doors/undici/index.js'
+import { attachSession } from '../../src/adapters/axios/index.js'
+import { sessionInterceptor } from '../../src/adapters/undici/index.js'
 import { createSessionFetch, type SessionFetch } from '../../src/index.js'
 import { testClock } from '../helpers/adapters.js'
 import { type ApiServer, apiServer } from '../helpers/api-server.js'
 import { DEMO_USER } from '../helpers/mock-server.js'
 
-// 401s that say nothing about the session's token: they are given back without a refresh, in every door.
+// 401s that say nothing about the session's token: they are given back without a refresh, in every adapter.
 
 const previous = getGlobalDispatcher()
 const agents: Dispatcher[] = []
@@ -17,13 +17,13 @@ afterEach(async () => {
   await Promise.all(agents.splice(0).map((agent) => agent.close()))
 })
 
-type Door = 'fetch' | 'axios' | 'undici'
-const DOORS: Door[] = ['fetch', 'axios', 'undici']
+type Adapter = 'fetch' | 'axios' | 'undici'
+const ADAPTERS: Adapter[] = ['fetch', 'axios', 'undici']
 
-/** GET `path` through one door; resolves with the status (axios: whatever status, no throw). */
-function through(door: Door, plantly: SessionFetch, server: ApiServer) {
-  if (door === 'fetch') return (path: string) => plantly.fetch(path).then((r) => r.status)
-  if (door === 'axios') {
+/** GET `path` through one adapter; resolves with the status (axios: whatever status, no throw). */
+function through(adapter: Adapter, plantly: SessionFetch, server: ApiServer) {
+  if (adapter === 'fetch') return (path: string) => plantly.fetch(path).then((r) => r.status)
+  if (adapter === 'axios') {
     const api = axios.create({ baseURL: server.url, validateStatus: () => true })
     attachSession(api, plantly)
     return (path: string) => api.get(path).then((r) => r.status)
@@ -44,12 +44,12 @@ const scoped: Parameters<typeof apiServer>[0] = (req, res) => {
   return true
 }
 
-describe.each(DOORS)('through %s', (door) => {
+describe.each(ADAPTERS)('through %s', (adapter) => {
   test('a 401 with error="insufficient_scope" is given back without a refresh', async () => {
     const server = await apiServer(scoped)
     const plantly = createSessionFetch({ baseURL: server.url })
     await plantly.login(DEMO_USER)
-    const get = through(door, plantly, server)
+    const get = through(adapter, plantly, server)
     for (let i = 0; i < 5; i++) expect(await get('/admin/users')).toBe(401)
     expect(server.mock.counters.refreshes).toBe(0)
     expect(server.received.filter((r) => r.path === '/admin/users')).toHaveLength(5) // no replays
@@ -76,7 +76,7 @@ describe.each(DOORS)('through %s', (door) => {
     const server = await apiServer(challenges)
     const plantly = createSessionFetch({ baseURL: server.url })
     await plantly.login(DEMO_USER)
-    const get = through(door, plantly, server)
+    const get = through(adapter, plantly, server)
     expect(await get('/second-challenge')).toBe(401)
     expect(server.mock.counters.refreshes).toBe(0)
     expect(await get('/mentioned')).toBe(200) // a refusal: one refresh, and the replay is answered
@@ -94,7 +94,7 @@ describe.each(DOORS)('through %s', (door) => {
     const server = await apiServer(always)
     const plantly = createSessionFetch({ baseURL: server.url })
     await plantly.login(DEMO_USER)
-    const get = through(door, plantly, server)
+    const get = through(adapter, plantly, server)
     for (let i = 0; i < 50; i++) expect(await get('/forbidden-by-proxy')).toBe(401)
     expect(server.mock.counters.refreshes).toBeLessThanOrEqual(2)
     expect(server.mock.counters.refreshes).toBeGreaterThanOrEqual(1) // the first 401 was worth one
@@ -116,7 +116,7 @@ describe.each(DOORS)('through %s', (door) => {
     })
     const plantly = createSessionFetch({ baseURL: server.url })
     await plantly.login(DEMO_USER)
-    const get = through(door, plantly, server)
+    const get = through(adapter, plantly, server)
     for (let i = 0; i < 5; i++) expect(await get('/hop')).toBe(401)
     expect(server.mock.counters.refreshes).toBe(0)
     expect(server.received.filter((r) => r.path === '/hop')).toHaveLength(5) // never replayed

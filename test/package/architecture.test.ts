@@ -42,16 +42,16 @@ const ALLOWED: Record<string, readonly string[]> = {
   core: ['errors'],
   protocols: ['core', 'errors'],
   stores: ['core', 'errors'],
-  doors: ['core', 'errors'],
+  adapters: ['core', 'errors'],
   testing: ['core', 'errors'],
-  root: ['core', 'errors', 'protocols', 'stores', 'doors'],
+  root: ['core', 'errors', 'protocols', 'stores', 'adapters'],
   // The command-line client sits on top: nothing imports it.
-  cli: ['root', 'core', 'errors', 'protocols', 'stores', 'doors'],
+  cli: ['root', 'core', 'errors', 'protocols', 'stores', 'adapters'],
 }
 
 const all = modules(SRC)
 
-test('every import points down the layers: errors ← core ← protocols, stores, doors, testing ← the factory (no store or protocol reaches a door)', () => {
+test('every import points down the layers: errors ← core ← protocols, stores, adapters, testing ← the factory (no store or protocol reaches an adapter)', () => {
   const wrong: string[] = []
   for (const module of all) {
     const from = layer(module)

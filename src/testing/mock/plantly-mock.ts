@@ -104,7 +104,7 @@ export type MockReply =
 
 const encoder = new TextEncoder()
 
-/** The Plantly Sessions API as a state machine; the HTTP server and the msw handlers are thin doors to it. */
+/** The Plantly Sessions API as a state machine; the HTTP server and the msw handlers are thin adapters to it. */
 export class PlantlyMock {
   readonly counters: MockCounters = {
     logins: 0,

@@ -6,8 +6,8 @@ import type { AddressInfo } from 'node:net'
 import axios from 'axios'
 import { decodeJwt } from 'jose'
 import { describe, expect, test } from 'vitest'
-import { attachSession } from '../../../src/doors/axios/index.js'
-import { sessionInterceptor } from '../../../src/doors/undici/index.js'
+import { attachSession } from '../../../src/adapters/axios/index.js'
+import { sessionInterceptor } from '../../../src/adapters/undici/index.js'
 import { createSessionFetch, OptionError } from '../../../src/index.js'
 import { type OAuth2Options, oauth2 } from '../../../src/protocols/oauth2/index.js'
 import {
@@ -287,7 +287,7 @@ describe('DPoP against oidc-provider', () => {
     expect(await api.getSession()).toBeUndefined()
   })
 
-  test('the axios and undici doors refuse a DPoP session (it cannot sign each attempt); bad dpop options are named', () => {
+  test('the axios and undici adapters refuse a DPoP session (it cannot sign each attempt); bad dpop options are named', () => {
     const server = { tokenEndpoint: 'https://auth.example.com/token', clientId: 'app' }
     const api = createSessionFetch({
       baseURL: 'https://api.example.com',

@@ -1,5 +1,5 @@
-// The axios door's promises about the token, run against every axios the peer range admits: each
-// `axios-*.security.test.ts` file swaps the `axios` module (for this suite and the door alike) for one version,
+// The axios adapter's promises about the token, run against every axios the peer range admits: each
+// `axios-*.security.test.ts` file swaps the `axios` module (for this suite and the adapter alike) for one version,
 // and calls `axiosSecurity` with what it expects to run.
 //
 // The server is one node:http server on 127.0.0.1 answering two origins by their Host header: the API
@@ -20,7 +20,7 @@ import axios, {
 } from 'axios'
 import { Agent, type Dispatcher, getGlobalDispatcher, setGlobalDispatcher } from 'undici'
 import { afterEach, describe, expect, test } from 'vitest'
-import { attachSession } from '../../../src/doors/axios/index.js'
+import { attachSession } from '../../../src/adapters/axios/index.js'
 import { createSessionFetch, type SessionFetch } from '../../../src/index.js'
 import { until } from '../../helpers/adapters.js'
 import { type ApiServer, apiServer } from '../../helpers/api-server.js'
@@ -235,7 +235,7 @@ function showing(subject: AxiosError | AxiosResponse, ...tokens: string[]): stri
 export function axiosSecurity(versions: Versions): void {
   const label = `axios ${versions.axios}, follow-redirects ${versions.followRedirects}`
 
-  describe(`the axios door and the token (${label})`, () => {
+  describe(`the axios adapter and the token (${label})`, () => {
     test('this file runs the axios and follow-redirects it names', () => {
       expect(axios.VERSION).toBe(versions.axios)
       const require = createRequire(import.meta.url)

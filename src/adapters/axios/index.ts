@@ -199,7 +199,7 @@ type NodeReadable = AsyncIterable<Uint8Array | string> & {
   getHeaders?: () => Record<string, string>
 }
 
-// Node's stream module, where there is one, without importing it (this door also runs in browsers, where axios
+// Node's stream module, where there is one, without importing it (this adapter also runs in browsers, where axios
 // sends no Node streams): process.getBuiltinModule (Node >= 20.16).
 interface NodeStreamModule {
   Readable: {

@@ -1,4 +1,4 @@
-// The axios door's token promises on the newest axios (the devDependency).
+// The axios adapter's token promises on the newest axios (the devDependency).
 import { axiosSecurity, followRedirectsOf } from './axios-security.js'
 
 axiosSecurity({

@@ -82,7 +82,7 @@ export function sessionInterceptor(plantly: SessionSource): Dispatcher.Dispatche
 }
 
 /**
- * At most this much of a refused body is held while the refresh runs (the fetch door reads no more of one
+ * At most this much of a refused body is held while the refresh runs (the fetch adapter reads no more of one
  * either); past it the response is paused, so the server's bytes wait in the socket, not in memory.
  */
 const HOLD_BYTES = 64 * 1024
@@ -402,7 +402,7 @@ function signalOf(opts: Options): AbortSignal | undefined {
 }
 
 // The origin of an `origin` option given as a string, parsed once for consecutive requests to the same one
-// (undici.request passes the same string for every call to a host; parsing it is most of this door's own cost).
+// (undici.request passes the same string for every call to a host; parsing it is most of this adapter's own cost).
 function lastOrigin(): (origin: string) => string {
   let raw: string | undefined
   let parsed = ''

@@ -8,7 +8,7 @@ import {
   fetch as undiciFetch,
 } from 'undici'
 import { afterEach, describe, expect, test } from 'vitest'
-import { sessionInterceptor } from '../../../src/doors/undici/index.js'
+import { sessionInterceptor } from '../../../src/adapters/undici/index.js'
 import { createSessionFetch, OptionError, RefreshError, type SessionFetch } from '../../../src/index.js'
 import { attempts, type Echo, loggedIn, settled, sha256, testClock, until } from '../../helpers/adapters.js'
 import { mockServer } from '../../helpers/mock-server.js'

@@ -1,4 +1,4 @@
-// The axios door's token promises on axios 1.7.9: the first minor with the fetch adapter.
+// The axios adapter's token promises on axios 1.7.9: the first minor with the fetch adapter.
 import { vi } from 'vitest'
 import { axiosSecurity, followRedirectsOf } from './axios-security.js'
 

@@ -1,4 +1,4 @@
-// The axios door's token promises on axios 1.6.0: the lowest of the peer range, with the follow-redirects a fresh install resolves.
+// The axios adapter's token promises on axios 1.6.0: the lowest of the peer range, with the follow-redirects a fresh install resolves.
 import { vi } from 'vitest'
 import { axiosSecurity, followRedirectsOf } from './axios-security.js'
 

@@ -1,8 +1,8 @@
-// The page of test/doors/axios/axios-browser.test.ts, bundled for the browser by esbuild (once with the newest
-// axios, once with axios 1.6.0 in its place). An axios instance with a session on it, driven as `window.door`.
+// The page of test/adapters/axios/axios-browser.test.ts, bundled for the browser by esbuild (once with the newest
+// axios, once with axios 1.6.0 in its place). An axios instance with a session on it, driven as `window.adapter`.
 
 import axios, { type AxiosAdapter, type AxiosError, type AxiosResponse } from 'axios'
-import { attachSession } from '../../../src/doors/axios/index.js'
+import { attachSession } from '../../../src/adapters/axios/index.js'
 import { createSessionFetch } from '../../../src/index.js'
 
 const plantly = createSessionFetch({ baseURL: location.origin })
@@ -16,7 +16,7 @@ export interface Outcome {
   shown: boolean
 }
 
-const door = {
+const adapter = {
   version: axios.VERSION,
   async login(email: string, password: string): Promise<void> {
     await plantly.login({ email_address: email, password })
@@ -46,7 +46,7 @@ const door = {
 
 declare global {
   interface Window {
-    door: typeof door
+    adapter: typeof adapter
   }
 }
-window.door = door
+window.adapter = adapter

@@ -1,6 +1,6 @@
 import { type $Fetch, type FetchContext, ofetch } from 'ofetch'
 import { describe, expect, test } from 'vitest'
-import { createSessionOfetch } from '../../../src/doors/ofetch/index.js'
+import { createSessionOfetch } from '../../../src/adapters/ofetch/index.js'
 import { createSessionFetch, OptionError } from '../../../src/index.js'
 import { attempts, type Echo, loggedIn } from '../../helpers/adapters.js'
 import { type DropInClient, describeDropIn } from '../../helpers/drop-in.js'

@@ -1,4 +1,4 @@
-// The axios door's token promises on axios 1.6.0: the lowest of the peer range, with the lowest follow-redirects it admits.
+// The axios adapter's token promises on axios 1.6.0: the lowest of the peer range, with the lowest follow-redirects it admits.
 import { vi } from 'vitest'
 import { axiosSecurity } from './axios-security.js'
 

@@ -1,6 +1,6 @@
 // axios's XHR and fetch adapters in a real Chromium: the browser follows redirects itself, so the session cannot
 // take its token off a hop; these tests pin what the browser does (the Fetch standard removes Authorization on a
-// redirect to another origin) and what the door still decides: a 401 from there is no refusal of the token (the
+// redirect to another origin) and what the adapter still decides: a 401 from there is no refusal of the token (the
 // XHR adapter says where the answer came from), and no view of the answer or the error shows the token. Chromium
 // missing makes these tests fail (findChromium throws), never skip.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
@@ -119,8 +119,8 @@ async function open(pkg: string): Promise<Page> {
   const page = await browser.newPage()
   page.on('pageerror', (error) => console.error('page error:', error.message))
   await page.goto(`${api}/page-${pkg}.html`)
-  await page.waitForFunction(() => 'door' in window)
-  await page.evaluate(({ email, password }) => window.door.login(email, password), {
+  await page.waitForFunction(() => 'adapter' in window)
+  await page.evaluate(({ email, password }) => window.adapter.login(email, password), {
     email: DEMO_USER.email_address,
     password: DEMO_USER.password,
   })
@@ -128,7 +128,7 @@ async function open(pkg: string): Promise<Page> {
 }
 
 function get(page: Page, adapter: 'xhr' | 'fetch', path: string): Promise<Outcome> {
-  return page.evaluate(({ adapter, path }) => window.door.get(adapter, path), { adapter, path })
+  return page.evaluate(({ adapter, path }) => window.adapter.get(adapter, path), { adapter, path })
 }
 
 describe.each([
@@ -137,7 +137,7 @@ describe.each([
 ])('axios in Chromium (%s)', (pkg, version, adapters) => {
   test('the page runs the axios it names', async () => {
     const page = await open(pkg)
-    expect(await page.evaluate(() => window.door.version)).toBe(version)
+    expect(await page.evaluate(() => window.adapter.version)).toBe(version)
   })
 
   test.each(adapters)('%s: a redirect to another origin does not take the token there', async (adapter) => {

@@ -2,9 +2,9 @@ import axios from 'axios'
 import ky from 'ky'
 import { Agent, getGlobalDispatcher, request, setGlobalDispatcher } from 'undici'
 import { afterEach, expect, test } from 'vitest'
-import { attachSession } from '../../src/doors/axios/index.js'
-import { createSessionOfetch } from '../../src/doors/ofetch/index.js'
-import { sessionInterceptor } from '../../src/doors/undici/index.js'
+import { attachSession } from '../../src/adapters/axios/index.js'
+import { createSessionOfetch } from '../../src/adapters/ofetch/index.js'
+import { sessionInterceptor } from '../../src/adapters/undici/index.js'
 import type { SessionFetch } from '../../src/index.js'
 import type { MockServer } from '../../src/testing/mock/index.js'
 import { type Echo, loggedIn, settled, sha256, testClock } from '../helpers/adapters.js'
@@ -22,7 +22,7 @@ afterEach(async () => {
 const PER_DOOR = 10
 
 /**
- * Set up every door onto one session; the returned function fires PER_DOOR calls through each at once, each
+ * Set up every adapter onto one session; the returned function fires PER_DOOR calls through each at once, each
  * resolving with [status, hash of the body sent, hash of the body the server received].
  */
 function everyDoor(plantly: SessionFetch, server: MockServer): () => Promise<[number, string, string]>[] {
@@ -43,7 +43,13 @@ function everyDoor(plantly: SessionFetch, server: MockServer): () => Promise<[nu
         'undici',
         'ofetch',
         'ky',
-      ].map((door) => JSON.stringify({ door, i, name: 'fern' })) as [string, string, string, string, string]
+      ].map((adapter) => JSON.stringify({ adapter, i, name: 'fern' })) as [
+        string,
+        string,
+        string,
+        string,
+        string,
+      ]
       return [
         plantly
           .fetch(`/fetch/${i}`, {
@@ -69,7 +75,7 @@ function everyDoor(plantly: SessionFetch, server: MockServer): () => Promise<[nu
     })
 }
 
-test('a 401 storm through every door at once (fetch, axios, undici, ofetch, ky) makes exactly one refresh', async () => {
+test('a 401 storm through every adapter at once (fetch, axios, undici, ofetch, ky) makes exactly one refresh', async () => {
   const server = await mockServer({ refreshLatencyMs: 100 })
   const plantly = await loggedIn(server)
   const fire = everyDoor(plantly, server)
@@ -86,7 +92,7 @@ test('a 401 storm through every door at once (fetch, axios, undici, ofetch, ky) 
   expect(plantly.stats()).toMatchObject({ refreshes: 1, replays: server.counters.apiUnauthorized })
 })
 
-test('a refresh in the must-refresh margin through every door at once: one refresh, no 401 at all', async () => {
+test('a refresh in the must-refresh margin through every adapter at once: one refresh, no 401 at all', async () => {
   const server = await mockServer({ refreshLatencyMs: 100 })
   const clock = testClock()
   const plantly = await loggedIn(server, { now: clock.now })
@@ -99,7 +105,7 @@ test('a refresh in the must-refresh margin through every door at once: one refre
   expect(server.counters.apiUnauthorized).toBe(0)
 })
 
-test('a refresh-ahead through every door at once: one refresh behind the calls, which go with the old token', async () => {
+test('a refresh-ahead through every adapter at once: one refresh behind the calls, which go with the old token', async () => {
   // A server that keeps an access token valid until it expires, as OAuth2 servers do.
   const server = await mockServer({ refreshLatencyMs: 100, invalidateOnRefresh: false })
   const clock = testClock()

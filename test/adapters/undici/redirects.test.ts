@@ -1,6 +1,6 @@
 import { Agent, type Dispatcher, getGlobalDispatcher, interceptors, setGlobalDispatcher } from 'undici'
 import { afterEach, describe, expect, test } from 'vitest'
-import { sessionInterceptor } from '../../../src/doors/undici/index.js'
+import { sessionInterceptor } from '../../../src/adapters/undici/index.js'
 import type { SessionFetch } from '../../../src/index.js'
 import { loggedIn } from '../../helpers/adapters.js'
 import { mockServer, recordRequests } from '../../helpers/mock-server.js'
