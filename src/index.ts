@@ -28,6 +28,7 @@ export {
 } from './create-session-fetch.js'
 export { ClosedError } from './errors/closed-error.js'
 export { InvalidResponseError } from './errors/invalid-response-error.js'
+export { type AnySessionFetchError, isSessionFetchError } from './errors/is-session-fetch-error.js'
 export { LoginError } from './errors/login-error.js'
 export { LogoutError } from './errors/logout-error.js'
 export { OptionError } from './errors/option-error.js'
@@ -35,11 +36,7 @@ export { RedirectError } from './errors/redirect-error.js'
 export { RefreshError } from './errors/refresh-error.js'
 export { ResponseError } from './errors/response-error.js'
 export { SessionExpiredError } from './errors/session-expired-error.js'
-export {
-  isSessionFetchError,
-  SessionFetchError,
-  type SessionFetchErrorCode,
-} from './errors/session-fetch-error.js'
+export { SessionFetchError, type SessionFetchErrorCode } from './errors/session-fetch-error.js'
 export { SessionRejectedError } from './errors/session-rejected-error.js'
 export { StoreError } from './errors/store-error.js'
 export {

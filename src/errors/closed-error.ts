@@ -7,6 +7,7 @@ import { SessionFetchError } from './session-fetch-error.js'
  */
 export class ClosedError extends SessionFetchError {
   override name = 'ClosedError' as const
+  declare readonly code: 'closed'
 
   constructor() {
     super('closed', 'The session client is closed: close() was called')

@@ -8,6 +8,7 @@ import { SessionFetchError } from './session-fetch-error.js'
  */
 export class LoginError extends SessionFetchError {
   override name = 'LoginError' as const
+  declare readonly code: 'login_failed'
   readonly status: number | undefined
 
   constructor(status: number | undefined, options: { cause?: unknown; message?: string } = {}) {

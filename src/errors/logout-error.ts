@@ -3,6 +3,7 @@ import { SessionFetchError } from './session-fetch-error.js'
 /** The server did not confirm the logout. The local session was cleared anyway. */
 export class LogoutError extends SessionFetchError {
   override name = 'LogoutError' as const
+  declare readonly code: 'logout_failed'
 
   constructor(cause: unknown) {
     const why = cause instanceof Error ? `${cause.name}: ${cause.message}` : 'unknown failure'

@@ -9,6 +9,7 @@ import { SessionFetchError } from './session-fetch-error.js'
  */
 export class RedirectError extends SessionFetchError {
   override name = 'RedirectError' as const
+  declare readonly code: 'redirect_refused'
   readonly targetOrigin: string | undefined
 
   constructor(message: string, targetOrigin?: string) {

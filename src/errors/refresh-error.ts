@@ -6,6 +6,7 @@ import { SessionFetchError } from './session-fetch-error.js'
  */
 export class RefreshError extends SessionFetchError {
   override name = 'RefreshError' as const
+  declare readonly code: 'refresh_failed'
   readonly status: number | undefined
 
   constructor(cause: unknown) {

@@ -11,6 +11,7 @@ import { SessionFetchError } from './session-fetch-error.js'
  */
 export class ResponseError extends SessionFetchError {
   override name = 'ResponseError' as const
+  declare readonly code: 'http_status'
   readonly status: number
   readonly method: string
   readonly url: string

@@ -6,6 +6,7 @@ import { SessionFetchError } from './session-fetch-error.js'
  */
 export class SessionExpiredError extends SessionFetchError {
   override name = 'SessionExpiredError' as const
+  declare readonly code: 'session_expired' | 'no_session'
 
   constructor(code: 'session_expired' | 'no_session' = 'session_expired', options?: { cause?: unknown }) {
     super(

@@ -5,6 +5,8 @@
  * - `login_failed`: `login()` (or an unattended re-login) did not produce a session; see `status`.
  * - `refresh_failed`: a refresh could not complete (network, timeout, 5xx after retries); the session is kept.
  * - `session_expired`: the refresh was rejected and no re-login was possible; the session is gone.
+ * - `session_rejected`: a protocol's word to the core that the server refused the credentials or the refresh
+ *   token (a `SessionRejectedError`); callers see it only as the `cause` of the errors above.
  * - `no_session`: the call needs a session and there is none.
  * - `invalid_response`: the server answered 2xx with something that is not a usable session.
  * - `http_status`: the server answered with an error status (used as the `cause` of the errors above).
@@ -19,6 +21,7 @@ export type SessionFetchErrorCode =
   | 'login_failed'
   | 'refresh_failed'
   | 'session_expired'
+  | 'session_rejected'
   | 'no_session'
   | 'invalid_response'
   | 'http_status'
@@ -29,7 +32,7 @@ export type SessionFetchErrorCode =
 
 // The brand only this package's errors carry. A registered symbol, so that it is the same in every realm and in
 // every bundled copy of the package, where `instanceof` fails.
-const BRAND = Symbol.for('session-fetch.error')
+export const BRAND = Symbol.for('session-fetch.error')
 
 /**
  * Base class of every error thrown by session-fetch. It never carries a token: messages and properties are
@@ -57,12 +60,4 @@ export class SessionFetchError extends Error {
     if (this.cause instanceof Error) json.cause = { name: this.cause.name, message: this.cause.message }
     return json
   }
-}
-
-/**
- * True for any error thrown by session-fetch, across realms and bundled copies; false for every other error,
- * however it is shaped (an AxiosError also has a string `code` and a `toJSON`).
- */
-export function isSessionFetchError(error: unknown): error is SessionFetchError {
-  return typeof error === 'object' && error !== null && (error as { [BRAND]?: unknown })[BRAND] === true
 }

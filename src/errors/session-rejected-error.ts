@@ -6,10 +6,15 @@ import { SessionFetchError } from './session-fetch-error.js'
  */
 export class SessionRejectedError extends SessionFetchError {
   override name = 'SessionRejectedError' as const
+  declare readonly code: 'session_rejected'
   readonly status: number | undefined
 
   constructor(status: number | undefined, options?: { cause?: unknown }) {
-    super('session_expired', `The server rejected the session${status ? ` (status ${status})` : ''}`, options)
+    super(
+      'session_rejected',
+      `The server rejected the session${status ? ` (status ${status})` : ''}`,
+      options,
+    )
     this.status = status
   }
 }

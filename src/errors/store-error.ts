@@ -8,6 +8,7 @@ import { SessionFetchError } from './session-fetch-error.js'
  */
 export class StoreError extends SessionFetchError {
   override name = 'StoreError' as const
+  declare readonly code: 'store_failed'
 
   /** `secrets`: values the cause's message must not show (a password in the store's URL). */
   constructor(message: string, options?: { cause?: unknown; secrets?: readonly (string | undefined)[] }) {

@@ -1,12 +1,15 @@
 import { AxiosError } from 'axios'
-import { describe, expect, test, vi } from 'vitest'
+import { describe, expect, expectTypeOf, test, vi } from 'vitest'
 import {
+  type AnySessionFetchError,
+  ClosedError,
   createSessionFetch,
   InvalidResponseError,
   isSessionFetchError,
   LoginError,
   LogoutError,
   OptionError,
+  RedirectError,
   RefreshError,
   ResponseError,
   SessionExpiredError,
@@ -56,6 +59,58 @@ describe('isSessionFetchError', () => {
     const foreign = new copy.LoginError(401)
     expect(foreign).not.toBeInstanceOf(SessionFetchError) // a distinct class...
     expect(isSessionFetchError(foreign)).toBe(true) // ...that carries the same brand
+  })
+})
+
+describe('codes', () => {
+  const every = (): AnySessionFetchError[] => [
+    new ClosedError(),
+    new InvalidResponseError('access_token', 'is missing'),
+    new LoginError(401),
+    new LogoutError(new Error('x')),
+    new OptionError('baseURL', 'x'),
+    new RedirectError('x'),
+    new RefreshError(new Error('x')),
+    new ResponseError({ status: 500, method: 'PUT', url: 'https://a.test/auth/sessions' }),
+    new SessionExpiredError(),
+    new SessionExpiredError('no_session'),
+    new SessionRejectedError(401),
+    new StoreError('x'),
+  ]
+
+  test('each code belongs to one class: a switch on `code` tells the class', () => {
+    const classOf = new Map<string, string>()
+    for (const error of every()) {
+      expect(classOf.get(error.code) ?? error.name, error.code).toBe(error.name)
+      classOf.set(error.code, error.name)
+    }
+    expect(classOf.get('session_rejected')).toBe('SessionRejectedError')
+    expect(classOf.get('session_expired')).toBe('SessionExpiredError')
+    expect(classOf.size).toBe(12)
+  })
+
+  test('the guard narrows to the union, and a switch on `code` narrows to the class (checked by tsc)', () => {
+    const error: unknown = new LoginError(401)
+    if (!isSessionFetchError(error)) throw new Error('not ours')
+    expectTypeOf(error).toEqualTypeOf<AnySessionFetchError>()
+    switch (error.code) {
+      case 'login_failed':
+        expectTypeOf(error).toEqualTypeOf<LoginError>()
+        expect(error.status).toBe(401)
+        break
+      case 'invalid_option':
+        expectTypeOf(error).toEqualTypeOf<OptionError>()
+        break
+      case 'session_expired':
+      case 'no_session':
+        expectTypeOf(error).toEqualTypeOf<SessionExpiredError>()
+        break
+      case 'session_rejected':
+        expectTypeOf(error).toEqualTypeOf<SessionRejectedError>()
+        break
+      default:
+        throw new Error(`unexpected ${error.code}`)
+    }
   })
 })
 
