@@ -6,7 +6,7 @@ import { describe, rejectUnknownOptions } from '../../core/validate.js'
 import { OptionError } from '../../errors/option-error.js'
 import { memoryStore } from '../memory/memory-store.js'
 import { toSnapshot, versionOf } from './stored-snapshot.js'
-import { tabLocks, type WebLockManager, withWebLock } from './web-lock.js'
+import { inTabLocks, type WebLockManager, withWebLock } from './web-lock.js'
 
 /** Options of {@link browserStore}. */
 export interface BrowserStoreOptions {
@@ -127,7 +127,7 @@ export function browserStore(options: BrowserStoreOptions = {}): BrowserStore {
       channel?.postMessage({ type: CHANGED, notice, session: record !== undefined }) // every other tab (and store object)
       return snapshot
     },
-    lock: lockWith(locks ?? tabLocks(), lockName),
+    lock: lockWith(locks ?? inTabLocks(), lockName),
     bind: issuerBinding(), // other tabs, and other store objects, find out when they read the session
     subscribe(listener) {
       return listeners.add(listener)
@@ -200,7 +200,7 @@ function tabStore(lockName: string): BrowserStore {
     coordination: Object.freeze({ storage: 'memory', lock: 'tab', notify: 'none' }),
     read: inner.read,
     write: inner.write,
-    lock: lockWith(tabLocks(), lockName),
+    lock: lockWith(inTabLocks(), lockName),
     bind: issuerBinding(),
     subscribe(listener) {
       const unsubscribe = subscribe?.(listener) ?? (() => undefined)

@@ -8,7 +8,7 @@ export interface WebLockSnapshot {
 
 /**
  * The part of the Web Locks API (`navigator.locks`) the browser store uses. `navigator.locks` fits it; so does
- * {@link tabLocks}, the in-tab fallback.
+ * the in-tab fallback (`locks: null`).
  */
 export interface WebLockManager {
   request(
@@ -29,7 +29,7 @@ export interface WebLockManager {
  * leaves on abort with the signal's reason). The fallback when `navigator.locks` is missing: one refresh per tab
  * instead of one per origin.
  */
-export function tabLocks(): WebLockManager {
+export function inTabLocks(): WebLockManager {
   const tails = new Map<string, Promise<void>>()
   return {
     request(name, options, callback) {

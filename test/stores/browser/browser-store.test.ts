@@ -1,5 +1,5 @@
 // The browser store's logic in Node: fake-indexeddb stands in for IndexedDB, Node's own BroadcastChannel carries
-// the announcements between store objects, and tabLocks() plays the origin's lock manager. The behaviour across
+// the announcements between store objects, and inTabLocks() plays the origin's lock manager. The behaviour across
 // real tabs is proven in Chromium (test/stores/browser/browser-tabs.test.ts).
 import { IDBFactory } from 'fake-indexeddb'
 import { createStore, get, set } from 'idb-keyval'
@@ -10,9 +10,8 @@ import {
   type BrowserStore,
   type BrowserStoreOptions,
   browserStore,
-  tabLocks,
 } from '../../../src/stores/browser/index.js'
-import { withWebLock } from '../../../src/stores/browser/web-lock.js'
+import { inTabLocks, withWebLock } from '../../../src/stores/browser/web-lock.js'
 import { PlantlyMock } from '../../../src/testing/mock/index.js'
 import {
   DEMO_USER,
@@ -59,7 +58,7 @@ afterEach(() => {
 
 describe('browserStore: IndexedDB compare-and-set', () => {
   test('an empty store reads version 0; a write is seen by another tab', async () => {
-    const locks = tabLocks()
+    const locks = inTabLocks()
     const a = tab({ locks })
     const b = tab({ locks })
     expect(a.coordination).toEqual({ storage: 'indexeddb', lock: 'web-locks', notify: 'broadcast-channel' })
@@ -253,7 +252,7 @@ describe('browserStore: announcements', () => {
 
 describe('browserStore: the refresh lock', () => {
   test('uses the lock manager under session-fetch:<key>:refresh, one holder at a time', async () => {
-    const origin = tabLocks()
+    const origin = inTabLocks()
     const names: string[] = []
     const recording = {
       request: (...args: Parameters<typeof origin.request>) => {
@@ -292,7 +291,7 @@ describe('browserStore: the refresh lock', () => {
 
   test('a holder that never settles lets go after the lease; its own result still arrives', async () => {
     vi.useFakeTimers()
-    const locks = tabLocks()
+    const locks = inTabLocks()
     let finishStuck = (_: string) => {}
     const stuck = withWebLock(locks, 'l', () => new Promise<string>((r) => (finishStuck = r)), {
       leaseMs: 5_000,
@@ -316,7 +315,7 @@ describe('browserStore: the refresh lock', () => {
   })
 
   test('a waiter whose signal aborts rejects with its reason, never runs, and does not block the next', async () => {
-    const locks = tabLocks()
+    const locks = inTabLocks()
     let release = () => {}
     const holder = withWebLock(locks, 'l', () => new Promise<void>((r) => (release = r)), { leaseMs: 60_000 })
     const controller = new AbortController()
@@ -343,7 +342,7 @@ describe('browserStore: the refresh lock', () => {
   })
 
   test("a callback that throws releases the lock and rejects with the callback's error", async () => {
-    const locks = tabLocks()
+    const locks = inTabLocks()
     const boom = new Error('boom')
     await expect(
       withWebLock(
@@ -362,7 +361,7 @@ describe('browserStore: the refresh lock', () => {
 describe('browserStore under createSessionFetch', () => {
   test('two tabs (one store object each) make one refresh for a storm, and share a logout', async () => {
     const server = await mockServer({ refreshLatencyMs: 100 })
-    const origin = tabLocks() // the origin's lock manager, as navigator.locks is
+    const origin = inTabLocks() // the origin's lock manager, as navigator.locks is
     const a = createSessionFetch({ baseURL: server.url, store: tab({ locks: origin }) })
     const b = createSessionFetch({ baseURL: server.url, store: tab({ locks: origin }) })
     const heardByB: string[] = []
@@ -393,7 +392,7 @@ describe('browserStore: two apps of one origin on the same key (two issuers)', (
   test('the second never sends, refreshes, logs out or overwrites the first’s session: its calls reject', async () => {
     const [serverA, serverB] = await Promise.all([mockServer(), mockServer()])
     const atB = recordRequests(serverB)
-    const origin = tabLocks()
+    const origin = inTabLocks()
     const a = createSessionFetch({ baseURL: serverA.url, store: tab({ locks: origin }) })
     const b = createSessionFetch({
       baseURL: serverB.url,
@@ -474,9 +473,21 @@ describe('browserStore: fallbacks and options', () => {
 
   test('without navigator.locks (or with locks: null) the lock is in-tab', () => {
     expect(tab().coordination.lock).toBe('tab') // Node 20 has no navigator.locks
-    vi.stubGlobal('navigator', { locks: tabLocks() })
+    vi.stubGlobal('navigator', { locks: inTabLocks() })
     expect(tab().coordination.lock).toBe('web-locks')
     expect(tab({ locks: null }).coordination.lock).toBe('tab')
+  })
+
+  test('the deprecated tabLocks export is still the in-tab manager that locks: null uses', async () => {
+    const { tabLocks } = await import('../../../src/stores/browser/index.js')
+    expect(tabLocks).toBe(inTabLocks)
+    const order: string[] = []
+    const locks = tabLocks()
+    await Promise.all([
+      locks.request('k', {}, async () => void order.push('first')),
+      locks.request('k', {}, async () => void order.push('second')),
+    ])
+    expect(order).toEqual(['first', 'second'])
   })
 
   test('bad options are refused with an error naming them', () => {
