@@ -56,10 +56,9 @@ const FALLBACK = ['xhr', 'http', 'fetch']
  * sending the same, already serialized request once more. Interceptors and transforms therefore run once per
  * call, replay or not, and they see only the final response.
  *
- * What axios-auth-refresh users report, handled: a 401 that arrives while a refresh runs waits for it and is
- * replayed (axios-auth-refresh#307); every instance attached to one session shares its one refresh (#286);
- * a replay sends the same body with the same Content-Type (#285; FormData is serialized once so the replay
- * sends identical bytes); the session's own calls never go through axios, and requests to its endpoints are
+ * What interceptor-based refreshers get wrong, handled: a 401 that arrives while a refresh runs waits for it and
+ * is replayed; every instance attached to one session shares its one refresh; a replay sends the same body with
+ * the same Content-Type (FormData is serialized once so the replay sends identical bytes); the session's own calls never go through axios, and requests to its endpoints are
  * passed through untouched, so a refresh can never loop. A request that already has an `Authorization`
  * header, a request to another origin, and a request sent while there is no session pass through untouched.
  * A stream body is sent once: its 401 is returned, and the refresh still happens for the requests that

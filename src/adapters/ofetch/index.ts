@@ -5,7 +5,7 @@ import { OptionError } from '../../errors/option-error.js'
 /**
  * An ofetch instance whose transport is the session's fetch (`ofetch.create(defaults, { fetch: plantly.fetch })`),
  * so the Bearer token, the shared refresh and the one replay after a 401 live below ofetch's hooks. ofetch's
- * per-call hooks replace the instance's hooks (unjs/ofetch#319), so an auth step in an `onRequest` hook is
+ * per-call hooks replace the instance's hooks (they are not merged), so an auth step in an `onRequest` hook is
  * dropped by any call that passes its own `onRequest`; the transport cannot be dropped that way.
  *
  * `defaults` are ofetch's instance options (`baseURL`, `headers`, `retry`, `timeout`, hooks, …). Relative
