@@ -117,7 +117,7 @@ describe('the published package', () => {
        const store = fileStore({ path: ${JSON.stringify(folder)} + '/${name}.json' })
        store.write({ record: undefined, reason: 'logout', writer: 'w' }, 0).then(async (snapshot) => {
          const mode = require_('node:fs').statSync(store.path).mode & 0o777
-         console.log(snapshot.version, mode.toString(8), new StoreError('x').code)
+         console.log(snapshot.version > 0, mode.toString(8), new StoreError('x').code)
        })`
     try {
       const esm = await run(
@@ -143,7 +143,10 @@ describe('the published package', () => {
         ],
         { cwd: dir },
       )
-      expect([esm.stdout.trim(), cjs.stdout.trim()]).toEqual(['1 600 store_failed', '1 600 store_failed'])
+      expect([esm.stdout.trim(), cjs.stdout.trim()]).toEqual([
+        'true 600 store_failed',
+        'true 600 store_failed',
+      ])
     } finally {
       await rm(folder, { recursive: true, force: true })
     }

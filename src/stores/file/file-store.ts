@@ -38,8 +38,9 @@ const WRITE_LEASE_MS = 10_000
  * cron jobs) shares one session and makes one refresh per expiry between them. Node only.
  *
  * - Writes are atomic (a temporary file, fsync, rename) and compare-and-set on a version, so a reader never sees
- *   half a file and an older session never overwrites a newer one. The file is created 0600 in a 0700 folder;
- *   a file other users can read or write is refused with a StoreError.
+ *   half a file and an older session never overwrites a newer one. Versions are the time of the write in ms (or
+ *   one more than the last, if that is higher), so a file deleted and written again is newer than the lost one.
+ *   The file is created 0600 in a 0700 folder; a file other users can read or write is refused with a StoreError.
  * - The refresh runs under a lock file with a lease: a holder that dies is taken over at once (its pid is gone),
  *   one that stops responding once its lease has ended; whoever waited re-reads the file and adopts the session
  *   instead of refreshing again.
@@ -64,7 +65,8 @@ export function fileStore(options: FileStoreOptions = {}): FileStore {
   const listeners = createListeners<StoreSnapshot>()
   const fileName = basename(path)
   let closed = false
-  let delivered = -1 // the highest version announced to listeners
+  let delivered = -1 // the version last announced to listeners
+  let highest = 0 // the highest version this store has read or written: the next write goes above it
 
   function report(error: unknown): void {
     try {
@@ -90,6 +92,7 @@ export function fileStore(options: FileStoreOptions = {}): FileStore {
 
   async function toSnapshot(content: FileContent): Promise<StoreSnapshot> {
     const record = content.data ? await codec.decode(content.data, content.version, 0) : undefined
+    highest = Math.max(highest, content.version)
     return Object.freeze({
       version: content.version,
       record,
@@ -134,6 +137,12 @@ export function fileStore(options: FileStoreOptions = {}): FileStore {
     })
   }
 
+  /** The version a write from `base` gets: above it, above every version this store has seen, and the time. */
+  function nextVersion(base: number): number {
+    highest = Math.max(base + 1, Date.now(), highest + 1)
+    return highest
+  }
+
   async function write(change: StoreChange, expectedVersion: number): Promise<StoreSnapshot | undefined> {
     if (closed) throw closedError()
     if (!Number.isSafeInteger(expectedVersion) || expectedVersion < 0 || !REASONS.has(change.reason)) {
@@ -146,7 +155,7 @@ export function fileStore(options: FileStoreOptions = {}): FileStore {
     try {
       const current = await file.read()
       if (current.version !== expectedVersion) return undefined
-      const version = expectedVersion + 1
+      const version = nextVersion(expectedVersion)
       const data = change.record ? await codec.encode(change.record, version, 0) : ''
       // A holder that was stopped past its lease may have been taken over: it writes nothing then.
       if (Date.now() >= held.until) return undefined

@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises'
+import { readFile, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { createSessionFetch } from '../../../src/index.js'
@@ -17,6 +17,7 @@ describe('processes sharing one session in a file', () => {
     const login = createSessionFetch({ baseURL: server.url, store: testFileStore({ path: file }) })
     await login.login(DEMO_USER)
     const loggedIn = (await login.getSession())?.access_token
+    const loginVersion = (await testFileStore({ path: file }).read()).version
     login.close()
 
     server.mock.expireAccessTokens()
@@ -38,7 +39,8 @@ describe('processes sharing one session in a file', () => {
     expect(new Set(after).size).toBe(1)
     const stored = await testFileStore({ path: file }).read()
     expect(stored.record?.session.access_token).not.toBe(loggedIn)
-    expect(stored).toMatchObject({ version: 2, reason: 'refresh' })
+    expect(stored).toMatchObject({ reason: 'refresh' })
+    expect(stored.version).toBeGreaterThan(loginVersion)
 
     // Once more, now that every process has loaded what a refresh needs: the next expiry, one more refresh.
     server.mock.expireAccessTokens()
@@ -135,5 +137,38 @@ describe('processes sharing one session in a file', () => {
     }
     expect(server.counters.refreshes).toBe(0)
     await Promise.all(workers.map((worker) => worker.call('exit')))
+  }, 120_000)
+  test('after the session file is deleted, a running process hears the next login and logout', async () => {
+    const server = await mockServer()
+    const file = join(await tempFolder(), 'session.json')
+    const [running] = await startWorkers(1, { baseURL: server.url, file })
+    if (!running) throw new Error('the worker did not start')
+    const old = await running.call('login')
+    expect(await running.call('fetch', { path: '/before' })).toBe(200)
+
+    // As some error messages advise; the session the running process holds stays live on the server. Then two
+    // processes that start afterwards (two command runs, say): one logs in, the other logs out.
+    await rm(file)
+    const [loggingIn, loggingOut] = await startWorkers(2, { baseURL: server.url, file })
+    if (!loggingIn || !loggingOut) throw new Error('workers did not start')
+    const fresh = await loggingIn.call('login')
+    await until(
+      () => running.events.some((e) => e.event === 'login' && e.source === 'store'),
+      'the running process to hear the login',
+    )
+    expect(await running.call('session')).toBe(fresh)
+    expect(fresh).not.toBe(old)
+
+    expect(await loggingOut.call('session')).toBe(fresh)
+    await loggingOut.call('logout')
+    await until(
+      () => running.events.some((e) => e.event === 'logout' && e.source === 'store'),
+      'the running process to hear the logout',
+    )
+    expect(await running.call('session')).toBeUndefined()
+    expect(await running.call('fetch', { path: '/after-logout' })).toBe(401)
+    expect(server.log.find((entry) => entry.path === '/after-logout')).toMatchObject({ token: undefined })
+    expect(server.counters.logouts).toBe(1) // the session the running process held last, ended on the server
+    await Promise.all([running, loggingIn, loggingOut].map((worker) => worker.call('exit')))
   }, 120_000)
 })

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto'
-import { chmod, mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
-import { describe, expect, test } from 'vitest'
+import { describe, expect, test, vi } from 'vitest'
 import type { SessionRecord } from '../../../src/core/session.js'
 import type { StoreSnapshot } from '../../../src/core/store.js'
 import { createSessionFetch, OptionError, StoreError } from '../../../src/index.js'
@@ -99,7 +99,7 @@ describe('read and compare-and-set write', () => {
     const winners = results.filter((result) => result !== undefined)
     expect(winners).toHaveLength(1)
     const stored = await stores[0]?.read()
-    expect(stored?.version).toBe(1)
+    expect(stored?.version).toBe(winners[0]?.version)
     expect(stored?.record?.session.access_token).toBe(winners[0]?.record?.session.access_token)
     expect(stored?.writer).toBe(winners[0]?.writer)
     expect(await stores[1]?.write(change('late'), 0)).toBeUndefined() // a stale write never lands
@@ -108,19 +108,56 @@ describe('read and compare-and-set write', () => {
 
   test('a logout clears the session but keeps counting versions', async () => {
     const store = testFileStore({ path: join(await tempFolder(), 's.json') })
-    await store.write(change('a'), 0)
-    expect(await store.write(change(undefined), 1)).toMatchObject({ version: 2, record: undefined })
-    expect(await store.read()).toMatchObject({ version: 2, record: undefined, reason: 'logout' })
-    expect(await store.write(change('old'), 1)).toBeUndefined()
+    const first = await store.write(change('a'), 0)
+    const cleared = await store.write(change(undefined), first?.version ?? -1)
+    expect(cleared).toMatchObject({ record: undefined })
+    expect(cleared?.version).toBeGreaterThan(first?.version ?? Number.POSITIVE_INFINITY)
+    expect(await store.read()).toMatchObject({
+      version: cleared?.version,
+      record: undefined,
+      reason: 'logout',
+    })
+    expect(await store.write(change('old'), first?.version ?? -1)).toBeUndefined()
+  })
+
+  test('versions are the time of the write: a file deleted and written again is newer than the lost one', async () => {
+    const path = join(await tempFolder(), 's.json')
+    vi.useFakeTimers({ toFake: ['Date'] })
+    try {
+      const start = Date.UTC(2030, 0, 1)
+      vi.setSystemTime(start)
+      const running = testFileStore({ path })
+      const first = await running.write(change('a'), 0)
+      const second = await running.write({ ...change('b'), reason: 'refresh' }, first?.version ?? -1)
+      expect(first?.version).toBe(start)
+      expect(second?.version).toBe(start + 1) // the same millisecond: one more
+      await rm(path)
+      vi.setSystemTime(start + 60_000)
+      const again = await testFileStore({ path }).write(change('c'), 0)
+      expect(again?.version).toBe(start + 60_000)
+      expect((await running.read()).version).toBe(start + 60_000)
+      // A store that has seen a version writes above it, even with the clock set back an hour.
+      await rm(path)
+      vi.setSystemTime(start - 3_600_000)
+      expect((await running.read()).version).toBe(0)
+      expect((await running.write(change('d'), 0))?.version).toBe(start + 60_001)
+    } finally {
+      vi.useRealTimers()
+    }
   })
 
   test('a record reads back as written; no temporary file is left behind', async () => {
     const folder = await tempFolder()
     const store = testFileStore({ path: join(folder, 's.json') })
-    await store.write(change('a'), 0)
-    await store.write({ ...change('b'), reason: 'refresh' }, 1)
+    const first = await store.write(change('a'), 0)
+    const second = await store.write({ ...change('b'), reason: 'refresh' }, first?.version ?? -1)
     const other = testFileStore({ path: join(folder, 's.json') })
-    expect(await other.read()).toEqual({ version: 2, record: record('b'), reason: 'refresh', writer: 'w' })
+    expect(await other.read()).toEqual({
+      version: second?.version,
+      record: record('b'),
+      reason: 'refresh',
+      writer: 'w',
+    })
     expect(await readdir(folder)).toEqual(['s.json'])
   })
 })
@@ -137,17 +174,17 @@ describe('file and folder modes', () => {
   test('a file other users can read or write is refused with a StoreError naming it', async () => {
     const path = join(await tempFolder(), 's.json')
     const store = testFileStore({ path })
-    await store.write(change('a'), 0)
+    const written = await store.write(change('a'), 0)
     for (const mode of [0o644, 0o620, 0o604]) {
       await chmod(path, mode)
       const error = await store.read().catch((e: unknown) => e)
       expect(error).toBeInstanceOf(StoreError)
       expect((error as Error).message).toContain(path)
       expect((error as Error).message).toMatch(/other users.*chmod 600/)
-      await expect(store.write(change('b'), 1)).rejects.toThrow(StoreError)
+      await expect(store.write(change('b'), written?.version ?? -1)).rejects.toThrow(StoreError)
     }
     await chmod(path, 0o600)
-    expect((await store.read()).version).toBe(1)
+    expect((await store.read()).version).toBe(written?.version)
   })
 
   test('a folder other users can write to (without the sticky bit) is refused', async () => {
@@ -332,18 +369,18 @@ describe('subscribe', () => {
     const watcher = testFileStore({ path })
     const seen: StoreSnapshot[] = []
     const stop = watcher.subscribe((snapshot) => seen.push(snapshot))
-    await writer.write(change('a'), 0)
-    await until(() => seen.some((s) => s.version === 1), 'the login to be seen')
-    await writer.write(change(undefined), 1)
-    await until(() => seen.some((s) => s.version === 2), 'the logout to be seen')
-    expect(seen.at(-1)).toMatchObject({ version: 2, record: undefined, reason: 'logout' })
+    const login = await writer.write(change('a'), 0)
+    await until(() => seen.some((s) => s.version === login?.version), 'the login to be seen')
+    const logout = await writer.write(change(undefined), login?.version ?? -1)
+    await until(() => seen.some((s) => s.version === logout?.version), 'the logout to be seen')
+    expect(seen.at(-1)).toMatchObject({ version: logout?.version, record: undefined, reason: 'logout' })
     stop()
     const count = seen.length
-    await writer.write(change('b'), 2)
+    const again = await writer.write(change('b'), logout?.version ?? -1)
     const third = testFileStore({ path })
     const after: StoreSnapshot[] = []
     third.subscribe((snapshot) => after.push(snapshot))
-    await until(() => after.some((s) => s.version === 3), 'a live subscriber to see the write')
+    await until(() => after.some((s) => s.version === again?.version), 'a live subscriber to see the write')
     expect(seen.length).toBe(count)
   })
 })
