@@ -176,4 +176,36 @@ describe('processes sharing one session in Redis', () => {
     expect(server.counters.refreshes).toBe(0)
     await Promise.all(workers.map((worker) => worker.call('exit')))
   }, 120_000)
+
+  test('after the key is lost, a running process hears the next login and logout', async () => {
+    const server = await mockServer()
+    const key = uniqueKey('lost')
+    const [running] = await startWorkers(1, { baseURL: server.url, redisURL: REDIS_URL, key })
+    if (!running) throw new Error('the worker did not start')
+    const old = await running.call('login')
+    expect(await running.call('fetch', { path: '/before' })).toBe(200)
+
+    // The key is gone (evicted, flushed, a restart without persistence); then two processes that start
+    // afterwards: one logs in, the other logs out.
+    await (await plainClient()).del(key)
+    const [loggingIn, loggingOut] = await startWorkers(2, { baseURL: server.url, redisURL: REDIS_URL, key })
+    if (!loggingIn || !loggingOut) throw new Error('workers did not start')
+    const fresh = await loggingIn.call('login')
+    expect(fresh).not.toBe(old)
+    await until(
+      () => running.events.some((e) => e.event === 'login' && e.source === 'store'),
+      'the running process to hear the login',
+    )
+    expect(await running.call('session')).toBe(fresh)
+
+    await loggingOut.call('logout')
+    await until(
+      () => running.events.some((e) => e.event === 'logout' && e.source === 'store'),
+      'the running process to hear the logout',
+    )
+    expect(await running.call('fetch', { path: '/after-logout' })).toBe(401)
+    expect(server.log.find((entry) => entry.path === '/after-logout')).toMatchObject({ token: undefined })
+    expect(server.counters.logouts).toBe(1) // the session the running process held last, ended on the server
+    await Promise.all([running, loggingIn, loggingOut].map((worker) => worker.call('exit')))
+  }, 120_000)
 })
