@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto'
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { mkdir, rename, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { StoreError } from '../errors/store-error.js'
 import { defaultDirectory } from '../stores/file/location.js'
+import { checkFolder, type FileKind, readOwn } from '../stores/file/private-files.js'
 import { CliError, EXIT } from './exit.js'
 
 /** What the command remembers of a profile besides its session: where it logged in, and as whom. */
@@ -28,14 +30,16 @@ export function profilePath(name: string): string {
   return join(defaultDirectory(), `${name}.profile.json`)
 }
 
+// It says where the password goes: only a file of this user's that nobody else can write, in a folder of theirs
+// (the session file's rules), is read.
+const PROFILE_FILE: FileKind = { name: 'profile file', secret: false, remedy: 'remove it and log in again' }
+
 export async function readProfile(name: string): Promise<Profile | undefined> {
-  let text: string
-  try {
-    text = await readFile(profilePath(name), 'utf8')
-  } catch (error) {
-    if ((error as { code?: string }).code === 'ENOENT') return undefined
-    throw error
-  }
+  const path = profilePath(name)
+  if (!(await checkFolder(defaultDirectory(), `the profile file ${JSON.stringify(path)}`))) return undefined
+  const file = await readOwn(path, PROFILE_FILE)
+  if (!file) return undefined
+  const { text } = file
   try {
     const value = JSON.parse(text) as Partial<Profile> | null
     if (typeof value?.baseURL !== 'string') throw new Error('no baseURL')
@@ -52,8 +56,17 @@ export async function readProfile(name: string): Promise<Profile | undefined> {
 /** Written atomically, 0600, in the 0700 state folder (no secret in it, but nobody else's business either). */
 export async function writeProfile(name: string, profile: Profile): Promise<void> {
   const path = profilePath(name)
-  await mkdir(defaultDirectory(), { recursive: true, mode: 0o700 })
+  const folder = defaultDirectory()
+  await mkdir(folder, { recursive: true, mode: 0o700 })
+  if (!(await checkFolder(folder, `the profile file ${JSON.stringify(path)}`))) {
+    throw new StoreError(`The folder ${JSON.stringify(folder)} of the profile file is gone`)
+  }
   const temporary = `${path}.${randomUUID()}.tmp`
-  await writeFile(temporary, `${JSON.stringify(profile, null, 2)}\n`, { mode: 0o600, flag: 'wx' })
-  await rename(temporary, path)
+  try {
+    await writeFile(temporary, `${JSON.stringify(profile, null, 2)}\n`, { mode: 0o600, flag: 'wx' })
+    await rename(temporary, path)
+  } catch (error) {
+    await unlink(temporary).catch(() => {})
+    throw new StoreError(`Could not write the profile file ${JSON.stringify(path)}`, { cause: error })
+  }
 }

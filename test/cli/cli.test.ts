@@ -1,13 +1,17 @@
-import { spawn } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import { describe, expect, test } from 'vitest'
 import { DURATION_PATTERN } from '../../src/cli/duration.js'
 import { fileStore } from '../../src/stores/file/index.js'
 import { tempFolder } from '../helpers/file-store.js'
 import { DEMO_USER, mockServer, recordRequests } from '../helpers/mock-server.js'
+import { ATTACKER_UID, asUser, giveTo, isRoot, VICTIM_UID } from '../helpers/users.js'
 
 // The `session-fetch` command, run as a real process (node --import tsx) against the embedded mock, with its
 // state folder in a temporary XDG_STATE_HOME. stdout and stderr are pipes here: no colours, raw bodies.
@@ -20,9 +24,21 @@ interface Run {
   stderr: string
 }
 
-function cli(args: string[], env: Record<string, string | undefined>, input?: string): Promise<Run> {
+/** How to run it: as another user (`uid`, through setpriv: root only). */
+interface RunOptions {
+  uid?: number
+}
+
+function cli(
+  args: string[],
+  env: Record<string, string | undefined>,
+  input?: string,
+  options: RunOptions = {},
+): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+    const command = [process.execPath, '--import', 'tsx', MAIN, ...args]
+    const [file, ...rest] = options.uid === undefined ? command : [...asUser(options.uid), ...command]
+    const child = spawn(file as string, rest, {
       env: { ...process.env, PLANTLY_PASSWORD: undefined, SESSION_FETCH_BASE_URL: undefined, ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
     })
@@ -342,4 +358,101 @@ describe('api', () => {
       `session-fetch api, 8 processes after expiry: ${server.counters.refreshes} refresh, ${server.counters.reuseDetected} reuse, ${Math.round(elapsed)} ms`,
     )
   }, 300_000)
+})
+
+/** Another origin that records what reaches it: where a planted profile sends the command. */
+async function attackerServer() {
+  const received: { method: string; url: string; body: string }[] = []
+  const server = createServer((request, response) => {
+    let body = ''
+    request.on('data', (chunk: Buffer) => (body += chunk))
+    request.on('end', () => {
+      received.push({ method: request.method ?? '', url: request.url ?? '', body })
+      response.writeHead(201, { 'content-type': 'application/json' })
+      response.end(JSON.stringify({ access_token: 'stolen', refresh_token: 'stolen', expires_in: 60 }))
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  return { url, received, close: () => new Promise((resolve) => server.close(resolve)) }
+}
+
+describe('only the user’s own files', () => {
+  test('a state folder another user made, with a profile naming their server: refused, and the password never reaches it', async () => {
+    const attacker = await attackerServer()
+    try {
+      const state = await tempFolder('cli')
+      const folder = join(state, 'session-fetch')
+      await mkdir(folder)
+      const profile = join(folder, 'default.profile.json')
+      await writeFile(profile, JSON.stringify({ baseURL: attacker.url, email: DEMO_USER.email_address }))
+      const env = { XDG_STATE_HOME: state, HOME: state, PLANTLY_PASSWORD: DEMO_USER.password }
+      let run: Run
+      if (isRoot) {
+        // As it happens: uid 4242 made the folder 1777 (so that others can use it) and put its profile there;
+        // uid 4243 runs the command.
+        await chmod(state, 0o755)
+        await chmod(folder, 0o1777)
+        await chmod(profile, 0o644)
+        await giveTo(profile, ATTACKER_UID)
+        await giveTo(folder, ATTACKER_UID)
+        run = await cli(['login', '--email', DEMO_USER.email_address], env, '', { uid: VICTIM_UID })
+        expect(attacker.received).toEqual([]) // the password went nowhere
+        expect(run.stderr).toMatch(
+          new RegExp(
+            `The folder "${folder}" of the profile file "${profile}" belongs to another user \\(uid ${ATTACKER_UID}; you are uid ${VICTIM_UID}\\): refusing to use it; remove it .*chown it to yourself and chmod 700 it`,
+          ),
+        )
+      } else {
+        // A normal user cannot stage another user's folder (see test/stores/file/file-hostile.test.ts); a folder
+        // of their own that everyone can write to is the same risk, refused the same way.
+        await chmod(folder, 0o1777)
+        run = await cli(['login', '--email', DEMO_USER.email_address], env)
+        expect(attacker.received).toEqual([])
+        expect(run.stderr).toMatch(
+          /can be written by other users \(mode 1777\): refusing to use it; chmod 700 it/,
+        )
+      }
+      expect(run.code).toBe(1)
+      expect(run.stderr.trim().split('\n')).toHaveLength(1)
+      expect(attacker.received).toEqual([])
+      expect(await readdir(folder)).toEqual(['default.profile.json'])
+    } finally {
+      await attacker.close()
+    }
+  }, 120_000)
+
+  test('a profile file others can write, a link or a FIFO at its path: refused (one line, exit 1), never read', async () => {
+    const { server, env, folder, login } = await setup()
+    await login()
+    const profile = join(folder, 'default.profile.json')
+    const attacker = await attackerServer()
+    try {
+      await writeFile(profile, JSON.stringify({ baseURL: attacker.url }))
+      await chmod(profile, 0o666)
+      const writable = await cli(['api', '/buyers'], env)
+      expect(writable).toMatchObject({ code: 1, stdout: '' })
+      expect(writable.stderr).toMatch(
+        /profile file .* can be written by other users \(mode 0666\).*chmod 600 it/,
+      )
+
+      await rm(profile)
+      const elsewhere = join(await tempFolder('elsewhere'), 'profile.json')
+      await writeFile(elsewhere, JSON.stringify({ baseURL: attacker.url }), { mode: 0o600 })
+      await symlink(elsewhere, profile)
+      const linked = await cli(['api', '/buyers'], env)
+      expect(linked.code).toBe(1)
+      expect(linked.stderr).toMatch(/profile file .* is a symbolic link, not a file: refusing to use it/)
+
+      await rm(profile)
+      await promisify(execFile)('mkfifo', ['-m', '600', profile])
+      const fifo = await cli(['status'], env)
+      expect(fifo.code).toBe(1)
+      expect(fifo.stderr).toMatch(/profile file .* is a FIFO \(named pipe\), not a file: refusing to use it/)
+      expect(attacker.received).toEqual([])
+      expect(server.log).toEqual([])
+    } finally {
+      await attacker.close()
+    }
+  }, 120_000)
 })

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto'
-import { link, readFile, stat, unlink, writeFile } from 'node:fs/promises'
+import type { Stats } from 'node:fs'
+import { link, lstat, unlink, writeFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { wakeablePauses } from '../wakeable-pause.js'
+import { checkFile, type FileKind, isCode, readOwn } from './private-files.js'
 
 /** What a lock file says: who holds it and until when (local epoch ms; every holder is on this machine's clock). */
 interface Holder {
@@ -15,12 +17,15 @@ const MIN_BACKOFF_MS = 5
 const MAX_BACKOFF_MS = 100
 // The break lock is held for a few file operations; one older than this belongs to a process that died there.
 const BREAK_STALE_MS = 5_000
+const LOCK_FILE: FileKind = { name: 'lock file', secret: false, remedy: 'remove it' }
 
 /** A lock held by this process: when its lease ends, and how to let go. */
 export interface HeldLock {
   readonly until: number
   release(): Promise<void>
 }
+
+const fileId = (stats: Stats) => `${stats.dev}:${stats.ino}:${stats.mtimeMs}:${stats.size}`
 
 /**
  * A lock shared by every process that uses `path`: the lock file exists while someone holds it.
@@ -34,33 +39,30 @@ export interface HeldLock {
  *   remove the lock one of them has just taken, and a holder whose lease ran out never removes its successor's.
  * - Waiters poll with a bounded backoff, never past the holder's lease, and try again at once when `wake()` is
  *   called (the store's directory watcher sees the lock file go).
+ * - Anything at these paths that is not a regular file of this user (a link, a FIFO, a folder, another user's
+ *   file) is a StoreError naming it, never followed, waited on or spun over.
  */
 export function createFileLock(path: string) {
   const host = hostname()
   const { pause, wake } = wakeablePauses()
 
-  async function readHolder(file: string): Promise<Holder | undefined | 'unreadable'> {
-    let text: string
+  async function readHolder(file: string): Promise<{ holder: Holder | undefined; stats: Stats } | undefined> {
+    const read = await readOwn(file, LOCK_FILE)
+    if (!read) return undefined
     try {
-      text = await readFile(file, 'utf8')
-    } catch (error) {
-      if (isCode(error, 'ENOENT')) return undefined
-      throw error
-    }
-    try {
-      const holder = JSON.parse(text) as Partial<Holder> | null
+      const holder = JSON.parse(read.text) as Partial<Holder> | null
       if (
         typeof holder?.owner === 'string' &&
         typeof holder.pid === 'number' &&
         typeof holder.host === 'string' &&
         typeof holder.until === 'number'
       ) {
-        return holder as Holder
+        return { holder: holder as Holder, stats: read.stats }
       }
     } catch {
       // fall through: not a lock this code wrote
     }
-    return 'unreadable'
+    return { holder: undefined, stats: read.stats }
   }
 
   function isStale(holder: Holder): boolean {
@@ -74,11 +76,10 @@ export function createFileLock(path: string) {
       await writeFile(breakPath, String(process.pid), { flag: 'wx', mode: 0o600 })
     } catch (error) {
       if (!isCode(error, 'EEXIST')) throw error
-      const since = await stat(breakPath).then(
-        (s) => s.mtimeMs,
-        () => undefined,
-      )
-      if (since !== undefined && Date.now() - since > BREAK_STALE_MS) await unlinkIfPresent(breakPath)
+      const stats = await lstat(breakPath).catch(() => undefined)
+      if (!stats) return undefined
+      checkFile(breakPath, LOCK_FILE, stats)
+      if (Date.now() - stats.mtimeMs > BREAK_STALE_MS) await unlinkIfPresent(breakPath)
       return undefined
     }
     try {
@@ -88,21 +89,16 @@ export function createFileLock(path: string) {
     }
   }
 
-  /** Remove the lock file if it still holds `owner`'s record. False when the break lock was busy. */
-  async function removeIf(owner: string | undefined, mtimeMs?: number): Promise<boolean> {
+  /** Remove the lock file if it still holds `owner`'s record (or, for a foreign file, is still `judged`). */
+  async function removeIf(owner: string | undefined, judged?: Stats): Promise<boolean> {
     const done = await underBreakLock(async () => {
       const now = await readHolder(path)
       if (now === undefined) return true
-      if (now === 'unreadable') {
-        // A foreign or damaged lock file: removed only if it is still the one judged stale (same mtime).
-        const current = await stat(path).then(
-          (s) => s.mtimeMs,
-          () => undefined,
-        )
-        if (owner === undefined && current === mtimeMs) await unlinkIfPresent(path)
-        return true
-      }
-      if (now.owner === owner) await unlinkIfPresent(path)
+      const still =
+        now.holder === undefined
+          ? owner === undefined && judged !== undefined && fileId(now.stats) === fileId(judged)
+          : now.holder.owner === owner
+      if (still) await unlinkIfPresent(path)
       return true
     })
     return done === true
@@ -133,17 +129,14 @@ export function createFileLock(path: string) {
         },
       }
     }
-    const holder = await readHolder(path)
-    if (holder === undefined) return { retryInMs: 0 } // released meanwhile
-    if (holder === 'unreadable') {
-      const mtimeMs = await stat(path).then(
-        (s) => s.mtimeMs,
-        () => undefined,
-      )
-      if (mtimeMs === undefined) return { retryInMs: 0 }
-      const remaining = mtimeMs + leaseMs - Date.now()
+    const found = await readHolder(path)
+    if (found === undefined) return { retryInMs: 0 } // released meanwhile
+    const { holder, stats } = found
+    if (holder === undefined) {
+      // A foreign or damaged lock file: judged by its age.
+      const remaining = stats.mtimeMs + leaseMs - Date.now()
       if (remaining > 0) return { retryInMs: remaining }
-      return { retryInMs: (await removeIf(undefined, mtimeMs)) ? 0 : MIN_BACKOFF_MS }
+      return { retryInMs: (await removeIf(undefined, stats)) ? 0 : MIN_BACKOFF_MS }
     }
     if (isStale(holder)) return { retryInMs: (await removeIf(holder.owner)) ? 0 : MIN_BACKOFF_MS }
     return { retryInMs: holder.until - Date.now() }
@@ -152,13 +145,16 @@ export function createFileLock(path: string) {
   return {
     /** Take the lock for `leaseMs`, waiting for as long as it takes (or until `signal` aborts). */
     async acquire(leaseMs: number, signal?: AbortSignal): Promise<HeldLock> {
+      let immediate = 0
       for (let tries = 0; ; tries++) {
         signal?.throwIfAborted()
         const result = await attempt(leaseMs)
         if ('release' in result) return result
-        if (result.retryInMs <= 0) continue
+        // Try again at once after a release, but never spin: a lock file that keeps coming back is waited for.
+        if (result.retryInMs <= 0 && immediate++ < 3) continue
+        immediate = 0
         const backoff = Math.min(MAX_BACKOFF_MS, MIN_BACKOFF_MS * 2 ** tries) * (0.5 + Math.random() / 2)
-        await pause(Math.min(backoff, result.retryInMs + 1), signal)
+        await pause(Math.max(1, Math.min(backoff, result.retryInMs + 1)), signal)
       }
     },
     /** The lock file may have gone: waiters try again now. */
@@ -173,10 +169,6 @@ function isAlive(pid: number): boolean {
   } catch (error) {
     return isCode(error, 'EPERM') // it exists, under another user
   }
-}
-
-export function isCode(error: unknown, code: string): boolean {
-  return (error as { code?: unknown } | null)?.code === code
 }
 
 async function unlinkIfPresent(file: string): Promise<void> {

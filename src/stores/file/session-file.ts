@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
-import type { Stats } from 'node:fs'
-import { mkdir, open, rename, stat, unlink } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { mkdir, open, rename, unlink } from 'node:fs/promises'
 import { StoreError } from '../../errors/store-error.js'
-import { isCode } from './file-lock.js'
+import { checkFolder, type FileKind, readOwn } from './private-files.js'
 
 /** What the session file holds: the version it was written at, why and by whom, and the encoded record. */
 export interface FileContent {
@@ -16,43 +16,24 @@ export interface FileContent {
 const FORMAT = 1
 const PRIVATE_FILE = 0o600
 const PRIVATE_DIRECTORY = 0o700
-const isWindows = process.platform === 'win32' // modes and owners mean nothing there: the ACLs of %LOCALAPPDATA% do
+const SESSION_FILE: FileKind = { name: 'session file', secret: true, remedy: 'remove it and log in again' }
+const isWindows = process.platform === 'win32'
 
 /**
  * The session file: read whole or not at all (a missing file is version 0), written atomically (a temporary
  * file in the same folder, fsync, rename over the old one, fsync of the folder), so a reader sees the old file
- * or the new one, never half of either. Only a file of this user that no other user can read or write is used.
+ * or the new one, never half of either. Only a regular file of this user that no other user can read or write,
+ * in a folder of this user's that nobody else can write to, is used.
  */
 export function createSessionFile(path: string, directory: string) {
   let ready: Promise<void> | undefined
+  const subject = `the session file ${JSON.stringify(path)}`
 
-  function refuse(what: string): StoreError {
-    return new StoreError(`The session file ${JSON.stringify(path)} ${what}: refusing to use it`)
-  }
-
-  function checkPrivate(stats: Stats, kind: 'file' | 'directory'): void {
-    if (isWindows) return
-    const uid = process.getuid?.()
-    if (kind === 'file' && uid !== undefined && stats.uid !== uid) {
-      throw refuse(`belongs to another user (uid ${stats.uid})`)
-    }
-    const mode = stats.mode & 0o7777
-    if (kind === 'file' && (mode & 0o066) !== 0) {
-      throw refuse(`can be read or written by other users (mode ${octal(mode)}; chmod 600 it)`)
-    }
-    // Others who can write to the folder can replace the file, unless the sticky bit stops them (as in /tmp).
-    if (kind === 'directory' && (mode & 0o022) !== 0 && (mode & 0o1000) === 0) {
-      throw refuse(
-        `is in a folder other users can write to, ${JSON.stringify(directory)} (mode ${octal(mode)}; chmod 700 it)`,
-      )
-    }
-  }
-
-  /** Create the folder (0700) the first time, and check it is not open to other users. */
+  /** Create the folder (0700) the first time, and check that it, and what is above it, is this user's. */
   function prepare(): Promise<void> {
     ready ??= (async () => {
       await mkdir(directory, { recursive: true, mode: PRIVATE_DIRECTORY })
-      checkPrivate(await stat(directory), 'directory')
+      if (!(await checkFolder(directory, subject))) throw new StoreError(`${subject} has no folder`)
     })().catch((error: unknown) => {
       ready = undefined
       throw error instanceof StoreError ? error : failure(error, 'create the folder of')
@@ -96,22 +77,9 @@ export function createSessionFile(path: string, directory: string) {
 
   async function read(): Promise<FileContent> {
     await prepare()
-    let handle: Awaited<ReturnType<typeof open>>
-    try {
-      handle = await open(path, 'r')
-    } catch (error) {
-      if (isCode(error, 'ENOENT')) return { version: 0, reason: undefined, writer: undefined, data: '' }
-      throw failure(error, 'open')
-    }
-    try {
-      // The checks look at the file that was opened, not at whatever the path names a moment later.
-      checkPrivate(await handle.stat(), 'file')
-      return parse(await handle.readFile('utf8'))
-    } catch (error) {
-      throw error instanceof StoreError ? error : failure(error, 'read')
-    } finally {
-      await handle.close()
-    }
+    const file = await readOwn(path, SESSION_FILE)
+    if (!file) return { version: 0, reason: undefined, writer: undefined, data: '' }
+    return parse(file.text)
   }
 
   async function write(content: FileContent): Promise<void> {
@@ -132,7 +100,9 @@ export function createSessionFile(path: string, directory: string) {
     }
     // The rename itself survives a power cut only once the folder is flushed (POSIX; not possible on Windows).
     if (!isWindows) {
-      const folder = await open(directory, 'r').catch(() => undefined)
+      const folder = await open(directory, constants.O_RDONLY | (constants.O_DIRECTORY ?? 0)).catch(
+        () => undefined,
+      )
       await folder
         ?.sync()
         .catch(() => {})
@@ -141,8 +111,4 @@ export function createSessionFile(path: string, directory: string) {
   }
 
   return { read, write, prepare }
-}
-
-function octal(mode: number): string {
-  return `0${mode.toString(8).padStart(3, '0')}`
 }

@@ -187,16 +187,26 @@ describe('file and folder modes', () => {
     expect((await store.read()).version).toBe(written?.version)
   })
 
-  test('a folder other users can write to (without the sticky bit) is refused', async () => {
-    const folder = join(await tempFolder(), 'open')
-    await mkdir(folder)
-    await chmod(folder, 0o777)
-    const error = await testFileStore({ path: join(folder, 's.json') })
-      .read()
-      .catch((e: unknown) => e)
-    expect(error).toBeInstanceOf(StoreError)
-    expect((error as Error).message).toMatch(/folder other users can write to/)
-  })
+  test.each([
+    ['0777', 0o777],
+    ['1777', 0o1777],
+    ['0770', 0o770],
+  ])(
+    'a folder other users can write to (mode %s, sticky bit or not) is refused, and nothing is created in it',
+    async (_, mode) => {
+      const folder = join(await tempFolder(), 'open')
+      await mkdir(folder)
+      await chmod(folder, mode)
+      const store = testFileStore({ path: join(folder, 's.json') })
+      for (const call of [() => store.read(), () => store.write(change('a'), 0)]) {
+        const error = await call().catch((e: unknown) => e)
+        expect(error).toBeInstanceOf(StoreError)
+        expect((error as Error).message).toContain(`The folder "${folder}"`)
+        expect((error as Error).message).toMatch(/can be written by other users.*chmod 700 it/)
+      }
+      expect(await readdir(folder)).toEqual([])
+    },
+  )
 })
 
 describe('a damaged file', () => {
