@@ -1,8 +1,10 @@
+import { hostname } from 'node:os'
 import { Command, CommanderError, Option } from 'commander'
 import { createSessionFetch } from '../create-session-fetch.js'
 import { OptionError } from '../errors/option-error.js'
 import { SessionFetchError } from '../errors/session-fetch-error.js'
 import { fileStore } from '../stores/file/file-store.js'
+import type { LockWait } from '../stores/file/options.js'
 import { formatDuration } from './duration.js'
 import { CliError, EXIT, Interrupted, LOGIN_HINT } from './exit.js'
 import type { Interrupts } from './interrupts.js'
@@ -99,7 +101,10 @@ export async function run(args: string[], io: Io = process, interrupts?: Interru
   }
 
   function client(baseURL: string, profile: string) {
-    const store = fileStore({ name: profile })
+    const store = fileStore({
+      name: profile,
+      onLockWait: (wait) => io.stderr.write(`session-fetch: ${describeWait(wait)}\n`),
+    })
     const plantly = createSessionFetch({ baseURL, store })
     const holding = { plantly, store }
     interrupts?.hold(holding)
@@ -299,6 +304,16 @@ export async function run(args: string[], io: Io = process, interrupts?: Interru
     if (verbose && error instanceof Error && error.stack) io.stderr.write(`${error.stack}\n`)
     return exitCode
   }
+}
+
+// What a wait for a lock is for, once it has lasted a second: a run that seems stuck says why.
+function describeWait(wait: LockWait): string {
+  const lock = wait.lock === 'refresh' ? 'the session lock' : 'the session file’s write lock'
+  const holder =
+    wait.pid === undefined
+      ? 'a lock file that does not say who holds it'
+      : `pid ${wait.pid}${wait.host && wait.host !== hostname() ? ` on ${wait.host}` : ''}`
+  return `waiting for ${lock} held by ${holder} (${wait.path}; at most ${formatDuration(wait.maxWaitMs)})…`
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {

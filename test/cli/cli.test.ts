@@ -11,6 +11,7 @@ import { DURATION_PATTERN } from '../../src/cli/duration.js'
 import { fileStore } from '../../src/stores/file/index.js'
 import { tempFolder } from '../helpers/file-store.js'
 import { DEMO_USER, mockServer, recordRequests } from '../helpers/mock-server.js'
+import { until } from '../helpers/redis.js'
 import { ATTACKER_UID, asUser, giveTo, isRoot, VICTIM_UID } from '../helpers/users.js'
 
 // The `session-fetch` command, run as a real process (node --import tsx) against the embedded mock, with its
@@ -24,9 +25,10 @@ interface Run {
   stderr: string
 }
 
-/** How to run it: as another user (`uid`, through setpriv: root only). */
+/** How to run it: as another user (`uid`, through setpriv: root only), watching stderr as it comes. */
 interface RunOptions {
   uid?: number
+  onStderr?: (stderr: string) => void
 }
 
 function cli(
@@ -45,7 +47,10 @@ function cli(
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk))
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk))
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk
+      options.onStderr?.(stderr)
+    })
     const timer = setTimeout(() => {
       child.kill('SIGKILL')
       reject(new Error(`session-fetch ${args.join(' ')} did not finish`))
@@ -455,4 +460,42 @@ describe('only the user’s own files', () => {
       await attacker.close()
     }
   }, 120_000)
+})
+
+describe('lock waits', () => {
+  test.each(['api', 'logout'])(
+    '`%s` says what it waits for once a wait for the session lock passes a second',
+    async (command) => {
+      const { server, env, folder, login } = await setup()
+      await login()
+      const lock = join(folder, 'default.json.lock')
+      // A lock with its lease end a year ahead, from a process of another host.
+      const year = 365 * 24 * 3_600_000
+      await writeFile(
+        lock,
+        JSON.stringify({ owner: 'far', pid: 77, host: 'elsewhere.example', until: Date.now() + year }),
+        {
+          mode: 0o600,
+        },
+      )
+      server.mock.expireAccessTokens()
+      let waiting = false
+      const running = cli(command === 'api' ? ['api', '/buyers'] : ['logout'], env, '', {
+        onStderr: (stderr) => {
+          waiting ||= stderr.includes('waiting for')
+        },
+      })
+      await until(() => waiting, 'the waiting line', 60_000)
+      await rm(lock) // the holder lets go
+      const run = await running
+      expect(run.code).toBe(0)
+      const lines = run.stderr.trim().split('\n')
+      expect(lines[0]).toBe(
+        `session-fetch: waiting for the session lock held by pid 77 on elsewhere.example (${lock}; at most 1m 0s)…`,
+      )
+      expect(lines.filter((line) => line.includes('waiting for'))).toHaveLength(1)
+      expect(server.counters.reuseDetected).toBe(0)
+    },
+    120_000,
+  )
 })

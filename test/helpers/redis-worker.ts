@@ -26,7 +26,10 @@ async function sentinelClient() {
 }
 
 const store = process.env.SF_FILE
-  ? fileStore({ path: process.env.SF_FILE })
+  ? fileStore({
+      path: process.env.SF_FILE,
+      ...(process.env.SF_LOCK_LEASE_MS ? { lockLeaseMs: Number(process.env.SF_LOCK_LEASE_MS) } : {}),
+    })
   : redisStore({
       ...(process.env.SF_SENTINEL
         ? { client: await sentinelClient() }

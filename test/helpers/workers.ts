@@ -34,7 +34,7 @@ export type WorkerEnv = {
   refreshTimeoutMs?: number
   /** Give the instance `credentials` (the mock's demo user) for unattended logins. */
   credentials?: boolean
-  /** The store's `lockLeaseMs`. */
+  /** The store's `lockLeaseMs` (Redis and file). */
   lockLeaseMs?: number
   /** Use a Redis Cluster through these nodes (`rootNodes`) instead of `redisURL`. */
   rootNodes?: string[]

@@ -5,7 +5,7 @@ import { hostname } from 'node:os'
 import { wakeablePauses } from '../wakeable-pause.js'
 import { checkFile, type FileKind, isCode, readOwn } from './private-files.js'
 
-/** What a lock file says: who holds it and until when (local epoch ms; every holder is on this machine's clock). */
+/** What a lock file says: who holds it and until when (local epoch ms, by the holder's clock). */
 interface Holder {
   owner: string
   pid: number
@@ -13,16 +13,50 @@ interface Holder {
   until: number
 }
 
+/** Who holds a lock, as far as its file says, for a waiter's notice. */
+export interface LockHolder {
+  pid: number | undefined
+  host: string | undefined
+}
+
 const MIN_BACKOFF_MS = 5
 const MAX_BACKOFF_MS = 100
 // The break lock is held for a few file operations; one older than this belongs to a process that died there.
 const BREAK_STALE_MS = 5_000
+const NOTICE_AFTER_MS = 1_000
 const LOCK_FILE: FileKind = { name: 'lock file', secret: false, remedy: 'remove it' }
 
 /** A lock held by this process: when its lease ends, and how to let go. */
 export interface HeldLock {
+  /** Local epoch ms (Date.now) at which the lease ends, as the record says. */
   readonly until: number
+  /** The lease has ended by this process's monotonic clock: another process may have taken the lock over. */
+  expired(): boolean
   release(): Promise<void>
+}
+
+export interface FileLockOptions {
+  /**
+   * The longest lease any process using this lock grants: a waiter that has seen the same record for this long
+   * (by its own monotonic clock) takes it for stale, whatever lease end it claims.
+   */
+  maxWaitMs: number
+  /** Told once per wait that passes a second: who holds the lock. */
+  onWait?: (holder: LockHolder) => void
+}
+
+/** How long this process has seen the same thing (a lock record), by its monotonic clock. */
+function sameSince(): (id: string) => number {
+  let seen: string | undefined
+  let since = 0
+  return (id) => {
+    const now = performance.now()
+    if (id !== seen) {
+      seen = id
+      since = now
+    }
+    return now - since
+  }
 }
 
 const fileId = (stats: Stats) => `${stats.dev}:${stats.ino}:${stats.mtimeMs}:${stats.size}`
@@ -32,8 +66,10 @@ const fileId = (stats: Stats) => `${stats.dev}:${stats.ino}:${stats.mtimeMs}:${s
  *
  * - Taking it is atomic and never shows a half-written lock: the holder's record (owner id, pid, host, lease end)
  *   is written to a file of its own, then hard-linked to `path`, which fails if `path` exists.
- * - A lock is stale once its lease has ended, or at once when its holder is a process of this host that no
- *   longer exists (SIGKILL, a crash). Whoever finds it stale removes it and tries again.
+ * - A lock is stale once its lease has ended, at once when its holder is a process of this host that no longer
+ *   exists (SIGKILL, a crash), and in any case once a waiter has seen the same record for `maxWaitMs` (a lease
+ *   end far ahead: a clock set back, a forged record, a holder on another host). Whoever finds it stale removes
+ *   it and tries again.
  * - Removing (a stale lock, or one's own on release) happens under a second, short-lived lock (`path.break`),
  *   and only if `path` still holds the record that was judged: so two waiters that both found a lock stale never
  *   remove the lock one of them has just taken, and a holder whose lease ran out never removes its successor's.
@@ -42,9 +78,11 @@ const fileId = (stats: Stats) => `${stats.dev}:${stats.ino}:${stats.mtimeMs}:${s
  * - Anything at these paths that is not a regular file of this user (a link, a FIFO, a folder, another user's
  *   file) is a StoreError naming it, never followed, waited on or spun over.
  */
-export function createFileLock(path: string) {
+export function createFileLock(path: string, options: FileLockOptions) {
   const host = hostname()
+  const breakPath = `${path}.break`
   const { pause, wake } = wakeablePauses()
+  const breakSeen = sameSince()
 
   async function readHolder(file: string): Promise<{ holder: Holder | undefined; stats: Stats } | undefined> {
     const read = await readOwn(file, LOCK_FILE)
@@ -71,7 +109,6 @@ export function createFileLock(path: string) {
 
   /** Run `fn` under the break lock; undefined when another process holds it now (try again shortly). */
   async function underBreakLock<T>(fn: () => Promise<T>): Promise<T | undefined> {
-    const breakPath = `${path}.break`
     try {
       await writeFile(breakPath, String(process.pid), { flag: 'wx', mode: 0o600 })
     } catch (error) {
@@ -79,7 +116,10 @@ export function createFileLock(path: string) {
       const stats = await lstat(breakPath).catch(() => undefined)
       if (!stats) return undefined
       checkFile(breakPath, LOCK_FILE, stats)
-      if (Date.now() - stats.mtimeMs > BREAK_STALE_MS) await unlinkIfPresent(breakPath)
+      // Old by its time, or seen unchanged by this process for as long (its time may lie: a clock set back).
+      if (Date.now() - stats.mtimeMs > BREAK_STALE_MS || breakSeen(fileId(stats)) > BREAK_STALE_MS) {
+        await unlinkIfPresent(breakPath)
+      }
       return undefined
     }
     try {
@@ -104,10 +144,13 @@ export function createFileLock(path: string) {
     return done === true
   }
 
-  /** One attempt: the lock, or how long to wait before the next. */
-  async function attempt(leaseMs: number): Promise<HeldLock | { retryInMs: number }> {
+  type Busy = { retryInMs: number; id?: string; holder?: LockHolder; remove?: () => Promise<boolean> }
+
+  /** One attempt: the lock, or how long to wait before the next (and what is waited for). */
+  async function attempt(leaseMs: number): Promise<HeldLock | Busy> {
     const owner = randomUUID()
     const until = Date.now() + leaseMs
+    const deadline = performance.now() + leaseMs
     const record: Holder = { owner, pid: process.pid, host, until }
     const mine = `${path}.${owner}.tmp`
     await writeFile(mine, JSON.stringify(record), { flag: 'wx', mode: 0o600 })
@@ -123,6 +166,7 @@ export function createFileLock(path: string) {
     if (taken) {
       return {
         until,
+        expired: () => performance.now() >= deadline,
         async release() {
           // Under the break lock, and only our own record: after our lease the file may be a successor's.
           while (!(await removeIf(owner))) await sleep(MIN_BACKOFF_MS)
@@ -135,26 +179,47 @@ export function createFileLock(path: string) {
     if (holder === undefined) {
       // A foreign or damaged lock file: judged by its age.
       const remaining = stats.mtimeMs + leaseMs - Date.now()
-      if (remaining > 0) return { retryInMs: remaining }
-      return { retryInMs: (await removeIf(undefined, stats)) ? 0 : MIN_BACKOFF_MS }
+      const remove = () => removeIf(undefined, stats)
+      if (remaining <= 0) return { retryInMs: (await remove()) ? 0 : MIN_BACKOFF_MS }
+      const who = { pid: undefined, host: undefined }
+      return { retryInMs: remaining, id: fileId(stats), holder: who, remove }
     }
     if (isStale(holder)) return { retryInMs: (await removeIf(holder.owner)) ? 0 : MIN_BACKOFF_MS }
-    return { retryInMs: holder.until - Date.now() }
+    return {
+      retryInMs: holder.until - Date.now(),
+      id: holder.owner,
+      holder: { pid: holder.pid, host: holder.host },
+      remove: () => removeIf(holder.owner),
+    }
   }
 
   return {
-    /** Take the lock for `leaseMs`, waiting for as long as it takes (or until `signal` aborts). */
+    /** Take the lock for `leaseMs`, waiting at most `maxWaitMs` for each holder (or until `signal` aborts). */
     async acquire(leaseMs: number, signal?: AbortSignal): Promise<HeldLock> {
+      const waited = sameSince()
+      const started = performance.now()
+      let told = false
       let immediate = 0
       for (let tries = 0; ; tries++) {
         signal?.throwIfAborted()
         const result = await attempt(leaseMs)
         if ('release' in result) return result
+        let retryInMs = result.retryInMs
+        if (result.id !== undefined) {
+          const left = options.maxWaitMs - waited(result.id)
+          // Seen for the longest lease there is: stale, whatever lease end its record claims.
+          if (left <= 0) retryInMs = (await result.remove?.()) ? 0 : MIN_BACKOFF_MS
+          else retryInMs = Math.min(retryInMs, left)
+          if (!told && performance.now() - started >= NOTICE_AFTER_MS && result.holder) {
+            told = true
+            options.onWait?.(result.holder)
+          }
+        }
         // Try again at once after a release, but never spin: a lock file that keeps coming back is waited for.
-        if (result.retryInMs <= 0 && immediate++ < 3) continue
+        if (retryInMs <= 0 && immediate++ < 3) continue
         immediate = 0
         const backoff = Math.min(MAX_BACKOFF_MS, MIN_BACKOFF_MS * 2 ** tries) * (0.5 + Math.random() / 2)
-        await pause(Math.max(1, Math.min(backoff, result.retryInMs + 1)), signal)
+        await pause(Math.max(1, Math.min(backoff, retryInMs + 1)), signal)
       }
     },
     /** The lock file may have gone: waiters try again now. */

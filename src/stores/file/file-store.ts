@@ -11,7 +11,7 @@ import type {
 } from '../../core/store.js'
 import { StoreError } from '../../errors/store-error.js'
 import { createCodec } from '../redis/codec.js'
-import { createFileLock } from './file-lock.js'
+import { createFileLock, type LockHolder } from './file-lock.js'
 import { type FileStoreOptions, resolveFileStoreOptions } from './options.js'
 import { createSessionFile, type FileContent } from './session-file.js'
 import { createDirectoryWatcher } from './watcher.js'
@@ -42,8 +42,8 @@ const WRITE_LEASE_MS = 10_000
  *   one more than the last, if that is higher), so a file deleted and written again is newer than the lost one.
  *   The file is created 0600 in a 0700 folder; a file other users can read or write is refused with a StoreError.
  * - The refresh runs under a lock file with a lease: a holder that dies is taken over at once (its pid is gone),
- *   one that stops responding once its lease has ended; whoever waited re-reads the file and adopts the session
- *   instead of refreshing again.
+ *   one that stops responding once its lease has ended, and no wait lasts longer than `lockLeaseMs`; whoever
+ *   waited re-reads the file and adopts the session instead of refreshing again.
  * - Other processes learn of a login, refresh or logout through `fs.watch` on the folder (which never keeps a
  *   process alive), and read the file again before every refresh decision.
  * - With `encryptionKey`, the session is sealed (JWE `dir` + `A256GCM`): no token in the file.
@@ -56,12 +56,25 @@ const WRITE_LEASE_MS = 10_000
  */
 export function fileStore(options: FileStoreOptions = {}): FileStore {
   const resolved = resolveFileStoreOptions(options)
-  const { path, directory } = resolved
+  const { path, directory, lockLeaseMs } = resolved
   const where = `the session file ${JSON.stringify(path)}`
   const codec = createCodec(resolved.name, resolved.encryptionKey, { where, factory: 'fileStore()' })
   const file = createSessionFile(path, directory)
-  const refreshLock = createFileLock(`${path}.lock`)
-  const writeLock = createFileLock(`${path}.write.lock`)
+  const notice = (lock: 'refresh' | 'write', lockPath: string, maxWaitMs: number) => (holder: LockHolder) => {
+    try {
+      resolved.onLockWait?.({ path: lockPath, lock, ...holder, maxWaitMs })
+    } catch (error) {
+      report(new StoreError('onLockWait threw', { cause: error })) // the wait goes on
+    }
+  }
+  const refreshLock = createFileLock(`${path}.lock`, {
+    maxWaitMs: lockLeaseMs,
+    onWait: notice('refresh', `${path}.lock`, lockLeaseMs),
+  })
+  const writeLock = createFileLock(`${path}.write.lock`, {
+    maxWaitMs: WRITE_LEASE_MS,
+    onWait: notice('write', `${path}.write.lock`, WRITE_LEASE_MS),
+  })
   const listeners = createListeners<StoreSnapshot>()
   const fileName = basename(path)
   let closed = false
@@ -158,7 +171,7 @@ export function fileStore(options: FileStoreOptions = {}): FileStore {
       const version = nextVersion(expectedVersion)
       const data = change.record ? await codec.encode(change.record, version, 0) : ''
       // A holder that was stopped past its lease may have been taken over: it writes nothing then.
-      if (Date.now() >= held.until) return undefined
+      if (held.expired()) return undefined
       await file.write({ version, reason: change.reason, writer: change.writer, data })
       return Object.freeze({ version, record: change.record, reason: change.reason, writer: change.writer })
     } finally {
@@ -168,8 +181,9 @@ export function fileStore(options: FileStoreOptions = {}): FileStore {
 
   async function lock<T>(fn: (grant?: LockGrant) => Promise<T>, lockOptions: LockOptions): Promise<T> {
     if (closed) throw closedError()
-    const leaseMs = Math.ceil(lockOptions?.leaseMs)
-    if (!Number.isFinite(leaseMs) || leaseMs <= 0) throw new StoreError('lock() needs a leaseMs > 0')
+    const asked = Math.ceil(lockOptions?.leaseMs)
+    if (!Number.isFinite(asked) || asked <= 0) throw new StoreError('lock() needs a leaseMs > 0')
+    const leaseMs = Math.min(asked, lockLeaseMs)
     await file.prepare()
     watcher.start() // waiters wake when the lock file goes
     let held: Awaited<ReturnType<typeof refreshLock.acquire>>

@@ -1,2 +1,2 @@
 export { type FileStore, fileStore } from './file-store.js'
-export type { FileStoreOptions } from './options.js'
+export type { FileStoreOptions, LockWait } from './options.js'

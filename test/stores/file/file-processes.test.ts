@@ -1,4 +1,5 @@
-import { readFile, rm, stat } from 'node:fs/promises'
+import { readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises'
+import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { createSessionFetch } from '../../../src/index.js'
@@ -138,6 +139,68 @@ describe('processes sharing one session in a file', () => {
     expect(server.counters.refreshes).toBe(0)
     await Promise.all(workers.map((worker) => worker.call('exit')))
   }, 120_000)
+  // A lock file whose lease end lies a year ahead: forged, written by a holder on another host, or by one whose
+  // clock has since been set back. Every wait ends after the longest lease the store grants (lockLeaseMs).
+  const YEAR_MS = 365 * 24 * 3_600_000
+  const forged: [string, string, (path: string) => Promise<void>][] = [
+    [
+      'a holder on another host',
+      '.lock',
+      (lock) =>
+        writeLock(lock, { owner: 'far', pid: 1, host: 'elsewhere.example', until: Date.now() + YEAR_MS }),
+    ],
+    [
+      'a live process of this host, its clock set back a year',
+      '.lock',
+      (lock) =>
+        writeLock(lock, { owner: 'back', pid: process.pid, host: hostname(), until: Date.now() + YEAR_MS }),
+    ],
+    [
+      'a file that is no lock record, dated a year ahead',
+      '.lock',
+      async (lock) => {
+        await writeFile(lock, 'not a record', { mode: 0o600 })
+        const ahead = new Date(Date.now() + YEAR_MS)
+        await utimes(lock, ahead, ahead)
+      },
+    ],
+    [
+      'the write lock, a holder on another host',
+      '.write.lock',
+      (lock) =>
+        writeLock(lock, { owner: 'far', pid: 1, host: 'elsewhere.example', until: Date.now() + YEAR_MS }),
+    ],
+  ]
+  test.each(forged)(
+    'a lock file with its lease end a year ahead (%s) holds a refresh up for the longest lease at most',
+    async (what, suffix, plant) => {
+      const server = await mockServer()
+      const file = join(await tempFolder(), 'session.json')
+      // The lease the store grants (and so the longest wait for a refresh lock) is 1.5 s here; the write lock's
+      // is 10 s.
+      const [worker] = await startWorkers(1, {
+        baseURL: server.url,
+        file,
+        lockLeaseMs: 1_500,
+        refreshTimeoutMs: 500,
+      })
+      if (!worker) throw new Error('the worker did not start')
+      await worker.call('login')
+      await plant(`${file}${suffix}`)
+
+      server.mock.expireAccessTokens()
+      const started = performance.now()
+      expect(await worker.call('fetch', { path: '/after-the-wait' })).toBe(200)
+      console.info(
+        `forged lock (${what}): the refresh went ahead after ${Math.round(performance.now() - started)} ms`,
+      )
+      expect(server.counters).toMatchObject({ refreshes: 1, reuseDetected: 0, refreshRejected: 0 })
+      expect(await readdir(join(file, '..'))).toEqual(['session.json']) // the stale lock went, and its own
+      await worker.call('exit')
+    },
+    60_000,
+  )
+
   test('after the session file is deleted, a running process hears the next login and logout', async () => {
     const server = await mockServer()
     const file = join(await tempFolder(), 'session.json')
@@ -172,3 +235,7 @@ describe('processes sharing one session in a file', () => {
     await Promise.all([running, loggingIn, loggingOut].map((worker) => worker.call('exit')))
   }, 120_000)
 })
+
+async function writeLock(path: string, record: object): Promise<void> {
+  await writeFile(path, JSON.stringify(record), { mode: 0o600 })
+}
