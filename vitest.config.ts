@@ -5,6 +5,7 @@ import { defineConfig } from 'vitest/config'
 const NEEDS_SERVICES = [
   'test/stores/redis/**',
   'test/stores/file/file-processes.test.ts',
+  'test/stores/file/file-full-disk.test.ts', // mounts a tmpfs: root, as in CI
   'test/stores/file/file-hostile.test.ts', // mkfifo, and other users' files as root
   'test/cli/cli.test.ts',
   'test/core/lifecycle-order.test.ts',

@@ -104,6 +104,7 @@ export async function run(args: string[], io: Io = process, interrupts?: Interru
     const store = fileStore({
       name: profile,
       onLockWait: (wait) => io.stderr.write(`session-fetch: ${describeWait(wait)}\n`),
+      onError: (error) => io.stderr.write(`session-fetch: ${error.message}\n`),
     })
     const plantly = createSessionFetch({ baseURL, store })
     const holding = { plantly, store }
@@ -116,11 +117,12 @@ export async function run(args: string[], io: Io = process, interrupts?: Interru
         interrupts?.hold({ ...holding, call, saved })
         return saved
       },
-      // The client first: what it drains (a refresh landing) is written to the store.
+      // The client first: what it drains (a refresh landing) is written to the store; then a session a refresh
+      // could not write yet is tried once more before the command exits.
       async close() {
         interrupts?.hold(undefined)
         await plantly.close()
-        store.close()
+        await store.close()
       },
     }
   }
@@ -260,7 +262,7 @@ export async function run(args: string[], io: Io = process, interrupts?: Interru
           io.stdout.write(`${paint(io.stdout, '1', label.padEnd(14))}${value}\n`)
         if (!record) throw new CliError('not logged in', EXIT.noSession, LOGIN_HINT)
       } finally {
-        store.close()
+        await store.close()
       }
     })
 

@@ -25,10 +25,12 @@ async function sentinelClient() {
   return client
 }
 
+const onError = (error: Error) => process.send?.({ storeError: error.message })
 const store = process.env.SF_FILE
   ? fileStore({
       path: process.env.SF_FILE,
       ...(process.env.SF_LOCK_LEASE_MS ? { lockLeaseMs: Number(process.env.SF_LOCK_LEASE_MS) } : {}),
+      onError,
     })
   : redisStore({
       ...(process.env.SF_SENTINEL
@@ -43,7 +45,7 @@ const store = process.env.SF_FILE
           : { url: env('SF_REDIS_URL') }),
       key: env('SF_KEY'),
       ...(process.env.SF_LOCK_LEASE_MS ? { lockLeaseMs: Number(process.env.SF_LOCK_LEASE_MS) } : {}),
-      onError: (error) => process.send?.({ storeError: error.message }),
+      onError,
     })
 const plantly = createSessionFetch({
   baseURL: env('SF_BASE_URL'),

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import type { Stats } from 'node:fs'
-import { link, lstat, unlink, writeFile } from 'node:fs/promises'
+import { type FileHandle, link, lstat, open, unlink } from 'node:fs/promises'
 import { hostname } from 'node:os'
+import { StoreError } from '../../errors/store-error.js'
 import { wakeablePauses } from '../wakeable-pause.js'
-import { checkFile, type FileKind, isCode, readOwn } from './private-files.js'
+import { checkFile, type FileKind, isCode, readOwn, remove, WRITE_FLAGS, writeAll } from './private-files.js'
 
 /** What a lock file says: who holds it and until when (local epoch ms, by the holder's clock). */
 interface Holder {
@@ -24,6 +25,9 @@ const MAX_BACKOFF_MS = 100
 // The break lock is held for a few file operations; one older than this belongs to a process that died there.
 const BREAK_STALE_MS = 5_000
 const NOTICE_AFTER_MS = 1_000
+// Every record takes the same room, so one made ahead of time can be rewritten in place (a host name is at most
+// 255 bytes).
+const RECORD_BYTES = 512
 const LOCK_FILE: FileKind = { name: 'lock file', secret: false, remedy: 'remove it' }
 
 /** A lock held by this process: when its lease ends, and how to let go. */
@@ -33,6 +37,14 @@ export interface HeldLock {
   /** The lease has ended by this process's monotonic clock: another process may have taken the lock over. */
   expired(): boolean
   release(): Promise<void>
+}
+
+/** A lock record file made ahead of time, so that taking the lock later needs no more room on the disk. */
+export interface RecordReservation {
+  readonly path: string
+  readonly ino: number
+  readonly dev: number
+  used: boolean
 }
 
 export interface FileLockOptions {
@@ -70,9 +82,10 @@ const fileId = (stats: Stats) => `${stats.dev}:${stats.ino}:${stats.mtimeMs}:${s
  *   exists (SIGKILL, a crash), and in any case once a waiter has seen the same record for `maxWaitMs` (a lease
  *   end far ahead: a clock set back, a forged record, a holder on another host). Whoever finds it stale removes
  *   it and tries again.
- * - Removing (a stale lock, or one's own on release) happens under a second, short-lived lock (`path.break`),
- *   and only if `path` still holds the record that was judged: so two waiters that both found a lock stale never
- *   remove the lock one of them has just taken, and a holder whose lease ran out never removes its successor's.
+ * - Removing (a stale lock, or one's own on release) happens under a second, short-lived lock (`path.break`, an
+ *   empty file, so a full disk does not stop a release), and only if `path` still holds the record that was
+ *   judged: so two waiters that both found a lock stale never remove the lock one of them has just taken, and a
+ *   holder whose lease ran out never removes its successor's.
  * - Waiters poll with a bounded backoff, never past the holder's lease, and try again at once when `wake()` is
  *   called (the store's directory watcher sees the lock file go).
  * - Anything at these paths that is not a regular file of this user (a link, a FIFO, a folder, another user's
@@ -110,7 +123,7 @@ export function createFileLock(path: string, options: FileLockOptions) {
   /** Run `fn` under the break lock; undefined when another process holds it now (try again shortly). */
   async function underBreakLock<T>(fn: () => Promise<T>): Promise<T | undefined> {
     try {
-      await writeFile(breakPath, String(process.pid), { flag: 'wx', mode: 0o600 })
+      await (await open(breakPath, 'wx', 0o600)).close()
     } catch (error) {
       if (!isCode(error, 'EEXIST')) throw error
       const stats = await lstat(breakPath).catch(() => undefined)
@@ -144,25 +157,65 @@ export function createFileLock(path: string, options: FileLockOptions) {
     return done === true
   }
 
+  function recordBytes(record: Holder): Buffer {
+    return Buffer.from(JSON.stringify(record).padEnd(RECORD_BYTES)) // JSON allows trailing spaces
+  }
+
+  async function createRecord(file: string, record: Holder): Promise<void> {
+    let handle: FileHandle | undefined
+    try {
+      handle = await open(file, 'wx', 0o600)
+      await writeAll(handle, recordBytes(record))
+    } catch (error) {
+      if (handle) await unlinkIfPresent(file).catch(() => {})
+      throw error
+    } finally {
+      await handle?.close().catch(() => {})
+    }
+  }
+
+  /** Write `record` over a reservation, in place (the same size: no new room needed). */
+  async function rewriteRecord(reservation: RecordReservation, record: Holder): Promise<void> {
+    const handle = await open(reservation.path, WRITE_FLAGS)
+    try {
+      const stats = await handle.stat()
+      if (stats.ino !== reservation.ino || stats.dev !== reservation.dev || !stats.isFile()) {
+        throw new StoreError(`The lock record ${JSON.stringify(reservation.path)} was replaced`)
+      }
+      await writeAll(handle, recordBytes(record))
+    } finally {
+      await handle.close().catch(() => {})
+    }
+  }
+
   type Busy = { retryInMs: number; id?: string; holder?: LockHolder; remove?: () => Promise<boolean> }
 
   /** One attempt: the lock, or how long to wait before the next (and what is waited for). */
-  async function attempt(leaseMs: number): Promise<HeldLock | Busy> {
+  async function attempt(
+    leaseMs: number,
+    reservation: RecordReservation | undefined,
+  ): Promise<HeldLock | Busy> {
     const owner = randomUUID()
     const until = Date.now() + leaseMs
     const deadline = performance.now() + leaseMs
     const record: Holder = { owner, pid: process.pid, host, until }
-    const mine = `${path}.${owner}.tmp`
-    await writeFile(mine, JSON.stringify(record), { flag: 'wx', mode: 0o600 })
+    const reserved = reservation !== undefined && !reservation.used
+    const mine = reserved ? reservation.path : `${path}.${owner}.tmp`
+    if (reserved) await rewriteRecord(reservation, record)
+    else await createRecord(mine, record)
     let taken = false
     try {
       await link(mine, path)
       taken = true
     } catch (error) {
-      if (!isCode(error, 'EEXIST')) throw error
-    } finally {
-      await unlinkIfPresent(mine)
+      if (!isCode(error, 'EEXIST')) {
+        if (!reserved) await unlinkIfPresent(mine).catch(() => {})
+        throw error
+      }
     }
+    // A reservation is kept for the next attempt until it is the lock.
+    if (taken || !reserved) await unlinkIfPresent(mine)
+    if (taken && reservation) reservation.used = true
     if (taken) {
       return {
         until,
@@ -194,15 +247,18 @@ export function createFileLock(path: string, options: FileLockOptions) {
   }
 
   return {
-    /** Take the lock for `leaseMs`, waiting at most `maxWaitMs` for each holder (or until `signal` aborts). */
-    async acquire(leaseMs: number, signal?: AbortSignal): Promise<HeldLock> {
+    /**
+     * Take the lock for `leaseMs`, waiting at most `maxWaitMs` for each holder (or until `signal` aborts). With
+     * a `reservation` (see {@link reserve}), taking it needs no room on the disk.
+     */
+    async acquire(leaseMs: number, signal?: AbortSignal, reservation?: RecordReservation): Promise<HeldLock> {
       const waited = sameSince()
       const started = performance.now()
       let told = false
       let immediate = 0
       for (let tries = 0; ; tries++) {
         signal?.throwIfAborted()
-        const result = await attempt(leaseMs)
+        const result = await attempt(leaseMs, reservation)
         if ('release' in result) return result
         let retryInMs = result.retryInMs
         if (result.id !== undefined) {
@@ -221,6 +277,17 @@ export function createFileLock(path: string, options: FileLockOptions) {
         const backoff = Math.min(MAX_BACKOFF_MS, MIN_BACKOFF_MS * 2 ** tries) * (0.5 + Math.random() / 2)
         await pause(Math.max(1, Math.min(backoff, retryInMs + 1)), signal)
       }
+    },
+    /** Make the record file of a later {@link acquire} now, while there is room for it. */
+    async reserve(): Promise<RecordReservation> {
+      const file = `${path}.${randomUUID()}.tmp`
+      await createRecord(file, { owner: '', pid: process.pid, host, until: 0 })
+      const { ino, dev } = await lstat(file)
+      return { path: file, ino, dev, used: false }
+    },
+    /** Remove a reservation that was not used; false when it could not be (a read-only file system). */
+    async discard(reservation: RecordReservation): Promise<boolean> {
+      return reservation.used || (await remove(reservation.path))
     },
     /** The lock file may have gone: waiters try again now. */
     wake,

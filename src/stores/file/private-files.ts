@@ -1,5 +1,5 @@
 import { constants, type Stats } from 'node:fs'
-import { type FileHandle, lstat, open, realpath, stat } from 'node:fs/promises'
+import { type FileHandle, lstat, open, realpath, stat, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { StoreError } from '../../errors/store-error.js'
 
@@ -11,6 +11,8 @@ const isWindows = process.platform === 'win32'
 const NO_SURPRISES = (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0)
 /** Flags to open an existing file of ours for reading. */
 export const READ_FLAGS = constants.O_RDONLY | NO_SURPRISES
+/** Flags to open an existing file of ours (a reserved temporary file) for writing, without creating one. */
+export const WRITE_FLAGS = constants.O_WRONLY | NO_SURPRISES
 // Larger than any session, profile or lock record: a bigger file is not one of ours.
 const MAX_BYTES = 1 << 20
 
@@ -26,6 +28,16 @@ export interface FileKind {
 
 export function isCode(error: unknown, code: string): boolean {
   return (error as { code?: unknown } | null)?.code === code
+}
+
+/** Remove `path` if it is there; false when it could not be (a read-only file system). */
+export async function remove(path: string): Promise<boolean> {
+  try {
+    await unlink(path)
+    return true
+  } catch (error) {
+    return isCode(error, 'ENOENT')
+  }
 }
 
 /** This process's uid, or undefined where owners are not checked. */
@@ -106,6 +118,15 @@ export async function openOwn(
   } catch (error) {
     await handle.close().catch(() => {})
     throw error
+  }
+}
+
+/** Write all of `bytes` at the start of the file (a write that fills the disk may take only part of them). */
+export async function writeAll(handle: FileHandle, bytes: Uint8Array): Promise<void> {
+  for (let done = 0; done < bytes.length; ) {
+    const { bytesWritten } = await handle.write(bytes, done, bytes.length - done, done)
+    if (bytesWritten === 0) throw new StoreError('A write made no progress')
+    done += bytesWritten
   }
 }
 

@@ -1,8 +1,16 @@
 import { randomUUID } from 'node:crypto'
 import { constants } from 'node:fs'
-import { mkdir, open, rename, unlink } from 'node:fs/promises'
+import { type FileHandle, lstat, mkdir, open, rename, unlink } from 'node:fs/promises'
 import { StoreError } from '../../errors/store-error.js'
-import { checkFolder, type FileKind, readOwn } from './private-files.js'
+import {
+  checkFolder,
+  type FileKind,
+  isCode,
+  readOwn,
+  remove,
+  WRITE_FLAGS,
+  writeAll,
+} from './private-files.js'
 
 /** What the session file holds: the version it was written at, why and by whom, and the encoded record. */
 export interface FileContent {
@@ -13,9 +21,19 @@ export interface FileContent {
   data: string
 }
 
+/** A temporary file made before a refresh is sent, holding the room its write will need. */
+export interface Reservation {
+  readonly path: string
+  readonly ino: number
+  readonly dev: number
+}
+
 const FORMAT = 1
 const PRIVATE_FILE = 0o600
 const PRIVATE_DIRECTORY = 0o700
+// Room held for the next write: twice the current file (the new tokens are about the size of the old ones), and
+// enough for a sealed session from a first login.
+const MIN_RESERVATION_BYTES = 8_192
 const SESSION_FILE: FileKind = { name: 'session file', secret: true, remedy: 'remove it and log in again' }
 const isWindows = process.platform === 'win32'
 
@@ -32,7 +50,12 @@ export function createSessionFile(path: string, directory: string) {
   /** Create the folder (0700) the first time, and check that it, and what is above it, is this user's. */
   function prepare(): Promise<void> {
     ready ??= (async () => {
-      await mkdir(directory, { recursive: true, mode: PRIVATE_DIRECTORY })
+      try {
+        await mkdir(directory, { recursive: true, mode: PRIVATE_DIRECTORY })
+      } catch (error) {
+        // A read-only file system answers EROFS even for a folder that exists; the check below looks at it.
+        if (!isCode(error, 'EROFS')) throw error
+      }
       if (!(await checkFolder(directory, subject))) throw new StoreError(`${subject} has no folder`)
     })().catch((error: unknown) => {
       ready = undefined
@@ -82,21 +105,64 @@ export function createSessionFile(path: string, directory: string) {
     return parse(file.text)
   }
 
-  async function write(content: FileContent): Promise<void> {
+  /**
+   * Make the temporary file the next write will use, at its full size, so that a write after a refresh needs no
+   * more room than was there before the refresh was sent (on file systems that overwrite in place: not on
+   * copy-on-write ones such as btrfs or ZFS).
+   */
+  async function reserve(): Promise<Reservation> {
     await prepare()
+    const current = await lstat(path).then(
+      (stats) => (stats.isFile() ? stats.size : 0),
+      () => 0,
+    )
+    const size = Math.max(MIN_RESERVATION_BYTES, 2 * current)
     const temporary = `${path}.${randomUUID()}.tmp`
+    let handle: FileHandle | undefined
     try {
-      const handle = await open(temporary, 'wx', PRIVATE_FILE)
-      try {
-        await handle.writeFile(JSON.stringify({ format: FORMAT, ...content }))
-        await handle.sync()
-      } finally {
-        await handle.close()
-      }
+      handle = await open(temporary, 'wx', PRIVATE_FILE)
+      await writeAll(handle, Buffer.alloc(size, 0x20))
+      const { ino, dev } = await handle.stat()
+      return { path: temporary, ino, dev }
+    } catch (error) {
+      if (handle) await unlink(temporary).catch(() => {})
+      throw failure(error, 'make room for the next write of')
+    } finally {
+      await handle?.close().catch(() => {})
+    }
+  }
+
+  /** Open a reservation again, making sure it is still the file that was made. */
+  async function reopen(reservation: Reservation): Promise<FileHandle> {
+    const handle = await open(reservation.path, WRITE_FLAGS)
+    const stats = await handle.stat()
+    if (stats.ino !== reservation.ino || stats.dev !== reservation.dev || !stats.isFile()) {
+      await handle.close()
+      throw new StoreError(`The temporary file ${JSON.stringify(reservation.path)} was replaced`)
+    }
+    return handle
+  }
+
+  /** Write `content` atomically, into `reservation` when there is one (it is used up either way). */
+  async function write(content: FileContent, reservation?: Reservation): Promise<void> {
+    await prepare()
+    const text = Buffer.from(JSON.stringify({ format: FORMAT, ...content }))
+    const temporary = reservation?.path ?? `${path}.${randomUUID()}.tmp`
+    let handle: FileHandle | undefined
+    try {
+      handle = reservation ? await reopen(reservation) : await open(temporary, 'wx', PRIVATE_FILE)
+      // Over the room already held, then cut to size: shrinking a file never needs space.
+      await writeAll(handle, text)
+      await handle.truncate(text.length)
+      await handle.sync()
+      await handle.close()
+      handle = undefined
       await rename(temporary, path)
     } catch (error) {
-      await unlink(temporary).catch(() => {})
-      throw failure(error, 'write')
+      await handle?.close().catch(() => {})
+      // A reservation is the caller's to discard (and to try again if even that fails: a read-only disk).
+      if (!reservation) await unlink(temporary).catch(() => {})
+      throw error instanceof StoreError ? error : failure(error, 'write')
     }
     // The rename itself survives a power cut only once the folder is flushed (POSIX; not possible on Windows).
     if (!isWindows) {
@@ -110,5 +176,10 @@ export function createSessionFile(path: string, directory: string) {
     }
   }
 
-  return { read, write, prepare }
+  /** Remove a reservation (gone already once it was written); false when it could not be (a read-only disk). */
+  function discard(reservation: Reservation): Promise<boolean> {
+    return remove(reservation.path)
+  }
+
+  return { read, write, prepare, reserve, discard }
 }

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { chmod, chown, lchown, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises'
+import { chmod, chown, lchown, mkdir, readdir, readFile, symlink, unlink, writeFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:net'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
@@ -9,6 +9,7 @@ import type { SessionRecord } from '../../../src/core/session.js'
 import { createSessionFetch, StoreError } from '../../../src/index.js'
 import { tempFolder, testFileStore } from '../../helpers/file-store.js'
 import { DEMO_USER, mockServer } from '../../helpers/mock-server.js'
+import { until } from '../../helpers/redis.js'
 import { ATTACKER_UID, giveTo, isRoot } from '../../helpers/users.js'
 
 // What the file store finds at its paths when someone else (another user, a mistake, a crashed tool) put it
@@ -279,4 +280,50 @@ describe('never a hang, never a busy loop: what is not a regular file is refused
       )
     },
   )
+
+  test('a temporary file swapped for a link while the refresh is on its way: the write does not follow it', async () => {
+    const server = await mockServer()
+    const folder = await tempFolder()
+    const path = join(folder, 's.json')
+    const target = join(await tempFolder('elsewhere'), 'target')
+    await writeFile(target, 'untouched', { mode: 0o600 })
+    const planted: string[] = []
+    const handle = server.mock.handle.bind(server.mock)
+    server.mock.handle = async (request) => {
+      const reply = await handle(request)
+      if (request.method === 'PUT') {
+        // The room made for the write (the session's temporary file and the write lock's record) becomes a link.
+        for (const name of await readdir(folder)) {
+          if (!name.endsWith('.tmp')) continue
+          await unlink(join(folder, name))
+          await symlink(target, join(folder, name))
+          planted.push(name)
+        }
+      }
+      return reply
+    }
+    const errors: Error[] = []
+    const plantly = createSessionFetch({
+      baseURL: server.url,
+      store: testFileStore({ path, onError: (error) => errors.push(error) }),
+    })
+    await plantly.login(DEMO_USER)
+    server.mock.expireAccessTokens()
+    expect((await plantly.fetch('/after')).status).toBe(200)
+    expect(planted).toHaveLength(2)
+    expect(await readFile(target, 'utf8')).toBe('untouched')
+    expect(errors.map((error) => error.message)).toEqual([
+      expect.stringMatching(/Could not write the new session to the session file .*keeps using it/),
+    ])
+    // Written later, through files of its own; the links it did not follow are removed.
+    const session = await plantly.getSession()
+    await until(
+      async () =>
+        (await testFileStore({ path }).read()).record?.session.access_token === session?.access_token,
+      'the kept session to be written',
+    )
+    await until(async () => (await readdir(folder)).every((name) => !name.endsWith('.tmp')), 'no link left')
+    expect(server.counters.reuseDetected).toBe(0)
+    plantly.close()
+  })
 })
