@@ -7,7 +7,7 @@ import { RedirectError } from '../errors/redirect-error.js'
 import { ResponseError } from '../errors/response-error.js'
 import { excerpt, secretForms } from '../errors/server-text.js'
 import { fetchSameOrigin } from './same-origin-redirects.js'
-import type { SessionCallInit } from './session-call.js'
+import type { SessionCallInit } from './session-call-init.js'
 
 const RETRY_STATUSES = [408, 429, 500, 502, 503, 504]
 /**

@@ -7,7 +7,8 @@ import { OptionError } from '../../errors/option-error.js'
 import { withoutQuery } from '../../errors/redact.js'
 import { ResponseError } from '../../errors/response-error.js'
 import { SessionRejectedError } from '../../errors/session-rejected-error.js'
-import { type AttemptParts, preloadSessionCall, sessionCall } from '../session-call.js'
+import { preloadSessionCall, sessionCall } from '../session-call.js'
+import type { AttemptParts } from '../session-call-init.js'
 import {
   algOf,
   checkKeyPair,
