@@ -1,5 +1,5 @@
 // The JWTs an OAuth2 client signs: client assertions (RFC 7523) and DPoP proofs (RFC 9449). Loaded on first use
-// (jose's signing code stays out of the entry bundle), like the session call.
+// (load-signing.ts): jose's signing code stays out of the entry bundle.
 import { base64url, importJWK, SignJWT } from 'jose'
 
 /** A signing key ready for jose, with the `alg` it signs with and the `kid` to name it by. */

@@ -1,0 +1,74 @@
+// DPoP (RFC 9449): one key pair per protocol instance, and the last nonce each origin gave (§8, §9).
+import { parseWWWAuthenticate } from '../../core/challenges.js'
+import type { SessionProtocol } from '../../core/protocol.js'
+import { loadSigning } from './load-signing.js'
+import { algOf, checkKeyPair } from './options.js'
+import type { ProofKey } from './signing.js'
+
+/** The headers of an answer, read by name. */
+type Header = (name: string) => string | null | undefined
+
+/** A client's DPoP key pair with the nonces the servers gave it. */
+export interface Dpop {
+  /** A proof for one attempt: a new `jti`, `ath` when it presents an access token, the origin's nonce if any. */
+  proofFor(method: string, url: string, accessToken?: string): Promise<string>
+  /** Keep the nonce an answer gives (§8.2: any answer may bring a new one); true when it gave one. */
+  nonceFrom(url: string, header: Header): boolean
+  /** A token endpoint's 400 `use_dpop_nonce` with a `DPoP-Nonce` (§8): to be sent again with the nonce. */
+  tokenChallenge(url: string): (response: Response, body: unknown) => boolean
+  /** A resource server's 401 `use_dpop_nonce` with a `DPoP-Nonce` (§9): to be sent again with the nonce. */
+  challenged: NonNullable<SessionProtocol['challenged']>
+}
+
+/**
+ * The DPoP handle of one `oauth2()` instance. With `true`, its key pair is made on the first proof, for the
+ * algorithms the server's metadata lists (`algs`, read then).
+ */
+export function createDpop(
+  keyPair: CryptoKeyPair | Promise<CryptoKeyPair> | true,
+  algs: () => unknown,
+): Dpop {
+  loadSigning().catch(() => undefined) // the first token request rarely waits for it
+  let proofKey: Promise<ProofKey> | undefined
+  const nonces = new Map<string, string>()
+  const nonceFrom = (url: string, header: Header): boolean => {
+    const nonce = header('dpop-nonce')
+    if (nonce) nonces.set(new URL(url).origin, nonce)
+    return !!nonce
+  }
+  return {
+    async proofFor(method, url, accessToken) {
+      const { dpopProof, proofKey: toProofKey } = await loadSigning()
+      proofKey ??= (async () => {
+        // ES256, unless the server's metadata lists EdDSA and not ES256.
+        const supported = algs()
+        const edwards =
+          Array.isArray(supported) && !supported.includes('ES256') && supported.includes('EdDSA')
+        const pair =
+          keyPair === true
+            ? ((await crypto.subtle.generateKey(
+                edwards ? { name: 'Ed25519' } : ({ name: 'ECDSA', namedCurve: 'P-256' } as EcKeyGenParams),
+                false,
+                ['sign', 'verify'],
+              )) as CryptoKeyPair)
+            : checkKeyPair(await keyPair)
+        return toProofKey(pair, algOf(pair.privateKey) as string)
+      })().catch((error: unknown) => {
+        proofKey = undefined
+        throw error
+      })
+      return dpopProof(await proofKey, method, url, nonces.get(new URL(url).origin), accessToken)
+    },
+    nonceFrom,
+    tokenChallenge: (url) => (response, body) =>
+      nonceFrom(url, (name) => response.headers.get(name)) &&
+      response.status === 400 &&
+      (body as { error?: unknown } | undefined)?.error === 'use_dpop_nonce',
+    challenged: (url, answer) =>
+      nonceFrom(url, answer.header) &&
+      answer.status === 401 &&
+      parseWWWAuthenticate(answer.header('www-authenticate') ?? '').some(
+        (challenge) => challenge.scheme === 'dpop' && challenge.params.error === 'use_dpop_nonce',
+      ),
+  }
+}
