@@ -2,7 +2,7 @@
 // options: the methods differ in what they add to a request, and in which secrets that puts on the wire.
 import { OptionError } from '../../errors/option-error.js'
 import { loadSigning } from './load-signing.js'
-import { algOf, type ResolvedOAuth2Options } from './options.js'
+import type { ResolvedOAuth2Options } from './options.js'
 import type { SigningKey } from './signing.js'
 
 const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
@@ -67,10 +67,7 @@ function assertions(config: ResolvedOAuth2Options): NonNullable<ClientAuth['atte
       return jwt
     }
     const { clientAssertion, signingKey } = await loadSigning()
-    signer ??= signingKey(
-      key as CryptoKey | JsonWebKey,
-      algOf(key as CryptoKey | JsonWebKey) as string,
-    ).catch((error: unknown) => {
+    signer ??= signingKey(key as CryptoKey | JsonWebKey).catch((error: unknown) => {
       signer = undefined
       throw error
     })

@@ -2,7 +2,6 @@
 import { parseWWWAuthenticate } from '../../core/challenges.js'
 import type { SessionProtocol } from '../../core/protocol.js'
 import { loadSigning } from './load-signing.js'
-import { algOf, checkKeyPair } from './options.js'
 import type { ProofKey } from './signing.js'
 
 /** The headers of an answer, read by name. */
@@ -21,8 +20,8 @@ export interface Dpop {
 }
 
 /**
- * The DPoP handle of one `oauth2()` instance. With `true`, its key pair is made on the first proof, for the
- * algorithms the server's metadata lists (`algs`, read then).
+ * The DPoP handle of one `oauth2()` instance. Its key is ready on the first proof: with `true`, a key pair is made
+ * then, for the algorithms the server's metadata lists (`algs`, read then).
  */
 export function createDpop(
   keyPair: CryptoKeyPair | Promise<CryptoKeyPair> | true,
@@ -38,26 +37,12 @@ export function createDpop(
   }
   return {
     async proofFor(method, url, accessToken) {
-      const { dpopProof, proofKey: toProofKey } = await loadSigning()
-      proofKey ??= (async () => {
-        // ES256, unless the server's metadata lists EdDSA and not ES256.
-        const supported = algs()
-        const edwards =
-          Array.isArray(supported) && !supported.includes('ES256') && supported.includes('EdDSA')
-        const pair =
-          keyPair === true
-            ? ((await crypto.subtle.generateKey(
-                edwards ? { name: 'Ed25519' } : ({ name: 'ECDSA', namedCurve: 'P-256' } as EcKeyGenParams),
-                false,
-                ['sign', 'verify'],
-              )) as CryptoKeyPair)
-            : checkKeyPair(await keyPair)
-        return toProofKey(pair, algOf(pair.privateKey) as string)
-      })().catch((error: unknown) => {
+      const signing = await loadSigning()
+      proofKey ??= signing.proofKey(keyPair, algs()).catch((error: unknown) => {
         proofKey = undefined
         throw error
       })
-      return dpopProof(await proofKey, method, url, nonces.get(new URL(url).origin), accessToken)
+      return signing.dpopProof(await proofKey, method, url, nonces.get(new URL(url).origin), accessToken)
     },
     nonceFrom,
     tokenChallenge: (url) => (response, body) =>

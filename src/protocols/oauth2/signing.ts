@@ -1,6 +1,7 @@
-// The JWTs an OAuth2 client signs: client assertions (RFC 7523) and DPoP proofs (RFC 9449). Loaded on first use
-// (load-signing.ts): jose's signing code stays out of the entry bundle.
+// The JWTs an OAuth2 client signs, client assertions (RFC 7523) and DPoP proofs (RFC 9449), and the keys it signs
+// them with. Loaded on first use (load-signing.ts): jose's signing code stays out of the entry bundle.
 import { base64url, importJWK, SignJWT } from 'jose'
+import { algOf, checkKeyPair } from './options.js'
 
 /** A signing key ready for jose, with the `alg` it signs with and the `kid` to name it by. */
 export interface SigningKey {
@@ -9,8 +10,9 @@ export interface SigningKey {
   kid?: string | undefined
 }
 
-/** A private JWK imported once (a CryptoKey is used as it is). */
-export async function signingKey(key: CryptoKey | JsonWebKey, alg: string): Promise<SigningKey> {
+/** A private JWK imported once (a CryptoKey is used as it is), with the `alg` it signs with. */
+export async function signingKey(key: CryptoKey | JsonWebKey): Promise<SigningKey> {
+  const alg = algOf(key) as string
   if (typeof CryptoKey !== 'undefined' && key instanceof CryptoKey) return { key, alg }
   const jwk = key as JsonWebKey & { kid?: string }
   return { key: await importJWK(jwk as Parameters<typeof importJWK>[0], alg), alg, kid: jwk.kid }
@@ -39,8 +41,24 @@ export interface ProofKey {
   jwk: Record<string, string>
 }
 
-/** The public half of a key pair as the proof header carries it: only the members that define the key. */
-export async function proofKey(pair: CryptoKeyPair, alg: string): Promise<ProofKey> {
+/**
+ * The key a DPoP client signs its proofs with: its own key pair, or (`true`) one made now, not extractable: ES256,
+ * unless the algorithms the server lists (`supported`) have EdDSA and not ES256. The proof header carries only the
+ * members of the public JWK that define the key.
+ */
+export async function proofKey(
+  keyPair: CryptoKeyPair | Promise<CryptoKeyPair> | true,
+  supported: unknown,
+): Promise<ProofKey> {
+  const edwards = Array.isArray(supported) && !supported.includes('ES256') && supported.includes('EdDSA')
+  const pair =
+    keyPair === true
+      ? ((await crypto.subtle.generateKey(
+          edwards ? { name: 'Ed25519' } : ({ name: 'ECDSA', namedCurve: 'P-256' } as EcKeyGenParams),
+          false,
+          ['sign', 'verify'],
+        )) as CryptoKeyPair)
+      : checkKeyPair(await keyPair)
   const full = await crypto.subtle.exportKey('jwk', pair.publicKey)
   const members = full.kty === 'RSA' ? ['kty', 'n', 'e'] : ['kty', 'crv', 'x', 'y']
   const jwk: Record<string, string> = {}
@@ -48,7 +66,7 @@ export async function proofKey(pair: CryptoKeyPair, alg: string): Promise<ProofK
     const value = full[name as keyof JsonWebKey]
     if (typeof value === 'string') jwk[name] = value
   }
-  return { privateKey: pair.privateKey, alg, jwk }
+  return { privateKey: pair.privateKey, alg: algOf(pair.privateKey) as string, jwk }
 }
 
 /**
