@@ -4,6 +4,7 @@ import { RefreshError } from '../errors/refresh-error.js'
 import { SessionExpiredError } from '../errors/session-expired-error.js'
 import { SessionRejectedError } from '../errors/session-rejected-error.js'
 import { withDeadline } from './abort.js'
+import { lazyQueue } from './lazy-queue.js'
 import { createLoginGate } from './login-gate.js'
 import type { ResolvedOptions } from './options.js'
 import type { ProtocolContext } from './protocol.js'
@@ -421,55 +422,4 @@ function expiry(error: LoginError) {
 
 function leaseEnded(): DOMException {
   return new DOMException('The refresh lock lease has ended', 'TimeoutError')
-}
-
-type PQueue = InstanceType<typeof import('p-queue')['default']>
-
-let pQueueModule: Promise<typeof import('p-queue')> | undefined
-
-/**
- * Load p-queue now, in the background: it is kept out of the entry bundle (only a refresh needs it). Shared by
- * every instance; a failed load is tried again by the next refresh.
- */
-export function preloadQueue(): Promise<typeof import('p-queue')> {
-  pQueueModule ??= import('p-queue').catch((error: unknown) => {
-    pQueueModule = undefined
-    throw new RefreshError(error)
-  })
-  return pQueueModule
-}
-
-/** p-queue (concurrency 1), created on first use. Tasks added while it loads run in the order they were added. */
-function lazyQueue() {
-  let queue: PQueue | undefined
-  let waiting = 0
-  const load = async (): Promise<PQueue> => {
-    const module = await preloadQueue()
-    queue ??= new module.default({ concurrency: 1 })
-    return queue
-  }
-  preloadQueue().catch(() => undefined) // the first refresh rarely waits for it
-  return {
-    add<T>(task: () => Promise<T>): Promise<T> {
-      if (queue) return queue.add(task)
-      waiting++
-      return load().then(
-        (ready) => {
-          waiting--
-          return ready.add(task)
-        },
-        (error: unknown) => {
-          waiting--
-          throw error
-        },
-      )
-    },
-    async onIdle(): Promise<void> {
-      if (!queue && waiting === 0) return
-      await (await load()).onIdle()
-    },
-    count(): number {
-      return waiting + (queue ? queue.size + queue.pending : 0)
-    },
-  }
 }

@@ -2,7 +2,7 @@
 // Tests that script the server step by step (fake timers, a few event-loop turns per step) must not see that
 // first load as a delay: load both before every test file.
 import { beforeAll } from 'vitest'
-import { preloadQueue } from '../../src/core/refresh-coordinator.js'
+import { preloadQueue } from '../../src/core/lazy-queue.js'
 import { preloadSessionCall } from '../../src/protocols/session-call.js'
 
 beforeAll(async () => {
