@@ -63,3 +63,8 @@ export function delay(ms: number, signal: AbortSignal): Promise<void> {
     signal.addEventListener('abort', onAbort, { once: true })
   })
 }
+
+/** Why a session call under the store's lock is not made: it could not end before the lock's lease does. */
+export function leaseEnded(): DOMException {
+  return new DOMException('The refresh lock lease has ended', 'TimeoutError')
+}

@@ -31,7 +31,6 @@ export function lazyQueue(): LazyQueue {
     queue ??= new module.default({ concurrency: 1 })
     return queue
   }
-  preloadQueue().catch(() => undefined) // the first refresh rarely waits for it
   return {
     add<T>(task: () => Promise<T>): Promise<T> {
       if (queue) return queue.add(task)

@@ -172,9 +172,9 @@ export function createSessionCore<Credentials>(
   // If the store fails, the sessions this instance knows of are still ended on the server (the caller wants
   // out, and a dead token is safer than a live one nobody can clear); `failure` says why nothing was cleared.
   async function clearSession(
-    stopping: Promise<{ orphans: Session[]; presented: ReadonlySet<string> }>,
+    stopping: Promise<Session[]>,
   ): Promise<{ ended: Session[]; failure?: { error: unknown } }> {
-    const { orphans } = await stopping
+    const orphans = await stopping
     try {
       await sync.load()
       refuseForeign()
