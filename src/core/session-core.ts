@@ -1,17 +1,14 @@
 import { ClosedError } from '../errors/closed-error.js'
-import { LoginError } from '../errors/login-error.js'
-import { LogoutError } from '../errors/logout-error.js'
 import { RefreshError } from '../errors/refresh-error.js'
-import { ResponseError } from '../errors/response-error.js'
 import { SessionExpiredError } from '../errors/session-expired-error.js'
-import { SessionFetchError } from '../errors/session-fetch-error.js'
-import { SessionRejectedError } from '../errors/session-rejected-error.js'
 import { abortable } from './abort.js'
 import { createAuthorizer } from './authorizer.js'
 import { createEmitter, type SessionEventMap, type SessionEventName } from './events.js'
+import { createLogout } from './logout.js'
 import type { ResolvedOptions } from './options.js'
 import { createRefreshCoordinator, type Outcome } from './refresh-coordinator.js'
-import { type Grant, mustRefreshAt, refreshDueAt, type Session, type SessionRecord } from './session.js'
+import { mustRefreshAt, refreshDueAt, type Session } from './session.js'
+import { createSharedLogin } from './shared-login.js'
 import type { StoreSnapshot } from './store.js'
 import { createStoreSync } from './store-sync.js'
 
@@ -36,9 +33,9 @@ export interface CallOptions {
 }
 
 /**
- * The one session core behind every adapter (the fetch wrapper, the axios interceptor, the undici dispatcher):
- * "the token to send now" and "this token was just refused", with one refresh queue per instance and the
- * store's lock across instances.
+ * The one session core behind every adapter (the fetch wrapper, axios, undici and ofetch, through the request
+ * pipeline): "the token to send now" and "this token was just refused", with one refresh queue per instance and
+ * the store's lock across instances; and the session's own calls (login, refresh, logout).
  */
 export interface SessionCore<Credentials> {
   /** True when a request to this absolute URL should carry the access token. */
@@ -100,10 +97,10 @@ export function createSessionCore<Credentials>(
     replaced: (version) => refresher.supersede(version),
   })
   const refresher = createRefreshCoordinator(options, sync, counts)
-  let ending: Promise<void> | undefined // logout() clearing the session: requests wait for it
   // login() and logout() run one after the other, in the order they were called.
   let lifecycle: Promise<unknown> = Promise.resolve()
-  let sharedLogin: SharedLogin | undefined
+  const shared = createSharedLogin({ protocol, sync, refresher, counts, inOrder, refuseForeign })
+  const logouts = createLogout({ store, refreshTimeoutMs, sync, refresher, inOrder, refuseForeign })
   // The last token refused by a replay (see FRESH_TOKEN_MS).
   let refused: string | undefined
   // After a refresh-ahead failed, the next one waits until then (a failing endpoint is not hammered).
@@ -122,7 +119,8 @@ export function createSessionCore<Credentials>(
     waits: number,
   ): string | undefined | Promise<string | undefined> {
     if (waits < 3) return token(signal, waits + 1)
-    return ending ? abortable(ending, signal).then(currentToken) : currentToken()
+    const clearing = logouts.clearing
+    return clearing ? abortable(clearing, signal).then(currentToken) : currentToken()
   }
 
   // While the store holds another issuer's session, every call rejects (its tokens are not even in our snapshot).
@@ -167,97 +165,9 @@ export function createSessionCore<Credentials>(
     return run
   }
 
-  // Clear the session here and in the store, after the renewals under way have settled (so the newest session
-  // is the one ended, and no refresh token they presented is presented again). Returns the sessions to end.
-  // If the store fails, the sessions this instance knows of are still ended on the server (the caller wants
-  // out, and a dead token is safer than a live one nobody can clear); `failure` says why nothing was cleared.
-  async function clearSession(
-    stopping: Promise<Session[]>,
-  ): Promise<{ ended: Session[]; failure?: { error: unknown } }> {
-    const orphans = await stopping
-    try {
-      await sync.load()
-      refuseForeign()
-      const clear = async (): Promise<SessionRecord | undefined> => {
-        sync.adopt(await store.read(), 'store', true) // a sibling's refresh may have written meanwhile
-        const ended = sync.snapshot?.record
-        if (ended || !sync.loggedOut) await sync.overwrite(undefined, 'logout')
-        return ended
-      }
-      const leaseMs = refreshTimeoutMs * 2 + 1_000
-      const ended = store.lock ? await store.lock(clear, { leaseMs }) : await clear()
-      // What a renewal obtained after the logout was called is ended too (newest first).
-      return { ended: ended ? [...orphans, ended.session] : orphans }
-    } catch (error) {
-      const held = sync.snapshot?.record?.session
-      return { ended: held ? [...orphans, held] : orphans, failure: { error } }
-    } finally {
-      refresher.resume()
-    }
-  }
-
-  async function performLogin(supplied: Credentials, signal: AbortSignal): Promise<Session> {
-    if (signal.aborted) throw signal.reason
-    await sync.load()
-    refuseForeign() // logging in would only end in overwriting another issuer's session
-    let grant: Grant
-    try {
-      grant = await refresher.call(signal, (context) => protocol.login(supplied, context))
-    } catch (error) {
-      throw toLoginError(error, signal)
-    }
-    counts.logins++
-    refresher.loggedIn()
-    const replaced = sync.snapshot?.record
-    try {
-      await sync.overwrite(grant, 'login')
-    } catch (error) {
-      refresher.retire(grant.session) // a session nobody can keep is not left live on the server
-      throw error
-    }
-    // The session this login replaces would stay live on the server until its refresh token expires.
-    if (replaced && replaced.session.access_token !== grant.session.access_token) {
-      refresher.retire(replaced.session)
-    }
-    return grant.session
-  }
-
-  function login(supplied: Credentials, callOptions: CallOptions = {}): Promise<Session> {
-    const { signal } = callOptions
-    if (closing) return Promise.reject(new ClosedError())
-    if (signal?.aborted) return Promise.reject(signal.reason)
-    const key = credentialKey(supplied)
-    let shared = key !== undefined && sharedLogin?.key === key ? sharedLogin : undefined
-    if (!shared) {
-      const controller = new AbortController()
-      const entry: SharedLogin = { key, callers: 0, controller, promise: Promise.resolve(undefined as never) }
-      entry.promise = inOrder(() => performLogin(supplied, controller.signal))
-      const settle = () => {
-        if (sharedLogin === entry) sharedLogin = undefined
-      }
-      entry.promise.then(settle, settle)
-      sharedLogin = entry
-      shared = entry
-    }
-    return joinLogin(shared, signal)
-  }
-
-  // Each caller of a shared login can give up on its own; the call itself is aborted when all of them have.
-  function joinLogin(shared: SharedLogin, signal: AbortSignal | undefined): Promise<Session> {
-    shared.callers++
-    if (!signal) return shared.promise
-    const leave = () => {
-      shared.callers--
-      if (shared.callers === 0) shared.controller.abort(signal.reason)
-    }
-    signal.addEventListener('abort', leave, { once: true })
-    const done = () => signal.removeEventListener('abort', leave)
-    shared.promise.then(done, done)
-    return abortable(shared.promise, signal)
-  }
-
   function token(signal?: AbortSignal, waits = 0): string | undefined | Promise<string | undefined> {
-    if (ending) return abortable(ending, signal).then(() => token(signal, waits))
+    const clearing = logouts.clearing
+    if (clearing) return abortable(clearing, signal).then(() => token(signal, waits))
     const snap = sync.snapshot
     if (snap === undefined) return abortable(sync.load(), signal).then(() => token(signal, waits))
     const refusedStore = sync.refusal()
@@ -301,7 +211,8 @@ export function createSessionCore<Credentials>(
   ): Promise<string | undefined> {
     // Whatever runs now (a logout, the first load, a refresh) decides which token is current: wait for it.
     for (;;) {
-      if (ending) await abortable(ending, signal)
+      const clearing = logouts.clearing
+      if (clearing) await abortable(clearing, signal)
       else if (sync.snapshot === undefined) await abortable(sync.load(), signal)
       else if (refresher.inflight) await abortable(refresher.inflight, signal)
       else break
@@ -328,33 +239,42 @@ export function createSessionCore<Credentials>(
     return outcome === 'dead' ? undefined : tokenAfterWait(signal, 0)
   }
 
-  async function logout(callOptions: CallOptions = {}): Promise<void> {
-    // Takes effect when called: calls made from now on wait for the clear, then go out without the token.
-    // It runs after every login() called before it, and no login() called before it is joined after it.
-    sharedLogin = undefined
-    const stopping = refresher.stop() // from now on no renewal writes; their grants are ended below
-    const clearing = inOrder(() => clearSession(stopping))
-    const cleared = clearing.then(
-      () => undefined,
-      () => undefined,
-    )
-    ending = cleared
-    let outcome: Awaited<typeof clearing>
-    try {
-      outcome = await clearing
-    } finally {
-      if (ending === cleared) ending = undefined
+  // Force one refresh now, shared with any refresh already running.
+  function refresh(callOptions: CallOptions = {}): Promise<Session> {
+    if (closing) return Promise.reject(new ClosedError())
+    // Registers the refresh synchronously when the session is loaded, so calls made right after wait for it.
+    const begin = (): Promise<Outcome> => {
+      const inflight = refresher.inflight
+      if (inflight) return inflight
+      const refused = sync.refusal()
+      if (refused) return Promise.reject(refused)
+      const current = sync.snapshot as StoreSnapshot
+      if (!current.record && !refresher.canLogIn()) {
+        return Promise.reject(new SessionExpiredError('no_session'))
+      }
+      const blocked = current.record ? undefined : refresher.loginBlocked()
+      if (blocked) return Promise.reject(blocked)
+      return refresher.start(current.version)
     }
-    const results = await Promise.allSettled(
-      outcome.ended.map((session) => refresher.end(session, callOptions.signal)),
-    )
-    if (outcome.failure) throw outcome.failure.error // the store could not be cleared: say so
-    for (const result of results) {
-      if (result.status === 'fulfilled') continue
-      const error = result.reason
-      if (callOptions.signal?.aborted && error === callOptions.signal.reason) throw error
-      throw new LogoutError(error)
-    }
+    const clearing = logouts.clearing
+    const running = clearing
+      ? clearing.then(() => Promise.reject(new SessionExpiredError('no_session')))
+      : sync.snapshot
+        ? begin()
+        : sync.load().then(begin)
+    return abortable(running, callOptions.signal).then((outcome) => {
+      refuseForeign()
+      const session = sync.snapshot?.record?.session
+      if (outcome === 'dead' || logouts.clearing || !session) throw new SessionExpiredError('session_expired')
+      return session
+    })
+  }
+
+  // Takes effect when called (see Logout). No login() called before it is joined after it.
+  function logout(callOptions: CallOptions = {}): Promise<void> {
+    if (closing) return Promise.reject(new ClosedError())
+    shared.forget()
+    return refresher.track(logouts.logout(callOptions.signal))
   }
 
   // Drain, then let go of the store: what was sent lands and is stored, within the bound of a session call.
@@ -382,38 +302,11 @@ export function createSessionCore<Credentials>(
     noteRefused(token) {
       refused = token
     },
-    login,
-    refresh(callOptions = {}) {
-      if (closing) return Promise.reject(new ClosedError())
-      // Registers the refresh synchronously when the session is loaded, so calls made right after wait for it.
-      const begin = (): Promise<Outcome> => {
-        const inflight = refresher.inflight
-        if (inflight) return inflight
-        const refused = sync.refusal()
-        if (refused) return Promise.reject(refused)
-        const current = sync.snapshot as StoreSnapshot
-        if (!current.record && !refresher.canLogIn()) {
-          return Promise.reject(new SessionExpiredError('no_session'))
-        }
-        const blocked = current.record ? undefined : refresher.loginBlocked()
-        if (blocked) return Promise.reject(blocked)
-        return refresher.start(current.version)
-      }
-      const running = ending
-        ? ending.then(() => Promise.reject(new SessionExpiredError('no_session')))
-        : sync.snapshot
-          ? begin()
-          : sync.load().then(begin)
-      return abortable(running, callOptions.signal).then((outcome) => {
-        refuseForeign()
-        const session = sync.snapshot?.record?.session
-        if (outcome === 'dead' || ending || !session) throw new SessionExpiredError('session_expired')
-        return session
-      })
+    login(credentials, callOptions = {}) {
+      return closing ? Promise.reject(new ClosedError()) : shared.login(credentials, callOptions.signal)
     },
-    logout(callOptions) {
-      return closing ? Promise.reject(new ClosedError()) : refresher.track(logout(callOptions))
-    },
+    refresh,
+    logout,
     async getSession() {
       if (closing) throw new ClosedError()
       // Read the store rather than trust the last notice: a sibling's change may still be on its way.
@@ -446,30 +339,4 @@ export function createSessionCore<Credentials>(
       return closing
     },
   }
-}
-
-interface SharedLogin {
-  key: string | undefined
-  promise: Promise<Session>
-  callers: number
-  controller: AbortController
-}
-
-// Identical credentials give identical keys (the same JSON); a value that is not JSON is never shared.
-function credentialKey(credentials: unknown): string | undefined {
-  try {
-    return JSON.stringify(credentials)
-  } catch {
-    return undefined
-  }
-}
-
-function toLoginError(error: unknown, signal: AbortSignal | undefined): unknown {
-  if (signal?.aborted && error === signal.reason) return error
-  if (error instanceof SessionFetchError && (error.code === 'invalid_option' || error.code === 'closed')) {
-    return error
-  }
-  const cause = error instanceof SessionRejectedError ? error.cause : error
-  const status = cause instanceof ResponseError ? cause.status : undefined
-  return new LoginError(status, { cause })
 }
