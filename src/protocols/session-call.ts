@@ -1,22 +1,13 @@
+import { lazy } from '../core/lazy.js'
 import type { ProtocolContext } from '../core/protocol.js'
 import type { SessionCallInit } from './session-call-init.js'
-
-type OfetchCall = typeof import('./ofetch-call.js')
-
-let loading: Promise<OfetchCall> | undefined
 
 /**
  * Load the session-call implementation (ofetch and its helpers) now, in the background. It is kept out of the
  * entry bundle: only logins, refreshes and logouts need it, never the request path. A protocol calls this when
  * it is created, so the first session call rarely waits; a failed load is tried again by the next call.
  */
-export function preloadSessionCall(): Promise<OfetchCall> {
-  loading ??= import('./ofetch-call.js').catch((error: unknown) => {
-    loading = undefined
-    throw error
-  })
-  return loading
-}
+export const preloadSessionCall = lazy(() => import('./ofetch-call.js'))
 
 /**
  * Make one session call through ofetch with retry, backoff and Retry-After, following redirects only on the
