@@ -1,7 +1,8 @@
 import { createFetchWrapper } from './adapters/fetch/fetch-wrapper.js'
+import { registerPipeline } from './adapters/shared/pipeline-registry.js'
 import type { SessionEventMap, SessionEventName } from './core/events.js'
 import { type SessionFetchOptions as CoreOptions, resolveOptions } from './core/options.js'
-import { createPipeline, registerPipeline } from './core/pipeline.js'
+import { createPipeline } from './core/pipeline.js'
 import type { SessionProtocol } from './core/protocol.js'
 import type { Session } from './core/session.js'
 import { type CallOptions, createSessionCore, type SessionStats } from './core/session-core.js'
@@ -58,7 +59,7 @@ export function createSessionFetch<Credentials = PlantlyCredentials>(
       plantlySessions({ baseURL: baseURL.href }) as unknown as SessionProtocol<Credentials>,
   })
   const core = createSessionCore(resolved)
-  const pipeline = createPipeline(core as never, resolved.replayBufferBytes, resolved.protocol as never)
+  const pipeline = createPipeline(core, resolved.replayBufferBytes, resolved.protocol)
   const client: SessionFetch<Credentials> = {
     fetch: createFetchWrapper(pipeline, resolved.baseURL, resolved.fetch),
     login: core.login,

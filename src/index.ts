@@ -2,7 +2,7 @@
 // types a caller or a custom store/protocol needs. Deliberately private: the session core and its pipeline (the
 // adapters reach it through the client, not a property), session parsing and expiry arithmetic.
 
-export type { SessionRequestInit } from './core/bodies.js'
+export type { SessionRequestInit } from './adapters/fetch/prepared-request.js'
 export type {
   ChangeSource,
   ExpiredEvent,

@@ -1,4 +1,3 @@
-import { OptionError } from '../errors/option-error.js'
 import { defaultIsUnauthorized } from './options.js'
 import type { SessionProtocol } from './protocol.js'
 import type { SessionCore } from './session-core.js'
@@ -27,9 +26,9 @@ export interface Answer {
 }
 
 /**
- * The one request pipeline behind every adapter (the fetch wrapper, axios, undici): which token to send, whether
- * an answer means "this token was refused", and whether to replay with a new one. Adapters only translate their
- * client's request and response shapes; none decides on its own when to refresh or replay.
+ * The one request pipeline behind every adapter: which token to send, whether an answer means "this token was
+ * refused", and whether to replay with a new one. Adapters only translate their client's request and response
+ * shapes; none decides on its own when to refresh or replay.
  */
 export interface Pipeline {
   /** True when a request to this absolute URL should carry the session (its origins, not its own endpoints). */
@@ -58,10 +57,19 @@ export interface Pipeline {
   after(attempt: Attempt, answer: Answer, signal?: AbortSignal): undefined | Promise<string | undefined>
 }
 
+/** What the pipeline asks of the session core: its token decisions, never its own calls (login, logout…). */
+export type PipelineCore = Pick<
+  SessionCore<unknown>,
+  'authorizes' | 'isUnauthorized' | 'token' | 'afterUnauthorized' | 'noteReplay' | 'noteRefused'
+>
+
+/** What the pipeline asks of the protocol: how a token is presented, and its challenges (DPoP). */
+export type PipelineProtocol = Pick<SessionProtocol, 'authorize' | 'challenged'>
+
 export function createPipeline(
-  core: SessionCore<unknown>,
+  core: PipelineCore,
   replayBufferBytes: number,
-  protocol?: SessionProtocol<unknown>,
+  protocol?: PipelineProtocol,
 ): Pipeline {
   const custom = core.isUnauthorized === defaultIsUnauthorized ? undefined : core.isUnauthorized
 
@@ -112,48 +120,4 @@ export function createPipeline(
       return next
     })
   }
-}
-
-/** What the adapters (axios, undici) accept: the object `createSessionFetch` returns. */
-export interface SessionSource {
-  readonly fetch: typeof globalThis.fetch
-}
-
-// The pipeline of each client createSessionFetch made: how adapters reach it, without a public property.
-const pipelines = new WeakMap<object, Pipeline>()
-
-/** Register the pipeline of a client (createSessionFetch does it). */
-export function registerPipeline(client: object, pipeline: Pipeline): void {
-  pipelines.set(client, pipeline)
-}
-
-/** The pipeline of `client`, or an OptionError naming `argument` when it is not a createSessionFetch() client. */
-export function pipelineOf(client: unknown, argument: string): Pipeline {
-  const pipeline = typeof client === 'object' && client !== null ? pipelines.get(client) : undefined
-  if (!pipeline) throw new OptionError(argument, 'expected the object returned by createSessionFetch()')
-  if (pipeline.authorize) {
-    throw new OptionError(
-      argument,
-      "its protocol binds tokens to a proof per request (DPoP), which only the session's own fetch (and the ofetch adapter) make",
-    )
-  }
-  return pipeline
-}
-
-/** A bodiless fetch Response with an answer's status and headers, for a custom `isUnauthorized`. */
-export function responseFrom(
-  status: number,
-  statusText: string | undefined,
-  headers: Iterable<[string, string | readonly string[] | undefined]>,
-): Response {
-  const copy = new Headers()
-  for (const [name, value] of headers) {
-    try {
-      if (typeof value === 'string') copy.append(name, value)
-      else if (value !== undefined) for (const item of value) copy.append(name, item)
-    } catch {
-      // A header a fetch Headers cannot hold (odd characters) is no reason to fail the request.
-    }
-  }
-  return new Response(null, { status, statusText: statusText ?? '', headers: copy })
 }

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test, vi } from 'vitest'
-import { serializeFormData } from '../../src/core/bodies.js'
+import { serializeFormData } from '../../src/adapters/shared/form-data.js'
 import { BASE, plantlyApi } from '../helpers/msw.js'
 
 const form = () => {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest'
-import { pipelineOf } from '../../src/core/pipeline.js'
+import { pipelineOf } from '../../src/adapters/shared/pipeline-registry.js'
 import {
   createSessionFetch,
   memoryStore,

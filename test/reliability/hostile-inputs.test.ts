@@ -3,7 +3,7 @@ import { IDBFactory } from 'fake-indexeddb'
 import fc from 'fast-check'
 import { generateKeyPair } from 'jose'
 import { describe, expect, test, vi } from 'vitest'
-import { pipelineOf } from '../../src/core/pipeline.js'
+import { pipelineOf } from '../../src/adapters/shared/pipeline-registry.js'
 import {
   createSessionFetch,
   LoginError,

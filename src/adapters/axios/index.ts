@@ -5,20 +5,17 @@ import {
   getAdapter,
   type InternalAxiosRequestConfig,
 } from 'axios'
-import {
-  type BodyCopy,
-  copyingIterable,
-  createBodyCopy,
-  isAsyncIterable,
-  isReplayableBody,
-  serializeFormData,
-} from '../../core/bodies.js'
-import { type Answer, pipelineOf, responseFrom, type SessionSource } from '../../core/pipeline.js'
+import type { Answer } from '../../core/pipeline.js'
 import { OptionError } from '../../errors/option-error.js'
+import { type BodyCopy, copyingIterable, createBodyCopy, isAsyncIterable } from '../shared/body-copy.js'
+import { serializeFormData } from '../shared/form-data.js'
+import { pipelineOf, type SessionSource } from '../shared/pipeline-registry.js'
+import { isReplayableBody } from '../shared/replayable-body.js'
+import { responseFrom } from '../shared/response-from.js'
 import { hideToken, REDACTED } from './hide-token.js'
 import { guardRedirects } from './redirect-guard.js'
 
-export type { SessionSource } from '../../core/pipeline.js'
+export type { SessionSource } from '../shared/pipeline-registry.js'
 
 /**
  * The config key where the session keeps, per request, the adapter it wraps and the header value it left on

@@ -1,5 +1,5 @@
-import { type PreparedRequest, prepareRequest } from '../../core/bodies.js'
 import type { Answer, Pipeline } from '../../core/pipeline.js'
+import { type PreparedRequest, prepareRequest } from './prepared-request.js'
 
 const ABSOLUTE = /^[a-z][a-z\d+.-]*:/i
 
@@ -224,7 +224,7 @@ export function createFetchWrapper(
     // Bodies that take more to be sent again (FormData, streams, a Request's body): their code is loaded on first use.
     const prepared =
       prepareRequest(request, url, init, headers) ??
-      import('../../core/sent-bodies.js').then((bodies) =>
+      import('./sent-bodies.js').then((bodies) =>
         bodies.prepareSent(request, url, init, headers, pipeline.replayBufferBytes),
       )
     const signal = init?.signal ?? request?.signal

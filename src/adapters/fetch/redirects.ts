@@ -1,5 +1,5 @@
-import { type PreparedRequest, type SessionRequestInit, withToken } from '../../core/bodies.js'
 import type { Pipeline } from '../../core/pipeline.js'
+import { type PreparedRequest, type SessionRequestInit, withToken } from './prepared-request.js'
 
 // Loaded on the first redirect a request with the session's headers meets.
 

@@ -1,6 +1,8 @@
 import type { Dispatcher } from 'undici'
-import { type BodyCopy, isReplayableBody } from '../../core/bodies.js'
-import { type Answer, type Pipeline, responseFrom } from '../../core/pipeline.js'
+import type { Answer, Pipeline } from '../../core/pipeline.js'
+import type { BodyCopy } from '../shared/body-copy.js'
+import { isReplayableBody } from '../shared/replayable-body.js'
+import { responseFrom } from '../shared/response-from.js'
 import { type ResponseHeaders, withToken } from './headers.js'
 import { awayFrom } from './redirect-history.js'
 

@@ -1,12 +1,7 @@
 import type { Dispatcher } from 'undici'
-import {
-  type BodyCopy,
-  copyingIterable,
-  createBodyCopy,
-  isAsyncIterable,
-  isReplayableBody,
-} from '../../core/bodies.js'
-import { pipelineOf, type SessionSource } from '../../core/pipeline.js'
+import { type BodyCopy, copyingIterable, createBodyCopy, isAsyncIterable } from '../shared/body-copy.js'
+import { pipelineOf, type SessionSource } from '../shared/pipeline-registry.js'
+import { isReplayableBody } from '../shared/replayable-body.js'
 import { hasAuthorization, withToken } from './headers.js'
 import { asError, finished, type Sending } from './held-refusal.js'
 import { LegacyReplayOnce, legacyWrapped } from './legacy-replay-once.js'

@@ -4,12 +4,9 @@ import {
   copyingStream,
   createBodyCopy,
   isAsyncIterable,
-  type PreparedRequest,
-  resent,
-  type SessionRequestInit,
-  serializeFormData,
-  withToken,
-} from './bodies.js'
+} from '../shared/body-copy.js'
+import { serializeFormData } from '../shared/form-data.js'
+import { type PreparedRequest, resent, type SessionRequestInit, withToken } from './prepared-request.js'
 
 // The bodies that take more than a reference to be sent again, loaded by the fetch adapter on the first request
 // that has one: FormData (serialized once), a stream or async iterable in init.body (copied as it is sent), and a
