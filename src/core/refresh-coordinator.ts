@@ -5,27 +5,12 @@ import { leaseEnded, withDeadline } from './abort.js'
 import { lazy } from './lazy.js'
 import { lazyQueue, preloadQueue } from './lazy-queue.js'
 import { createLoginGate } from './login-gate.js'
-import type { ResolvedOptions } from './options.js'
 import type { ProtocolContext } from './protocol.js'
+import type { Outcome, RefreshCounts, RefreshOptions, SessionCallRunner } from './refresh-types.js'
 import type { Renewal, RenewalState } from './renewal.js'
 import type { Session } from './session.js'
 import type { EndingContext } from './session-ending.js'
 import type { StoreSync } from './store-sync.js'
-
-/** How a refresh ended: there is a session now, or there is none. */
-export type Outcome = 'renewed' | 'dead'
-
-/** The counters the coordinator adds to (shared with the instance's `stats()`). */
-export interface RefreshCounts {
-  refreshes: number
-  logins: number
-}
-
-/** What the coordinator needs from the resolved options. */
-export type RefreshOptions<Credentials> = Pick<
-  ResolvedOptions<Credentials>,
-  'store' | 'protocol' | 'credentials' | 'refreshTimeoutMs' | 'fetch' | 'now' | 'loginBackoff'
->
 
 /**
  * One refresh at a time per instance (a p-queue of concurrency 1), coalesced per store version, under the
@@ -62,12 +47,7 @@ export interface RefreshCoordinator {
    * retries without abandoning a request already sent (its answer is not lost). Under a lock whose lease ends at
    * `until`, it starts only if it can end by then.
    */
-  call<T>(
-    outer: AbortSignal | undefined,
-    run: (context: ProtocolContext) => Promise<T>,
-    stop?: AbortSignal,
-    until?: number,
-  ): Promise<T>
+  call: SessionCallRunner
   /** Whether the session can log in unattended now: `credentials` given, and no logout since the last login. */
   canLogIn(): boolean
   /** The error a call gets at once while unattended logins back off after a failure, else undefined. */

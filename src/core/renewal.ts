@@ -6,7 +6,7 @@ import { SessionRejectedError } from '../errors/session-rejected-error.js'
 import { leaseEnded } from './abort.js'
 import type { LoginGate } from './login-gate.js'
 import type { ProtocolContext } from './protocol.js'
-import type { Outcome, RefreshCoordinator, RefreshCounts, RefreshOptions } from './refresh-coordinator.js'
+import type { Outcome, RefreshCounts, RefreshOptions, SessionCallRunner } from './refresh-types.js'
 import type { Grant, Session } from './session.js'
 import { present } from './session-ending.js'
 import type { ChangeReason, LockGrant, StoreSnapshot } from './store.js'
@@ -39,7 +39,7 @@ export interface RenewalContext<Credentials> {
   readonly closed: AbortSignal
   /** The refresh tokens presented (see `present` in session-ending.ts). */
   readonly presented: Set<string>
-  call: RefreshCoordinator['call']
+  call: SessionCallRunner
   canLogIn(): boolean
   /** End a session nobody will use, in the background. */
   retire(session: Session): void
