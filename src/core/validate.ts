@@ -114,7 +114,7 @@ export function rejectUnknownOptions(options: object, known: Record<string, true
 }
 
 /** Levenshtein distance: the fewest single-character insertions, deletions and substitutions from a to b. */
-function editDistance(a: string, b: string): number {
+export function editDistance(a: string, b: string): number {
   let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
   for (let i = 1; i <= a.length; i++) {
     const current = [i]
