@@ -1,12 +1,14 @@
 import { hostname } from 'node:os'
-import { Command, CommanderError, Option } from 'commander'
 import { createSessionFetch } from '../create-session-fetch.js'
 import { OptionError } from '../errors/option-error.js'
 import { SessionFetchError } from '../errors/session-fetch-error.js'
 import { fileStore } from '../stores/file/file-store.js'
 import type { LockWait } from '../stores/file/options.js'
+import { parseCommandLine } from './command-line.js'
+import type { Invocation } from './commands.js'
 import { formatDuration } from './duration.js'
 import { CliError, EXIT, Interrupted, LOGIN_HINT } from './exit.js'
+import { helpText } from './help.js'
 import type { Interrupts } from './interrupts.js'
 import { checkProfileName, type Profile, readProfile, writeProfile } from './profile.js'
 import { ask, firstLine } from './prompt.js'
@@ -22,9 +24,10 @@ export interface Io {
 
 interface GlobalOptions {
   profile: string
-  baseUrl?: string
-  verbose?: boolean
+  baseUrl: string | undefined
 }
+
+type Options<C extends Invocation['command']> = Extract<Invocation, { command: C }>['options']
 
 /**
  * Run the command line `args` (without `node` and the script); resolves with the exit code. `interrupts`: where
@@ -34,37 +37,11 @@ export async function run(args: string[], io: Io = process, interrupts?: Interru
   const colour = (stream: NodeJS.WriteStream) => stream.isTTY === true && !io.env.NO_COLOR
   const paint = (stream: NodeJS.WriteStream, code: string, text: string) =>
     colour(stream) ? `\x1b[${code}m${text}\x1b[0m` : text
-  let verbose = args.includes('--verbose')
+  let verbose = false // a usage error has no stack worth showing
 
-  const program = new Command('session-fetch')
-    .description(
-      'Call an API with a session that stays alive: log in once, then call it like curl. The token is injected and\n' +
-        'refreshed, once for every process on this machine (the session lives in a file of yours).',
-    )
-    .option('--profile <name>', 'the stored session to use (before or after the command)', 'default')
-    .option(
-      '--base-url <url>',
-      'the API base URL (or SESSION_FETCH_BASE_URL); remembered per profile at login',
-    )
-    .option('--verbose', 'print stack traces of errors')
-    .exitOverride()
-    .configureHelp({ showGlobalOptions: true })
-    .configureOutput({
-      writeOut: (text) => io.stdout.write(text),
-      writeErr: (text) => io.stderr.write(text),
-      outputError: (text, write) => write(paint(io.stderr, '31', text)),
-    })
-    .addHelpText(
-      'after',
-      '\nExit codes: 0 a 2xx/3xx answer, 1 an HTTP error or a failure, 2 a usage error, 3 not logged in.\n' +
-        'Files: $XDG_STATE_HOME/session-fetch (else ~/.local/state/session-fetch; macOS ~/Library/Application\n' +
-        'Support/session-fetch; Windows %LOCALAPPDATA%\\session-fetch): <profile>.json, <profile>.profile.json.',
-    )
-
-  function globals(command: Command): GlobalOptions & { profile: string } {
-    const options = command.optsWithGlobals() as GlobalOptions
-    verbose ||= options.verbose === true
-    return { ...options, profile: checkProfileName(options.profile) }
+  /** The global options, the profile's name checked: it names files. */
+  function globals(options: Options<Invocation['command']>): GlobalOptions {
+    return { profile: checkProfileName(options.profile), baseUrl: options['base-url'] }
   }
 
   /**
@@ -127,177 +104,154 @@ export async function run(args: string[], io: Io = process, interrupts?: Interru
     }
   }
 
-  program
-    .command('login')
-    .description(
-      'log in and keep the session (password: PLANTLY_PASSWORD, a hidden prompt, or stdin’s first line)',
-    )
-    .option('--email <email>', 'the account’s email address (asked for when missing, on a terminal)')
-    .action(async (options: { email?: string }, command: Command) => {
-      const global = globals(command)
-      const profile = await readProfile(global.profile)
-      const asked = requestedBaseURL(global)
-      const baseURL = asked?.url ?? profile?.baseURL
-      if (!baseURL)
-        throw new CliError('login: --base-url (or SESSION_FETCH_BASE_URL) is required', EXIT.usage)
-      if (profile && asked && !sameURL(asked.url, profile.baseURL) && (await holdsSession(global.profile))) {
-        // Moving a profile to another API would leave its session live at the first one.
+  async function login(options: Options<'login'>): Promise<number> {
+    const global = globals(options)
+    const profile = await readProfile(global.profile)
+    const asked = requestedBaseURL(global)
+    const baseURL = asked?.url ?? profile?.baseURL
+    if (!baseURL) throw new CliError('login: --base-url (or SESSION_FETCH_BASE_URL) is required', EXIT.usage)
+    if (profile && asked && !sameURL(asked.url, profile.baseURL) && (await holdsSession(global.profile))) {
+      // Moving a profile to another API would leave its session live at the first one.
+      throw new CliError(
+        mismatch(global.profile, profile.baseURL, asked),
+        EXIT.usage,
+        `log out of it first (session-fetch --profile ${global.profile} logout), or log in to the other API under another profile: session-fetch --profile NAME login`,
+      )
+    }
+    const interactive = io.stdin.isTTY === true
+    const email = options.email ?? profile?.email ?? (interactive ? (await ask('Email: ')).trim() : '')
+    if (!email) throw new CliError('login: --email is required', EXIT.usage)
+    const password =
+      io.env.PLANTLY_PASSWORD ?? (interactive ? await ask('Password: ', { hidden: true }) : await firstLine())
+    if (!password)
+      throw new CliError('login: no password (PLANTLY_PASSWORD, the prompt or stdin)', EXIT.usage)
+    const { plantly, calling, close } = client(baseURL, global.profile)
+    try {
+      // The profile is part of the login: without it the next run does not know where the session is from.
+      await calling(
+        'login',
+        plantly
+          .login({ email_address: email, password })
+          .then(() => writeProfile(global.profile, { baseURL, email })),
+      )
+    } finally {
+      await close()
+    }
+    io.stderr.write(`Logged in as ${email} at ${baseURL} (profile ${global.profile})\n`)
+    return EXIT.ok
+  }
+
+  async function api(path: string, options: Options<'api'>): Promise<number> {
+    const global = globals(options)
+    if (!path.startsWith('/') && !/^https?:\/\//i.test(path)) {
+      throw new CliError(`api: expected a path starting with "/", got ${JSON.stringify(path)}`, EXIT.usage)
+    }
+    const request = await buildRequest(options)
+    const { baseURL } = await target(global)
+    const { plantly, close } = client(baseURL, global.profile)
+    try {
+      if (!(await plantly.getSession())) {
         throw new CliError(
-          mismatch(global.profile, profile.baseURL, asked),
-          EXIT.usage,
-          `log out of it first (session-fetch --profile ${global.profile} logout), or log in to the other API under another profile: session-fetch --profile NAME login`,
+          `profile ${JSON.stringify(global.profile)} is not logged in`,
+          EXIT.noSession,
+          LOGIN_HINT,
         )
       }
-      const interactive = io.stdin.isTTY === true
-      const email = options.email ?? profile?.email ?? (interactive ? (await ask('Email: ')).trim() : '')
-      if (!email) throw new CliError('login: --email is required', EXIT.usage)
-      const password =
-        io.env.PLANTLY_PASSWORD ??
-        (interactive ? await ask('Password: ', { hidden: true }) : await firstLine())
-      if (!password)
-        throw new CliError('login: no password (PLANTLY_PASSWORD, the prompt or stdin)', EXIT.usage)
-      const { plantly, calling, close } = client(baseURL, global.profile)
-      try {
-        // The profile is part of the login: without it the next run does not know where the session is from.
-        await calling(
-          'login',
-          plantly
-            .login({ email_address: email, password })
-            .then(() => writeProfile(global.profile, { baseURL, email })),
-        )
-      } finally {
-        await close()
+      const response = await plantly.fetch(path, {
+        method: request.method,
+        headers: request.headers,
+        ...(request.body === undefined ? {} : { body: request.body }),
+      })
+      const bytes = new Uint8Array(await response.arrayBuffer())
+      if (options.include) {
+        const status = `HTTP ${response.status} ${response.statusText}`.trim()
+        const lines = [paint(io.stdout, '1', status)]
+        for (const [name, value] of response.headers) lines.push(`${paint(io.stdout, '36', name)}: ${value}`)
+        io.stdout.write(`${lines.join('\n')}\n\n`)
       }
-      io.stderr.write(`Logged in as ${email} at ${baseURL} (profile ${global.profile})\n`)
-    })
-
-  program
-    .command('api')
-    .description(
-      'call the API with the session (like curl): the body on stdout, JSON pretty-printed on a terminal',
-    )
-    .argument('<path>', 'the path below the base URL, e.g. /buyers')
-    .addOption(new Option('-X, --request <method>', 'the HTTP method (default GET, or POST with -d)'))
-    .option('-d, --data <data>', 'the request body: a string, @file for a file’s bytes, @- for stdin')
-    .option('-H, --header <header>', 'a request header "Name: value" (repeatable)', collect)
-    .option('-i, --include', 'print the status line and the response headers before the body')
-    .action(
-      async (
-        path: string,
-        options: { request?: string; data?: string; header?: string[]; include?: boolean },
-        command: Command,
-      ) => {
-        const global = globals(command)
-        if (!path.startsWith('/') && !/^https?:\/\//i.test(path)) {
-          throw new CliError(
-            `api: expected a path starting with "/", got ${JSON.stringify(path)}`,
-            EXIT.usage,
-          )
-        }
-        const request = await buildRequest({ ...options, header: options.header ?? [] })
-        const { baseURL } = await target(global)
-        const { plantly, close } = client(baseURL, global.profile)
-        try {
-          if (!(await plantly.getSession())) {
-            throw new CliError(
-              `profile ${JSON.stringify(global.profile)} is not logged in`,
-              EXIT.noSession,
-              LOGIN_HINT,
-            )
-          }
-          const response = await plantly.fetch(path, {
-            method: request.method,
-            headers: request.headers,
-            ...(request.body === undefined ? {} : { body: request.body }),
-          })
-          const bytes = new Uint8Array(await response.arrayBuffer())
-          if (options.include) {
-            const status = `HTTP ${response.status} ${response.statusText}`.trim()
-            const lines = [paint(io.stdout, '1', status)]
-            for (const [name, value] of response.headers)
-              lines.push(`${paint(io.stdout, '36', name)}: ${value}`)
-            io.stdout.write(`${lines.join('\n')}\n\n`)
-          }
-          io.stdout.write(formatBody(bytes, response.headers.get('content-type'), io.stdout.isTTY === true))
-          if (response.status === 401 && !(await plantly.getSession())) {
-            throw new CliError('the session has expired', EXIT.noSession, LOGIN_HINT)
-          }
-          return finish(response.status < 400 ? EXIT.ok : EXIT.failed)
-        } finally {
-          await close()
-        }
-      },
-    )
-
-  program
-    .command('status')
-    .description('who is logged in where, and when the access token expires (never the tokens)')
-    .action(async (_options: unknown, command: Command) => {
-      const global = globals(command)
-      const { baseURL, profile } = await target(global)
-      const store = fileStore({ name: global.profile })
-      try {
-        const snapshot = await store.read()
-        const record = snapshot.record
-        const rows: [string, string][] = [
-          ['profile', global.profile],
-          ['base URL', baseURL],
-          ['user', profile?.email ?? 'unknown'],
-          ['session', record ? 'active' : snapshot.reason === 'logout' ? 'none (logged out)' : 'none'],
-        ]
-        if (record) {
-          const left = record.expiresAt === undefined ? undefined : record.expiresAt - Date.now()
-          rows.push([
-            'access token',
-            left === undefined
-              ? 'no expiry known (renewed after a 401)'
-              : left > 0
-                ? `expires in ${formatDuration(left)}`
-                : `expired ${formatDuration(-left)} ago (renewed on the next call)`,
-          ])
-          rows.push(['refresh token', record.session.refresh_token ? 'present' : 'none'])
-        }
-        rows.push(['file', store.path])
-        for (const [label, value] of rows)
-          io.stdout.write(`${paint(io.stdout, '1', label.padEnd(14))}${value}\n`)
-        if (!record) throw new CliError('not logged in', EXIT.noSession, LOGIN_HINT)
-      } finally {
-        await store.close()
+      io.stdout.write(formatBody(bytes, response.headers.get('content-type'), io.stdout.isTTY === true))
+      if (response.status === 401 && !(await plantly.getSession())) {
+        throw new CliError('the session has expired', EXIT.noSession, LOGIN_HINT)
       }
-    })
+      return response.status < 400 ? EXIT.ok : EXIT.failed
+    } finally {
+      await close()
+    }
+  }
 
-  program
-    .command('logout')
-    .description('end the session on the server and forget it here (every process of this profile sees it)')
-    .action(async (_options: unknown, command: Command) => {
-      const global = globals(command)
-      const { baseURL } = await target(global)
-      const { plantly, calling, close } = client(baseURL, global.profile)
-      try {
-        if (!(await plantly.getSession())) {
-          io.stderr.write(`Not logged in (profile ${global.profile})\n`)
-          return
-        }
-        await calling('logout', plantly.logout())
-        io.stderr.write(`Logged out (profile ${global.profile})\n`)
-      } finally {
-        await close()
+  async function status(options: Options<'status'>): Promise<number> {
+    const global = globals(options)
+    const { baseURL, profile } = await target(global)
+    const store = fileStore({ name: global.profile })
+    try {
+      const snapshot = await store.read()
+      const record = snapshot.record
+      const rows: [string, string][] = [
+        ['profile', global.profile],
+        ['base URL', baseURL],
+        ['user', profile?.email ?? 'unknown'],
+        ['session', record ? 'active' : snapshot.reason === 'logout' ? 'none (logged out)' : 'none'],
+      ]
+      if (record) {
+        const left = record.expiresAt === undefined ? undefined : record.expiresAt - Date.now()
+        rows.push([
+          'access token',
+          left === undefined
+            ? 'no expiry known (renewed after a 401)'
+            : left > 0
+              ? `expires in ${formatDuration(left)}`
+              : `expired ${formatDuration(-left)} ago (renewed on the next call)`,
+        ])
+        rows.push(['refresh token', record.session.refresh_token ? 'present' : 'none'])
       }
-    })
+      rows.push(['file', store.path])
+      for (const [label, value] of rows)
+        io.stdout.write(`${paint(io.stdout, '1', label.padEnd(14))}${value}\n`)
+      if (!record) throw new CliError('not logged in', EXIT.noSession, LOGIN_HINT)
+      return EXIT.ok
+    } finally {
+      await store.close()
+    }
+  }
 
-  let code: number = EXIT.ok
-  function finish(exitCode: number): void {
-    code = exitCode
+  async function logout(options: Options<'logout'>): Promise<number> {
+    const global = globals(options)
+    const { baseURL } = await target(global)
+    const { plantly, calling, close } = client(baseURL, global.profile)
+    try {
+      if (!(await plantly.getSession())) {
+        io.stderr.write(`Not logged in (profile ${global.profile})\n`)
+        return EXIT.ok
+      }
+      await calling('logout', plantly.logout())
+      io.stderr.write(`Logged out (profile ${global.profile})\n`)
+      return EXIT.ok
+    } finally {
+      await close()
+    }
   }
 
   try {
-    await program.parseAsync(args, { from: 'user' })
-    return code
-  } catch (error) {
-    if (error instanceof CommanderError) {
-      // --help and its like exit 0; anything else commander refused is a usage error (already printed).
-      return error.exitCode === 0 ? EXIT.ok : EXIT.usage
+    const invocation = parseCommandLine(args)
+    if (!invocation) {
+      io.stderr.write(helpText()) // no command: what there is to run, as a usage error
+      return EXIT.usage
     }
+    verbose = invocation.options.verbose
+    switch (invocation.command) {
+      case 'help':
+        io.stdout.write(helpText(invocation.argument))
+        return EXIT.ok
+      case 'login':
+        return await login(invocation.options)
+      case 'api':
+        return await api(invocation.argument, invocation.options)
+      case 'status':
+        return await status(invocation.options)
+      case 'logout':
+        return await logout(invocation.options)
+    }
+  } catch (error) {
     if (error instanceof Interrupted) return error.exitCode // Ctrl-C at a prompt: nothing to add
     const exitCode =
       error instanceof CliError ? error.exitCode : error instanceof OptionError ? EXIT.usage : EXIT.failed
@@ -316,10 +270,6 @@ function describeWait(wait: LockWait): string {
       ? 'a lock file that does not say who holds it'
       : `pid ${wait.pid}${wait.host && wait.host !== hostname() ? ` on ${wait.host}` : ''}`
   return `waiting for ${lock} held by ${holder} (${wait.path}; at most ${formatDuration(wait.maxWaitMs)})…`
-}
-
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value]
 }
 
 // One line: the library's errors never carry a token; others are summed up by name and cause code.

@@ -7,7 +7,9 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { describe, expect, test } from 'vitest'
+import { COMMANDS } from '../../src/cli/commands.js'
 import { DURATION_PATTERN } from '../../src/cli/duration.js'
+import { helpText } from '../../src/cli/help.js'
 import { fileStore } from '../../src/stores/file/index.js'
 import { tempFolder } from '../helpers/file-store.js'
 import { DEMO_USER, mockServer, recordRequests } from '../helpers/mock-server.js'
@@ -363,6 +365,71 @@ describe('api', () => {
       `session-fetch api, 8 processes after expiry: ${server.counters.refreshes} refresh, ${server.counters.reuseDetected} reuse, ${Math.round(elapsed)} ms`,
     )
   }, 300_000)
+})
+
+describe('the command line', () => {
+  test('an unknown option, a missing value or argument: exit 2, one line naming it (and the closest known option)', async () => {
+    const { env } = await setup()
+    for (const [args, said] of [
+      [
+        ['api', '/buyers', '--heder', 'x: 1'],
+        'unknown option --heder (did you mean --header?): see session-fetch api --help',
+      ],
+      [
+        ['login', '--emial', 'me@example.com'],
+        'unknown option --emial (did you mean --email?): see session-fetch login --help',
+      ],
+      [['api', '/buyers', '--bogus'], 'unknown option --bogus: see session-fetch api --help'],
+      [['login', '--email'], '--email <email>: missing its value: see session-fetch login --help'],
+      [['api'], 'api: missing the argument <path>: see session-fetch api --help'],
+      [['stauts'], 'unknown command "stauts" (did you mean status?): see session-fetch --help'],
+    ] as const) {
+      expect(await cli([...args], env)).toEqual({ code: 2, stdout: '', stderr: `session-fetch: ${said}\n` })
+    }
+  }, 120_000)
+
+  test('-d and -H values may start with "-"; `--` ends the options', async () => {
+    const { server, env, login } = await setup()
+    await login()
+    const seen: { path: string; odd: string | null; body: string }[] = []
+    const handle = server.mock.handle.bind(server.mock)
+    server.mock.handle = (request) => {
+      const body = new TextDecoder().decode(request.body)
+      seen.push({ path: request.path, odd: request.headers.get('-x-odd'), body })
+      return handle(request)
+    }
+    const negative = await cli(['api', '/numbers', '-X', 'PUT', '-d', '-1', '-H', '-x-odd: yes'], env)
+    expect(negative.code).toBe(0)
+    expect(seen.find((request) => request.path === '/numbers')).toEqual({
+      path: '/numbers',
+      odd: 'yes',
+      body: '-1',
+    })
+
+    const ended = await cli(['api', '-X', 'POST', '-d', '{}', '--', '/plants'], env)
+    expect(ended.code).toBe(0)
+    expect(JSON.parse(ended.stdout)).toMatchObject({ method: 'POST', path: '/plants' })
+    // After `--`, `-i` is an argument, not the option: one too many for `api`.
+    const after = await cli(['api', '/buyers', '--', '-i'], env)
+    expect(after).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'session-fetch: api: expected one argument, <path>, got 2: see session-fetch api --help\n',
+    })
+  }, 120_000)
+
+  test('--help of the program and of each command prints the help generated from the table of commands', async () => {
+    const { env } = await setup()
+    for (const command of [
+      undefined,
+      ...COMMANDS.map((known) => known.name).filter((name) => name !== 'help'),
+    ]) {
+      const help = await cli(command === undefined ? ['--help'] : [command, '--help'], env)
+      expect(help).toEqual({ code: 0, stdout: helpText(command), stderr: '' })
+    }
+    // No command: the same help, on stderr, as a usage error.
+    expect(await cli([], env)).toEqual({ code: 2, stdout: '', stderr: helpText() })
+  }, 120_000)
 })
 
 /** Another origin that records what reaches it: where a planted profile sends the command. */
