@@ -11,7 +11,7 @@ import type {
   StoreSnapshot,
 } from '../../core/store.js'
 import { StoreError } from '../../errors/store-error.js'
-import { createCodec } from '../redis/codec.js'
+import { createCodec } from '../record-codec.js'
 import { createFileLock, type HeldLock, type LockHolder, type RecordReservation } from './file-lock.js'
 import { type FileStoreOptions, resolveFileStoreOptions } from './options.js'
 import { remove } from './private-files.js'

@@ -1,6 +1,7 @@
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path'
 import { describe, parseDuration, rejectUnknownOptions } from '../../core/validate.js'
 import { OptionError } from '../../errors/option-error.js'
+import { parseEncryptionKey } from '../encryption-key.js'
 import { defaultDirectory } from './location.js'
 
 /** Options of `fileStore`. */
@@ -107,18 +108,7 @@ export function resolveFileStoreOptions(options: FileStoreOptions): ResolvedFile
   if (path !== undefined && name !== undefined) {
     throw new OptionError('path', 'pass either `path` or `name`, not both')
   }
-  if (
-    encryptionKey !== undefined &&
-    (!(encryptionKey instanceof Uint8Array) || encryptionKey.length !== 32)
-  ) {
-    // A key given as a string (`process.env.KEY`) is never echoed: it is the key.
-    throw new OptionError(
-      'encryptionKey',
-      encryptionKey instanceof Uint8Array
-        ? `expected 32 bytes for A256GCM, got ${encryptionKey.length}`
-        : `expected 32 bytes (a Uint8Array or Buffer), got ${describe(encryptionKey, false)}`,
-    )
-  }
+  const sealWith = parseEncryptionKey(encryptionKey)
   if (lockLeaseMs !== undefined && parseDuration(lockLeaseMs, 'lockLeaseMs', true) < MIN_LEASE_MS) {
     throw new OptionError('lockLeaseMs', `expected at least ${MIN_LEASE_MS} ms, got ${lockLeaseMs}`)
   }
@@ -134,8 +124,7 @@ export function resolveFileStoreOptions(options: FileStoreOptions): ResolvedFile
     path: file,
     directory: dirname(file),
     name: basename(file),
-    // A copy, so a caller reusing its buffer cannot change the key under a running store.
-    encryptionKey: encryptionKey && new Uint8Array(encryptionKey),
+    encryptionKey: sealWith,
     lockLeaseMs: Math.ceil(lockLeaseMs ?? DEFAULT_LEASE_MS),
     onLockWait,
     onError: onError ?? (() => {}),

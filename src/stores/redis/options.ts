@@ -1,5 +1,6 @@
 import { describe, parseDuration, rejectUnknownOptions } from '../../core/validate.js'
 import { OptionError } from '../../errors/option-error.js'
+import { parseEncryptionKey } from '../encryption-key.js'
 
 /**
  * The part of a node-redis client (`redis` v5 or v6, `createClient()`) the store uses. Any connected node-redis
@@ -268,18 +269,7 @@ export function resolveRedisStoreOptions(options: RedisStoreOptions): ResolvedRe
       )
     }
   }
-  if (
-    encryptionKey !== undefined &&
-    (!(encryptionKey instanceof Uint8Array) || encryptionKey.length !== 32)
-  ) {
-    // A key given as a string (`process.env.KEY`) is never echoed: it is the key.
-    throw new OptionError(
-      'encryptionKey',
-      encryptionKey instanceof Uint8Array
-        ? `expected 32 bytes for A256GCM, got ${encryptionKey.length}`
-        : `expected 32 bytes (a Uint8Array or Buffer), got ${describe(encryptionKey, false)}`,
-    )
-  }
+  const sealWith = parseEncryptionKey(encryptionKey)
   if (typeof name !== 'string' || !NAME.test(name)) {
     throw new OptionError('name', 'expected a connection name without spaces')
   }
@@ -309,8 +299,7 @@ export function resolveRedisStoreOptions(options: RedisStoreOptions): ResolvedRe
     ),
     key,
     name,
-    // A copy, so a caller reusing its buffer cannot change the key under a running store.
-    encryptionKey: encryptionKey && new Uint8Array(encryptionKey),
+    encryptionKey: sealWith,
     commandTimeoutMs: parseDuration(options.commandTimeoutMs ?? 5_000, 'commandTimeoutMs', true),
     lockLeaseMs: options.lockLeaseMs === undefined ? undefined : Math.ceil(parseLease(options.lockLeaseMs)),
     now: now ?? Date.now,

@@ -1,8 +1,8 @@
 import { issuerBinding } from '../../core/issuer.js'
 import type { ChangeReason, LockOptions, SessionStore, StoreChange, StoreSnapshot } from '../../core/store.js'
 import { StoreError } from '../../errors/store-error.js'
+import { createCodec } from '../record-codec.js'
 import { createRedisClock } from './clock.js'
-import { createCodec } from './codec.js'
 import { createCommands, ReplicaUnconfirmed } from './connection.js'
 import { createRedisLock, UNLOCKED } from './lock.js'
 import { type RedisStoreOptions, resolveRedisStoreOptions } from './options.js'
@@ -46,7 +46,10 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   // or the whole key as one.
   const hashKey = commands.kind === 'cluster' && !hasHashTag(key) ? `{${key}}` : key
   const channel = `${hashKey}:changes`
-  const codec = createCodec(key, resolved.encryptionKey)
+  const codec = createCodec(key, resolved.encryptionKey, {
+    where: `the session stored at Redis key ${JSON.stringify(key)}`,
+    factory: 'redisStore()',
+  })
   const offsetMs = createRedisClock((args) => commands.send(args), resolved.now)
   const locking = createRedisLock(commands, `${hashKey}:lock`, channel, resolved.lockLeaseMs)
   const subscription = createSubscription(commands, channel, {

@@ -1,12 +1,12 @@
 import { CompactEncrypt, compactDecrypt } from 'jose'
-import { parseSession, type SessionRecord } from '../../core/session.js'
-import { StoreError } from '../../errors/store-error.js'
+import { parseSession, type SessionRecord } from '../core/session.js'
+import { StoreError } from '../errors/store-error.js'
 
 /**
- * How a session record is kept in Redis (and in the file store's file, with a clock offset of 0): JSON, or a JWE
- * (`dir` + `A256GCM`) when an encryption key is set. The
- * times are moved from the writer's clock to Redis' clock (`offsetMs` = Redis time − local time), so instances
- * whose clocks disagree still agree on when the access token expires.
+ * How the Redis and file stores keep a session record: JSON, or a JWE (`dir` + `A256GCM`, jose) when an encryption
+ * key is set, sealed together with the store's key (the Redis key, the file's name) and the version it was written
+ * for. The times are moved from the writer's clock to the store's (`offsetMs` = store time − local time: Redis'
+ * clock; 0 for a file), so instances whose clocks disagree still agree on when the access token expires.
  */
 export interface RecordCodec {
   encode(record: SessionRecord, version: number, offsetMs: number): Promise<string>
@@ -14,7 +14,7 @@ export interface RecordCodec {
 }
 
 // The issuer travels inside `data`, so with an encryption key it is sealed with the session: whoever can write to
-// Redis cannot relabel another issuer's session to have it sent.
+// the store cannot relabel another issuer's session to have it sent.
 interface Stored {
   session: unknown
   receivedAt: number
@@ -43,13 +43,11 @@ export interface CodecLabels {
   factory: string
 }
 
+/** The codec of the session kept under `key`, sealed with `encryptionKey` when one is given. */
 export function createCodec(
   key: string,
   encryptionKey: Uint8Array | undefined,
-  labels: CodecLabels = {
-    where: `the session stored at Redis key ${JSON.stringify(key)}`,
-    factory: 'redisStore()',
-  },
+  labels: CodecLabels,
 ): RecordCodec {
   const { where, factory } = labels
 
