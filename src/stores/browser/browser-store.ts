@@ -4,7 +4,7 @@ import { createListeners } from '../../core/listeners.js'
 import type { LockGrant, LockOptions, SessionStore, StoreChange, StoreSnapshot } from '../../core/store.js'
 import { describe, rejectUnknownOptions } from '../../core/validate.js'
 import { OptionError } from '../../errors/option-error.js'
-import { memoryStore } from '../memory/memory-store.js'
+import { memorySession } from '../memory/memory-store.js'
 import { toSnapshot, versionOf } from './stored-snapshot.js'
 import { inTabLocks, type WebLockManager, withWebLock } from './web-lock.js'
 
@@ -193,8 +193,7 @@ function lockWith(locks: WebLockManager, name: string) {
 
 // No IndexedDB: this tab keeps its own session, so there is nothing to share with other tabs.
 function tabStore(lockName: string): BrowserStore {
-  const inner = memoryStore()
-  const subscribe = inner.subscribe?.bind(inner)
+  const inner = memorySession()
   const unsubscribers = new Set<() => void>()
   return {
     coordination: Object.freeze({ storage: 'memory', lock: 'tab', notify: 'none' }),
@@ -203,7 +202,7 @@ function tabStore(lockName: string): BrowserStore {
     lock: lockWith(inTabLocks(), lockName),
     bind: issuerBinding(),
     subscribe(listener) {
-      const unsubscribe = subscribe?.(listener) ?? (() => undefined)
+      const unsubscribe = inner.subscribe(listener)
       unsubscribers.add(unsubscribe)
       return unsubscribe
     },

@@ -1,3 +1,4 @@
+import { abortable } from '../../core/abort.js'
 import { issuerBinding } from '../../core/issuer.js'
 import { createListeners } from '../../core/listeners.js'
 import type { LockOptions, SessionStore, StoreChange, StoreSnapshot } from '../../core/store.js'
@@ -14,10 +15,24 @@ import type { LockOptions, SessionStore, StoreChange, StoreSnapshot } from '../.
  * const b = createSessionFetch({ baseURL, store }) // same session as `a`
  */
 export function memoryStore(): SessionStore {
+  let tail: Promise<unknown> = Promise.resolve()
+  return {
+    ...memorySession(),
+    lock<T>(fn: () => Promise<T>, options: LockOptions): Promise<T> {
+      // One holder at a time within this realm; each caller's own timeout bounds how long it holds. A waiter
+      // whose signal aborts leaves at once; the one after it still waits for the holder before it.
+      const run = abortable(tail, options?.signal).then(fn)
+      tail = Promise.allSettled([tail, run])
+      return run
+    },
+    bind: issuerBinding(),
+  }
+}
+
+/** The session in this realm's memory and its listeners: `memoryStore()` without its lock and issuer binding. */
+export function memorySession(): Required<Pick<SessionStore, 'read' | 'write' | 'subscribe'>> {
   let snapshot: StoreSnapshot = Object.freeze({ version: 0, record: undefined })
   const listeners = createListeners<StoreSnapshot>()
-  let tail: Promise<unknown> = Promise.resolve()
-
   return {
     read: () => snapshot,
     write(change: StoreChange, expectedVersion: number) {
@@ -26,18 +41,6 @@ export function memoryStore(): SessionStore {
       listeners.emit(snapshot)
       return snapshot
     },
-    lock<T>(fn: () => Promise<T>, _options: LockOptions): Promise<T> {
-      // One holder at a time within this realm; each caller's own timeout bounds how long it holds.
-      const run = tail.then(fn, fn)
-      tail = run.then(
-        () => undefined,
-        () => undefined,
-      )
-      return run
-    },
-    subscribe(listener) {
-      return listeners.add(listener)
-    },
-    bind: issuerBinding(),
+    subscribe: (listener) => listeners.add(listener),
   }
 }
