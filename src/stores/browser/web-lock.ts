@@ -42,13 +42,13 @@ export function inTabLocks(): WebLockManager {
       })
       const tail = previous.then(() => mine)
       tails.set(name, tail)
-      const done = () => {
-        release()
-        if (tails.get(name) === tail) tails.delete(name)
-      }
+      // Forgotten once it has settled: a request that left while the one before it still holds must not free
+      // the lock for the next.
+      void tail.then(() => tails.get(name) === tail && tails.delete(name))
+      const done = () => release()
       return new Promise((resolve, reject) => {
         const onAbort = () => {
-          done() // the next waiter need not wait for a request that left
+          done() // the next waiter need not wait for a request that left, only for the holder before it
           reject(signal?.reason)
         }
         signal?.addEventListener('abort', onAbort, { once: true })

@@ -341,6 +341,25 @@ describe('browserStore: the refresh lock', () => {
     ).rejects.toBe(reason)
   })
 
+  test('a waiter that was last in line and left does not let the next one past the holder', async () => {
+    const locks = inTabLocks()
+    let release = () => {}
+    let holding = true
+    const holder = withWebLock(locks, 'l', () => new Promise<void>((r) => (release = r)), { leaseMs: 60_000 })
+    const controller = new AbortController()
+    const left = withWebLock(locks, 'l', async () => 'ran', { leaseMs: 60_000, signal: controller.signal })
+    controller.abort(new Error('gave up'))
+    await expect(left).rejects.toThrow('gave up')
+    const next = withWebLock(locks, 'l', async () => (holding ? 'ran while held' : 'next'), {
+      leaseMs: 60_000,
+    })
+    await new Promise((resolve) => setTimeout(resolve, 20)) // time for it to run, were the lock free
+    holding = false
+    release()
+    await holder
+    expect(await next).toBe('next')
+  })
+
   test("a callback that throws releases the lock and rejects with the callback's error", async () => {
     const locks = inTabLocks()
     const boom = new Error('boom')
