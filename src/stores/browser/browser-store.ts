@@ -155,7 +155,9 @@ async function compareAndSet(
       (current: unknown) => {
         if (versionOf(current) !== expected) throw CONFLICT
         written = {
-          version: expected + 1,
+          // The time of the write in ms (or one more than the last, if that is higher): a session written after
+          // the origin's data was cleared under open tabs is newer than the one they hold, and they adopt it.
+          version: Math.max(expected + 1, Date.now()),
           record: change.record,
           reason: change.reason,
           writer: change.writer,

@@ -36,6 +36,13 @@ function change(token: string | undefined, writer = 'w') {
   return { record: token === undefined ? undefined : record(token), reason: 'refresh', writer } as const
 }
 
+/** The version a write answered; throws when it was refused. */
+async function version(written: Promise<StoreSnapshot | undefined> | StoreSnapshot | undefined) {
+  const snapshot = await written
+  if (!snapshot) throw new Error('the write was refused')
+  return snapshot.version
+}
+
 /** Resolves with the next snapshot a store announces to its subscribers. */
 function nextAnnouncement(store: BrowserStore): Promise<StoreSnapshot> {
   return new Promise((resolve) => {
@@ -65,9 +72,10 @@ describe('browserStore: IndexedDB compare-and-set', () => {
     expect(await a.read()).toEqual({ version: 0, record: undefined })
 
     const written = await a.write(change('access-1', 'tab-a'), 0)
-    expect(written).toMatchObject({ version: 1, reason: 'refresh', writer: 'tab-a' })
+    expect(written).toMatchObject({ reason: 'refresh', writer: 'tab-a' })
+    expect(written?.version).toBeGreaterThan(0)
     const seen = await b.read()
-    expect(seen.version).toBe(1)
+    expect(seen.version).toBe(written?.version)
     expect(seen.record?.session.access_token).toBe('access-1')
     expect(seen.record).toEqual(record('access-1'))
     expect(Object.isFrozen(seen.record?.session)).toBe(true)
@@ -76,12 +84,12 @@ describe('browserStore: IndexedDB compare-and-set', () => {
   test('a write against an older version is refused and changes nothing', async () => {
     const a = tab()
     const b = tab()
-    await a.write(change('access-1'), 0)
-    await a.write(change('access-2'), 1)
-    expect(await b.write(change('stale'), 1)).toBeUndefined()
+    const first = await version(a.write(change('access-1'), 0))
+    const second = await version(a.write(change('access-2'), first))
+    expect(await b.write(change('stale'), first)).toBeUndefined()
     expect(await b.write(change('older'), 0)).toBeUndefined()
     const now = await b.read()
-    expect(now.version).toBe(2)
+    expect(now.version).toBe(second)
     expect(now.record?.session.access_token).toBe('access-2')
   })
 
@@ -90,30 +98,41 @@ describe('browserStore: IndexedDB compare-and-set', () => {
     const race = await Promise.all(tabs.map((t, i) => t.write(change(`first-${i}`), 0)))
     expect(race.filter(Boolean)).toHaveLength(1)
 
-    // Each tab increments 20 times by read-then-compare-and-set, retrying on conflict, all at once.
+    // Each tab updates 20 times by read-then-compare-and-set, retrying on conflict, all at once.
+    const wins: [from: number, to: number][] = []
     let conflicts = 0
-    const increment = async (t: BrowserStore) => {
+    const update = async (t: BrowserStore) => {
       for (;;) {
         const current = await t.read()
-        if (await t.write(change(`v${current.version + 1}`), current.version)) return
+        const written = await t.write(change(`after-${current.version}`), current.version)
+        if (written) {
+          wins.push([current.version, written.version])
+          return
+        }
         conflicts++
       }
     }
     await Promise.all(
       tabs.map(async (t) => {
-        for (let i = 0; i < 20; i++) await increment(t)
+        for (let i = 0; i < 20; i++) await update(t)
       }),
     )
-    expect((await tabs[0]?.read())?.version).toBe(1 + 60)
+    // No update is lost: the 60 wins form one chain from the race's winner, each over the one before it.
+    wins.sort(([x], [y]) => x - y)
+    expect(wins[0]?.[0]).toBe(race.find(Boolean)?.version)
+    for (const [i, [, to]] of wins.entries()) if (i + 1 < wins.length) expect(wins[i + 1]?.[0]).toBe(to)
+    const last = await (tabs[0] as BrowserStore).read()
+    expect(last.version).toBe(wins.at(-1)?.[1])
+    expect(last.record?.session.access_token).toBe(`after-${wins.at(-1)?.[0]}`)
     expect(conflicts).toBeGreaterThan(0) // the writers did collide, and the compare-and-set sorted them out
   })
 
   test('a logout (no record) is stored and read back as no session', async () => {
     const a = tab()
-    await a.write(change('access-1'), 0)
-    const out = await a.write({ record: undefined, reason: 'logout', writer: 'w' }, 1)
-    expect(out).toMatchObject({ version: 2, record: undefined, reason: 'logout' })
-    expect(await tab().read()).toMatchObject({ version: 2, record: undefined, reason: 'logout' })
+    const first = await version(a.write(change('access-1'), 0))
+    const out = await a.write({ record: undefined, reason: 'logout', writer: 'w' }, first)
+    expect(out).toMatchObject({ record: undefined, reason: 'logout' })
+    expect(await tab().read()).toMatchObject({ version: out?.version, record: undefined, reason: 'logout' })
   })
 
   test('whatever else is stored under the key is read as no session, never trusted', async () => {
@@ -121,7 +140,7 @@ describe('browserStore: IndexedDB compare-and-set', () => {
     await set('test', 'not a snapshot', raw)
     const a = tab()
     expect(await a.read()).toEqual({ version: 0, record: undefined })
-    expect(await a.write(change('access-1'), 0)).toMatchObject({ version: 1 })
+    expect(await a.write(change('access-1'), 0)).toMatchObject({ record: record('access-1') })
 
     await set(
       'test',
@@ -168,10 +187,10 @@ describe('browserStore: announcements', () => {
     const b = tab()
     const toB = nextAnnouncement(b)
     const toA = nextAnnouncement(a)
-    await a.write(change('access-1', 'tab-a'), 0)
-    expect(await toA).toMatchObject({ version: 1, writer: 'tab-a' })
+    const written = await version(a.write(change('access-1', 'tab-a'), 0))
+    expect(await toA).toMatchObject({ version: written, writer: 'tab-a' })
     const heard = await toB
-    expect(heard).toMatchObject({ version: 1, reason: 'refresh', writer: 'tab-a' })
+    expect(heard).toMatchObject({ version: written, reason: 'refresh', writer: 'tab-a' })
     expect(heard.record?.session.access_token).toBe('access-1')
   })
 
@@ -182,12 +201,12 @@ describe('browserStore: announcements', () => {
     const messages: unknown[] = []
     listener.onmessage = (event) => messages.push(event.data)
     const toB = nextAnnouncement(b)
-    await a.write(change('access-secret-1', 'tab-a'), 0)
+    const written = await version(a.write(change('access-secret-1', 'tab-a'), 0))
     expect((await toB).record?.session.access_token).toBe('access-secret-1') // read from IndexedDB
     await vi.waitFor(() => expect(messages).toHaveLength(1))
     expect(messages[0]).toEqual({
       type: 'session-fetch/notice',
-      notice: { version: 1, reason: 'refresh', writer: 'tab-a' },
+      notice: { version: written, reason: 'refresh', writer: 'tab-a' },
       session: true,
     })
     expect(JSON.stringify(messages)).not.toContain('access-secret-1')
@@ -199,22 +218,26 @@ describe('browserStore: announcements', () => {
     const b = tab()
     const heard: StoreSnapshot[] = []
     b.subscribe?.((snapshot) => heard.push(snapshot))
-    // Written before b hears the first notice: reading IndexedDB for it finds version 3 already.
-    await a.write(change('access-1', 'tab-a'), 0)
-    await a.write({ record: undefined, reason: 'logout', writer: 'tab-a' }, 1)
-    await a.write({ record: record('access-2'), reason: 'login', writer: 'tab-a' }, 2)
-    await vi.waitFor(() => expect(heard.map((snapshot) => snapshot.version)).toContain(3))
+    // Written before b hears the first notice: reading IndexedDB for it finds the third version already.
+    const first = await version(a.write(change('access-1', 'tab-a'), 0))
+    const logout = await version(a.write({ record: undefined, reason: 'logout', writer: 'tab-a' }, first))
+    const login = await version(
+      a.write({ record: record('access-2'), reason: 'login', writer: 'tab-a' }, logout),
+    )
+    await vi.waitFor(() => expect(heard.map((snapshot) => snapshot.version)).toContain(login))
     await new Promise((resolve) => setTimeout(resolve, 50)) // anything still on its way
     // Each version once, in order (a client takes no version below one it has: a logout heard after the login
     // that followed it would be lost); the first one may be skipped, as a newer one was there to be read.
     const versions = heard.map((snapshot) => snapshot.version)
-    expect(versions.filter((version) => version > 1)).toEqual([2, 3])
-    expect(versions).toEqual([...versions].sort())
-    expect(heard.find((snapshot) => snapshot.version === 2)).toMatchObject({
+    expect(versions.filter((heardVersion) => heardVersion > first)).toEqual([logout, login])
+    expect(versions).toEqual([...versions].sort((x, y) => x - y))
+    expect(heard.find((snapshot) => snapshot.version === logout)).toMatchObject({
       reason: 'logout',
       record: undefined,
     })
-    expect(heard.find((snapshot) => snapshot.version === 3)?.record?.session.access_token).toBe('access-2')
+    expect(heard.find((snapshot) => snapshot.version === login)?.record?.session.access_token).toBe(
+      'access-2',
+    )
   })
 
   test('messages that are not ours are ignored; close() stops listening', async () => {
@@ -243,10 +266,10 @@ describe('browserStore: announcements', () => {
     const a = tab()
     const heard: number[] = []
     const stop = a.subscribe?.((s) => heard.push(s.version))
-    await a.write(change('access-1'), 0)
+    const first = await version(a.write(change('access-1'), 0))
     stop?.()
-    await a.write(change('access-2'), 1)
-    expect(heard).toEqual([1])
+    await a.write(change('access-2'), first)
+    expect(heard).toEqual([first])
   })
 })
 
@@ -458,10 +481,9 @@ describe('browserStore: two apps of one origin on the same key (two issuers)', (
     expect(received.filter((r) => r.authorization?.includes(legacy.access_token))).toEqual([])
     expect(received.filter((r) => r.authorization?.includes(legacy.refresh_token))).toEqual([])
     expect(server.counters.logins).toBe(1)
-    expect(await tab().read()).toMatchObject({
-      version: 5,
-      record: { issuer: `plantly:${server.url}/auth/sessions` },
-    })
+    const stored = await tab().read()
+    expect(stored).toMatchObject({ record: { issuer: `plantly:${server.url}/auth/sessions` } })
+    expect(stored.version).toBeGreaterThan(4)
     plantly.close()
   })
 })

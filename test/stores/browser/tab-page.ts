@@ -59,18 +59,18 @@ const api = {
     return armed ?? Promise.reject(new Error('no storm armed'))
   },
   /**
-   * Bump the stored version `count` times by read-then-compare-and-set, each under the refresh lock or outside
-   * any lock; returns the versions this tab won.
+   * Write over the stored version `count` times by read-then-compare-and-set, each under the refresh lock or
+   * outside any lock; returns the writes this tab won, each as the version it was written over and its own.
    */
-  async increments(count: number, writer: string, underLock: boolean): Promise<number[]> {
-    const won: number[] = []
+  async increments(count: number, writer: string, underLock: boolean): Promise<[number, number][]> {
+    const won: [number, number][] = []
     const once = async () => {
       const current = await store.read()
       const written = await store.write(
         { record: current.record, reason: 'refresh', writer },
         current.version,
       )
-      if (written) won.push(written.version)
+      if (written) won.push([current.version, written.version])
     }
     while (won.length < count) {
       if (underLock && store.lock) await store.lock(once, { leaseMs: 10_000 })
