@@ -77,6 +77,8 @@ export interface StoreSubject {
 
 /** One thing a store must do: `run` rejects when the store does not. */
 export interface Clause {
+  /** A short name, for the mutants that break this clause. */
+  readonly id: string
   readonly title: string
   readonly applies: (capabilities: StoreCapabilities) => boolean
   readonly run: (subject: StoreSubject) => Promise<void>
@@ -206,6 +208,7 @@ const always = () => true
 /** The clauses, in the order the contract states them. */
 export const clauses: readonly Clause[] = [
   {
+    id: 'read',
     title: 'read(): a fresh store answers version 0 and no session, in every instance',
     applies: always,
     run: (subject) =>
@@ -218,6 +221,7 @@ export const clauses: readonly Clause[] = [
       }),
   },
   {
+    id: 'round-trip',
     title:
       'write(): answers the new snapshot, and every instance reads it back as written (record, reason, writer)',
     applies: always,
@@ -234,6 +238,7 @@ export const clauses: readonly Clause[] = [
       }),
   },
   {
+    id: 'issuer',
     title: 'write(): the issuer is kept with the record (and a record without one reads back without one)',
     applies: always,
     run: (subject) =>
@@ -250,6 +255,7 @@ export const clauses: readonly Clause[] = [
       }),
   },
   {
+    id: 'compare-and-set',
     title:
       'write(): compare-and-set: a write from a version that is no longer current answers undefined and changes nothing',
     applies: always,
@@ -271,6 +277,7 @@ export const clauses: readonly Clause[] = [
       }),
   },
   {
+    id: 'one-winner',
     title:
       'write(): of concurrent writers from one version exactly one wins, and the store holds the winner’s',
     applies: always,
@@ -295,6 +302,7 @@ export const clauses: readonly Clause[] = [
       }),
   },
   {
+    id: 'versions-logout',
     title:
       'versions only grow, across a logout too: a writer from before the logout cannot bring its session back',
     applies: always,
@@ -317,6 +325,7 @@ export const clauses: readonly Clause[] = [
       }),
   },
   {
+    id: 'versions-loss',
     title:
       'versions only grow across the loss of the data: the next login is above every version before it, and subscribers hear it',
     applies: (c) => c.lose,
@@ -355,6 +364,7 @@ export const clauses: readonly Clause[] = [
       }),
   },
   {
+    id: 'lock-exclusion',
     title: 'lock(): one holder at a time across instances; each caller gets its own function’s result',
     applies: (c) => c.lock !== 'none',
     run: (subject) =>
@@ -388,6 +398,7 @@ export const clauses: readonly Clause[] = [
       }),
   },
   {
+    id: 'lock-throw',
     title: 'lock(): a holder that throws lets go, and its caller gets the error unchanged',
     applies: (c) => c.lock !== 'none',
     run: (subject) =>
@@ -412,6 +423,7 @@ export const clauses: readonly Clause[] = [
       }),
   },
   {
+    id: 'lock-abort',
     title:
       'lock(): a waiter whose signal aborts stops waiting with the signal’s reason and never runs; the holder is untouched',
     applies: (c) => c.lock !== 'none',
@@ -477,6 +489,7 @@ export const clauses: readonly Clause[] = [
       }),
   },
   {
+    id: 'lock-lease',
     title:
       'lock(): a holder is told when its lease ends (LockGrant.until); once that has passed, another instance takes the lock over although the holder never let go',
     applies: (c) => c.lock === 'lease',
@@ -521,6 +534,7 @@ export const clauses: readonly Clause[] = [
       }),
   },
   {
+    id: 'lock-renewed',
     title: 'lock(): a holder that runs past its lease keeps the lock (the lease is renewed while it runs)',
     applies: (c) => c.lock === 'renewed',
     run: (subject) =>
@@ -553,8 +567,9 @@ export const clauses: readonly Clause[] = [
       }),
   },
   {
+    id: 'subscribe',
     title:
-      'subscribe(): other instances’ writes are delivered in order, as written, the last one always; unsubscribing stops them',
+      'subscribe(): other instances’ writes are delivered in version order, as written, the last one always; unsubscribing stops them',
     applies: (c) => c.subscribe,
     run: (subject) =>
       withStorage(subject, async (storage, hangMs) => {
@@ -580,29 +595,35 @@ export const clauses: readonly Clause[] = [
           hangMs,
           'the subscriber to hear the last write',
         )
-        // Each delivery is a state the store held (a store may read the latest and skip what it replaced, or
-        // announce the state it held when the listener came), in version order.
-        const versions = heard.map((s) => s.version)
-        expect(versions).toEqual([...new Set(versions)].sort((x, y) => x - y))
-        for (const snapshot of heard) {
-          const match = sent.find((s) => s.version === snapshot.version)
-          if (match) expectSame(snapshot, match, subject.timeToleranceMs ?? 0)
-          else expect(snapshot).toMatchObject({ version: 0, record: undefined })
-        }
-        expect(heard.at(-1)).toMatchObject({ version: last.version, record: undefined, reason: 'logout' })
-
         stop()
         const count = heard.length
         const after = await written(writer.write(change('s4', 'login', 'writer'), version))
+        sent.push(after)
         await eventually(
           () => control.some((s) => s.version === after.version),
           hangMs,
           'the listener still subscribed to hear the next write',
         )
+        await sleep(50) // a delivery still on its way, out of order, would land now
         expect(heard).toHaveLength(count)
+        expect(heard.at(-1)).toMatchObject({ version: last.version, record: undefined, reason: 'logout' })
+        expect(control.at(-1)?.version).toBe(after.version)
+        // Each delivery is a state the store held, in version order, never going back: a store may read the
+        // latest and skip what it replaced, announce the state it held when the listener came, or deliver a
+        // version twice (read when the subscription starts, and announced) - a client takes no version twice.
+        for (const deliveries of [heard, control]) {
+          const versions = deliveries.map((s) => s.version)
+          expect(versions).toEqual([...versions].sort((x, y) => x - y))
+          for (const snapshot of deliveries) {
+            const match = sent.find((s) => s.version === snapshot.version)
+            if (match) expectSame(snapshot, match, subject.timeToleranceMs ?? 0)
+            else expect(snapshot).toMatchObject({ version: 0, record: undefined })
+          }
+        }
       }),
   },
   {
+    id: 'close',
     title:
       'close(): stops the deliveries to the closed instance’s listeners, and a second close() is harmless',
     applies: (c) => c.close && c.subscribe,
@@ -636,6 +657,7 @@ export const clauses: readonly Clause[] = [
       }),
   },
   {
+    id: 'bind',
     title:
       'bind(): a store object serves one issuer: bound again to it, fine; to another, an OptionError naming `store`',
     applies: (c) => c.bind,
