@@ -40,10 +40,12 @@ export type WorkerEnv = {
   rootNodes?: string[]
   /** Use a node-redis sentinel client (`createSentinel`) for the primary `name` instead of `redisURL`. */
   sentinel?: { name: string; ports: number[] }
-} & (
+} & WorkerStorage
+
+/** Where the workers share their session: a Redis key, or a session file. */
+export type WorkerStorage =
   | { redisURL: string; key: string; file?: undefined }
   | { file: string; redisURL?: undefined; key?: undefined }
-)
 
 const running = new Set<ChildProcess>()
 

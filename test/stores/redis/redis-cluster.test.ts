@@ -9,6 +9,7 @@ import {
   startRedisCluster,
   stopAllRedisServers,
 } from '../../helpers/redis-servers.js'
+import { storm, stormAfterExpiry } from '../../helpers/worker-storm.js'
 import { startWorkers } from '../../helpers/workers.js'
 
 // A Redis Cluster started for this file: 3 primaries + 3 replicas on free ports, failing over 1 s after a primary
@@ -75,12 +76,8 @@ describe('Redis Cluster', () => {
       new Set([loggedIn]),
     )
 
-    // A storm across an expiry: one refresh for all 8.
-    server.mock.expireAccessTokens()
-    const storm = await Promise.all(
-      workers.map((worker, i) => worker.call('storm', { path: `/a/${i}`, count: 10 })),
-    )
-    expect(storm.flat()).toEqual(Array(80).fill(200))
+    // A storm across an expiry: one refresh for all of them.
+    await stormAfterExpiry(server, workers, { label: 'a', count: 10 })
     expect(server.counters).toMatchObject({ refreshes: 1, reuseDetected: 0, refreshRejected: 0 })
 
     // The next expiry: the refresh reaches the server, and the primary holding the session's slot dies (kill -9)
@@ -88,13 +85,11 @@ describe('Redis Cluster', () => {
     const doomed = await cluster.primaryOf(`{${key}}`)
     server.inject({ on: 'refresh', delayMs: 1_000 })
     server.mock.expireAccessTokens()
-    const during = Promise.all(
-      workers.map((worker, i) => worker.call('storm', { path: `/b/${i}`, count: 10 })),
-    )
+    const during = storm(workers, 'b', 10)
     await eventually(() => server.counters.faultsServed === 1, 'the refresh to reach the server')
     const killedAt = Date.now()
     await doomed.kill()
-    const duringFailover = (await during).flat()
+    const duringFailover = await during
     const recoveredMs = Date.now() - killedAt
     await eventually(() => cluster.healthy(`{${key}}`), 'a replica to take over the slot')
     const promoted = await cluster.primaryOf(`{${key}}`)
@@ -108,11 +103,7 @@ describe('Redis Cluster', () => {
     expect(new Set(sessions)).toEqual(new Set([fingerprint(stored.session.access_token)]))
 
     // And after the failover: the next expiry is one more refresh, for all of them.
-    server.mock.expireAccessTokens()
-    const after = await Promise.all(
-      workers.map((worker, i) => worker.call('storm', { path: `/c/${i}`, count: 10 })),
-    )
-    expect(after.flat()).toEqual(Array(80).fill(200))
+    await stormAfterExpiry(server, workers, { label: 'c', count: 10 })
 
     const failed = duringFailover.filter((status) => status !== 200)
     console.info(

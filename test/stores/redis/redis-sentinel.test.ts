@@ -7,6 +7,7 @@ import {
   startRedisSentinel,
   stopAllRedisServers,
 } from '../../helpers/redis-servers.js'
+import { storm, stormAfterExpiry } from '../../helpers/worker-storm.js'
 import { startWorkers } from '../../helpers/workers.js'
 
 // Sentinel started for this file: 1 primary + 1 replica + 3 sentinels (quorum 2) on free ports. 6 real OS
@@ -32,11 +33,8 @@ describe('Redis Sentinel', () => {
       new Set([loggedIn]),
     )
 
-    server.mock.expireAccessTokens()
-    const storm = await Promise.all(
-      workers.map((worker, i) => worker.call('storm', { path: `/a/${i}`, count: 10 })),
-    )
-    expect(storm.flat()).toEqual(Array(60).fill(200))
+    // A storm across an expiry: one refresh for all of them.
+    await stormAfterExpiry(server, workers, { label: 'a', count: 10 })
     expect(server.counters).toMatchObject({ refreshes: 1, reuseDetected: 0, refreshRejected: 0 })
     // The write waited for the replica: it holds the session already.
     expect(await setup.replica.cli('HGET', key, 'reason')).toBe('refresh')
@@ -45,14 +43,12 @@ describe('Redis Sentinel', () => {
     const before = await setup.primaryPort()
     server.inject({ on: 'refresh', delayMs: 1_000 })
     server.mock.expireAccessTokens()
-    const during = Promise.all(
-      workers.map((worker, i) => worker.call('storm', { path: `/b/${i}`, count: 10 })),
-    )
+    const during = storm(workers, 'b', 10)
     await eventually(() => server.counters.faultsServed === 1, 'the refresh to reach the server')
     const failoverAt = Date.now()
     const [asked] = setup.sentinels
     expect(await asked?.cli('SENTINEL', 'FAILOVER', setup.name)).toBe('OK')
-    const duringFailover = (await during).flat()
+    const duringFailover = await during
     const recoveredMs = Date.now() - failoverAt
     await eventually(
       async () => (await setup.primaryPort()) !== before,
@@ -75,11 +71,7 @@ describe('Redis Sentinel', () => {
       return sessions.every((session) => session === stored)
     }, 'every process to use the session stored on the new primary')
 
-    server.mock.expireAccessTokens()
-    const after = await Promise.all(
-      workers.map((worker, i) => worker.call('storm', { path: `/c/${i}`, count: 10 })),
-    )
-    expect(after.flat()).toEqual(Array(60).fill(200))
+    await stormAfterExpiry(server, workers, { label: 'c', count: 10 })
 
     const failed = duringFailover.filter((status) => status !== 200)
     console.info(
