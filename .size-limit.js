@@ -36,7 +36,7 @@ export default [
   // fetch wrapper load on first use (about 0.9 kB). The renewal and ending sessions load on first use too, in their
   // own files (about 0.7 kB here: the module wrappers of one bundle, and what the files pass each other; the
   // request path lost 0.5 kB).
-  { name: 'session-fetch (core, with session calls)', path: 'src/index.ts', limit: '23.90 kB', gzip: true },
+  { name: 'session-fetch (core, with session calls)', path: 'src/index.ts', limit: '23.95 kB', gzip: true },
   {
     name: 'session-fetch/mock',
     path: 'src/testing/mock/index.ts',
