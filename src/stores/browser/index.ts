@@ -6,7 +6,7 @@ export {
 } from './browser-store.js'
 export { browserDpopKeyPair } from './dpop-key-pair.js'
 
-import { inTabLocks } from './web-lock.js'
+import { inTabLocks, type WebLockManager } from './web-lock.js'
 
 export type { WebLockManager, WebLockSnapshot } from './web-lock.js'
 
@@ -15,4 +15,4 @@ export type { WebLockManager, WebLockSnapshot } from './web-lock.js'
  * @deprecated `browserStore({ locks: null })` does the same (and says so in `coordination.lock`); this export goes
  * in the next minor version.
  */
-export const tabLocks: typeof inTabLocks = inTabLocks
+export const tabLocks: () => WebLockManager = inTabLocks
