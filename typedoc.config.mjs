@@ -17,6 +17,9 @@ export default {
   // No source links: the package has no public repository URL to point them at (and a clone's remote is a
   // local path, which typedoc warns about).
   disableSources: true,
+  // The adapters take the core's `SessionFetch` interface (they may not import the composition root), which
+  // `session-fetch` exports with Plantly's credentials as its default; their TSDoc links to that one.
+  intentionallyNotExported: ['src/core/session-fetch.ts:SessionFetch'],
   plugin: ['./scripts/typedoc-module-names.mjs'],
   // Read by the plugin above: each module is titled by its import specifier, not by its file name.
   moduleNames: Object.fromEntries(points.map((point) => [point.source, point.specifier])),

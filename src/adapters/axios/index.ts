@@ -6,10 +6,11 @@ import {
   type InternalAxiosRequestConfig,
 } from 'axios'
 import type { Answer } from '../../core/pipeline.js'
+import type { SessionFetch } from '../../core/session-fetch.js'
 import { OptionError } from '../../errors/option-error.js'
 import { type BodyCopy, copyingIterable, createBodyCopy, isAsyncIterable } from '../shared/body-copy.js'
 import { serializeFormData } from '../shared/form-data.js'
-import { pipelineOf, type SessionSource } from '../shared/pipeline-registry.js'
+import { pipelineOf } from '../shared/pipeline-registry.js'
 import { isReplayableBody } from '../shared/replayable-body.js'
 import { responseFrom } from '../shared/response-from.js'
 import { hideToken, REDACTED } from './hide-token.js'
@@ -28,7 +29,7 @@ class Mark {
   #placed: string | undefined
   constructor(
     readonly adapter: InternalAxiosRequestConfig['adapter'],
-    readonly session: AxiosAdapter,
+    readonly sessionAdapter: AxiosAdapter,
   ) {}
   /** The session set `Authorization` to `value` (its token while it sends, the placeholder once it is over). */
   placed(value: string): void {
@@ -62,6 +63,9 @@ const FALLBACK = ['xhr', 'http', 'fetch']
  * follow. When the session is gone the caller gets its own 401; when the refresh cannot complete the request
  * rejects with `RefreshError`; an aborted wait rejects as axios reports any abort (`axios.isCancel`).
  *
+ * @param instance The axios instance (`axios.create()`); one session at a time.
+ * @param session A {@link index.SessionFetch | createSessionFetch()} client (a Plantly or an `oauth2()` one; not
+ * one whose protocol binds tokens to a proof per request, DPoP).
  * @returns A function that detaches the session again.
  * @example
  * import axios from 'axios'
@@ -71,32 +75,32 @@ const FALLBACK = ['xhr', 'http', 'fetch']
  * const detach = attachSession(api, plantly)
  * const { data } = await api.get('/buyers')
  */
-export function attachSession(instance: AxiosInstance, plantly: SessionSource): () => void {
+export function attachSession(instance: AxiosInstance, session: SessionFetch<unknown>): () => void {
   if (typeof instance?.interceptors?.request?.use !== 'function' || typeof instance.getUri !== 'function') {
     throw new OptionError('instance', 'expected an axios instance (axios.create())')
   }
-  const pipeline = pipelineOf(plantly, 'plantly')
+  const pipeline = pipelineOf(session, 'session')
   if (attached.has(instance)) {
     throw new OptionError('instance', 'a session is already attached; call the detach function first')
   }
   attached.add(instance)
   let detached = false
 
-  // Synchronous (axios then dispatches without a promise turn): it only routes the request through `session`.
+  // Synchronous (axios then dispatches without a promise turn): it only routes the request through `sessionAdapter`.
   function route(config: InternalAxiosRequestConfig): InternalAxiosRequestConfig {
     const marked = config as MarkedConfig
     const earlier = marked[MARK] instanceof Mark ? marked[MARK] : undefined
     // A config this session already sent (`error.config`), handed to axios again: its token may be stale.
     if (earlier?.isOurs(config.headers.get('Authorization'))) config.headers.delete('Authorization')
     const adapter =
-      earlier !== undefined && config.adapter === earlier.session ? earlier.adapter : config.adapter
-    marked[MARK] = new Mark(adapter, session)
-    config.adapter = session
+      earlier !== undefined && config.adapter === earlier.sessionAdapter ? earlier.adapter : config.adapter
+    marked[MARK] = new Mark(adapter, sessionAdapter)
+    config.adapter = sessionAdapter
     return config
   }
 
   // The session adapter: axios calls it with the final config (body already transformed), once per call.
-  async function session(config: InternalAxiosRequestConfig): Promise<AxiosResponse> {
+  async function sessionAdapter(config: InternalAxiosRequestConfig): Promise<AxiosResponse> {
     const mark = (config as MarkedConfig)[MARK] as Mark
     const send = getAdapter(mark.adapter ?? FALLBACK, config)
     if (detached || config.headers.has('Authorization')) return send(config) // the caller's own credentials

@@ -1,10 +1,13 @@
 import type { Pipeline } from '../../core/pipeline.js'
+import type { SessionFetch } from '../../core/session-fetch.js'
 import { OptionError } from '../../errors/option-error.js'
 
-/** What the adapters (axios, undici) accept: the object `createSessionFetch` returns. */
-export interface SessionSource {
-  readonly fetch: typeof globalThis.fetch
-}
+/**
+ * What the adapters (axios, undici) accept: a `createSessionFetch()` client, of any protocol.
+ * @deprecated Use `SessionFetch` (from `session-fetch`): the adapters take `SessionFetch<unknown>`. This name goes
+ * in the next minor version.
+ */
+export type SessionSource = SessionFetch<unknown>
 
 // The pipeline of each client createSessionFetch made: how adapters reach it, without a public property.
 const pipelines = new WeakMap<object, Pipeline>()

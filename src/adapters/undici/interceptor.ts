@@ -1,6 +1,7 @@
 import type { Dispatcher } from 'undici'
+import type { SessionFetch } from '../../core/session-fetch.js'
 import { type BodyCopy, copyingIterable, createBodyCopy, isAsyncIterable } from '../shared/body-copy.js'
-import { pipelineOf, type SessionSource } from '../shared/pipeline-registry.js'
+import { pipelineOf } from '../shared/pipeline-registry.js'
 import { isReplayableBody } from '../shared/replayable-body.js'
 import { hasAuthorization, withToken } from './headers.js'
 import { asError, finished, type Sending } from './held-refusal.js'
@@ -24,6 +25,8 @@ type Options = Dispatcher.DispatchOptions
  * Under undici 7 it answers its callers in the handler interface they speak, so composing it directly on the
  * Agent adds no header conversion to the response path (raw header names arrive as the server sent them).
  *
+ * @param session A {@link index.SessionFetch | createSessionFetch()} client (a Plantly or an `oauth2()` one; not
+ * one whose protocol binds tokens to a proof per request, DPoP).
  * @example
  * import { Agent, setGlobalDispatcher } from 'undici'
  * import { sessionInterceptor } from 'session-fetch/undici'
@@ -31,8 +34,8 @@ type Options = Dispatcher.DispatchOptions
  * setGlobalDispatcher(new Agent().compose(sessionInterceptor(plantly)))
  * await fetch('https://api.plantly.gr4vy.app/buyers') // authenticated, refreshed, replayed once on 401
  */
-export function sessionInterceptor(plantly: SessionSource): Dispatcher.DispatcherComposeInterceptor {
-  const pipeline = pipelineOf(plantly, 'plantly')
+export function sessionInterceptor(session: SessionFetch<unknown>): Dispatcher.DispatcherComposeInterceptor {
+  const pipeline = pipelineOf(session, 'session')
   const originOf = lastOrigin()
   return (dispatch) =>
     function sessionDispatch(opts, handler) {

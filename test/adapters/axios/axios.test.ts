@@ -431,7 +431,7 @@ describe('attachSession (axios)', () => {
     const api = axios.create()
     expect(() => attachSession({} as never, plantly)).toThrow(OptionError)
     expect(() => attachSession({} as never, plantly)).toThrow(/`instance`/)
-    expect(() => attachSession(api, {} as never)).toThrow(/`plantly`/)
+    expect(() => attachSession(api, {} as never)).toThrow(/`session`/)
     attachSession(api, plantly)
     expect(() => attachSession(api, plantly)).toThrow(/already attached/)
   })

@@ -72,7 +72,7 @@ describe('createSessionOfetch', () => {
   test('bad arguments are named', () => {
     const plantly = createSessionFetch({ baseURL: 'https://api.plantly.test' })
     expect(() => createSessionOfetch({} as never)).toThrow(OptionError)
-    expect(() => createSessionOfetch({} as never)).toThrow(/`plantly`/)
+    expect(() => createSessionOfetch({} as never)).toThrow(/`session`/)
     expect(() => createSessionOfetch(plantly, 'https://x' as never)).toThrow(/`defaults`/)
   })
 })

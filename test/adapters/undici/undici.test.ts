@@ -374,5 +374,5 @@ describe.each(LAYOUTS)('sessionInterceptor (undici), %s', (_layout, layered) => 
 
 test('sessionInterceptor names a bad argument', () => {
   expect(() => sessionInterceptor({} as never)).toThrow(OptionError)
-  expect(() => sessionInterceptor(null as never)).toThrow(/`plantly`/)
+  expect(() => sessionInterceptor(null as never)).toThrow(/`session`/)
 })
