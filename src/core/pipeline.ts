@@ -31,8 +31,11 @@ export interface Answer {
  * shapes; none decides on its own when to refresh or replay.
  */
 export interface Pipeline {
-  /** True when a request to this absolute URL should carry the session (its origins, not its own endpoints). */
-  authorizes(url: string, method: string): boolean
+  /**
+   * True when the session covers a request to this absolute URL: it should carry the session (its allowed origins,
+   * not the protocol's own endpoints). Not to be confused with `authorize`, which presents a token.
+   */
+  covers(url: string, method: string): boolean
   /** How much of a streamed body an adapter keeps while sending it, to replay it after a refusal (0: none). */
   readonly replayBufferBytes: number
   /**
@@ -60,7 +63,7 @@ export interface Pipeline {
 /** What the pipeline asks of the session core: its token decisions, never its own calls (login, logout…). */
 export type PipelineCore = Pick<
   SessionCore<unknown>,
-  'authorizes' | 'isUnauthorized' | 'token' | 'afterUnauthorized' | 'noteReplay' | 'noteRefused'
+  'covers' | 'isUnauthorized' | 'token' | 'afterUnauthorized' | 'noteReplay' | 'noteRefused'
 >
 
 /** What the pipeline asks of the protocol: how a token is presented, and its challenges (DPoP). */
@@ -74,7 +77,7 @@ export function createPipeline(
   const custom = core.isUnauthorized === defaultIsUnauthorized ? undefined : core.isUnauthorized
 
   return {
-    authorizes: core.authorizes,
+    covers: core.covers,
     replayBufferBytes,
     tokenFor: core.token,
     mayRefuse: (status) => status === 401 || custom !== undefined,
@@ -104,8 +107,8 @@ export function createPipeline(
     answer: Answer,
     signal?: AbortSignal,
   ): undefined | Promise<string | undefined> {
-    // A redirect led to an origin the session does not authorize: its 401 says nothing about our token.
-    if (answer.url !== undefined && !core.authorizes(answer.url, attempt.method)) return undefined
+    // A redirect led to an origin the session does not cover: its 401 says nothing about our token.
+    if (answer.url !== undefined && !core.covers(answer.url, attempt.method)) return undefined
     if (attempt.replay) {
       if (attempt.token !== undefined) core.noteRefused(attempt.token)
       return undefined

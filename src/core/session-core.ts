@@ -2,7 +2,7 @@ import { ClosedError } from '../errors/closed-error.js'
 import { RefreshError } from '../errors/refresh-error.js'
 import { SessionExpiredError } from '../errors/session-expired-error.js'
 import { abortable } from './abort.js'
-import { createAuthorizer } from './authorizer.js'
+import { createCoverage } from './coverage.js'
 import { createEmitter, type SessionEventMap, type SessionEventName } from './events.js'
 import { createLogout } from './logout.js'
 import type { ResolvedOptions } from './options.js'
@@ -39,8 +39,8 @@ export interface CallOptions {
  * the store's lock across instances; and the session's own calls (login, refresh, logout).
  */
 export interface SessionCore<Credentials> {
-  /** True when a request to this absolute URL should carry the access token. */
-  authorizes(url: string, method: string): boolean
+  /** True when the session covers a request to this absolute URL: it should carry the access token. */
+  covers(url: string, method: string): boolean
   /** Whether a response means "this access token was refused". */
   isUnauthorized(response: Response): boolean
   /**
@@ -87,7 +87,7 @@ export function createSessionCore<Credentials>(
   const { store, protocol, now, refreshWindowMs, mustRefreshMs, refreshTimeoutMs } = options
   const emitter = createEmitter()
   const counts = { refreshes: 0, logins: 0, replays: 0 }
-  const authorizes = createAuthorizer(options.allowedOrigins, protocol)
+  const covers = createCoverage(options.allowedOrigins, protocol)
   // Each needs the other: the coordinator renews from the sync's snapshot, and the sync tells it when a new
   // version makes its session call pointless. `replaced` first runs after a load, when both exist.
   const sync = createStoreSync({
@@ -293,7 +293,7 @@ export function createSessionCore<Credentials>(
   }
 
   return {
-    authorizes,
+    covers,
     isUnauthorized: options.isUnauthorized,
     token: (signal, again) => (closing && !again ? Promise.reject(new ClosedError()) : token(signal)),
     afterUnauthorized,

@@ -77,8 +77,8 @@ describe('createSessionFetch rejects bad options up front, naming the option', (
       allowedOrigins: ['https://FILES.plantly.test:443'],
       refreshWindowMs: 0,
     })
-    expect(pipelineOf(plantly, 'client').authorizes('https://files.plantly.test/x', 'GET')).toBe(true)
-    expect(pipelineOf(plantly, 'client').authorizes('https://api.plantly.test/v1/buyers', 'GET')).toBe(true)
+    expect(pipelineOf(plantly, 'client').covers('https://files.plantly.test/x', 'GET')).toBe(true)
+    expect(pipelineOf(plantly, 'client').covers('https://api.plantly.test/v1/buyers', 'GET')).toBe(true)
   })
 
   test('plantlySessions validates its own options', () => {
@@ -170,7 +170,7 @@ describe('an unknown option is refused, naming it and the closest known option',
   })
 })
 
-describe('scoping: authorizes()', () => {
+describe('scoping: covers()', () => {
   const plantly = createSessionFetch({ baseURL, allowedOrigins: ['https://files.plantly.test'] })
   test.each([
     ['https://api.plantly.test/buyers', true],
@@ -186,6 +186,6 @@ describe('scoping: authorizes()', () => {
     ['https://api.plantly.test/auth/sessions', false],
     ['not a url', false],
   ])('%s → %s', (url, expected) => {
-    expect(pipelineOf(plantly, 'client').authorizes(url, 'GET')).toBe(expected)
+    expect(pipelineOf(plantly, 'client').covers(url, 'GET')).toBe(expected)
   })
 })

@@ -200,7 +200,7 @@ describe('options: accepted, or refused up front naming the option', () => {
           expect(error).toBeUndefined()
           const plantly = createSessionFetch({ baseURL, allowedOrigins: origins as string[] })
           for (const o of origins as string[])
-            expect(pipelineOf(plantly, 'client').authorizes(`${new URL(o).origin}/x`, 'GET')).toBe(true)
+            expect(pipelineOf(plantly, 'client').covers(`${new URL(o).origin}/x`, 'GET')).toBe(true)
         } else expectRefused(error, 'allowedOrigins')
       }),
       { numRuns: RUNS, examples: [[[{ '': 0n }]]] }, // found: echoing a BigInt threw a TypeError,

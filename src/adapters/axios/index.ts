@@ -106,10 +106,10 @@ export function attachSession(instance: AxiosInstance, session: SessionFetch<unk
     if (detached || config.headers.has('Authorization')) return send(config) // the caller's own credentials
     const url = absoluteURL(config)
     const method = (config.method ?? 'get').toUpperCase()
-    if (url === undefined || !pipeline.authorizes(url, method)) return send(config)
+    if (url === undefined || !pipeline.covers(url, method)) return send(config)
     // The Authorization values this call sends: kept off other origins while it runs, hidden once it is over.
     const sent: string[] = []
-    const unguard = guardRedirects(config, sent, pipeline.authorizes)
+    const unguard = guardRedirects(config, sent, pipeline.covers)
     let outcome: Outcome | undefined
     try {
       outcome = await exchange(config, mark, send, method, sent)

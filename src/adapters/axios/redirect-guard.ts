@@ -7,7 +7,7 @@ type Hook = (options: Hop, ...details: unknown[]) => void
 type Transport = { request(options: Hop & { beforeRedirect?: Hook }, callback?: unknown): unknown }
 
 /**
- * Keep the session's token off the hops of a redirect that leave the origins it authorizes, in axios's Node
+ * Keep the session's token off the hops of a redirect that leave the origins it covers, in axios's Node
  * http adapter, whatever axios and follow-redirects do on their own: follow-redirects keeps `Authorization` on a
  * redirect to a subdomain, and older axios (1.6 and 1.7 among them) leaves the decision to it. Two ways in, as
  * axios takes them: `beforeRedirect`, which axios hands to its own follow-redirects (chained before the
@@ -20,12 +20,12 @@ type Transport = { request(options: Hop & { beforeRedirect?: Hook }, callback?: 
 export function guardRedirects(
   config: InternalAxiosRequestConfig,
   sent: readonly string[],
-  authorizes: (url: string, method: string) => boolean,
+  covers: (url: string, method: string) => boolean,
 ): () => void {
   const { beforeRedirect: theirs, transport } = config as { beforeRedirect?: Hook; transport?: Transport }
   // A hop with no target to judge by loses the token too (fail closed).
   const strip = ({ href, method = 'GET', headers }: Hop) => {
-    if (typeof href !== 'string' || !authorizes(href, String(method).toUpperCase())) swapSent(headers, sent)
+    if (typeof href !== 'string' || !covers(href, String(method).toUpperCase())) swapSent(headers, sent)
   }
   const hook: Hook = (options, ...details) => {
     strip(options)

@@ -121,7 +121,7 @@ export function createFetchWrapper(
     const abort = signal ?? undefined
     const { authorize } = pipeline
     // One attempt: the protocol presents the token (a DPoP proof made for this attempt), else Bearer. With the
-    // session's headers on, redirects are followed here, so that they reach only the origins it authorizes.
+    // session's headers on, redirects are followed here, so that they reach only the origins it covers.
     const attempt = async (with_: string | undefined) => {
       const presented = authorize && with_ !== undefined ? await authorize(with_, { method, url }) : undefined
       const [target, init] = await prepared.attempt(with_, presented)
@@ -217,7 +217,7 @@ export function createFetchWrapper(
     }
     const method = init?.method ?? request?.method ?? 'GET'
     const target = request ?? url
-    if (!pipeline.authorizes(url, method)) return transport(target, init)
+    if (!pipeline.covers(url, method)) return transport(target, init)
     // One Headers per request: it answers "did the caller bring credentials?" and then carries ours.
     const headers = new Headers(init?.headers ?? request?.headers)
     if (headers.has('authorization')) return transport(target, init) // the caller chose its own: leave them alone

@@ -26,7 +26,7 @@ const CROSS_ORIGIN_DROPPED = ['proxy-authorization', 'cookie', 'host']
  * or a 301/302 after a POST, becomes a GET without the body and its headers; a 307/308 (and a 301/302 of
  * another method) sends the body again, from the copy a stream keeps (without one, it fails as fetch does for
  * a stream); a hop to another origin drops the caller's `Proxy-Authorization`, `Cookie` and `Host`. The
- * session's headers go on a hop only while every hop so far was to an origin the session authorizes, made for
+ * session's headers go on a hop only while every hop so far was to an origin the session covers, made for
  * that hop (a DPoP proof for its method and URL); once a hop leaves them, none goes on any later hop. The answer
  * says `redirected` and its `url`, as fetch's does.
  */
@@ -47,7 +47,7 @@ export async function followRedirects(
   const session = Object.keys(presented ?? { authorization: '' })
   const headers = new Headers(init.headers)
   let body = init.body ?? null
-  let authorized = true
+  let covered = true
   for (let hop = 0; ; hop++) {
     const { status } = response
     const location = /^30[12378]$/.test(`${status}`) ? response.headers.get('location') : null
@@ -71,8 +71,8 @@ export async function followRedirects(
     if (next.origin !== new URL(url).origin) for (const name of CROSS_ORIGIN_DROPPED) headers.delete(name)
     url = next.href
     for (const name of session) headers.delete(name)
-    authorized &&= pipeline.authorizes(url, method)
-    if (authorized) {
+    covered &&= pipeline.covers(url, method)
+    if (covered) {
       withToken(headers, token, pipeline.authorize && (await pipeline.authorize(token, { method, url })))
     }
     const hopInit: SessionRequestInit = { ...init, method, headers, body, redirect: 'manual', duplex: 'half' }

@@ -43,7 +43,7 @@ export function sessionInterceptor(session: SessionFetch<unknown>): Dispatcher.D
       const pass =
         url === undefined ||
         Boolean(opts.upgrade) ||
-        !pipeline.authorizes(url, opts.method) ||
+        !pipeline.covers(url, opts.method) ||
         hasAuthorization(opts.headers)
       if (pass) return dispatch(opts, handler)
       const signal = signalOf(opts)

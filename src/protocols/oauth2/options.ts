@@ -85,7 +85,7 @@ export interface OAuth2Options {
    */
   revocationEndpoint?: string | undefined
   /**
-   * Sender-constrained tokens (DPoP, RFC 9449): every token request and every request the session authorizes
+   * Sender-constrained tokens (DPoP, RFC 9449): every token request and every request the session covers
    * carries a proof signed by the client's key pair, and the access token goes as `Authorization: DPoP <token>`.
    * `true` makes a non-extractable ES256 (P-256) key pair with WebCrypto, once per `oauth2()` instance; pass
    * `{ keyPair }` to use your own (ECDSA P-256/384/521, Ed25519 or RSA), e.g. the same one in every process

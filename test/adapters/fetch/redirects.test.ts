@@ -12,7 +12,7 @@ import { apiServer } from '../../helpers/api-server.js'
 import { DEMO_USER } from '../../helpers/mock-server.js'
 
 // Redirects of requests that carry the session's headers, over real HTTP between two origins (two ports of
-// 127.0.0.1): the session's headers reach only the origins it authorizes, and everything else is what fetch's
+// 127.0.0.1): the session's headers reach only the origins it covers, and everything else is what fetch's
 // own `redirect: 'follow'` sends, compared with what bare fetch sends for the same request.
 
 /** What a landing page received. */
@@ -169,7 +169,7 @@ describe.each(STATUSES)('a %s', (status) => {
 })
 
 describe('which hops get the session', () => {
-  test('a redirect to another origin the session authorizes (allowedOrigins) carries the token there', async () => {
+  test('a redirect to another origin the session covers (allowedOrigins) carries the token there', async () => {
     const server = await api()
     const allowed = await foreignOrigin()
     const { plantly, token } = await session(server.url, { allowedOrigins: [allowed.url] })
@@ -200,7 +200,7 @@ describe('which hops get the session', () => {
     expect(server.received.find((entry) => entry.path.startsWith('/hop'))?.authorization).toMatch(/^Bearer /)
   })
 
-  test('every header a protocol adds (not only Authorization) stays on the origins the session authorizes', async () => {
+  test('every header a protocol adds (not only Authorization) stays on the origins the session covers', async () => {
     const server = await api()
     const elsewhere = await foreignOrigin()
     const plantly = plantlySessions({ baseURL: server.url })

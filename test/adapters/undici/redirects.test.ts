@@ -9,7 +9,7 @@ import { quirkServer } from './quirk-server.js'
 
 // undici's redirect interceptor follows a redirect inside one dispatch: composed below the session interceptor,
 // it hands the session the answer of whichever origin the redirect led to. Composed above it, each hop is a
-// dispatch of its own. Either way a 401 from an origin the session does not authorize is not about its token.
+// dispatch of its own. Either way a 401 from an origin the session does not cover is not about its token.
 
 const previous = getGlobalDispatcher()
 const agents: Agent[] = []

@@ -1,7 +1,7 @@
 // DPoP-bound requests that meet a redirect, over real HTTP: tokens from oidc-provider (client credentials,
 // DPoP-bound), an API on one origin that redirects, and another origin (another port) that records what reaches
 // it. fetch drops Authorization on a hop to another origin but not the DPoP proof: the session follows these
-// redirects itself, so neither reaches an origin it does not authorize, and a hop on its own origin carries a
+// redirects itself, so neither reaches an origin it does not cover, and a hop on its own origin carries a
 // proof made for that hop.
 import { createHash } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'

@@ -1,11 +1,12 @@
 import type { SessionProtocol } from './protocol.js'
 
 /**
- * Which absolute URLs get the access token: exactly the allowed origins (baseURL's and `allowedOrigins`), never
- * the protocol's own endpoints. The common case is a prefix test; anything unusual (case, default port,
- * userinfo, no path) is decided by the URL parser.
+ * What the session covers: the absolute URLs that get the access token, exactly the allowed origins (baseURL's and
+ * `allowedOrigins`), never the protocol's own endpoints. (How the token is presented there is the protocol's
+ * `authorize`.) The common case is a prefix test; anything unusual (case, default port, userinfo, no path) is
+ * decided by the URL parser.
  */
-export function createAuthorizer<C>(
+export function createCoverage<C>(
   allowedOrigins: ReadonlySet<string>,
   protocol: SessionProtocol<C>,
 ): (url: string, method: string) => boolean {
