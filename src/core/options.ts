@@ -112,6 +112,8 @@ export interface ResolvedOptions<Credentials> {
   credentials: (() => Credentials | Promise<Credentials>) | undefined
   loginBackoff: { baseMs: number; maxMs: number }
   protocol: SessionProtocol<Credentials>
+  /** The issuer of the sessions: the protocol's `sessionIssuer` (or its deprecated `issuer`). */
+  issuer: string
   now: () => number
 }
 
@@ -167,11 +169,10 @@ export function resolveOptions<Credentials>(
   if (typeof protocol?.login !== 'function' || typeof protocol.refresh !== 'function') {
     throw new OptionError('protocol', 'expected a SessionProtocol with `login` and `refresh` functions')
   }
-  if (typeof protocol.issuer !== 'string' || protocol.issuer === '') {
-    throw new OptionError(
-      'protocol',
-      'expected a SessionProtocol with an `issuer` string (who issues its sessions)',
-    )
+  // `issuer`: the deprecated name of `sessionIssuer`, for custom protocols written before it.
+  const issuer = protocol.sessionIssuer ?? protocol.issuer
+  if (typeof issuer !== 'string' || issuer === '') {
+    throw new OptionError('protocol', 'expected a SessionProtocol with a `sessionIssuer` string')
   }
   for (const name of ['isUnauthorized', 'credentials', 'now'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'function') {
@@ -212,10 +213,11 @@ export function resolveOptions<Credentials>(
     credentials: options.credentials,
     loginBackoff: { baseMs: loginBackoffMs, maxMs: loginBackoffMaxMs },
     protocol,
+    issuer,
     now: options.now ?? Date.now,
   }
   // Last, once every option is good: a store that serves one issuer refuses a client of another one now.
-  store.bind?.(protocol.issuer)
+  store.bind?.(issuer)
   return resolved
 }
 

@@ -26,14 +26,22 @@ export interface SessionProtocol<Credentials = unknown> {
   /** A short name for messages, e.g. `"plantly"`. */
   readonly name: string
   /**
-   * Who issues this protocol's sessions: a session in a store is bound to it, and an instance whose protocol
-   * names another issuer never sends, refreshes, logs out or overwrites it. Protocols that obtain sessions from
-   * the same place name the same issuer, others a different one. It appears in error messages, so it never holds
-   * a secret.
+   * Who issues this protocol's sessions (required: `createSessionFetch` throws an `OptionError` naming `protocol`
+   * without it, or its deprecated name `issuer`): a session in a store is bound to it, and an instance whose
+   * protocol names another session issuer never sends, refreshes, logs out or overwrites it. Protocols that obtain
+   * sessions from the same place name the same session issuer, others a different one. It appears in error
+   * messages, so it never holds a secret. Not the OAuth issuer identifier (`oauth2({ issuer })`), though an OAuth2
+   * protocol's session issuer is derived from its token endpoint.
    * @example 'plantly:https://api.plantly.gr4vy.app/auth/sessions'
    * @example 'oauth2:https://auth.example.com/oauth/token#billing-service'
    */
-  readonly issuer: string
+  readonly sessionIssuer?: string
+  /**
+   * The same as `sessionIssuer`, read when `sessionIssuer` is not given.
+   * @deprecated Use `sessionIssuer` (this name goes in the next minor version); `issuer` also names the OAuth
+   * issuer identifier.
+   */
+  readonly issuer?: string
   login(credentials: Credentials, context: ProtocolContext): Promise<Grant>
   refresh(session: Session, context: ProtocolContext): Promise<Grant>
   logout?(session: Session, context: ProtocolContext): Promise<void>

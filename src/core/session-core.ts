@@ -93,7 +93,7 @@ export function createSessionCore<Credentials>(
   const sync = createStoreSync({
     store,
     now,
-    issuer: protocol.issuer,
+    issuer: options.issuer,
     emit: emitter.emit,
     replaced: (version) => refresher.supersede(version),
   })

@@ -36,8 +36,9 @@ export interface SessionRecord {
   /** Local epoch ms at which the access token stops working; undefined when nothing says (refresh only on 401). */
   readonly expiresAt?: number | undefined
   /**
-   * The issuer of the protocol that obtained it (`SessionProtocol.issuer`): only an instance with the same issuer
-   * uses it. Undefined in records written before sessions were bound to issuers; no instance uses those.
+   * The session's issuer: the `sessionIssuer` of the protocol that obtained it. Only an instance whose protocol
+   * names the same one uses it. Undefined in records written before sessions were bound to issuers; no instance
+   * uses those.
    */
   readonly issuer?: string | undefined
 }

@@ -7,7 +7,7 @@ import type { ChangeReason, StoreSnapshot } from './store.js'
 
 /** What the sync needs: the store and clock, where to announce changes, and whom to tell of a new version. */
 export interface StoreSyncDeps extends Pick<ResolvedOptions<unknown>, 'store' | 'now'> {
-  /** The protocol's issuer: every record written carries it. */
+  /** The protocol's `sessionIssuer`: every record written carries it. */
   issuer: string
   emit: ReturnType<typeof createEmitter>['emit']
   /** The snapshot moved to `version` (see the refresh coordinator's `supersede`). */

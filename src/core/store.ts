@@ -65,7 +65,7 @@ export interface SessionStore {
   /** Be told of writes made by other instances. Returns an unsubscribe function. */
   subscribe?(listener: (snapshot: StoreSnapshot) => void): () => void
   /**
-   * Called by `createSessionFetch` with its protocol's issuer. A store that serves one issuer throws an
+   * Called by `createSessionFetch` with its protocol's `sessionIssuer`. A store that serves one issuer throws an
    * `OptionError` naming `store` when a client of another issuer is given it. Without it, such a client finds
    * out when it reads another issuer's session, and its calls reject with a `StoreError`.
    */

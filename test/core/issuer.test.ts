@@ -4,6 +4,7 @@ import {
   createSessionFetch,
   memoryStore,
   OptionError,
+  type PlantlyCredentials,
   plantlySessions,
   type Session,
   type SessionFetchOptions,
@@ -21,15 +22,15 @@ import {
   recordRequests,
 } from '../helpers/mock-server.js'
 
-describe('every protocol names the issuer of its sessions', () => {
+describe('every protocol names the issuer of its sessions (sessionIssuer)', () => {
   test('Plantly: the Sessions endpoint, however baseURL is spelled', () => {
-    expect(plantlySessions({ baseURL: 'https://api.plantly.test' }).issuer).toBe(
+    expect(plantlySessions({ baseURL: 'https://api.plantly.test' }).sessionIssuer).toBe(
       'plantly:https://api.plantly.test/auth/sessions',
     )
-    expect(plantlySessions({ baseURL: 'https://API.plantly.test:443/' }).issuer).toBe(
+    expect(plantlySessions({ baseURL: 'https://API.plantly.test:443/' }).sessionIssuer).toBe(
       'plantly:https://api.plantly.test/auth/sessions',
     )
-    expect(plantlySessions({ baseURL: 'https://api.plantly.test/v2', path: '/sessions' }).issuer).toBe(
+    expect(plantlySessions({ baseURL: 'https://api.plantly.test/v2', path: '/sessions' }).sessionIssuer).toBe(
       'plantly:https://api.plantly.test/v2/sessions',
     )
   })
@@ -40,32 +41,81 @@ describe('every protocol names the issuer of its sessions', () => {
       clientId: 'billing',
       clientSecret: 'client-secret-value',
     })
-    expect(protocol.issuer).toBe('oauth2:https://auth.example.test/oauth/token?tenant=a#billing')
+    expect(protocol.sessionIssuer).toBe('oauth2:https://auth.example.test/oauth/token?tenant=a#billing')
     const other = oauth2({
       tokenEndpoint: 'https://auth.example.test/oauth/token?tenant=a',
       clientId: 'reports',
     })
-    expect(other.issuer).not.toBe(protocol.issuer)
+    expect(other.sessionIssuer).not.toBe(protocol.sessionIssuer)
   })
 
-  test('a custom protocol without an issuer is refused when the client is created', () => {
-    const { issuer: _issuer, ...anonymous } = plantlySessions({ baseURL: 'https://api.plantly.test' })
-    for (const issuer of [undefined, '', 42]) {
-      const protocol = { ...anonymous, issuer } as unknown as SessionProtocol
+  test('OAuth2 with discovery: the OAuth issuer option only gives the session issuer its endpoint part', () => {
+    const protocol = oauth2({ issuer: 'https://auth.example.test', clientId: 'billing' })
+    expect(protocol.sessionIssuer).toBe('oauth2:https://auth.example.test#billing')
+  })
+
+  test('a custom protocol without a sessionIssuer is refused when the client is created', () => {
+    const {
+      sessionIssuer: _sessionIssuer,
+      issuer: _issuer,
+      ...anonymous
+    } = plantlySessions({ baseURL: 'https://api.plantly.test' })
+    for (const sessionIssuer of [undefined, '', 42]) {
+      const protocol = { ...anonymous, sessionIssuer } as unknown as SessionProtocol
       const create = () => createSessionFetch({ baseURL: 'https://api.plantly.test', protocol })
       expect(create).toThrow(OptionError)
-      expect(create).toThrow(/`protocol`.*`issuer`/)
+      expect(create).toThrow(/`protocol`.*`sessionIssuer`/)
     }
     const named: SessionFetchOptions = {
       baseURL: 'https://api.plantly.test',
-      protocol: { ...anonymous, issuer: 'custom:plantly-gateway' },
+      protocol: { ...anonymous, sessionIssuer: 'custom:plantly-gateway' },
     }
     expect(() => createSessionFetch(named)).not.toThrow()
   })
 })
 
+describe('issuer, the deprecated name of sessionIssuer, still works', () => {
+  test('the built-in protocols answer it with their sessionIssuer', () => {
+    const plantly = plantlySessions({ baseURL: 'https://api.plantly.test' })
+    expect(plantly.issuer).toBe(plantly.sessionIssuer)
+    expect(plantly.issuer).toBe('plantly:https://api.plantly.test/auth/sessions')
+    const service = oauth2({ tokenEndpoint: 'https://auth.example.test/token', clientId: 'billing' })
+    expect(service.issuer).toBe(service.sessionIssuer)
+    expect({ ...service }.issuer).toBe('oauth2:https://auth.example.test/token#billing') // a spread copy keeps it
+  })
+
+  test('a custom protocol that names only issuer is accepted, and its sessions are bound to it', async () => {
+    const server = await mockServer()
+    const {
+      sessionIssuer: _sessionIssuer,
+      issuer: _issuer,
+      ...anonymous
+    } = plantlySessions({ baseURL: server.url })
+    const legacy: SessionProtocol<PlantlyCredentials> = { ...anonymous, issuer: 'custom:legacy-gateway' }
+    const store = memoryStore()
+    const plantly = createSessionFetch({ baseURL: server.url, protocol: legacy, store })
+    await plantly.login(DEMO_USER)
+    expect((await store.read()).record?.issuer).toBe('custom:legacy-gateway')
+    // The store is bound to it: a client of the same protocol under its new name shares the session.
+    const renamed = createSessionFetch({
+      baseURL: server.url,
+      protocol: { ...anonymous, sessionIssuer: 'custom:legacy-gateway' },
+      store,
+    })
+    expect((await renamed.getSession())?.access_token).toBe((await plantly.getSession())?.access_token)
+  })
+
+  test('where a protocol names both, sessionIssuer is the one used', async () => {
+    const server = await mockServer()
+    const protocol = { ...plantlySessions({ baseURL: server.url }), issuer: 'custom:old-name' }
+    const store = memoryStore()
+    await createSessionFetch({ baseURL: server.url, protocol, store }).login(DEMO_USER)
+    expect((await store.read()).record?.issuer).toBe(`plantly:${server.url}/auth/sessions`)
+  })
+})
+
 describe('a stored session carries its issuer', () => {
-  test('the record written by login names the protocol’s issuer', async () => {
+  test('the record written by login names the protocol’s sessionIssuer', async () => {
     const server = await mockServer()
     const store = memoryStore()
     const plantly = createSessionFetch({ baseURL: server.url, store })

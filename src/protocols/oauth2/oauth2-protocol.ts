@@ -99,11 +99,13 @@ export function oauth2(options: OAuth2Options): SessionProtocol<OAuth2Credential
     return tokenGrant(response, { refreshToken: params.refresh_token, scope: replaces?.scope }, !!dpop)
   }
 
+  // A token endpoint (or the OAuth issuer it is discovered from) and a client id issue the sessions (never the
+  // client secret). Neither has a fragment, so the `#` is unambiguous.
+  const sessionIssuer = `oauth2:${config.tokenEndpoint || config.discover}#${config.clientId}`
   const protocol: SessionProtocol<OAuth2Credentials> = {
     name: 'oauth2',
-    // A token endpoint (or the issuer it is discovered from) and a client id issue the sessions (never the client
-    // secret). Neither has a fragment, so the `#` is unambiguous.
-    issuer: `oauth2:${config.tokenEndpoint || config.discover}#${config.clientId}`,
+    sessionIssuer,
+    issuer: sessionIssuer, // its deprecated name
     async login(credentials, context) {
       return tokenRequest(loginGrant(credentials, config.scope), context)
     },

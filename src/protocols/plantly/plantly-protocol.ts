@@ -112,10 +112,12 @@ export function plantlySessions(options: PlantlySessionsOptions): SessionProtoco
     throw error
   }
 
+  // The Sessions endpoint issues the sessions; baseURL and path hold no credentials, query or fragment.
+  const sessionIssuer = `plantly:${endpoint}`
   return {
     name: 'plantly',
-    // The Sessions endpoint issues the sessions; baseURL and path hold no credentials, query or fragment.
-    issuer: `plantly:${endpoint}`,
+    sessionIssuer,
+    issuer: sessionIssuer, // its deprecated name
     async login(credentials, context) {
       const { email_address, password } = (credentials ?? {}) as Partial<PlantlyCredentials>
       if (typeof email_address !== 'string' || typeof password !== 'string') {
