@@ -11,7 +11,7 @@ export type {
   SessionEventName,
 } from './core/events.js'
 export type { ProtocolContext, SessionProtocol } from './core/protocol.js'
-export type { Grant, Session, SessionRecord } from './core/session.js'
+export type { Grant, Session, SessionRecord, TokenSet } from './core/session.js'
 export type { CallOptions, SessionStats } from './core/session-core.js'
 export type {
   ChangeReason,

@@ -62,7 +62,7 @@ export function createLogout(deps: LogoutDeps): Logout {
   async function logout(signal: AbortSignal | undefined): Promise<void> {
     // Takes effect when called: calls made from now on wait for the clear, then go out without the token.
     // It runs after every login() called before it.
-    const stopping = refresher.stop() // from now on no renewal writes; their grants are ended below
+    const stopping = refresher.stop() // from now on no renewal writes; the sessions they obtained are ended below
     const cleared = deps.inOrder(() => clearSession(stopping))
     const settled = cleared.then(
       () => undefined,

@@ -1,4 +1,4 @@
-import type { Grant, Session } from './session.js'
+import type { Session, TokenSet } from './session.js'
 
 /** What the core hands a protocol for each call. */
 export interface ProtocolContext {
@@ -42,8 +42,8 @@ export interface SessionProtocol<Credentials = unknown> {
    * issuer identifier.
    */
   readonly issuer?: string
-  login(credentials: Credentials, context: ProtocolContext): Promise<Grant>
-  refresh(session: Session, context: ProtocolContext): Promise<Grant>
+  login(credentials: Credentials, context: ProtocolContext): Promise<TokenSet>
+  refresh(session: Session, context: ProtocolContext): Promise<TokenSet>
   logout?(session: Session, context: ProtocolContext): Promise<void>
   /** True for the protocol's own endpoints; the fetch wrapper and adapters pass them through untouched. */
   ownsRequest?(url: string, method: string): boolean

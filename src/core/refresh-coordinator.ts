@@ -30,7 +30,7 @@ export interface RefreshCoordinator {
    * for a refresh-ahead; an urgent caller makes a shared one urgent.
    */
   start(fromVersion: number, urgent?: boolean): Promise<Outcome>
-  /** The snapshot moved to `version`: the renewal of another version stops retrying, and its grant is dropped. */
+  /** The snapshot moved to `version`: the renewal of another version stops retrying, and its token set is dropped. */
   supersede(version: number): void
   /**
    * A logout began: no renewal writes a session from now on (one that rotated the stored refresh token clears

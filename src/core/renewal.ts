@@ -7,7 +7,7 @@ import { leaseEnded } from './abort.js'
 import type { LoginGate } from './login-gate.js'
 import type { ProtocolContext } from './protocol.js'
 import type { Outcome, RefreshCounts, RefreshOptions, SessionCallRunner } from './refresh-types.js'
-import type { Grant, Session } from './session.js'
+import type { Session, TokenSet } from './session.js'
 import { present } from './session-ending.js'
 import type { ChangeReason, LockGrant, StoreSnapshot } from './store.js'
 import type { StoreSync } from './store-sync.js'
@@ -21,7 +21,7 @@ export interface RenewalState {
   stopped: number
   /**
    * The renewal under way: told to stop retrying as soon as the version it renews is replaced (login, logout,
-   * another instance); a request it already sent is allowed to finish, so that its grant can be ended.
+   * another instance); a request it already sent is allowed to finish, so that the session it obtained can be ended.
    */
   renewing: { version: number; stop: AbortController } | undefined
   /** What renewals obtained while a logout was clearing: the logout ends them on the server. */
@@ -56,12 +56,12 @@ export function createRenewal<Credentials>(context: RenewalContext<Credentials>)
     return sync.snapshot?.record ? 'renewed' : 'dead'
   }
 
-  function drop(grant: Grant): void {
-    if (state.stopped > 0) state.orphans.push(grant.session)
-    else context.retire(grant.session)
+  function drop(tokens: TokenSet): void {
+    if (state.stopped > 0) state.orphans.push(tokens.session)
+    else context.retire(tokens.session)
   }
 
-  async function unattendedLogin(stop: AbortSignal, until: number | undefined): Promise<Grant> {
+  async function unattendedLogin(stop: AbortSignal, until: number | undefined): Promise<TokenSet> {
     const blocked = gate.blocked()
     if (blocked) throw blocked
     if (!credentials) throw new SessionRejectedError(undefined)
@@ -69,7 +69,7 @@ export function createRenewal<Credentials>(context: RenewalContext<Credentials>)
     if (until !== undefined && Date.now() + refreshTimeoutMs > until) throw leaseEnded()
     try {
       // The credentials callback counts against the same deadline: a hanging secret store cannot hold the lock.
-      const grant = await call(
+      const tokens = await call(
         undefined,
         async (context) => protocol.login(await credentials(), context),
         stop,
@@ -77,7 +77,7 @@ export function createRenewal<Credentials>(context: RenewalContext<Credentials>)
       )
       counts.logins++
       gate.reset()
-      return grant
+      return tokens
     } catch (error) {
       if (stop.aborted || error instanceof ClosedError) throw error // no failed login: no backoff
       throw gate.failed(error)
@@ -120,15 +120,15 @@ export function createRenewal<Credentials>(context: RenewalContext<Credentials>)
   }
 
   // Write what a renewal obtained, unless a logout began or another writer got there first: then end it.
-  async function keep(grant: Grant, latest: StoreSnapshot, reason: ChangeReason): Promise<Outcome> {
+  async function keep(tokens: TokenSet, latest: StoreSnapshot, reason: ChangeReason): Promise<Outcome> {
     if (state.stopped > 0) {
-      drop(grant) // the logout under way ends it on the server
+      drop(tokens) // the logout under way ends it on the server
       // The stored refresh token is spent: clear the store now, under the lock this renewal holds, so that a
       // sibling waiting for the lock does not present it (the logout clears the store anyway).
       if (reason === 'refresh') await sync.write(undefined, latest.version, 'logout').catch(() => false)
       return 'dead'
     }
-    if (!(await sync.write(grant, latest.version, reason))) drop(grant)
+    if (!(await sync.write(tokens, latest.version, reason))) drop(tokens)
     return outcomeNow()
   }
 
@@ -140,14 +140,14 @@ export function createRenewal<Credentials>(context: RenewalContext<Credentials>)
     try {
       if (record?.session.refresh_token) {
         const refreshToken = record.session.refresh_token
-        let grant: Grant
+        let tokens: TokenSet
         const refresh = (context: ProtocolContext) => {
           counts.refreshes++ // a call that starts (not one refused for the lease)
           present(presented, refreshToken)
           return protocol.refresh(record.session, context)
         }
         try {
-          grant = await call(undefined, refresh, stop, until)
+          tokens = await call(undefined, refresh, stop, until)
         } catch (error) {
           presented.delete(refreshToken) // no session came back for it (see present)
           if (!(error instanceof SessionRejectedError)) {
@@ -157,7 +157,7 @@ export function createRenewal<Credentials>(context: RenewalContext<Credentials>)
           }
           return await afterRejection(latest, stop, error, until)
         }
-        return await keep(grant, latest, 'refresh')
+        return await keep(tokens, latest, 'refresh')
       }
       if (canLogIn()) {
         // No session yet (or one that cannot be refreshed, e.g. client credentials): log in.
@@ -177,9 +177,9 @@ export function createRenewal<Credentials>(context: RenewalContext<Credentials>)
     stop: AbortSignal,
     until: number | undefined,
   ): Promise<Outcome> {
-    let grant: Grant
+    let tokens: TokenSet
     try {
-      grant = await unattendedLogin(stop, until)
+      tokens = await unattendedLogin(stop, until)
     } catch (error) {
       if (stop.aborted) return state.stopped > 0 ? 'dead' : outcomeNow()
       if (error instanceof LoginError) {
@@ -190,7 +190,7 @@ export function createRenewal<Credentials>(context: RenewalContext<Credentials>)
       }
       throw error
     }
-    return keep(grant, latest, 'login')
+    return keep(tokens, latest, 'login')
   }
 
   async function afterRejection(
@@ -205,8 +205,8 @@ export function createRenewal<Credentials>(context: RenewalContext<Credentials>)
     if (!adopted || adopted.version !== latest.version || state.stopped > 0) return outcomeNow()
     if (latest.record && canLogIn()) {
       try {
-        const grant = await unattendedLogin(stop, until)
-        return await keep(grant, latest, 'login')
+        const tokens = await unattendedLogin(stop, until)
+        return await keep(tokens, latest, 'login')
       } catch (error) {
         if (stop.aborted) return state.stopped > 0 ? 'dead' : outcomeNow()
         if (error instanceof LoginError) {

@@ -39,7 +39,7 @@ export async function end(
 }
 
 /**
- * End a session nobody will use (replaced by a login, or a grant whose write lost) with its access token only.
+ * End a session nobody will use (replaced by a login, or a token set whose write lost) with its access token only.
  * Its refresh token is never presented: another instance may be refreshing with it right now, outside any lock
  * this instance holds, and presenting it twice would trip the server's reuse detection.
  */

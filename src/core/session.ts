@@ -18,12 +18,22 @@ export interface Session {
   expires_in?: number
 }
 
-/** What login and refresh produce before the core stamps it: the session and the server's `Date` header. */
-export interface Grant {
+/**
+ * What a protocol's login and refresh resolve with, before the core stamps it: the tokens and their lifetime (the
+ * session) and the server's `Date` header. (openid-client calls a token response a token set.)
+ */
+export interface TokenSet {
   session: Session
   /** Epoch ms from the answer's `Date` header (the server's clock), when it had one. */
   serverDate?: number | undefined
 }
+
+/**
+ * The former name of {@link TokenSet}.
+ * @deprecated Use `TokenSet` (a grant is what OAuth 2.0 calls the credentials a token is asked with); this name
+ * goes in the next minor version.
+ */
+export type Grant = TokenSet
 
 /**
  * A session as a store keeps it: the Session plus when it was received and when its access token stops
@@ -97,16 +107,16 @@ export function parseSession(body: unknown, tokenTypes: readonly string[] = ['be
  * the answer's Date header), so a client whose clock is off by an hour still gets the right lifetime. The
  * server's `exp` is never compared with the local clock. When several figures exist, the shortest wins.
  */
-export function accessTokenLifetimeMs(grant: Grant): number | undefined {
+export function accessTokenLifetimeMs(tokens: TokenSet): number | undefined {
   let lifetime: number | undefined
   const consider = (ms: number) => {
     if (Number.isFinite(ms) && ms > 0 && (lifetime === undefined || ms < lifetime)) lifetime = ms
   }
-  if (grant.session.expires_in !== undefined) consider(grant.session.expires_in * 1000)
-  const claims = readClaims(grant.session.access_token)
+  if (tokens.session.expires_in !== undefined) consider(tokens.session.expires_in * 1000)
+  const claims = readClaims(tokens.session.access_token)
   if (claims && typeof claims.exp === 'number') {
     if (typeof claims.iat === 'number') consider((claims.exp - claims.iat) * 1000)
-    else if (grant.serverDate !== undefined) consider(claims.exp * 1000 - grant.serverDate)
+    else if (tokens.serverDate !== undefined) consider(claims.exp * 1000 - tokens.serverDate)
   }
   return lifetime
 }
@@ -120,11 +130,11 @@ function readClaims(token: string): { exp?: unknown; iat?: unknown } | undefined
   }
 }
 
-/** Stamp a grant with the local time it was received and who issued it: the record a store keeps. */
-export function toRecord(grant: Grant, receivedAt: number, issuer?: string): SessionRecord {
-  const lifetime = accessTokenLifetimeMs(grant)
+/** Stamp a token set with the local time it was received and who issued it: the record a store keeps. */
+export function toRecord(tokens: TokenSet, receivedAt: number, issuer?: string): SessionRecord {
+  const lifetime = accessTokenLifetimeMs(tokens)
   return Object.freeze({
-    session: Object.freeze({ ...grant.session }),
+    session: Object.freeze({ ...tokens.session }),
     receivedAt,
     expiresAt: lifetime === undefined ? undefined : receivedAt + lifetime,
     ...(issuer === undefined ? {} : { issuer }),

@@ -5,7 +5,7 @@ import { SessionRejectedError } from '../errors/session-rejected-error.js'
 import { abortable } from './abort.js'
 import type { SessionProtocol } from './protocol.js'
 import type { RefreshCoordinator } from './refresh-coordinator.js'
-import type { Grant, Session } from './session.js'
+import type { Session, TokenSet } from './session.js'
 import type { StoreSync } from './store-sync.js'
 
 /** What `login()` needs from the session core. */
@@ -46,9 +46,9 @@ export function createSharedLogin<Credentials>(deps: LoginDeps<Credentials>): Sh
     if (signal.aborted) throw signal.reason
     await sync.load()
     deps.refuseForeign() // logging in would only end in overwriting another issuer's session
-    let grant: Grant
+    let tokens: TokenSet
     try {
-      grant = await refresher.call(signal, (context) => protocol.login(supplied, context))
+      tokens = await refresher.call(signal, (context) => protocol.login(supplied, context))
     } catch (error) {
       throw toLoginError(error, signal)
     }
@@ -56,16 +56,16 @@ export function createSharedLogin<Credentials>(deps: LoginDeps<Credentials>): Sh
     refresher.loggedIn()
     const replaced = sync.snapshot?.record
     try {
-      await sync.overwrite(grant, 'login')
+      await sync.overwrite(tokens, 'login')
     } catch (error) {
-      refresher.retire(grant.session) // a session nobody can keep is not left live on the server
+      refresher.retire(tokens.session) // a session nobody can keep is not left live on the server
       throw error
     }
     // The session this login replaces would stay live on the server until its refresh token expires.
-    if (replaced && replaced.session.access_token !== grant.session.access_token) {
+    if (replaced && replaced.session.access_token !== tokens.session.access_token) {
       refresher.retire(replaced.session)
     }
-    return grant.session
+    return tokens.session
   }
 
   function login(supplied: Credentials, signal: AbortSignal | undefined): Promise<Session> {

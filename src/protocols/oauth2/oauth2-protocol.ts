@@ -1,5 +1,5 @@
 import type { ProtocolContext, SessionProtocol } from '../../core/protocol.js'
-import type { Grant } from '../../core/session.js'
+import type { TokenSet } from '../../core/session.js'
 import { SessionRejectedError } from '../../errors/session-rejected-error.js'
 import { preloadSessionCall, sessionCall } from '../session-call.js'
 import type { AttemptParts } from '../session-call-init.js'
@@ -8,7 +8,7 @@ import { createDpop } from './dpop.js'
 import { endpointsOf } from './endpoints.js'
 import { loginGrant, type OAuth2Credentials, type TokenParams } from './grants.js'
 import { type OAuth2Options, resolveOAuth2Options } from './options.js'
-import { type OAuth2Session, rejectOn, tokenGrant } from './token-response.js'
+import { type OAuth2Session, rejectOn, tokenSetFrom } from './token-response.js'
 
 /**
  * OAuth 2.0 as a {@link SessionProtocol}: the `refresh_token` grant (RFC 6749 §6) with rotation for refreshes,
@@ -84,7 +84,7 @@ export function oauth2(options: OAuth2Options): SessionProtocol<OAuth2Credential
     params: TokenParams,
     context: ProtocolContext,
     replaces?: OAuth2Session,
-  ): Promise<Grant> {
+  ): Promise<TokenSet> {
     await endpoints.known(context)
     const url = config.tokenEndpoint
     const secrets = [params.refresh_token, params.code, params.code_verifier, replaces?.access_token]
@@ -96,7 +96,7 @@ export function oauth2(options: OAuth2Options): SessionProtocol<OAuth2Credential
     }
     if (dpop) dpop.nonceFrom(url, (name) => response.headers.get(name))
     // Rotation (RFC 6749 §6, RFC 9700 §4.14.2): a new refresh_token replaces the one sent; absent, it is kept.
-    return tokenGrant(response, { refreshToken: params.refresh_token, scope: replaces?.scope }, !!dpop)
+    return tokenSetFrom(response, { refreshToken: params.refresh_token, scope: replaces?.scope }, !!dpop)
   }
 
   // A token endpoint (or the OAuth issuer it is discovered from) and a client id issue the sessions (never the

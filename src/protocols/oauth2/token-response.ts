@@ -1,6 +1,6 @@
 // A token endpoint's answers (RFC 6749 §5): a token response becomes a session, an error response that refuses the
 // grant or the client ends it.
-import { type Grant, parseSession, type Session } from '../../core/session.js'
+import { parseSession, type Session, type TokenSet } from '../../core/session.js'
 import { InvalidResponseError } from '../../errors/invalid-response-error.js'
 import { ResponseError } from '../../errors/response-error.js'
 import { SessionRejectedError } from '../../errors/session-rejected-error.js'
@@ -18,10 +18,10 @@ export interface Kept {
 }
 
 /**
- * The grant of a successful token response (§5.1), checked by the same rules as Plantly's sessions, with the
+ * The token set of a successful token response (§5.1), checked by the same rules as Plantly's sessions, with the
  * server's clock from its `Date` header. A DPoP client (`bound`) takes only a DPoP-bound token.
  */
-export function tokenGrant(response: Response & { _data?: unknown }, keep: Kept, bound: boolean): Grant {
+export function tokenSetFrom(response: Response & { _data?: unknown }, keep: Kept, bound: boolean): TokenSet {
   const date = Date.parse(response.headers.get('date') ?? '')
   return {
     session: toSession(response._data, keep, bound),

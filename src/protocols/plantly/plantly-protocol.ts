@@ -1,5 +1,5 @@
 import type { ProtocolContext, SessionProtocol } from '../../core/protocol.js'
-import { type Grant, parseSession } from '../../core/session.js'
+import { parseSession, type TokenSet } from '../../core/session.js'
 import {
   parseBaseURL,
   parseNonNegativeInteger,
@@ -89,7 +89,7 @@ export function plantlySessions(options: PlantlySessionsOptions): SessionProtoco
     )
   }
 
-  function toGrant(response: Response & { _data?: unknown }): Grant {
+  function toTokenSet(response: Response & { _data?: unknown }): TokenSet {
     const date = Date.parse(response.headers.get('date') ?? '')
     return { session: parseSession(response._data), serverDate: Number.isNaN(date) ? undefined : date }
   }
@@ -124,14 +124,14 @@ export function plantlySessions(options: PlantlySessionsOptions): SessionProtoco
         throw new OptionError('credentials', 'expected { email_address: string, password: string }')
       }
       const response = await call('POST', context, undefined, { email_address, password }).catch(rejectOn)
-      return toGrant(response)
+      return toTokenSet(response)
     },
     async refresh(session, context) {
       if (!session.refresh_token) throw new SessionRejectedError(undefined)
       const response = await call('PUT', context, session.refresh_token, undefined, [
         session.access_token,
       ]).catch(rejectOn)
-      return toGrant(response)
+      return toTokenSet(response)
     },
     async logout(session, context) {
       const { access_token, refresh_token } = session
@@ -139,9 +139,9 @@ export function plantlySessions(options: PlantlySessionsOptions): SessionProtoco
       // The access token had expired, but the refresh token may still be alive on the server: renew once and
       // end the session with the fresh access token. A refused refresh token means it is already dead.
       if (!refresh_token) return
-      let fresh: Grant
+      let fresh: TokenSet
       try {
-        fresh = toGrant(await call('PUT', context, refresh_token, undefined, [access_token]))
+        fresh = toTokenSet(await call('PUT', context, refresh_token, undefined, [access_token]))
       } catch (error) {
         if (error instanceof ResponseError && REJECTED.has(error.status)) return
         throw error
