@@ -14,7 +14,7 @@ import { fileStore } from '../../src/stores/file/index.js'
 import { tempFolder } from '../helpers/file-store.js'
 import { DEMO_USER, mockServer, recordRequests } from '../helpers/mock-server.js'
 import { until } from '../helpers/redis.js'
-import { ATTACKER_UID, asUser, giveTo, isRoot, VICTIM_UID } from '../helpers/users.js'
+import { ATTACKER_UID, asUser, commandForOtherUsers, giveTo, isRoot, VICTIM_UID } from '../helpers/users.js'
 
 // The `session-fetch` command, run as a real process (node --import tsx) against the embedded mock, with its
 // state folder in a temporary XDG_STATE_HOME. stdout and stderr are pipes here: no colours, raw bodies.
@@ -39,9 +39,27 @@ function cli(
   input?: string,
   options: RunOptions = {},
 ): Promise<Run> {
+  const command =
+    options.uid === undefined
+      ? Promise.resolve([process.execPath, '--import', 'tsx', MAIN, ...args])
+      : commandForOtherUsers(MAIN).then((bundle) => [
+          ...asUser(options.uid as number),
+          process.execPath,
+          bundle,
+          ...args,
+        ])
+  return command.then((words) => run(words, args, env, input, options))
+}
+
+function run(
+  words: string[],
+  args: string[],
+  env: Record<string, string | undefined>,
+  input: string | undefined,
+  options: RunOptions,
+): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const command = [process.execPath, '--import', 'tsx', MAIN, ...args]
-    const [file, ...rest] = options.uid === undefined ? command : [...asUser(options.uid), ...command]
+    const [file, ...rest] = words
     const child = spawn(file as string, rest, {
       env: { ...process.env, PLANTLY_PASSWORD: undefined, SESSION_FETCH_BASE_URL: undefined, ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
