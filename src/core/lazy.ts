@@ -2,6 +2,11 @@
  * A loader for code kept out of the entry bundle (`lazy(() => import(specifier))`): the first call starts the
  * import, every later call gets the same promise, so it loads once; a load that failed (a chunk the network did
  * not deliver) is forgotten, and the next call tries again.
+ *
+ * Code loaded this way imports nothing that the entry imports too (the error classes, shared helpers): the code
+ * that loads it hands it over instead. A bundler that splits code puts a module both sides import into a chunk
+ * of its own, which the entry then loads as one more file, compressed on its own (`npm run size` measures the
+ * request path that way: scripts/check-split-size.mjs).
  */
 export function lazy<T>(load: () => Promise<T>): () => Promise<T> {
   let loading: Promise<T> | undefined

@@ -1,12 +1,20 @@
 import { ClosedError } from '../errors/closed-error.js'
-import type { LoginError } from '../errors/login-error.js'
+import { LoginError } from '../errors/login-error.js'
 import { RefreshError } from '../errors/refresh-error.js'
+import { SessionExpiredError } from '../errors/session-expired-error.js'
+import { SessionRejectedError } from '../errors/session-rejected-error.js'
 import { leaseEnded, withDeadline } from './abort.js'
 import { lazy } from './lazy.js'
 import { lazyQueue, preloadQueue } from './lazy-queue.js'
 import { createLoginGate } from './login-gate.js'
 import type { ProtocolContext } from './protocol.js'
-import type { Outcome, RefreshCounts, RefreshOptions, SessionCallRunner } from './refresh-types.js'
+import type {
+  Outcome,
+  RefreshCounts,
+  RefreshErrors,
+  RefreshOptions,
+  SessionCallRunner,
+} from './refresh-types.js'
 import type { Renewal, RenewalState } from './renewal.js'
 import type { Session } from './session.js'
 import type { EndingContext } from './session-ending.js'
@@ -152,6 +160,7 @@ export function createRefreshCoordinator<Credentials>(
           state,
           closed,
           presented,
+          errors: ERRORS,
           call,
           canLogIn,
           retire,
@@ -219,6 +228,15 @@ export function createRefreshCoordinator<Credentials>(
       while (ending.size > 0) await Promise.allSettled(ending)
     },
   }
+}
+
+const ERRORS: RefreshErrors = {
+  ClosedError,
+  LoginError,
+  RefreshError,
+  SessionExpiredError,
+  SessionRejectedError,
+  leaseEnded,
 }
 
 const loadRenewal = lazy(() => import('./renewal.js'))

@@ -1,5 +1,11 @@
 // The types the refresh coordinator and the renewals it runs share (the renewal is loaded on first use, so it
 // cannot be where the coordinator reads them from, nor read them from the coordinator: no cycle, even of types).
+import type { ClosedError } from '../errors/closed-error.js'
+import type { LoginError } from '../errors/login-error.js'
+import type { RefreshError } from '../errors/refresh-error.js'
+import type { SessionExpiredError } from '../errors/session-expired-error.js'
+import type { SessionRejectedError } from '../errors/session-rejected-error.js'
+import type { leaseEnded } from './abort.js'
 import type { ResolvedOptions } from './options.js'
 import type { ProtocolContext } from './protocol.js'
 
@@ -29,3 +35,17 @@ export type SessionCallRunner = <T>(
   stop?: AbortSignal,
   until?: number,
 ) => Promise<T>
+
+/**
+ * The error classes a renewal throws and recognises, and the error of an ended lock lease: the coordinator hands
+ * them over (they are the entry's own, so `instanceof` holds), since the renewal is loaded on first use and
+ * imports nothing the entry imports (see `lazy`).
+ */
+export interface RefreshErrors {
+  readonly ClosedError: typeof ClosedError
+  readonly LoginError: typeof LoginError
+  readonly RefreshError: typeof RefreshError
+  readonly SessionExpiredError: typeof SessionExpiredError
+  readonly SessionRejectedError: typeof SessionRejectedError
+  readonly leaseEnded: typeof leaseEnded
+}

@@ -1,19 +1,22 @@
-import { ClosedError } from '../errors/closed-error.js'
-import { LoginError } from '../errors/login-error.js'
-import { RefreshError } from '../errors/refresh-error.js'
-import { SessionExpiredError } from '../errors/session-expired-error.js'
-import { SessionRejectedError } from '../errors/session-rejected-error.js'
-import { leaseEnded } from './abort.js'
+import type { LoginError } from '../errors/login-error.js'
+import type { SessionRejectedError } from '../errors/session-rejected-error.js'
 import type { LoginGate } from './login-gate.js'
 import type { ProtocolContext } from './protocol.js'
-import type { Outcome, RefreshCounts, RefreshOptions, SessionCallRunner } from './refresh-types.js'
+import type {
+  Outcome,
+  RefreshCounts,
+  RefreshErrors,
+  RefreshOptions,
+  SessionCallRunner,
+} from './refresh-types.js'
 import type { Session, TokenSet } from './session.js'
 import { present } from './session-ending.js'
 import type { ChangeReason, LockGrant, StoreSnapshot } from './store.js'
 import type { StoreSync } from './store-sync.js'
 
 // The renewal of a session, by refresh token or unattended login, as the refresh coordinator runs it (one at a
-// time, under the store's lock). Loaded on first use: only a refresh needs it, and it makes a session call.
+// time, under the store's lock). Loaded on first use: only a refresh needs it, and it makes a session call. What
+// it shares with the entry (the error classes) it gets from the coordinator, not by importing it (see lazy.ts).
 
 /** What the coordinator shares with the renewals it runs, and changes while they run. */
 export interface RenewalState {
@@ -39,6 +42,8 @@ export interface RenewalContext<Credentials> {
   readonly closed: AbortSignal
   /** The refresh tokens presented (see `present` in session-ending.ts). */
   readonly presented: Set<string>
+  /** The error classes a renewal throws and recognises. */
+  readonly errors: RefreshErrors
   call: SessionCallRunner
   canLogIn(): boolean
   /** End a session nobody will use, in the background. */
@@ -49,7 +54,9 @@ export interface RenewalContext<Credentials> {
 export type Renewal = (fromVersion: number) => Promise<Outcome>
 
 export function createRenewal<Credentials>(context: RenewalContext<Credentials>): Renewal {
-  const { options, sync, counts, gate, state, closed, presented, call, canLogIn } = context
+  const { options, sync, counts, gate, state, closed, presented, call, canLogIn, errors } = context
+  const { ClosedError, LoginError, RefreshError, SessionExpiredError, SessionRejectedError, leaseEnded } =
+    errors
   const { store, protocol, credentials, refreshTimeoutMs } = options
 
   function outcomeNow(): Outcome {
