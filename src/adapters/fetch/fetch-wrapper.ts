@@ -1,5 +1,5 @@
 import type { Answer, Pipeline } from '../../core/pipeline.js'
-import { type PreparedRequest, prepareRequest } from './prepared-request.js'
+import { type PreparedRequest, prepareRequest, resent, withToken } from './prepared-request.js'
 
 const ABSOLUTE = /^[a-z][a-z\d+.-]*:/i
 
@@ -139,6 +139,7 @@ export function createFetchWrapper(
             pipeline,
             transport,
             prepared.attempt,
+            withToken,
           )
         : response
     }
@@ -225,7 +226,7 @@ export function createFetchWrapper(
     const prepared =
       prepareRequest(request, url, init, headers) ??
       import('./sent-bodies.js').then((bodies) =>
-        bodies.prepareSent(request, url, init, headers, pipeline.replayBufferBytes),
+        bodies.prepareSent(request, url, init, headers, pipeline.replayBufferBytes, resent),
       )
     const signal = init?.signal ?? request?.signal
     const follow = (init?.redirect ?? request?.redirect ?? 'follow') === 'follow' && !opaqueRedirects

@@ -49,12 +49,17 @@ export function prepareRequest(
     : undefined
 }
 
+/** A prepared request whose attempts are built at once: the same arguments every time, with that attempt's token. */
+export interface ResentRequest extends PreparedRequest {
+  attempt(token: string | undefined, presented?: Record<string, string>): [RequestInfo | URL, RequestInit]
+}
+
 /** A request whose body (none, or one that {@link isReplayableBody}) is sent again as it is. */
 export function resent(
   target: RequestInfo | URL,
   init: SessionRequestInit | undefined,
   headers: Headers,
-): PreparedRequest {
+): ResentRequest {
   const base: SessionRequestInit = { ...init, headers }
   delete base.replayBody
   return {

@@ -1,7 +1,8 @@
 import type { Pipeline } from '../../core/pipeline.js'
-import { type PreparedRequest, type SessionRequestInit, withToken } from './prepared-request.js'
+import type { PreparedRequest, SessionRequestInit, withToken } from './prepared-request.js'
 
-// Loaded on the first redirect a request with the session's headers meets.
+// Loaded on the first redirect a request with the session's headers meets. The adapter hands over its
+// `withToken`, which the entry uses too (see `lazy` in src/core/lazy.ts).
 
 /** Hops fetch follows before it fails (the Fetch standard's redirect count). */
 const MAX_HOPS = 20
@@ -41,6 +42,7 @@ export async function followRedirects(
   pipeline: Pipeline,
   transport: typeof globalThis.fetch,
   again: PreparedRequest['attempt'],
+  present: typeof withToken,
 ): Promise<Response> {
   // fetch upper-cases these six methods (and leaves any other as it is), so a 'post' turns into a GET as a POST does.
   if (/^(delete|get|head|options|post|put)$/i.test(method)) method = method.toUpperCase()
@@ -73,7 +75,7 @@ export async function followRedirects(
     for (const name of session) headers.delete(name)
     covered &&= pipeline.covers(url, method)
     if (covered) {
-      withToken(headers, token, pipeline.authorize && (await pipeline.authorize(token, { method, url })))
+      present(headers, token, pipeline.authorize && (await pipeline.authorize(token, { method, url })))
     }
     const hopInit: SessionRequestInit = { ...init, method, headers, body, redirect: 'manual', duplex: 'half' }
     if (signal) hopInit.signal = signal

@@ -6,11 +6,12 @@ import {
   isAsyncIterable,
 } from '../shared/body-copy.js'
 import { serializeFormData } from '../shared/form-data.js'
-import { type PreparedRequest, resent, type SessionRequestInit, withToken } from './prepared-request.js'
+import type { PreparedRequest, ResentRequest, resent, SessionRequestInit } from './prepared-request.js'
 
 // The bodies that take more than a reference to be sent again, loaded by the fetch adapter on the first request
 // that has one: FormData (serialized once), a stream or async iterable in init.body (copied as it is sent), and a
-// Request's body (sent by fetch as it comes, copied from a clone read alongside).
+// Request's body (sent by fetch as it comes, copied from a clone read alongside). The adapter hands over its
+// `resent`, which the entry uses too (see `lazy` in src/core/lazy.ts).
 
 /**
  * Prepare a request whose body is FormData, a stream, an async iterable or a Node stream (in init), or a
@@ -24,13 +25,14 @@ export async function prepareSent(
   init: SessionRequestInit | undefined,
   headers: Headers,
   limit: number,
+  resend: typeof resent,
 ): Promise<PreparedRequest> {
   const target = request ?? url
   const body = init?.body
   if (body instanceof FormData) {
     const { bytes, contentType } = await serializeFormData(body)
     if (!headers.has('content-type')) headers.set('content-type', contentType)
-    return resent(target, { ...init, body: bytes }, headers)
+    return resend(target, { ...init, body: bytes }, headers)
   }
   const factory = init?.replayBody
   const copy = createBodyCopy(factory ? 0 : limit)
@@ -40,7 +42,7 @@ export async function prepareSent(
       if (body instanceof ReadableStream) first = copyingStream(body, copy)
       else if (isAsyncIterable(body)) first = copyingIterable(body, copy)
     }
-    return sent(target, init, headers, first as BodyInit, copy)
+    return sent(resend(target, init, headers), factory, first as BodyInit, copy)
   }
   const input = request as Request
   // A used body: `new Request()` throws fetch's own TypeError, so the call rejects as fetch would, nothing sent.
@@ -50,7 +52,7 @@ export async function prepareSent(
   // The copy is read from a clone (the two branches of a tee), at most `limit` bytes of it: past that, or once
   // released, the clone is cancelled and the body flows on to fetch alone.
   const reader = factory || limit <= 0 ? undefined : input.clone().body?.getReader()
-  const prepared = sent(target, init, headers, undefined, copy)
+  const prepared = sent(resend(target, init, headers), factory, undefined, copy)
   if (reader) {
     keep(reader, copy, limit)
     prepared.release = () => {
@@ -81,17 +83,14 @@ async function keep(
 }
 
 // A body read as it is sent: the first attempt sends `first` (undefined: the Request's own body), the next ones a
-// `replayBody` factory's body (once), else the copy when the whole body fit in it.
+// `replayBody` factory's body (once), else the copy when the whole body fit in it. `request` builds each
+// attempt's arguments (its token on the headers) as the init gives them.
 function sent(
-  target: RequestInfo | URL,
-  init: SessionRequestInit | undefined,
-  headers: Headers,
+  request: ResentRequest,
+  factory: SessionRequestInit['replayBody'],
   first: BodyInit | undefined,
   copy: BodyCopy,
 ): PreparedRequest {
-  const factory = init?.replayBody
-  const base: SessionRequestInit = { ...init, headers }
-  delete base.replayBody
   let attempts = 0
   return {
     get replayable() {
@@ -99,7 +98,7 @@ function sent(
       return factory ? attempts < 2 : copy.bytes() !== undefined
     },
     attempt(token, presented) {
-      withToken(headers, token, presented)
+      const [target, base] = request.attempt(token, presented)
       const n = attempts++
       if (n === 0) return [target, first === undefined ? base : { ...base, body: first }]
       if (factory && n === 1) {
