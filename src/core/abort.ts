@@ -48,22 +48,6 @@ export async function withDeadline<T>(
   }
 }
 
-/** Wait `ms`, or reject with `signal.reason` as soon as the signal aborts (clearing the timer). */
-export function delay(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.reject(signal.reason)
-  return new Promise<void>((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer)
-      reject(signal.reason)
-    }
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
-}
-
 /** Why a session call under the store's lock is not made: it could not end before the lock's lease does. */
 export function leaseEnded(): DOMException {
   return new DOMException('The refresh lock lease has ended', 'TimeoutError')

@@ -1,13 +1,10 @@
 import { createFetch, type FetchContext, FetchError, type FetchOptions } from 'ofetch'
-import { delay } from '../core/abort.js'
 import type { ProtocolContext } from '../core/protocol.js'
-import { InvalidResponseError } from '../errors/invalid-response-error.js'
+import type { ResponseError } from '../errors/response-error.js'
 import { redact, withoutQuery } from '../errors/redact.js'
-import { RedirectError } from '../errors/redirect-error.js'
-import { ResponseError } from '../errors/response-error.js'
 import { excerpt, secretForms } from '../errors/server-text.js'
 import { fetchSameOrigin } from './same-origin-redirects.js'
-import type { SessionCallInit } from './session-call-init.js'
+import type { SessionCallErrors, SessionCallInit } from './session-call-init.js'
 
 const RETRY_STATUSES = [408, 429, 500, 502, 503, 504]
 /**
@@ -27,7 +24,9 @@ export const BODY_BYTES = 1_048_576
 export async function ofetchCall(
   init: SessionCallInit,
   context: ProtocolContext,
+  errors: SessionCallErrors,
 ): Promise<Response & { _data?: unknown }> {
+  const { RedirectError } = errors
   // Every secret this call sends, for the errors built from its answers: what the protocol names, the
   // credentials of every Authorization and DPoP header that went out, and what `prepare` made for an attempt.
   const secrets: (string | undefined)[] = [...(init.secrets ?? [])]
@@ -44,7 +43,7 @@ export async function ofetchCall(
   const dataOf = (response: Response): Promise<unknown> => {
     let data = bodies.get(response)
     if (!data) {
-      data = readBody(response, init.json === true)
+      data = readBody(response, init.json === true, errors)
       bodies.set(response, data)
     }
     return data
@@ -69,7 +68,7 @@ export async function ofetchCall(
       const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url
       for (let again = 0; ; again++) {
         const attempt = await prepared(requestInit ?? {})
-        const response = await fetchSameOrigin(send, url, attempt, secrets)
+        const response = await fetchSameOrigin(send, url, attempt, secrets, RedirectError)
         if (response.ok || again > 0 || !init.again) return response
         if (!(await init.again(response, await dataOf(response)))) return response
       }
@@ -129,7 +128,7 @@ export async function ofetchCall(
     if (!answer) throw error.cause instanceof Error ? error.cause : new Error('Network error')
     // What the error body says, if it can be read: the status is the answer either way.
     const data = await dataOf(answer).catch(() => undefined)
-    throw responseError(init, answer, data, secretForms(secrets))
+    throw responseError(init, answer, data, secretForms(secrets), errors)
   }
   response._data = await dataOf(response)
   return response
@@ -144,6 +143,7 @@ function responseError(
   response: Response,
   data: unknown,
   forms: readonly string[],
+  { ResponseError }: SessionCallErrors,
 ): ResponseError {
   const body = (typeof data === 'object' && data !== null ? data : {}) as Record<string, unknown>
   const code = body.code ?? body.error
@@ -164,7 +164,11 @@ function responseError(
  * not JSON), else text; undefined without a body. An error answer's body is cut at {@link ERROR_BODY_BYTES} (the
  * rest is never read); any other body longer than {@link BODY_BYTES} is refused.
  */
-async function readBody(response: Response, json: boolean): Promise<unknown> {
+async function readBody(
+  response: Response,
+  json: boolean,
+  { InvalidResponseError }: SessionCallErrors,
+): Promise<unknown> {
   const stream = response.body
   if (!stream) return undefined
   const limit = response.ok ? BODY_BYTES : ERROR_BODY_BYTES
@@ -191,6 +195,22 @@ async function readBody(response: Response, json: boolean): Promise<unknown> {
   } catch {
     return text
   }
+}
+
+/** Wait `ms` (before a retry), or reject with `signal.reason` as soon as the signal aborts (clearing the timer). */
+export function delay(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(signal.reason)
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer)
+      reject(signal.reason)
+    }
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
 }
 
 function retryDelay(baseDelay: number, response: Response | undefined, attempt: number): number {

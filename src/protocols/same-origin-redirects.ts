@@ -1,5 +1,5 @@
 import { redact } from '../errors/redact.js'
-import { RedirectError } from '../errors/redirect-error.js'
+import type { RedirectError } from '../errors/redirect-error.js'
 import { secretForms, shownOrigin } from '../errors/server-text.js'
 
 /** Redirects a session call follows before it gives up (a loop on the endpoint's own origin). */
@@ -24,6 +24,7 @@ export async function fetchSameOrigin(
   url: string,
   init: RequestInit,
   secrets: readonly (string | undefined)[],
+  Refusal: typeof RedirectError,
 ): Promise<Response> {
   const origin = new URL(url).origin
   const method = (init.method ?? 'GET').toUpperCase()
@@ -32,7 +33,7 @@ export async function fetchSameOrigin(
   const refused = (why: (origin?: string) => string, to?: string) => {
     const forms = secretForms(secrets)
     const origin = to === undefined ? undefined : shownOrigin(to, forms)
-    return new RedirectError(redact(`${method} ${url.replace(/[?#].*$/, '')} ${why(origin)}`, forms), origin)
+    return new Refusal(redact(`${method} ${url.replace(/[?#].*$/, '')} ${why(origin)}`, forms), origin)
   }
   let target = url
   for (let hop = 0; ; hop++) {

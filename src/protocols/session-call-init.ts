@@ -1,5 +1,8 @@
 // What a protocol hands a session call. Apart from session-call.ts, so that the implementation it loads on first use
 // (ofetch-call.ts) can name these types without importing its loader back.
+import type { InvalidResponseError } from '../errors/invalid-response-error.js'
+import type { RedirectError } from '../errors/redirect-error.js'
+import type { ResponseError } from '../errors/response-error.js'
 
 /** One session call (login, refresh, logout) of a protocol. */
 export interface SessionCallInit {
@@ -39,4 +42,14 @@ export interface AttemptParts {
   body?: string
   /** Secrets made for this attempt that its body carries (a client assertion), for the errors built later. */
   secrets?: string[]
+}
+
+/**
+ * The error classes the session call builds its errors with, handed over by session-call.ts: the implementation
+ * is loaded on first use and imports nothing the entry imports too (see `lazy` in src/core/lazy.ts).
+ */
+export interface SessionCallErrors {
+  readonly InvalidResponseError: typeof InvalidResponseError
+  readonly RedirectError: typeof RedirectError
+  readonly ResponseError: typeof ResponseError
 }

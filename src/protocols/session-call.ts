@@ -1,6 +1,9 @@
 import { lazy } from '../core/lazy.js'
 import type { ProtocolContext } from '../core/protocol.js'
-import type { SessionCallInit } from './session-call-init.js'
+import { InvalidResponseError } from '../errors/invalid-response-error.js'
+import { RedirectError } from '../errors/redirect-error.js'
+import { ResponseError } from '../errors/response-error.js'
+import type { SessionCallErrors, SessionCallInit } from './session-call-init.js'
 
 /**
  * Load the session-call implementation (ofetch and its helpers) now, in the background. It is kept out of the
@@ -18,5 +21,7 @@ export async function sessionCall(
   context: ProtocolContext,
 ): Promise<Response & { _data?: unknown }> {
   const { ofetchCall } = await preloadSessionCall()
-  return ofetchCall(init, context)
+  return ofetchCall(init, context, ERRORS)
 }
+
+const ERRORS: SessionCallErrors = { InvalidResponseError, RedirectError, ResponseError }
