@@ -30,7 +30,9 @@ export async function requestPathSize(entry) {
       logLevel: 'silent',
     })
     const outputs = result.metafile.outputs
-    const entryOut = Object.keys(outputs).find((file) => outputs[file].entryPoint && file.endsWith('.js'))
+    // Every chunk loaded with import() is an entry point of the build too: pick the one of `entry`.
+    const entryOut = Object.keys(outputs).find((file) => outputs[file].entryPoint === entry)
+    if (!entryOut) throw new Error(`No output chunk for ${entry}`)
     const seen = new Set()
     const visit = (file) => {
       if (seen.has(file)) return
