@@ -18,6 +18,7 @@ import type {
 import type { Renewal, RenewalState } from './renewal.js'
 import type { Session } from './session.js'
 import type { EndingContext } from './session-ending.js'
+import { preloadLogin } from './shared-login.js'
 import type { StoreSync } from './store-sync.js'
 
 /**
@@ -243,9 +244,10 @@ const loadRenewal = lazy(() => import('./renewal.js'))
 const loadEnding = lazy(() => import('./session-ending.js'))
 
 /**
- * Load what a refresh or a logout needs now, in the background (p-queue, the renewal, ending sessions): it is kept
- * out of the entry bundle. Shared by every instance; a failed load is tried again on next use.
+ * Load what a refresh, a login or a logout needs now, in the background (p-queue, the renewal, the login call,
+ * ending sessions): it is kept out of the entry bundle. Shared by every instance; a failed load is tried again
+ * on next use.
  */
 export function preloadRefresh(): Promise<unknown> {
-  return Promise.all([preloadQueue(), loadRenewal(), loadEnding()])
+  return Promise.all([preloadQueue(), loadRenewal(), preloadLogin(), loadEnding()])
 }

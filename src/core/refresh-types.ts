@@ -21,7 +21,7 @@ export interface RefreshCounts {
 /** What the coordinator needs from the resolved options. */
 export type RefreshOptions<Credentials> = Pick<
   ResolvedOptions<Credentials>,
-  'store' | 'protocol' | 'credentials' | 'refreshTimeoutMs' | 'fetch' | 'now' | 'loginBackoff'
+  'store' | 'protocol' | 'credentials' | 'refreshTimeoutMs' | 'fetch' | 'now' | 'loginBackoff' | 'issuer'
 >
 
 /**

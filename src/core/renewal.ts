@@ -11,6 +11,7 @@ import type {
 } from './refresh-types.js'
 import type { Session, TokenSet } from './session.js'
 import { present } from './session-ending.js'
+import { toRecord } from './session-record.js'
 import type { ChangeReason, LockGrant, StoreSnapshot } from './store.js'
 import type { StoreSync } from './store-sync.js'
 
@@ -57,7 +58,7 @@ export function createRenewal<Credentials>(context: RenewalContext<Credentials>)
   const { options, sync, counts, gate, state, closed, presented, call, canLogIn, errors } = context
   const { ClosedError, LoginError, RefreshError, SessionExpiredError, SessionRejectedError, leaseEnded } =
     errors
-  const { store, protocol, credentials, refreshTimeoutMs } = options
+  const { store, protocol, credentials, refreshTimeoutMs, now, issuer } = options
 
   function outcomeNow(): Outcome {
     return sync.snapshot?.record ? 'renewed' : 'dead'
@@ -135,7 +136,7 @@ export function createRenewal<Credentials>(context: RenewalContext<Credentials>)
       if (reason === 'refresh') await sync.write(undefined, latest.version, 'logout').catch(() => false)
       return 'dead'
     }
-    if (!(await sync.write(tokens, latest.version, reason))) drop(tokens)
+    if (!(await sync.write(toRecord(tokens, now(), issuer), latest.version, reason))) drop(tokens)
     return outcomeNow()
   }
 

@@ -92,7 +92,6 @@ export function createSessionCore<Credentials>(
   // version makes its session call pointless. `replaced` first runs after a load, when both exist.
   const sync = createStoreSync({
     store,
-    now,
     issuer: options.issuer,
     emit: emitter.emit,
     replaced: (version) => refresher.supersede(version),
@@ -100,7 +99,16 @@ export function createSessionCore<Credentials>(
   const refresher = createRefreshCoordinator(options, sync, counts)
   // login() and logout() run one after the other, in the order they were called.
   let lifecycle: Promise<unknown> = Promise.resolve()
-  const shared = createSharedLogin({ protocol, sync, refresher, counts, inOrder, refuseForeign })
+  const shared = createSharedLogin({
+    protocol,
+    sync,
+    refresher,
+    counts,
+    now,
+    issuer: options.issuer,
+    inOrder,
+    refuseForeign,
+  })
   const logouts = createLogout({ store, refreshTimeoutMs, sync, refresher, inOrder, refuseForeign })
   // The last token refused by a replay (see FRESH_TOKEN_MS).
   let refused: string | undefined

@@ -3,21 +3,14 @@ import { ResponseError } from '../errors/response-error.js'
 import { SessionFetchError } from '../errors/session-fetch-error.js'
 import { SessionRejectedError } from '../errors/session-rejected-error.js'
 import { abortable } from './abort.js'
-import type { SessionProtocol } from './protocol.js'
-import type { RefreshCoordinator } from './refresh-coordinator.js'
-import type { Session, TokenSet } from './session.js'
-import type { StoreSync } from './store-sync.js'
+import { lazy } from './lazy.js'
+import type { LoginCallDeps, LoginErrors } from './login-call.js'
+import type { Session } from './session.js'
 
 /** What `login()` needs from the session core. */
-export interface LoginDeps<Credentials> {
-  readonly protocol: SessionProtocol<Credentials>
-  readonly sync: StoreSync
-  readonly refresher: RefreshCoordinator
-  readonly counts: { logins: number }
+export interface LoginDeps<Credentials> extends Omit<LoginCallDeps<Credentials>, 'errors'> {
   /** Run a step after every login and logout called before it. */
   inOrder<T>(step: () => Promise<T>): Promise<T>
-  /** Throw while the store holds another issuer's session. */
-  refuseForeign(): void
 }
 
 /**
@@ -39,33 +32,17 @@ interface Entry {
 }
 
 export function createSharedLogin<Credentials>(deps: LoginDeps<Credentials>): SharedLogin<Credentials> {
-  const { protocol, sync, refresher, counts } = deps
+  const callDeps: LoginCallDeps<Credentials> = { ...deps, errors: ERRORS }
   let shared: Entry | undefined
 
-  async function performLogin(supplied: Credentials, signal: AbortSignal): Promise<Session> {
-    if (signal.aborted) throw signal.reason
-    await sync.load()
-    deps.refuseForeign() // logging in would only end in overwriting another issuer's session
-    let tokens: TokenSet
-    try {
-      tokens = await refresher.call(signal, (context) => protocol.login(supplied, context))
-    } catch (error) {
-      throw toLoginError(error, signal)
-    }
-    counts.logins++
-    refresher.loggedIn()
-    const replaced = sync.snapshot?.record
-    try {
-      await sync.overwrite(tokens, 'login')
-    } catch (error) {
-      refresher.retire(tokens.session) // a session nobody can keep is not left live on the server
-      throw error
-    }
-    // The session this login replaces would stay live on the server until its refresh token expires.
-    if (replaced && replaced.session.access_token !== tokens.session.access_token) {
-      refresher.retire(replaced.session)
-    }
-    return tokens.session
+  // The login call is loaded on first use (with the session call it makes): a failed load fails like that call.
+  function performLogin(supplied: Credentials, signal: AbortSignal): Promise<Session> {
+    return loadLoginCall().then(
+      (module) => module.performLogin(callDeps, supplied, signal),
+      (error: unknown) => {
+        throw new LoginError(undefined, { cause: error })
+      },
+    )
   }
 
   function login(supplied: Credentials, signal: AbortSignal | undefined): Promise<Session> {
@@ -117,12 +94,11 @@ function credentialKey(credentials: unknown): string | undefined {
   }
 }
 
-function toLoginError(error: unknown, signal: AbortSignal | undefined): unknown {
-  if (signal?.aborted && error === signal.reason) return error
-  if (error instanceof SessionFetchError && (error.code === 'invalid_option' || error.code === 'closed')) {
-    return error
-  }
-  const cause = error instanceof SessionRejectedError ? error.cause : error
-  const status = cause instanceof ResponseError ? cause.status : undefined
-  return new LoginError(status, { cause })
+const ERRORS: LoginErrors = { LoginError, ResponseError, SessionFetchError, SessionRejectedError }
+
+const loadLoginCall = lazy(() => import('./login-call.js'))
+
+/** Load the login call now (see `preloadRefresh`): it is kept out of the entry bundle. */
+export function preloadLogin(): Promise<unknown> {
+  return loadLoginCall()
 }

@@ -2,12 +2,12 @@ import type { StoreError } from '../errors/store-error.js'
 import type { ChangeSource, createEmitter, ExpiredEvent } from './events.js'
 import { foreignSessionError, viewAs } from './issuer.js'
 import type { ResolvedOptions } from './options.js'
-import { type TokenSet, toRecord } from './session.js'
+import type { SessionRecord } from './session.js'
 import type { ChangeReason, StoreSnapshot } from './store.js'
 
-/** What the sync needs: the store and clock, where to announce changes, and whom to tell of a new version. */
-export interface StoreSyncDeps extends Pick<ResolvedOptions<unknown>, 'store' | 'now'> {
-  /** The protocol's `sessionIssuer`: every record written carries it. */
+/** What the sync needs: the store, where to announce changes, and whom to tell of a new version. */
+export interface StoreSyncDeps extends Pick<ResolvedOptions<unknown>, 'store'> {
+  /** The protocol's `sessionIssuer`: only records of it are used (see `viewAs`). */
   issuer: string
   emit: ReturnType<typeof createEmitter>['emit']
   /** The snapshot moved to `version` (see the refresh coordinator's `supersede`). */
@@ -32,24 +32,25 @@ export interface StoreSync {
   load(): Promise<StoreSnapshot>
   adopt(next: StoreSnapshot, source: ChangeSource, freshRead?: boolean): void
   /**
-   * Compare-and-set against `expected`; false when another writer got there first (its snapshot is adopted).
-   * `expiry` says why an `'expired'` write happened, for the event.
+   * Compare-and-set `record` (undefined: no session) against `expected`; false when another writer got there
+   * first (its snapshot is adopted). `expiry` says why an `'expired'` write happened, for the event. A record is
+   * stamped by the session call that obtained its tokens (session-record.ts), with this instance's issuer.
    */
   write(
-    tokens: TokenSet | undefined,
+    record: SessionRecord | undefined,
     expected: number,
     reason: ChangeReason,
     expiry?: Omit<ExpiredEvent, 'source'>,
   ): Promise<boolean>
   /** A write that wins over whatever was written meanwhile (login, logout). */
-  overwrite(tokens: TokenSet | undefined, reason: ChangeReason): Promise<void>
+  overwrite(record: SessionRecord | undefined, reason: ChangeReason): Promise<void>
   /** Tell this instance's listeners that a login was refused when there was no session to clear. */
   announceExpired(expiry: Omit<ExpiredEvent, 'source'>): void
   /** Stop listening to the store. */
   close(): void
 }
 
-export function createStoreSync({ store, now, issuer, emit, replaced }: StoreSyncDeps): StoreSync {
+export function createStoreSync({ store, issuer, emit, replaced }: StoreSyncDeps): StoreSync {
   const writer = Math.random().toString(36).slice(2)
   let snap: StoreSnapshot | undefined
   let loading: Promise<void> | undefined
@@ -105,14 +106,14 @@ export function createStoreSync({ store, now, issuer, emit, replaced }: StoreSyn
   }
 
   async function write(
-    tokensOrNothing: TokenSet | undefined,
+    record: SessionRecord | undefined,
     expected: number,
     reason: ChangeReason,
     expiry?: Omit<ExpiredEvent, 'source'>,
   ): Promise<boolean> {
     const refused = refusal()
     if (refused) throw refused // never write over another issuer's session
-    const change = { record: tokensOrNothing && toRecord(tokensOrNothing, now(), issuer), reason, writer }
+    const change = { record, reason, writer }
     let written = await store.write(change, expected)
     if (!written) {
       const current = await store.read()
@@ -137,10 +138,10 @@ export function createStoreSync({ store, now, issuer, emit, replaced }: StoreSyn
 
   // Login and logout win over whatever was written meanwhile, so they retry the compare-and-set (a bounded
   // number of times: a store whose reads never catch up with its writes is broken, and we say so).
-  async function overwrite(tokens: TokenSet | undefined, reason: ChangeReason): Promise<void> {
+  async function overwrite(record: SessionRecord | undefined, reason: ChangeReason): Promise<void> {
     for (let attempt = 0; attempt < 20; attempt++) {
       const current = snap ?? (await load())
-      if (await write(tokens, current.version, reason)) return
+      if (await write(record, current.version, reason)) return
     }
     throw new Error(`The session store kept refusing the ${reason} write (compare-and-set never matched)`)
   }

@@ -1,7 +1,7 @@
 import { createFetch, type FetchContext, FetchError, type FetchOptions } from 'ofetch'
 import type { ProtocolContext } from '../core/protocol.js'
-import type { ResponseError } from '../errors/response-error.js'
 import { redact, withoutQuery } from '../errors/redact.js'
+import type { ResponseError } from '../errors/response-error.js'
 import { excerpt, secretForms } from '../errors/server-text.js'
 import { fetchSameOrigin } from './same-origin-redirects.js'
 import type { SessionCallErrors, SessionCallInit } from './session-call-init.js'

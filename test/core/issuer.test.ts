@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest'
-import { toRecord } from '../../src/core/session.js'
+import { toRecord } from '../../src/core/session-record.js'
 import {
   createSessionFetch,
   memoryStore,

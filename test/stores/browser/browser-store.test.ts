@@ -4,7 +4,7 @@
 import { IDBFactory } from 'fake-indexeddb'
 import { createStore, get, set } from 'idb-keyval'
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
-import { toRecord } from '../../../src/core/session.js'
+import { toRecord } from '../../../src/core/session-record.js'
 import { createSessionFetch, OptionError, type StoreSnapshot } from '../../../src/index.js'
 import {
   type BrowserStore,

@@ -1,0 +1,49 @@
+import { afterEach, expect, test, vi } from 'vitest'
+import { DEMO_USER, mockServer } from '../helpers/mock-server.js'
+
+// What the core loads on first use (a dynamic import()) may fail to load: a chunk the network did not deliver, a
+// deployment that replaced it. The call that needed it fails with its documented error, nothing is sent, and the
+// next call loads it again.
+
+afterEach(() => {
+  vi.doUnmock('../../src/core/login-call.js')
+  vi.resetModules()
+})
+
+test('a login call that fails to load rejects login() with a LoginError, sends nothing, and is loaded again by the next login', async () => {
+  const server = await mockServer()
+  const undelivered = new TypeError('Failed to fetch dynamically imported module: login-call.js')
+  let delivered = false
+  vi.resetModules()
+  vi.doMock('../../src/core/login-call.js', async (importOriginal) => {
+    if (!delivered) throw undelivered
+    return importOriginal()
+  })
+  const { createSessionFetch, LoginError } = await import('../../src/index.js')
+  const plantly = createSessionFetch({ baseURL: server.url })
+
+  const failed = await plantly.login(DEMO_USER).then(
+    () => undefined,
+    (error: unknown) => error,
+  )
+  expect(failed).toBeInstanceOf(LoginError)
+  expect(failed).toMatchObject({ code: 'login_failed', status: undefined })
+  expect(causes(failed)).toContain(undelivered) // (the test runner wraps what a mocked module throws)
+  expect(server.counters.logins).toBe(0)
+  expect(await plantly.getSession()).toBeUndefined()
+
+  delivered = true
+  const session = await plantly.login(DEMO_USER)
+  expect(session.access_token).toEqual(expect.any(String))
+  expect(server.counters.logins).toBe(1)
+  expect((await plantly.getSession())?.access_token).toBe(session.access_token)
+  await plantly.close()
+})
+
+function causes(error: unknown): unknown[] {
+  const chain: unknown[] = []
+  for (let at = (error as Error).cause; at !== undefined && chain.length < 5; at = (at as Error).cause) {
+    chain.push(at)
+  }
+  return chain
+}
