@@ -7,6 +7,7 @@ import { DEMO_USER, mockServer } from '../helpers/mock-server.js'
 
 afterEach(() => {
   vi.doUnmock('../../src/core/login-call.js')
+  vi.doUnmock('../../src/adapters/fetch/drain.js')
   vi.resetModules()
 })
 
@@ -37,6 +38,33 @@ test('a login call that fails to load rejects login() with a LoginError, sends n
   expect(session.access_token).toEqual(expect.any(String))
   expect(server.counters.logins).toBe(1)
   expect((await plantly.getSession())?.access_token).toBe(session.access_token)
+  await plantly.close()
+})
+
+test('a refused answer whose drain fails to load is replayed all the same (its body cancelled), and the next refusal loads it again', async () => {
+  const server = await mockServer()
+  let delivered = false
+  vi.resetModules()
+  vi.doMock('../../src/adapters/fetch/drain.js', async (importOriginal) => {
+    if (!delivered) throw new TypeError('Failed to fetch dynamically imported module: drain.js')
+    return importOriginal()
+  })
+  const { createSessionFetch } = await import('../../src/index.js')
+  const plantly = createSessionFetch({ baseURL: server.url })
+  await plantly.login(DEMO_USER)
+
+  server.mock.expireAccessTokens() // the server refuses the token; the client cannot know it before the 401
+  const replayed = await plantly.fetch('/buyers')
+  expect(replayed.status).toBe(200)
+  expect(server.counters.apiRequests).toBe(2)
+  expect(server.counters.apiUnauthorized).toBe(1)
+  expect(server.counters.refreshes).toBe(1)
+
+  delivered = true
+  server.mock.expireAccessTokens()
+  expect((await plantly.fetch('/buyers')).status).toBe(200)
+  expect(server.counters.apiRequests).toBe(4)
+  expect(server.counters.refreshes).toBe(2)
   await plantly.close()
 })
 

@@ -1,4 +1,6 @@
+import { lazy } from '../../core/lazy.js'
 import type { Answer, Pipeline } from '../../core/pipeline.js'
+import type { Timers } from './drain.js'
 import { type PreparedRequest, prepareRequest, resent, withToken } from './prepared-request.js'
 
 const ABSOLUTE = /^[a-z][a-z\d+.-]*:/i
@@ -29,73 +31,16 @@ function cancel(response: Response): void {
   response.body?.cancel().catch(() => undefined)
 }
 
-/** Bodies up to this size are read to their end before a replay (within DRAIN_MS); larger ones are cancelled. */
-const DRAIN_LIMIT = 64 * 1024
-
-// Whether the body was read to its end (its connection is on its way back to the pool).
-async function discard(response: Response): Promise<boolean> {
-  const body = response.body
-  if (!body || response.bodyUsed) return false
-  const length = Number(response.headers.get('content-length') ?? Number.NaN)
-  if (Number.isFinite(length) && length > DRAIN_LIMIT) {
-    cancel(response)
-    return false
-  }
-  const reader = body.getReader()
-  // A body still arriving DRAIN_MS after the refresh is not waited for: one that trickles (or never ends) would
-  // hold the replay up for as long as it lasts. Cancelled, its connection is closed; the replay opens another.
-  let timer: unknown
-  const late = new Promise<typeof LATE>((resolve) => {
-    timer = realSetTimeout(() => resolve(LATE), DRAIN_MS)
-  })
-  try {
-    let read = 0
-    for (;;) {
-      const step = await Promise.race([reader.read(), late])
-      if (step === LATE) {
-        reader.cancel().catch(() => undefined)
-        return false
-      }
-      if (step.done) return true
-      read += step.value.byteLength
-      if (read > DRAIN_LIMIT) {
-        await reader.cancel()
-        return false
-      }
-    }
-  } catch {
-    return false // a body that broke off changes nothing for the replay
-  } finally {
-    realClearTimeout(timer as ReturnType<typeof setTimeout>)
-  }
+// The runtime's own timers, looked up when the entry loads: a test's fake timers installed later do not hold a
+// replay up (the code that reads a refused body, `drain.ts`, is loaded later, on the first refusal).
+const timers: Timers = {
+  setTimeout: globalThis.setTimeout.bind(globalThis),
+  clearTimeout: globalThis.clearTimeout.bind(globalThis),
+  setImmediate: (globalThis as { setImmediate?: Timers['setImmediate'] }).setImmediate,
 }
 
-const DRAIN_MS = 250
-const LATE = Symbol('late')
-// The runtime's own timers, looked up when the module loads (as `immediate` below): a test's fake timers do not
-// hold a replay up, and the timer is cleared as soon as the body has been read.
-const realSetTimeout = globalThis.setTimeout.bind(globalThis)
-const realClearTimeout = globalThis.clearTimeout.bind(globalThis)
-
-// The transport returns a connection to its pool once the end of its body has been handled: one event-loop
-// turn later, not in the same one. Not a timer where the runtime has better (fake timers in tests do not hold
-// it up); a timer where it has neither setImmediate nor MessageChannel (edge-runtime's VM).
-// Looked up when the module loads, so that a test's fake timers installed later do not hold a replay up.
-const immediate = (globalThis as { setImmediate?: (run: () => void) => unknown }).setImmediate
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => {
-    if (typeof immediate === 'function') immediate(resolve)
-    else if (typeof MessageChannel !== 'function') setTimeout(resolve)
-    else {
-      const channel = new MessageChannel()
-      channel.port1.onmessage = () => {
-        channel.port1.close()
-        resolve()
-      }
-      channel.port2.postMessage(0)
-    }
-  })
-}
+// Loaded with the first refused answer, while its refresh runs: a 401 is rare.
+const loadDrain = lazy(() => import('./drain.js'))
 
 /**
  * The session-injecting fetch: same signature and semantics as `fetch`. Requests to an allowed origin carry
@@ -166,6 +111,8 @@ export function createFetchWrapper(
       prepared.release()
       return response
     }
+    // A failed load of the drain only costs the refused answer's connection: its body is cancelled instead.
+    const draining = loadDrain().catch(() => undefined)
     let next: string | undefined
     try {
       next = await decided
@@ -180,8 +127,10 @@ export function createFetchWrapper(
     // A small refused body is read to its end rather than cancelled: its connection goes back to the pool and
     // the replay reuses it instead of opening a new one. (By now the refresh has usually taken longer than the
     // body took to arrive.)
-    if (await discard(response)) {
-      await nextTurn()
+    const drain = await draining
+    if (!drain) cancel(response)
+    else if (await drain.discard(response, timers)) {
+      await drain.nextTurn(timers)
       // The session may have moved on while the body drained (a logout, a sibling's login): ask again.
       const now = pipeline.tokenFor(abort, true)
       next = typeof now === 'object' ? await now : now
