@@ -1,6 +1,5 @@
 import { LoginError } from '../errors/login-error.js'
 import { RefreshError } from '../errors/refresh-error.js'
-import { SessionRejectedError } from '../errors/session-rejected-error.js'
 
 /** How unattended logins back off after one failed: `baseMs`, doubling per failure, up to `maxMs`. */
 export interface LoginBackoff {
@@ -17,8 +16,12 @@ export interface LoginBackoff {
 export interface LoginGate {
   /** The error a call gets now instead of an unattended login, or undefined when one may be attempted. */
   blocked(): LoginError | RefreshError | undefined
-  /** An unattended login failed with `error`: the error callers get, and the next backoff begins. */
-  failed(error: unknown): LoginError | RefreshError
+  /**
+   * An unattended login failed: `error` is what callers get (a LoginError for refused credentials, a RefreshError
+   * for a login that could not complete: the renewal that made the login decides), and the next backoff begins.
+   * Returns `error`.
+   */
+  failed<E extends LoginError | RefreshError>(error: E): E
   /** A login succeeded (unattended or explicit): the backoff starts over. */
   reset(): void
 }
@@ -44,14 +47,8 @@ export function createLoginGate(backoff: LoginBackoff, now: () => number): Login
     failed(error) {
       failures++
       until = now() + Math.min(backoff.maxMs, backoff.baseMs * 2 ** (failures - 1))
-      if (error instanceof SessionRejectedError) {
-        const status = error.status
-        last = new LoginError(status, {
-          cause: error.cause ?? error,
-          message: `Unattended login was refused${status === undefined ? '' : ` with status ${status}`}: check the credentials`,
-        })
-      } else last = error instanceof RefreshError ? error : new RefreshError(error)
-      return last
+      last = error
+      return error
     },
     reset() {
       failures = 0

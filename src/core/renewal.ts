@@ -1,4 +1,5 @@
 import type { LoginError } from '../errors/login-error.js'
+import type { RefreshError } from '../errors/refresh-error.js'
 import type { SessionRejectedError } from '../errors/session-rejected-error.js'
 import type { LoginGate } from './login-gate.js'
 import type { ProtocolContext } from './protocol.js'
@@ -88,8 +89,20 @@ export function createRenewal<Credentials>(context: RenewalContext<Credentials>)
       return tokens
     } catch (error) {
       if (stop.aborted || error instanceof ClosedError) throw error // no failed login: no backoff
-      throw gate.failed(error)
+      throw gate.failed(loginFailure(error))
     }
+  }
+
+  // What the callers of a failed unattended login get: refused credentials are a LoginError with the server's
+  // status; anything else is a login that could not complete, a RefreshError.
+  function loginFailure(error: unknown): LoginError | RefreshError {
+    if (!(error instanceof SessionRejectedError))
+      return error instanceof RefreshError ? error : new RefreshError(error)
+    const status = error.status
+    return new LoginError(status, {
+      cause: error.cause ?? error,
+      message: `Unattended login was refused${status === undefined ? '' : ` with status ${status}`}: check the credentials`,
+    })
   }
 
   async function runRefresh(fromVersion: number): Promise<Outcome> {
