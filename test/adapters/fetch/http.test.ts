@@ -1,28 +1,9 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { afterEach, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import { createSessionFetch, RefreshError } from '../../../src/index.js'
 import { PlantlyMock } from '../../../src/testing/mock/index.js'
 import { apiServer } from '../../helpers/api-server.js'
+import { listen } from '../../helpers/http-server.js'
 import { DEMO_USER, mockServer } from '../../helpers/mock-server.js'
-
-const closers: (() => Promise<void>)[] = []
-afterEach(async () => {
-  await Promise.all(closers.splice(0).map((close) => close()))
-})
-
-async function listen(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
-  const server = createServer(handler)
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  closers.push(
-    () =>
-      new Promise((resolve) => {
-        server.closeAllConnections()
-        server.close(() => resolve())
-      }),
-  )
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-}
 
 describe('over real HTTP against the mock server', () => {
   test('300 requests with mixed bodies in flight when the tokens expire: one refresh, nothing lost or doubled', async () => {

@@ -1,6 +1,5 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { afterEach, describe, expect, test } from 'vitest'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { describe, expect, test } from 'vitest'
 import {
   createSessionFetch,
   plantlySessions,
@@ -9,6 +8,7 @@ import {
   type SessionRequestInit,
 } from '../../../src/index.js'
 import { apiServer } from '../../helpers/api-server.js'
+import { listen } from '../../helpers/http-server.js'
 import { DEMO_USER } from '../../helpers/mock-server.js'
 
 // Redirects of requests that carry the session's headers, over real HTTP between two origins (two ports of
@@ -22,11 +22,6 @@ interface Landed {
   headers: IncomingMessage['headers']
   body: string
 }
-
-const closers: (() => Promise<void>)[] = []
-afterEach(async () => {
-  await Promise.all(closers.splice(0).map((close) => close()))
-})
 
 async function read(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = []
@@ -43,20 +38,12 @@ async function land(req: IncomingMessage, res: ServerResponse, landed: Landed[])
 /** Another origin: records what reaches it and answers 200 (or redirects back where `/back?to=` says). */
 async function foreignOrigin() {
   const landed: Landed[] = []
-  const server = createServer((req, res) => {
+  const url = await listen((req, res) => {
     const back = new URL(req.url ?? '/', 'http://x').searchParams.get('to')
     if (back) return void read(req).then(() => res.writeHead(307, { location: back }).end())
     void land(req, res, landed)
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  closers.push(
-    () =>
-      new Promise((resolve) => {
-        server.closeAllConnections()
-        server.close(() => resolve())
-      }),
-  )
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, landed }
+  return { url, landed }
 }
 
 /**

@@ -4,12 +4,11 @@
 // redirects itself, so neither reaches an origin it does not cover, and a hop on its own origin carries a
 // proof made for that hop.
 import { createHash } from 'node:crypto'
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { base64url, EmbeddedJWK, jwtVerify } from 'jose'
-import { afterEach, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import { createSessionFetch } from '../../../src/index.js'
 import { oauth2 } from '../../../src/protocols/oauth2/index.js'
+import { listen } from '../../helpers/http-server.js'
 import { CLIENTS, RESOURCE, startAuthServer } from '../../helpers/oidc-provider.js'
 
 interface Landed {
@@ -18,24 +17,6 @@ interface Landed {
   authorization: string | undefined
   dpop: string | undefined
   body: string
-}
-
-const closers: (() => Promise<void>)[] = []
-afterEach(async () => {
-  await Promise.all(closers.splice(0).map((close) => close()))
-})
-
-async function listen(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
-  const server = createServer(handler)
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  closers.push(
-    () =>
-      new Promise((resolve) => {
-        server.closeAllConnections()
-        server.close(() => resolve())
-      }),
-  )
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
 }
 
 /** A server whose `/hop/<status>?to=<url>` redirects there and whose other paths record what reached them. */
