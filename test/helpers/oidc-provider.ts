@@ -11,7 +11,12 @@ import {
   type JWTPayload,
   jwtVerify,
 } from 'jose'
-import Provider, { type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider'
+import Provider, {
+  type ClientMetadata,
+  type Configuration,
+  errors,
+  type KoaContextWithOIDC,
+} from 'oidc-provider'
 import { afterEach } from 'vitest'
 
 /** The API the access tokens are for (RFC 8707 resource indicator and JWT `aud`). */
@@ -79,6 +84,12 @@ export async function startAuthServer(
     clients?: ClientMetadata[]
     /** Enable DPoP (RFC 9449) at the provider; `requireNonce` makes its token endpoint demand nonces. */
     dpop?: { requireNonce?: boolean }
+    /**
+     * `'issuer'`: client assertions must name the issuer identifier as their one `aud` (a string), as RFC 7523bis
+     * and the OpenID Foundation's 2025 audience-injection advisory ask; oidc-provider 8 also takes the token
+     * endpoint and the endpoint's own URL.
+     */
+    assertionAudience?: 'issuer'
   } = {},
 ): Promise<AuthServer> {
   const sockets = new Set<Socket>()
@@ -164,6 +175,11 @@ export async function startAuthServer(
       AuthorizationCode: 60,
     },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+  }
+  if (options.assertionAudience === 'issuer') {
+    configuration.assertJwtClientAuthClaimsAndHeader = (_ctx, claims) => {
+      if (claims.aud !== issuer) throw new errors.InvalidClientAuth('aud must be the issuer identifier')
+    }
   }
   const provider = new Provider(issuer, configuration)
   const record = (ctx: KoaContextWithOIDC, outcome: string) => {

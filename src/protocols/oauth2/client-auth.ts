@@ -71,8 +71,14 @@ function assertions(config: ResolvedOAuth2Options): NonNullable<ClientAuth['atte
       signer = undefined
       throw error
     })
-    // Read now: the token endpoint may have been discovered since the protocol was made.
-    return clientAssertion(await signer, clientId, config.clientAssertionAudience ?? config.tokenEndpoint)
+    // The issuer identifier, the one audience every endpoint of the server accepts (RFC 7523bis, the OpenID
+    // Foundation's 2025 advisory on audience injection): a token endpoint read from metadata could be anyone's.
+    // Only a server whose issuer is unknown gets its token endpoint, read now (it may have been discovered since).
+    return clientAssertion(
+      await signer,
+      clientId,
+      config.clientAssertionAudience ?? config.issuer ?? config.tokenEndpoint,
+    )
   }
   return async (form) => {
     const body = new URLSearchParams(form)

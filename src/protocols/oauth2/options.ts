@@ -28,7 +28,8 @@ export interface OAuth2Options {
    * The authorization server's issuer identifier. Without `tokenEndpoint`, the endpoints are discovered from its
    * metadata (`/.well-known/openid-configuration`, else RFC 8414's `/.well-known/oauth-authorization-server`):
    * read once, on the first token request, and read again later if that failed. Discovery also gives the
-   * revocation endpoint (unless `revocationEndpoint` is set) and the DPoP algorithms the server accepts.
+   * revocation endpoint (unless `revocationEndpoint` is set) and the DPoP algorithms the server accepts. With or
+   * without `tokenEndpoint`, it is the `aud` of the client assertions (`private_key_jwt`).
    * @example 'https://auth.example.com'
    */
   issuer?: string | undefined
@@ -63,7 +64,7 @@ export interface OAuth2Options {
   clientAssertion?: (() => string | Promise<string>) | undefined
   /**
    * The `aud` of the client assertions made with `clientAssertionKey`.
-   * @default the token endpoint
+   * @default the issuer identifier (`issuer`, or the discovered metadata's), else the token endpoint
    */
   clientAssertionAudience?: string | undefined
   /**
@@ -113,6 +114,8 @@ export interface ResolvedOAuth2Options {
   tokenEndpoint: string
   /** The issuer whose metadata gives the endpoints (only when no `tokenEndpoint` was given). */
   discover: string | undefined
+  /** The issuer identifier, when the options name it (with or without `tokenEndpoint`). */
+  issuer: string | undefined
   revocationEndpoint: string | undefined
   clientId: string
   clientSecret: string | undefined
@@ -235,6 +238,7 @@ export function resolveOAuth2Options(options: OAuth2Options): ResolvedOAuth2Opti
   return {
     tokenEndpoint,
     discover: tokenEndpoint ? undefined : issuer,
+    issuer,
     revocationEndpoint,
     clientId,
     clientSecret,

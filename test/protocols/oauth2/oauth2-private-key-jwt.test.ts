@@ -38,6 +38,20 @@ function recording(assertions: string[], answer?: (body: URLSearchParams) => Res
   }
 }
 
+/** A transport that keeps, for every request with a client assertion, where it went, its answer and its `aud`. */
+function auditing(seen: { path: string; status: number; aud: unknown }[]) {
+  return async (input: RequestInfo | URL, init?: RequestInit) => {
+    const body = new URLSearchParams(typeof init?.body === 'string' ? init.body : '')
+    const assertion = body.get('client_assertion')
+    const response = await fetch(input, init)
+    if (assertion) {
+      const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url
+      seen.push({ path: new URL(url).pathname, status: response.status, aud: decodeJwt(assertion).aud })
+    }
+    return response
+  }
+}
+
 function service(tokenEndpoint: string, clientId: string, extra: Partial<OAuth2Options>) {
   return oauth2({ tokenEndpoint, clientId, scope: 'api:read', resource: RESOURCE, ...extra })
 }
@@ -183,5 +197,66 @@ describe('private_key_jwt against oidc-provider', () => {
     expect(error).toBeInstanceOf(OptionError)
     expect(error).toMatchObject({ option: 'clientAssertionKey' })
     expect(String(refusal({ clientAssertionKey: { ...jwk, kty: 'oct' } }))).not.toContain(jwk.d)
+  })
+})
+
+describe('the audience of client assertions', () => {
+  test("discovered: every assertion, the revocation's too, names the issuer as its one aud", async () => {
+    const client = await keyedClient('svc-aud-discovered', 'ES256')
+    // A server that takes the issuer and nothing else as the audience, as RFC 7523bis asks.
+    const server = await startAuthServer({ clients: [client.metadata], assertionAudience: 'issuer' })
+    const seen: { path: string; status: number; aud: unknown }[] = []
+    const api = createSessionFetch<OAuth2Credentials>({
+      baseURL: server.apiURL,
+      fetch: auditing(seen),
+      protocol: oauth2({
+        issuer: server.issuer,
+        clientId: client.metadata.client_id,
+        clientAssertionKey: client.privateKey,
+        scope: 'api:read',
+        resource: RESOURCE,
+      }),
+      credentials: () => ({ grant: 'client_credentials' }),
+    })
+    expect((await api.fetch('/reports')).status).toBe(200)
+    await api.logout()
+    expect(seen).toEqual([
+      { path: '/token', status: 200, aud: server.issuer },
+      { path: '/token/revocation', status: 200, aud: server.issuer },
+    ])
+  })
+
+  test('given with the token endpoint, the issuer is the aud; no metadata is read', async () => {
+    const client = await keyedClient('svc-aud-given', 'ES256')
+    const server = await startAuthServer({ clients: [client.metadata], assertionAudience: 'issuer' })
+    const seen: { path: string; status: number; aud: unknown }[] = []
+    const api = createSessionFetch({
+      baseURL: server.apiURL,
+      fetch: auditing(seen),
+      protocol: service(server.tokenEndpoint, client.metadata.client_id, {
+        issuer: server.issuer,
+        clientAssertionKey: client.privateKey,
+      }),
+    })
+    await api.login({ grant: 'client_credentials' })
+    expect(seen).toEqual([{ path: '/token', status: 200, aud: server.issuer }])
+    expect(server.counters.discovery).toBe(0)
+  })
+
+  test('clientAssertionAudience still wins over the issuer', async () => {
+    const client = await keyedClient('svc-aud-override', 'ES256')
+    const server = await startAuthServer({ clients: [client.metadata] })
+    const seen: { path: string; status: number; aud: unknown }[] = []
+    const api = createSessionFetch({
+      baseURL: server.apiURL,
+      fetch: auditing(seen),
+      protocol: service(server.tokenEndpoint, client.metadata.client_id, {
+        issuer: server.issuer,
+        clientAssertionKey: client.privateKey,
+        clientAssertionAudience: server.tokenEndpoint,
+      }),
+    })
+    await api.login({ grant: 'client_credentials' })
+    expect(seen).toEqual([{ path: '/token', status: 200, aud: server.tokenEndpoint }])
   })
 })
