@@ -70,8 +70,9 @@ export async function proofKey(
 }
 
 /**
- * A DPoP proof (RFC 9449 §4.2) for one request: `htm`, `htu` without query and fragment, `iat`, a unique `jti`,
- * `ath` (the access token's SHA-256) on resource requests, and the server's `nonce` when one is known.
+ * A DPoP proof (RFC 9449 §4.2) for one request: `htm`, `htu` (the URL as fetch sends it, without query and
+ * fragment), `iat`, a unique `jti`, `ath` (the access token's SHA-256) on resource requests, and the server's
+ * `nonce` when one is known.
  */
 export async function dpopProof(
   key: ProofKey,
@@ -80,7 +81,10 @@ export async function dpopProof(
   nonce: string | undefined,
   accessToken: string | undefined,
 ): Promise<string> {
-  const claims: Record<string, string> = { htm: method.toUpperCase(), htu: url.replace(/[?#].*$/s, '') }
+  // The URL parsed as fetch parses it before sending (§4.3 compares it so, RFC 3986 §6.2.2-3): scheme and host
+  // lower-cased, dot segments resolved, spaces and the like percent-encoded, the default port left out.
+  const target = new URL(url)
+  const claims: Record<string, string> = { htm: method.toUpperCase(), htu: target.origin + target.pathname }
   if (nonce !== undefined) claims.nonce = nonce
   if (accessToken !== undefined) {
     const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(accessToken))

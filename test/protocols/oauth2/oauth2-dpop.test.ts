@@ -135,6 +135,24 @@ describe('DPoP against oidc-provider', () => {
     expect(server.proofRefusals).toEqual([])
   })
 
+  test('htu is the URL as sent: scheme and host lower-case, dot segments resolved, percent-encoded, no query', async () => {
+    const server = await startAuthServer({ dpop: {} })
+    const { api, sent } = await signedIn(server)
+    const shouted = server.apiURL.replace('http://', 'HTTP://')
+    expect((await api.fetch(`${shouted}/a/./b/../c?q=1#f`)).status).toBe(200)
+    expect((await api.fetch('/p q')).status).toBe(200)
+    expect((await api.fetch('/%7Ekept/%41')).status).toBe(200)
+    expect(server.acceptedProofs.map((proof) => proof.htu)).toEqual([
+      `${server.apiURL}/a/c`,
+      `${server.apiURL}/p%20q`,
+      `${server.apiURL}/%7Ekept/%41`,
+    ])
+    expect(server.proofRefusals).toEqual([])
+    expect(api.stats()).toMatchObject({ refreshes: 0, replays: 0 })
+    // What was sent carried the raw string the caller gave; the proof names what fetch made of it.
+    expect(sent.map((request) => request.url).slice(-3)[0]).toBe(`${shouted}/a/./b/../c?q=1#f`)
+  })
+
   test('a proof made for one request is refused for any other: htu, htm, ath, and a second use (jti)', async () => {
     const server = await startAuthServer({ dpop: {} })
     const { api, session, sent } = await signedIn(server)
