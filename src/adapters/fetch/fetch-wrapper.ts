@@ -92,11 +92,14 @@ export function createFetchWrapper(
     if (token !== undefined && typeof token !== 'string') token = await token
     let response = await attempt(token)
     // A challenge to send the same request again with the same token (a DPoP nonce): once, before anything else.
-    if (token !== undefined && pipeline.challenged?.(url, answerOf(response)) && prepared.replayable) {
-      cancel(response)
-      response = await attempt(token)
+    // It is no refusal: a body that cannot be sent again gets it back (the nonce is kept), never a refresh.
+    if (token !== undefined && pipeline.challenged?.(url, answerOf(response))) {
+      if (prepared.replayable) {
+        cancel(response)
+        response = await attempt(token)
+      }
       // Challenged again: no token problem either, and no third try. The caller gets it.
-      if (pipeline.challenged(url, answerOf(response))) {
+      if (!prepared.replayable || pipeline.challenged(url, answerOf(response))) {
         prepared.release()
         return response
       }

@@ -232,6 +232,38 @@ describe('DPoP against oidc-provider', () => {
     }
   })
 
+  test('a nonce challenge to a request whose body cannot be sent again: its 401 comes back, no token request; the nonce serves the next', async () => {
+    const server = await startAuthServer({ dpop: {} })
+    const api = createSessionFetch({
+      baseURL: server.apiURL,
+      protocol: publicApp(server),
+      replayBufferBytes: 0, // a streamed body is sent once, never kept
+      now: standingClock(),
+    })
+    await api.login({ grant: 'authorization_code', ...(await authorize(server, CLIENTS.public.clientId)) })
+    const tokenRequests = server.counters.token
+    server.apiNonce = 'api-nonce-for-streams'
+
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('{"rows":1}'))
+        controller.close()
+      },
+    })
+    const init = { method: 'POST', body, duplex: 'half' } as RequestInit
+    const refused = await api.fetch('/uploads', init)
+    expect(refused.status).toBe(401)
+    expect(refused.headers.get('dpop-nonce')).toBe('api-nonce-for-streams')
+    expect((await api.fetch('/after-upload')).status).toBe(200)
+    await api.getSession() // settles after anything the core had queued for the session
+
+    expect(server.acceptedProofs.map((proof) => proof.nonce)).toEqual(['api-nonce-for-streams'])
+    expect(server.proofRefusals).toEqual(['nonce'])
+    expect(server.counters.token).toBe(tokenRequests)
+    expect(refreshEvents(server)).toEqual([])
+    expect(api.stats()).toMatchObject({ refreshes: 0, replays: 0 })
+  })
+
   test('a nonce challenge to the replay after a refresh goes back to the caller; its nonce serves the next request', async () => {
     const server = await startAuthServer({ accessTokenTtl: 1, dpop: {} })
     const { api, session } = await signedIn(server)
