@@ -12,6 +12,7 @@ import {
   jwtVerify,
 } from 'jose'
 import Provider, {
+  type AsymmetricSigningAlgorithm,
   type ClientMetadata,
   type Configuration,
   errors,
@@ -82,8 +83,11 @@ export async function startAuthServer(
     accessTokenTtl?: number
     /** More clients to register (e.g. `private_key_jwt` ones with their public JWKS). */
     clients?: ClientMetadata[]
-    /** Enable DPoP (RFC 9449) at the provider; `requireNonce` makes its token endpoint demand nonces. */
-    dpop?: { requireNonce?: boolean }
+    /**
+     * Enable DPoP (RFC 9449) at the provider; `requireNonce` makes its token endpoint demand nonces; `algs` are the
+     * proof algorithms it takes and lists in `dpop_signing_alg_values_supported` (default ES256, EdDSA).
+     */
+    dpop?: { requireNonce?: boolean; algs?: AsymmetricSigningAlgorithm[] }
     /**
      * `'issuer'`: client assertions must name the issuer identifier as their one `aud` (a string), as RFC 7523bis
      * and the OpenID Foundation's 2025 audience-injection advisory ask; oidc-provider 8 also takes the token
@@ -139,6 +143,7 @@ export async function startAuthServer(
       ...(options.clients ?? []),
     ],
     jwks: { keys: [jwk] },
+    ...(options.dpop?.algs ? { enabledJWA: { dPoPSigningAlgValues: options.dpop.algs } } : {}),
     cookies: { keys: [randomBytes(16).toString('hex')] },
     scopes: ['openid', 'offline_access', 'api:read'],
     findAccount: (_ctx, sub) => ({ accountId: sub, claims: () => ({ sub }) }),

@@ -9,6 +9,11 @@ type Header = (name: string) => string | null | undefined
 
 /** A client's DPoP key pair with the nonces the servers gave it. */
 export interface Dpop {
+  /**
+   * Settles once the key pair is ready for the algorithms the server lists: rejects (an OptionError naming `dpop`)
+   * when they have none in common. Asked before each token request, so that no request goes out without it.
+   */
+  ready(): Promise<unknown>
   /** A proof for one attempt: a new `jti`, `ath` when it presents an access token, the origin's nonce if any. */
   proofFor(method: string, url: string, accessToken?: string): Promise<string>
   /** Keep the nonce an answer gives (§8.2: any answer may bring a new one); true when it gave one. */
@@ -35,14 +40,19 @@ export function createDpop(
     if (nonce) nonces.set(new URL(url).origin, nonce)
     return !!nonce
   }
+  const key = async (): Promise<ProofKey> => {
+    const signing = await loadSigning()
+    proofKey ??= signing.proofKey(keyPair, algs()).catch((error: unknown) => {
+      proofKey = undefined
+      throw error
+    })
+    return proofKey
+  }
   return {
+    ready: key,
     async proofFor(method, url, accessToken) {
       const signing = await loadSigning()
-      proofKey ??= signing.proofKey(keyPair, algs()).catch((error: unknown) => {
-        proofKey = undefined
-        throw error
-      })
-      return signing.dpopProof(await proofKey, method, url, nonces.get(new URL(url).origin), accessToken)
+      return signing.dpopProof(await key(), method, url, nonces.get(new URL(url).origin), accessToken)
     },
     nonceFrom,
     tokenChallenge: (url) => (response, body) =>

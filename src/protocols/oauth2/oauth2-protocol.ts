@@ -86,6 +86,7 @@ export function oauth2(options: OAuth2Options): SessionProtocol<OAuth2Credential
     replaces?: OAuth2Session,
   ): Promise<TokenSet> {
     await endpoints.known(context)
+    await dpop?.ready() // a key the server takes (its metadata is read by now), or no token request at all
     const url = config.tokenEndpoint
     const secrets = [params.refresh_token, params.code, params.code_verifier, replaces?.access_token]
     let response: Response & { _data?: unknown }

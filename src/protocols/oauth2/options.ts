@@ -88,10 +88,12 @@ export interface OAuth2Options {
   /**
    * Sender-constrained tokens (DPoP, RFC 9449): every token request and every request the session covers
    * carries a proof signed by the client's key pair, and the access token goes as `Authorization: DPoP <token>`.
-   * `true` makes a non-extractable ES256 (P-256) key pair with WebCrypto, once per `oauth2()` instance; pass
-   * `{ keyPair }` to use your own (ECDSA P-256/384/521, Ed25519 or RSA), e.g. the same one in every process
-   * that shares a store, or a promise of one (`browserDpopKeyPair()` from `session-fetch/browser`: one key pair
-   * for every tab and reload).
+   * `true` makes a non-extractable key pair with WebCrypto, once per `oauth2()` instance: ES256 (P-256), unless the
+   * discovered metadata's `dpop_signing_alg_values_supported` leaves it out (then the first it lists of ES384,
+   * ES512, EdDSA, RS256/384/512, PS256/384/512). Pass `{ keyPair }` to use your own (ECDSA P-256/384/521, Ed25519
+   * or RSA), e.g. the same one in every process that shares a store, or a promise of one (`browserDpopKeyPair()`
+   * from `session-fetch/browser`: one key pair for every tab and reload). A key pair (or a list) the server's
+   * metadata does not take is an `OptionError` naming `dpop`, before any token request.
    * @default false
    */
   dpop?: boolean | { keyPair: CryptoKeyPair | Promise<CryptoKeyPair> } | undefined

@@ -1,6 +1,7 @@
 // The JWTs an OAuth2 client signs, client assertions (RFC 7523) and DPoP proofs (RFC 9449), and the keys it signs
 // them with. Loaded on first use (load-signing.ts): jose's signing code stays out of the entry bundle.
 import { base64url, importJWK, SignJWT } from 'jose'
+import { OptionError } from '../../errors/option-error.js'
 import { algOf, checkKeyPair } from './options.js'
 
 /** A signing key ready for jose, with the `alg` it signs with and the `kid` to name it by. */
@@ -41,24 +42,56 @@ export interface ProofKey {
   jwk: Record<string, string>
 }
 
+// The key pairs `dpop: true` can make, by the JWS alg they sign with, ES256 first: what a proof key is made for.
+const RSA = { modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]) }
+const MADE: Record<string, AlgorithmIdentifier | EcKeyGenParams | RsaHashedKeyGenParams> = {
+  ES256: { name: 'ECDSA', namedCurve: 'P-256' },
+  ES384: { name: 'ECDSA', namedCurve: 'P-384' },
+  ES512: { name: 'ECDSA', namedCurve: 'P-521' },
+  EdDSA: { name: 'Ed25519' },
+}
+for (const bits of ['256', '384', '512']) {
+  MADE[`RS${bits}`] = { name: 'RSASSA-PKCS1-v1_5', hash: `SHA-${bits}`, ...RSA }
+  MADE[`PS${bits}`] = { name: 'RSA-PSS', hash: `SHA-${bits}`, ...RSA }
+}
+
 /**
- * The key a DPoP client signs its proofs with: its own key pair, or (`true`) one made now, not extractable: ES256,
- * unless the algorithms the server lists (`supported`) have EdDSA and not ES256. The proof header carries only the
- * members of the public JWK that define the key.
+ * The key a DPoP client signs its proofs with: its own key pair, or (`true`) one made now, not extractable, for the
+ * algorithms the server lists in `dpop_signing_alg_values_supported` (`supported`, when its metadata was read):
+ * ES256 when it is listed (or nothing is), else the first listed that WebCrypto can make. A key pair the server
+ * does not take, or a list with nothing this client can make, is an OptionError naming `dpop`, before any request
+ * carries a proof. The proof header carries only the members of the public JWK that define the key.
  */
 export async function proofKey(
   keyPair: CryptoKeyPair | Promise<CryptoKeyPair> | true,
   supported: unknown,
 ): Promise<ProofKey> {
-  const edwards = Array.isArray(supported) && !supported.includes('ES256') && supported.includes('EdDSA')
-  const pair =
-    keyPair === true
-      ? ((await crypto.subtle.generateKey(
-          edwards ? { name: 'Ed25519' } : ({ name: 'ECDSA', namedCurve: 'P-256' } as EcKeyGenParams),
-          false,
-          ['sign', 'verify'],
-        )) as CryptoKeyPair)
-      : checkKeyPair(await keyPair)
+  // Only a list of strings says anything; the names in it are the server's and are never shown.
+  const listed = Array.isArray(supported) && supported.length > 0 ? (supported as unknown[]) : undefined
+  let pair: CryptoKeyPair
+  if (keyPair === true) {
+    const alg =
+      !listed || listed.includes('ES256') ? 'ES256' : listed.find((name) => Object.hasOwn(MADE, String(name)))
+    if (alg === undefined) {
+      throw new OptionError(
+        'dpop',
+        `the server lists none of the DPoP algorithms a key pair can be made for (${Object.keys(MADE).join(', ')}) in its dpop_signing_alg_values_supported: give { keyPair } with a key it accepts`,
+      )
+    }
+    pair = (await crypto.subtle.generateKey(MADE[alg as string] as EcKeyGenParams, false, [
+      'sign',
+      'verify',
+    ])) as CryptoKeyPair
+  } else {
+    pair = checkKeyPair(await keyPair)
+    const alg = algOf(pair.privateKey) as string
+    if (listed && !listed.includes(alg)) {
+      throw new OptionError(
+        'dpop',
+        `the key pair signs ${alg}, which the server does not list in its dpop_signing_alg_values_supported`,
+      )
+    }
+  }
   const full = await crypto.subtle.exportKey('jwk', pair.publicKey)
   const members = full.kty === 'RSA' ? ['kty', 'n', 'e'] : ['kty', 'crv', 'x', 'y']
   const jwk: Record<string, string> = {}
