@@ -42,13 +42,15 @@ function toSession(body: unknown, keep: Kept, bound: boolean): OAuth2Session {
         )
       }
     }
-    // Some servers send expires_in as a string ("3599"); a number it is.
-    if (typeof fields.expires_in === 'string' && /^\d+$/.test(fields.expires_in)) {
-      fields.expires_in = Number(fields.expires_in)
-    }
+    if (fields.expires_in !== undefined) fields.expires_in = lifetime(fields.expires_in)
     fields.type = 'oauth2'
   }
   const session: OAuth2Session = parseSession(raw, [bound ? 'dpop' : 'bearer'])
+  // §5.1: token_type is REQUIRED. Taken for Bearer when missing, a token could go out in a scheme it is not for.
+  const tokenType = (raw as { token_type?: unknown }).token_type
+  if (tokenType === undefined || tokenType === null) {
+    throw new InvalidResponseError('token_type', 'is missing (RFC 6749 §5.1 requires it)')
+  }
   if (session.refresh_token === undefined && keep.refreshToken !== undefined) {
     session.refresh_token = keep.refreshToken
   }
@@ -56,6 +58,22 @@ function toSession(body: unknown, keep: Kept, bound: boolean): OAuth2Session {
   if (typeof scope === 'string') session.scope = scope
   else if (keep.scope !== undefined) session.scope = keep.scope
   return session
+}
+
+// A JSON number >= 0, as a number or as a string (some servers send "3599"): never negative, never empty.
+const SECONDS = /^(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/
+
+/**
+ * `expires_in` (§5.1): seconds, a number >= 0 or a string of one (read alike: "2" and "2.5" both are). Anything
+ * else is an InvalidResponseError, not ignored: a lifetime the server meant but the client cannot read would leave
+ * the token to be used until it is refused. (0 says nothing usable: the JWT or a 401 decides, as without one.)
+ */
+function lifetime(value: unknown): number {
+  const seconds = typeof value === 'string' && SECONDS.test(value) ? Number(value) : value
+  if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0) {
+    throw new InvalidResponseError('expires_in', 'is not a number of seconds >= 0')
+  }
+  return seconds
 }
 
 // 400 invalid_grant / invalid_request / unauthorized_client…, 401 invalid_client, 403: the grant or the client

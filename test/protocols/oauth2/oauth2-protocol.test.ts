@@ -373,7 +373,7 @@ describe('options', () => {
   test('a token endpoint with a query is accepted and kept (RFC 6749 §3.2)', async () => {
     msw.use(
       http.post(TOKEN, ({ request }) =>
-        HttpResponse.json({ access_token: new URL(request.url).search.slice(1) }),
+        HttpResponse.json({ access_token: new URL(request.url).search.slice(1), token_type: 'Bearer' }),
       ),
     )
     const grant = await protocol({ tokenEndpoint: `${TOKEN}?tenant=a` }).login(
