@@ -3,6 +3,7 @@
 import { OptionError } from '../../errors/option-error.js'
 import { loadSigning } from './load-signing.js'
 import type { ResolvedOAuth2Options } from './options.js'
+import type { ServerClock } from './server-clock.js'
 import type { SigningKey } from './signing.js'
 
 const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
@@ -21,7 +22,7 @@ export interface ClientAuth {
 }
 
 /** The method the options name, as one value: what it adds to each request, and which secrets that sends. */
-export function clientAuthFrom(config: ResolvedOAuth2Options): ClientAuth {
+export function clientAuthFrom(config: ResolvedOAuth2Options, clock: ServerClock): ClientAuth {
   const { clientId, clientAuthMethod } = config
   const secret = config.clientSecret as string // the secret methods have one (resolveOAuth2Options)
   const identify = (form: URLSearchParams) => form.set('client_id', clientId)
@@ -43,7 +44,7 @@ export function clientAuthFrom(config: ResolvedOAuth2Options): ClientAuth {
         },
       }
     case 'private_key_jwt':
-      return { secrets: [], apply: identify, attempt: assertions(config) }
+      return { secrets: [], apply: identify, attempt: assertions(config, clock) }
     default:
       // A public client (RFC 6749 §2.1): only its `client_id`.
       return { secrets: [], apply: identify }
@@ -54,7 +55,7 @@ export function clientAuthFrom(config: ResolvedOAuth2Options): ClientAuth {
  * `private_key_jwt` (RFC 7523 §2.2): every attempt, retries included, carries an assertion made for it alone (a fresh
  * `jti`: servers refuse a repeated one), signed with the key or asked of the supplier.
  */
-function assertions(config: ResolvedOAuth2Options): NonNullable<ClientAuth['attempt']> {
+function assertions(config: ResolvedOAuth2Options, clock: ServerClock): NonNullable<ClientAuth['attempt']> {
   const { clientId, clientAssertion: supplier, clientAssertionKey: key } = config
   loadSigning().catch(() => undefined) // the first token request rarely waits for it
   let signer: Promise<SigningKey> | undefined
@@ -78,6 +79,7 @@ function assertions(config: ResolvedOAuth2Options): NonNullable<ClientAuth['atte
       await signer,
       clientId,
       config.clientAssertionAudience ?? config.issuer ?? config.tokenEndpoint,
+      clock.now(),
     )
   }
   return async (form) => {

@@ -2,6 +2,7 @@
 import { parseWWWAuthenticate } from '../../core/challenges.js'
 import type { SessionProtocol } from '../../core/protocol.js'
 import { loadSigning } from './load-signing.js'
+import type { ServerClock } from './server-clock.js'
 import type { ProofKey } from './signing.js'
 
 /** The headers of an answer, read by name. */
@@ -31,6 +32,7 @@ export interface Dpop {
 export function createDpop(
   keyPair: CryptoKeyPair | Promise<CryptoKeyPair> | true,
   algs: () => unknown,
+  clock: ServerClock,
 ): Dpop {
   loadSigning().catch(() => undefined) // the first token request rarely waits for it
   let proofKey: Promise<ProofKey> | undefined
@@ -52,7 +54,8 @@ export function createDpop(
     ready: key,
     async proofFor(method, url, accessToken) {
       const signing = await loadSigning()
-      return signing.dpopProof(await key(), method, url, nonces.get(new URL(url).origin), accessToken)
+      const signer = await key()
+      return signing.dpopProof(signer, method, url, nonces.get(new URL(url).origin), accessToken, clock.now())
     },
     nonceFrom,
     tokenChallenge: (url) => (response, body) =>

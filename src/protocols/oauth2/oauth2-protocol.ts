@@ -8,6 +8,7 @@ import { createDpop } from './dpop.js'
 import { endpointsOf } from './endpoints.js'
 import { loginGrant, type OAuth2Credentials, type TokenParams } from './grants.js'
 import { type OAuth2Options, resolveOAuth2Options } from './options.js'
+import { serverClock } from './server-clock.js'
 import { type OAuth2Session, rejectOn, tokenSetFrom } from './token-response.js'
 
 /**
@@ -28,9 +29,17 @@ import { type OAuth2Session, rejectOn, tokenSetFrom } from './token-response.js'
 export function oauth2(options: OAuth2Options): SessionProtocol<OAuth2Credentials> {
   const config = resolveOAuth2Options(options)
   preloadSessionCall().catch(() => undefined) // the first token request rarely waits for it
+  const clock = serverClock(config.clockSkewMs)
+  // Every answer of the authorization server (metadata, token, revocation) tells its time.
+  const watched = (context: ProtocolContext): ProtocolContext => ({
+    ...context,
+    fetch: clock.watch(context.fetch),
+  })
   const endpoints = endpointsOf(config)
-  const clientAuth = clientAuthFrom(config)
-  const dpop = config.dpop && createDpop(config.dpop, endpoints.dpopAlgs)
+  const clientAuth = clientAuthFrom(config, clock)
+  const dpop = config.dpop && createDpop(config.dpop, endpoints.dpopAlgs, clock)
+  // What the client stamps with the time itself: its own assertions and proofs (not a supplied assertion).
+  const stamps = config.clientAssertionKey !== undefined
 
   /**
    * A form-encoded POST of `params` to one of the server's endpoints, as the client. A token request (`token`) also
@@ -54,6 +63,9 @@ export function oauth2(options: OAuth2Options): SessionProtocol<OAuth2Credential
     if (token) for (const resource of config.resources) form.append('resource', resource)
     const { attempt } = clientAuth
     const proof = token ? dpop : undefined
+    const challenge = proof?.tokenChallenge(url)
+    const restamp = stamps || !!proof
+    let stampedWith = clock.offset() // the server time the attempt's assertion and proof were made with
     return sessionCall(
       {
         method: 'POST',
@@ -67,15 +79,21 @@ export function oauth2(options: OAuth2Options): SessionProtocol<OAuth2Credential
         prepare:
           attempt || proof
             ? async () => {
+                stampedWith = clock.offset()
                 const parts: AttemptParts = {}
                 if (proof) parts.headers = { dpop: await proof.proofFor('POST', url) }
                 if (attempt) Object.assign(parts, await attempt(form))
                 return parts
               }
             : undefined,
-        again: proof?.tokenChallenge(url),
+        // Once more at once: with the nonce a DPoP challenge gives (RFC 9449 §8), or restamped when the refusal
+        // is one a wrong clock explains and the answer's Date moved the server's time (the first answer of a
+        // process whose clock is off: without discovery, nothing told the time before).
+        again: restamp
+          ? (response, body) => !!challenge?.(response, body) || clock.refused(stampedWith, response, body)
+          : undefined,
       },
-      context,
+      watched(context),
     )
   }
 
@@ -85,7 +103,7 @@ export function oauth2(options: OAuth2Options): SessionProtocol<OAuth2Credential
     context: ProtocolContext,
     replaces?: OAuth2Session,
   ): Promise<TokenSet> {
-    await endpoints.known(context)
+    await endpoints.known(watched(context))
     await dpop?.ready() // a key the server takes (its metadata is read by now), or no token request at all
     const url = config.tokenEndpoint
     const secrets = [params.refresh_token, params.code, params.code_verifier, replaces?.access_token]
@@ -130,7 +148,7 @@ export function oauth2(options: OAuth2Options): SessionProtocol<OAuth2Credential
 
   if (config.revocationEndpoint || config.discover) {
     protocol.logout = async (session, context) => {
-      await endpoints.known(context)
+      await endpoints.known(watched(context))
       const revocationEndpoint = config.revocationEndpoint
       if (!revocationEndpoint) return // the server's metadata names none: the logout is local
       // RFC 7009 §2.1: revoking the refresh token also ends the access tokens of the same grant.

@@ -98,6 +98,13 @@ export interface OAuth2Options {
    */
   dpop?: boolean | { keyPair: CryptoKeyPair | Promise<CryptoKeyPair> } | undefined
   /**
+   * How far (ms) the local clock is behind the authorization server's: client assertions and DPoP proofs are
+   * stamped with local time + `clockSkewMs` until the server has answered once; from then on, with the time its
+   * answers' `Date` header gives. Negative when the local clock is ahead. (openid-client's `clockSkew`, in ms.)
+   * @default 0
+   */
+  clockSkewMs?: number | undefined
+  /**
    * How many times a token request is retried after a 408, 429, 5xx or a network error, within the core's
    * `refreshTimeoutMs`. A 400/401/403 (`invalid_grant`, `invalid_client`, …) is never retried.
    * @default 2
@@ -125,6 +132,7 @@ export interface ResolvedOAuth2Options {
   clientAssertionKey: ClientAssertionKey | undefined
   clientAssertion: (() => string | Promise<string>) | undefined
   clientAssertionAudience: string | undefined
+  clockSkewMs: number
   /** The DPoP key pair (or a promise of it), `true` for one to be made, undefined without DPoP. */
   dpop: CryptoKeyPair | Promise<CryptoKeyPair> | true | undefined
   scope: string | undefined
@@ -151,6 +159,7 @@ const OPTIONS = {
   resource: true,
   revocationEndpoint: true,
   dpop: true,
+  clockSkewMs: true,
   retry: true,
   retryDelayMs: true,
 } satisfies Record<keyof OAuth2Options, true>
@@ -248,12 +257,21 @@ export function resolveOAuth2Options(options: OAuth2Options): ResolvedOAuth2Opti
     clientAssertionKey: key,
     clientAssertion: supplier,
     clientAssertionAudience: audience,
+    clockSkewMs: parseSkew(options.clockSkewMs),
     dpop: parseDpop(options.dpop),
     scope: parseScope(options.scope, 'scope'),
     resources: parseResources(options.resource),
     retry: parseNonNegativeInteger(options.retry ?? 2, 'retry'),
     retryDelayMs: parsePositiveDuration(options.retryDelayMs ?? 200, 'retryDelayMs'),
   }
+}
+
+function parseSkew(value: unknown): number {
+  if (value === undefined) return 0
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw new OptionError('clockSkewMs', `expected a finite number of milliseconds, got ${describe(value)}`)
+  }
+  return value
 }
 
 function parseDpop(value: unknown): CryptoKeyPair | Promise<CryptoKeyPair> | true | undefined {

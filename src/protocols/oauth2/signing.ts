@@ -20,17 +20,23 @@ export async function signingKey(key: CryptoKey | JsonWebKey): Promise<SigningKe
 }
 
 /**
- * A client assertion (RFC 7523 §3): `iss` = `sub` = the client id, `aud` the authorization server, a 60 s life and
- * a `jti` never used before (servers refuse a repeated one).
+ * A client assertion (RFC 7523 §3): `iss` = `sub` = the client id, `aud` the authorization server, a 60 s life from
+ * `now` (the server's time, epoch ms) and a `jti` never used before (servers refuse a repeated one).
  */
-export function clientAssertion(signer: SigningKey, clientId: string, audience: string): Promise<string> {
+export function clientAssertion(
+  signer: SigningKey,
+  clientId: string,
+  audience: string,
+  now: number,
+): Promise<string> {
+  const iat = Math.floor(now / 1000)
   return new SignJWT({})
     .setProtectedHeader(signer.kid === undefined ? { alg: signer.alg } : { alg: signer.alg, kid: signer.kid })
     .setIssuer(clientId)
     .setSubject(clientId)
     .setAudience(audience)
-    .setIssuedAt()
-    .setExpirationTime('60s')
+    .setIssuedAt(iat)
+    .setExpirationTime(iat + 60)
     .setJti(crypto.randomUUID())
     .sign(signer.key)
 }
@@ -104,8 +110,8 @@ export async function proofKey(
 
 /**
  * A DPoP proof (RFC 9449 §4.2) for one request: `htm`, `htu` (the URL as fetch sends it, without query and
- * fragment), `iat`, a unique `jti`, `ath` (the access token's SHA-256) on resource requests, and the server's
- * `nonce` when one is known.
+ * fragment), `iat` (`now`, the server's time in epoch ms), a unique `jti`, `ath` (the access token's SHA-256) on
+ * resource requests, and the server's `nonce` when one is known.
  */
 export async function dpopProof(
   key: ProofKey,
@@ -113,6 +119,7 @@ export async function dpopProof(
   url: string,
   nonce: string | undefined,
   accessToken: string | undefined,
+  now: number,
 ): Promise<string> {
   // The URL parsed as fetch parses it before sending (§4.3 compares it so, RFC 3986 §6.2.2-3): scheme and host
   // lower-cased, dot segments resolved, spaces and the like percent-encoded, the default port left out.
@@ -125,7 +132,7 @@ export async function dpopProof(
   }
   return new SignJWT(claims)
     .setProtectedHeader({ alg: key.alg, typ: 'dpop+jwt', jwk: key.jwk })
-    .setIssuedAt()
+    .setIssuedAt(Math.floor(now / 1000))
     .setJti(crypto.randomUUID())
     .sign(key.privateKey)
 }
