@@ -41,17 +41,28 @@ export async function discover(issuer: string, context: ProtocolContext): Promis
       if (i === 0 && error instanceof ResponseError && error.status === 404) continue
       throw error
     }
-    const metadata = (response._data ?? {}) as Record<string, unknown>
-    if (metadata.issuer !== issuer) {
-      throw new InvalidResponseError('issuer', `of the metadata at ${place} is not ${JSON.stringify(issuer)}`)
+    // Worded as what failed, discovery, never as a session; nothing the metadata says is shown, only what was
+    // expected of it.
+    const subject = `The authorization server's metadata (discovered at ${place})`
+    const metadata = response._data
+    if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
+      throw new InvalidResponseError('body', 'is not a JSON object', subject)
+    }
+    const fields = metadata as Record<string, unknown>
+    if (fields.issuer !== issuer) {
+      throw new InvalidResponseError(
+        'issuer',
+        `is not ${JSON.stringify(issuer)}, the issuer asked for`,
+        subject,
+      )
     }
     for (const name of ['token_endpoint', 'revocation_endpoint'] as const) {
-      const value = metadata[name]
+      const value = fields[name]
       if ((value !== undefined || name === 'token_endpoint') && !/^https?:\/\/[^#]+$/i.test(String(value))) {
-        throw new InvalidResponseError(name, `of the metadata at ${place} is not an http(s) URL`)
+        throw new InvalidResponseError(name, 'is not an http(s) URL', subject)
       }
     }
-    return metadata as unknown as Metadata
+    return fields as unknown as Metadata
   }
   throw new Error('unreachable')
 }

@@ -1,7 +1,9 @@
 // Discovery: oauth2({ issuer, clientId }) reads the authorization server's metadata from oidc-provider once,
 // on the first token request, and again only after a failed read.
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { describe, expect, test } from 'vitest'
-import { createSessionFetch } from '../../../src/index.js'
+import { createSessionFetch, InvalidResponseError, LoginError } from '../../../src/index.js'
 import { type OAuth2Credentials, oauth2 } from '../../../src/protocols/oauth2/index.js'
 import {
   type AuthServer,
@@ -64,12 +66,56 @@ describe('discovery against oidc-provider', () => {
     )
   })
 
-  test('metadata for another issuer is refused', async () => {
+  test('metadata for another issuer is refused, worded as a failed discovery', async () => {
     const server = await startAuthServer()
-    const api = discoveringService(server, `${server.issuer}/`) // the provider's issuer has no trailing slash
-    await expect(api.login({ grant: 'client_credentials' })).rejects.toThrow(/issuer/)
+    const issuer = `${server.issuer}/` // the provider's issuer has no trailing slash
+    const api = discoveringService(server, issuer)
+    const error = await api.login({ grant: 'client_credentials' }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(LoginError)
+    expect((error as LoginError).cause).toBeInstanceOf(InvalidResponseError)
+    expect((error as LoginError).cause).toMatchObject({ field: 'issuer' })
+    expect(String((error as LoginError).cause)).toBe(
+      `InvalidResponseError: The authorization server's metadata (discovered at ${issuer}.well-known/openid-configuration) is not usable: \`issuer\` is not "${issuer}", the issuer asked for`,
+    )
+    expect((error as Error).message).not.toMatch(/session/)
     expect(server.counters.token).toBe(0)
   })
+
+  test.each([
+    ['not JSON', 'text/html', '<html>sign in</html>', 'body'],
+    ['a JSON array', 'application/json', '[]', 'body'],
+    [
+      'a token endpoint that is no URL',
+      'application/json',
+      '{"issuer":"ISSUER","token_endpoint":"/token"}',
+      'token_endpoint',
+    ],
+  ])(
+    'metadata that is %s: an InvalidResponseError naming %s, worded as a failed discovery',
+    async (_name, type, body, field) => {
+      let reads = 0
+      const metadata = createServer((_req, res) => {
+        reads++
+        res.writeHead(200, { 'content-type': type }).end(body.replace('ISSUER', issuer))
+      })
+      await new Promise<void>((resolve) => metadata.listen(0, '127.0.0.1', resolve))
+      const issuer = `http://127.0.0.1:${(metadata.address() as AddressInfo).port}`
+      try {
+        const protocol = oauth2({ issuer, clientId: 'svc', clientSecret: 'svc-secret', retry: 0 })
+        const api = createSessionFetch({ baseURL: 'https://api.example.com', protocol })
+        const error = await api.login({ grant: 'client_credentials' }).catch((e: unknown) => e)
+        const cause = (error as LoginError).cause
+        expect(cause).toMatchObject({ name: 'InvalidResponseError', field })
+        expect(String(cause)).toContain(
+          `The authorization server's metadata (discovered at ${issuer}/.well-known/openid-configuration) is not usable: \`${field}\``,
+        )
+        expect(String(error)).not.toContain('sign in')
+        expect(reads).toBe(1)
+      } finally {
+        await new Promise((resolve) => metadata.close(resolve))
+      }
+    },
+  )
 
   test('the revocation endpoint and DPoP come from the metadata too: logout revokes, tokens are bound', async () => {
     const server = await startAuthServer({ dpop: {} })
