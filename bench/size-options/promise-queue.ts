@@ -5,6 +5,7 @@ export default class PromiseQueue {
   pending = 0
   #tail: Promise<unknown> = Promise.resolve()
 
+  // biome-ignore lint/complexity/noUselessConstructor: it keeps p-queue's signature, `new PQueue({ concurrency })`
   constructor(_options?: { concurrency?: number }) {}
 
   add<T>(task: () => Promise<T>): Promise<T> {
