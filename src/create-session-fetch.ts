@@ -44,6 +44,7 @@ export function createSessionFetch<Credentials = PlantlyCredentials>(
     fetch: createFetchWrapper(pipeline, resolved.baseURL, resolved.fetch),
     login: core.login,
     refresh: core.refresh,
+    accessToken: core.accessToken,
     getSession: core.getSession,
     logout: core.logout,
     on: core.on,

@@ -60,6 +60,8 @@ export interface SessionCore<Credentials> {
   noteRefused(token: string): void
   login(credentials: Credentials, options?: CallOptions): Promise<Session>
   refresh(options?: CallOptions): Promise<Session>
+  /** A valid access token, as a request made now would send it (see SessionFetch). */
+  accessToken(options?: CallOptions): Promise<string>
   logout(options?: CallOptions): Promise<void>
   getSession(): Promise<Session | undefined>
   on<E extends SessionEventName>(event: E, listener: (payload: SessionEventMap[E]) => void): () => void
@@ -279,6 +281,21 @@ export function createSessionCore<Credentials>(
     })
   }
 
+  // The token a request made now would send, for what is not a request through this client. It never sends an
+  // expired one: a session nothing can renew is over for it (the store keeps it; a request would meet the 401).
+  async function accessToken({ signal }: CallOptions = {}): Promise<string> {
+    if (closing) throw new ClosedError()
+    signal?.throwIfAborted()
+    const sent = await token(signal)
+    const record = sync.snapshot?.record
+    if (sent === undefined || (record?.expiresAt ?? Number.POSITIVE_INFINITY) <= now()) {
+      throw new SessionExpiredError(
+        record || sync.snapshot?.reason === 'expired' ? 'session_expired' : 'no_session',
+      )
+    }
+    return sent
+  }
+
   // Takes effect when called (see Logout). No login() called before it is joined after it.
   function logout(callOptions: CallOptions = {}): Promise<void> {
     if (closing) return Promise.reject(new ClosedError())
@@ -315,6 +332,7 @@ export function createSessionCore<Credentials>(
       return closing ? Promise.reject(new ClosedError()) : shared.login(credentials, callOptions.signal)
     },
     refresh,
+    accessToken,
     logout,
     async getSession() {
       if (closing) throw new ClosedError()

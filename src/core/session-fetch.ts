@@ -15,6 +15,17 @@ export interface SessionFetch<Credentials = unknown> {
   login(credentials: Credentials, options?: CallOptions): Promise<Session>
   /** Force one refresh now, shared with any refresh already running. Rejects with RefreshError or SessionExpiredError. */
   refresh(options?: CallOptions): Promise<Session>
+  /**
+   * A valid access token, for what does not go through `fetch` (a WebSocket handshake, gRPC metadata, a token
+   * exchange). It makes the decision a request made now would make: a token inside the refresh window is returned
+   * while the one shared refresh starts behind it, one inside the must-refresh margin (or expired) waits for that
+   * refresh, and with no session it logs in from `credentials` when they are given. Concurrent calls share that one
+   * refresh with each other and with requests. Rejects as `fetch` would: RefreshError or LoginError (the renewal
+   * could not complete or was refused), SessionExpiredError (`no_session`: none and no `credentials`;
+   * `session_expired`: it died, or its token expired and nothing can renew it), the signal's reason, ClosedError
+   * after `close()`. A DPoP-bound token (`oauth2({ dpop })`) is useless without a proof: send those through `fetch`.
+   */
+  accessToken(options?: CallOptions): Promise<string>
   /** The current session, or undefined. */
   getSession(): Promise<Session | undefined>
   /** End the session on the server (`DELETE /auth/sessions`) and clear it locally, even if the server call fails. */
