@@ -46,7 +46,8 @@ export function clientAuthFrom(config: ResolvedOAuth2Options, clock: ServerClock
     case 'private_key_jwt':
       return { secrets: [], apply: identify, attempt: assertions(config, clock) }
     default:
-      // A public client (RFC 6749 §2.1): only its `client_id`.
+      // A public client (RFC 6749 §2.1), or one whose credential is the certificate of its TLS connection
+      // (`tls_client_auth`, `self_signed_tls_client_auth`, RFC 8705 §2): only its `client_id`.
       return { secrets: [], apply: identify }
   }
 }

@@ -9,6 +9,8 @@ export interface Metadata {
   token_endpoint: string
   revocation_endpoint?: string
   dpop_signing_alg_values_supported?: unknown
+  /** RFC 8705 §5: the endpoints a client presenting a certificate uses instead. */
+  mtls_endpoint_aliases?: { token_endpoint?: string; revocation_endpoint?: string }
 }
 
 /**
@@ -60,6 +62,18 @@ export async function discover(issuer: string, context: ProtocolContext): Promis
       const value = fields[name]
       if ((value !== undefined || name === 'token_endpoint') && !/^https?:\/\/[^#]+$/i.test(String(value))) {
         throw new InvalidResponseError(name, 'is not an http(s) URL', subject)
+      }
+    }
+    const aliases = fields.mtls_endpoint_aliases
+    if (aliases !== undefined) {
+      if (typeof aliases !== 'object' || aliases === null || Array.isArray(aliases)) {
+        throw new InvalidResponseError('mtls_endpoint_aliases', 'is not a JSON object', subject)
+      }
+      for (const name of ['token_endpoint', 'revocation_endpoint'] as const) {
+        const value = (aliases as Record<string, unknown>)[name]
+        if (value !== undefined && !/^https:\/\/[^#]+$/i.test(String(value))) {
+          throw new InvalidResponseError(`mtls_endpoint_aliases.${name}`, 'is not an https URL', subject)
+        }
       }
     }
     return fields as unknown as Metadata

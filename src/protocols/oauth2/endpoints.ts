@@ -35,8 +35,10 @@ export function endpointsOf(config: ResolvedOAuth2Options): Endpoints {
       discovery ??= import('./discovery.js')
         .then(({ discover }) => discover(issuer, context))
         .then((metadata) => {
-          config.tokenEndpoint = metadata.token_endpoint
-          config.revocationEndpoint ??= metadata.revocation_endpoint
+          // RFC 8705 §5: a client presenting a certificate uses the aliases where the metadata lists them.
+          const aliases = config.mtls ? metadata.mtls_endpoint_aliases : undefined
+          config.tokenEndpoint = aliases?.token_endpoint ?? metadata.token_endpoint
+          config.revocationEndpoint ??= aliases?.revocation_endpoint ?? metadata.revocation_endpoint
           dpopAlgs = metadata.dpop_signing_alg_values_supported
           own()
         })

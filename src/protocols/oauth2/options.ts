@@ -8,10 +8,25 @@ import {
 import { OptionError } from '../../errors/option-error.js'
 
 /**
- * How the client proves its identity to the token endpoint: with its secret (RFC 6749 §2.3.1), or with a JWT it
- * signs with its private key (`private_key_jwt`, RFC 7523 §2.2, OpenID Connect Core §9).
+ * How the client proves its identity to the token endpoint: with its secret (RFC 6749 §2.3.1), with a JWT it
+ * signs with its private key (`private_key_jwt`, RFC 7523 §2.2, OpenID Connect Core §9), or with the certificate its TLS connection presents (`tls_client_auth`,
+ * `self_signed_tls_client_auth`, RFC 8705 §2).
  */
-export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt'
+export type ClientAuthMethod =
+  | 'client_secret_basic'
+  | 'client_secret_post'
+  | 'private_key_jwt'
+  | 'tls_client_auth'
+  | 'self_signed_tls_client_auth'
+
+/** The methods where the TLS client certificate is the credential (RFC 8705 §2). */
+const TLS_METHODS = new Set<unknown>(['tls_client_auth', 'self_signed_tls_client_auth'])
+const METHODS = new Set<unknown>([
+  'client_secret_basic',
+  'client_secret_post',
+  'private_key_jwt',
+  ...TLS_METHODS,
+])
 
 /** A private key for `private_key_jwt`: a WebCrypto `CryptoKey`, or a private JWK (`d` included). */
 export type ClientAssertionKey = CryptoKey | JsonWebKey
@@ -42,9 +57,15 @@ export interface OAuth2Options {
    */
   clientSecret?: string | undefined
   /**
-   * How the client authenticates: the secret in an `Authorization: Basic` header or as `client_id` and
-   * `client_secret` in the form body (both need `clientSecret`), or `private_key_jwt`: a client assertion signed
-   * with `clientAssertionKey` (or supplied by `clientAssertion`), made fresh for every token request.
+   * How the client authenticates:
+   * - `client_secret_basic`, `client_secret_post`: the secret in an `Authorization: Basic` header, or as
+   *   `client_id` and `client_secret` in the form body;
+   * - `private_key_jwt`: a client assertion signed with `clientAssertionKey` (or supplied by `clientAssertion`);
+   * - `tls_client_auth`, `self_signed_tls_client_auth` (RFC 8705 §2): the client certificate the transport
+   *   presents (the `fetch` option of `createSessionFetch`, e.g. undici's `fetch` with an `Agent` holding `cert` and
+   *   `key`), and `client_id` in the form; no secret. With `issuer`, the metadata's `mtls_endpoint_aliases` are
+   *   used. Whether `fetch` presents a certificate cannot be seen from here: without one the server answers
+   *   `invalid_client`.
    * @default 'client_secret_basic' with a `clientSecret`; `'private_key_jwt'` with a `clientAssertionKey` or `clientAssertion`
    */
   clientAuthMethod?: ClientAuthMethod
@@ -67,6 +88,14 @@ export interface OAuth2Options {
    * @default the issuer identifier (`issuer`, or the discovered metadata's), else the token endpoint
    */
   clientAssertionAudience?: string | undefined
+  /**
+   * The transport presents a client certificate (RFC 8705): token and revocation requests go to the endpoints the
+   * discovered metadata lists in `mtls_endpoint_aliases` (where it lists them), so that the server binds the
+   * access tokens to the certificate (`cnf.x5t#S256`) or authenticates the client with it. Give `true` with a
+   * secret or key method whose tokens are certificate-bound.
+   * @default true with `tls_client_auth` and `self_signed_tls_client_auth`, else false
+   */
+  mtls?: boolean | undefined
   /**
    * Scope requested by the `client_credentials` grant (RFC 6749 §3.3), a space-separated string or a list.
    * Refreshes never send it, so they keep the scope that was granted.
@@ -133,6 +162,8 @@ export interface ResolvedOAuth2Options {
   clientAssertion: (() => string | Promise<string>) | undefined
   clientAssertionAudience: string | undefined
   clockSkewMs: number
+  /** Use the metadata's `mtls_endpoint_aliases` (RFC 8705 §5). */
+  mtls: boolean
   /** The DPoP key pair (or a promise of it), `true` for one to be made, undefined without DPoP. */
   dpop: CryptoKeyPair | Promise<CryptoKeyPair> | true | undefined
   scope: string | undefined
@@ -160,6 +191,7 @@ const OPTIONS = {
   revocationEndpoint: true,
   dpop: true,
   clockSkewMs: true,
+  mtls: true,
   retry: true,
   retryDelayMs: true,
 } satisfies Record<keyof OAuth2Options, true>
@@ -198,25 +230,36 @@ export function resolveOAuth2Options(options: OAuth2Options): ResolvedOAuth2Opti
   const { clientAssertionKey: key, clientAssertion: supplier, clientAssertionAudience: audience } = options
   const signed = key !== undefined || supplier !== undefined
   let method = options.clientAuthMethod
+  if (method !== undefined && !METHODS.has(method)) {
+    throw new OptionError(
+      'clientAuthMethod',
+      `expected one of ${[...METHODS].map((name) => JSON.stringify(name)).join(', ')}, got ${describe(method)}`,
+    )
+  }
   if (signed && method !== undefined && method !== 'private_key_jwt') {
     throw new OptionError(
       key === undefined ? 'clientAssertion' : 'clientAssertionKey',
       `is for clientAuthMethod "private_key_jwt", not ${describe(method)}`,
     )
   }
-  if (method !== undefined) {
-    if (method !== 'client_secret_basic' && method !== 'client_secret_post' && method !== 'private_key_jwt') {
+  if (TLS_METHODS.has(method)) {
+    if (clientSecret !== undefined) {
+      // RFC 8705 §2: the certificate is the credential; a secret sent beside it would be one more to leak.
       throw new OptionError(
-        'clientAuthMethod',
-        `expected "client_secret_basic", "client_secret_post" or "private_key_jwt", got ${describe(method)}`,
+        'clientSecret',
+        `is not used with ${JSON.stringify(method)}: the client authenticates with the certificate its \`fetch\` presents`,
       )
     }
-    if (method === 'private_key_jwt' ? !signed : clientSecret === undefined) {
-      throw new OptionError(
-        'clientAuthMethod',
-        `${JSON.stringify(method)} needs \`${method === 'private_key_jwt' ? 'clientAssertionKey` or `clientAssertion' : 'clientSecret'}\``,
-      )
+    for (const [option, url] of Object.entries({ tokenEndpoint, revocationEndpoint })) {
+      if (url && !url.startsWith('https:')) {
+        throw new OptionError(option, `must be an https: URL for ${JSON.stringify(method)}`)
+      }
     }
+  } else if (method === 'private_key_jwt' ? !signed : method !== undefined && clientSecret === undefined) {
+    throw new OptionError(
+      'clientAuthMethod',
+      `${JSON.stringify(method)} needs \`${method === 'private_key_jwt' ? 'clientAssertionKey` or `clientAssertion' : 'clientSecret'}\``,
+    )
   }
   if (signed) {
     if (clientSecret !== undefined) {
@@ -243,6 +286,13 @@ export function resolveOAuth2Options(options: OAuth2Options): ResolvedOAuth2Opti
     }
     method = 'private_key_jwt'
   }
+  if (options.mtls !== undefined && typeof options.mtls !== 'boolean') {
+    throw new OptionError('mtls', `expected true or false, got ${describe(options.mtls)}`)
+  }
+  const mtls = options.mtls ?? TLS_METHODS.has(method)
+  if (!mtls && TLS_METHODS.has(method)) {
+    throw new OptionError('mtls', `cannot be false with ${JSON.stringify(method)}`)
+  }
   if (audience !== undefined && (typeof audience !== 'string' || audience === '')) {
     throw new OptionError('clientAssertionAudience', `expected a non-empty string, got ${describe(audience)}`)
   }
@@ -258,6 +308,7 @@ export function resolveOAuth2Options(options: OAuth2Options): ResolvedOAuth2Opti
     clientAssertion: supplier,
     clientAssertionAudience: audience,
     clockSkewMs: parseSkew(options.clockSkewMs),
+    mtls,
     dpop: parseDpop(options.dpop),
     scope: parseScope(options.scope, 'scope'),
     resources: parseResources(options.resource),
