@@ -45,6 +45,9 @@ export function clientAuthFrom(config: ResolvedOAuth2Options, clock: ServerClock
       }
     case 'private_key_jwt':
       return { secrets: [], apply: identify, attempt: assertions(config, clock) }
+    case 'client_secret_jwt':
+      // The secret signs and is never sent; it stays in `secrets` all the same, for any answer that would hold it.
+      return { secrets: [secret], apply: identify, attempt: assertions(config, clock) }
     default:
       // A public client (RFC 6749 §2.1), or one whose credential is the certificate of its TLS connection
       // (`tls_client_auth`, `self_signed_tls_client_auth`, RFC 8705 §2): only its `client_id`.
@@ -53,8 +56,9 @@ export function clientAuthFrom(config: ResolvedOAuth2Options, clock: ServerClock
 }
 
 /**
- * `private_key_jwt` (RFC 7523 §2.2): every attempt, retries included, carries an assertion made for it alone (a fresh
- * `jti`: servers refuse a repeated one), signed with the key or asked of the supplier.
+ * `private_key_jwt` and `client_secret_jwt` (RFC 7523 §2.2): every attempt, retries included, carries an assertion
+ * made for it alone (a fresh `jti`: servers refuse a repeated one), signed with the key, asked of the supplier, or
+ * (`client_secret_jwt`) signed HS256 with the client secret's bytes (OpenID Connect Core §9).
  */
 function assertions(config: ResolvedOAuth2Options, clock: ServerClock): NonNullable<ClientAuth['attempt']> {
   const { clientId, clientAssertion: supplier, clientAssertionKey: key } = config
@@ -69,7 +73,11 @@ function assertions(config: ResolvedOAuth2Options, clock: ServerClock): NonNulla
       return jwt
     }
     const { clientAssertion, signingKey } = await loadSigning()
-    signer ??= signingKey(key as CryptoKey | JsonWebKey).catch((error: unknown) => {
+    signer ??= (
+      config.clientAuthMethod === 'client_secret_jwt'
+        ? Promise.resolve({ key: new TextEncoder().encode(config.clientSecret), alg: 'HS256' })
+        : signingKey(key as CryptoKey | JsonWebKey)
+    ).catch((error: unknown) => {
       signer = undefined
       throw error
     })

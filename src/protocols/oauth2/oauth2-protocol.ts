@@ -39,7 +39,7 @@ export function oauth2(options: OAuth2Options): SessionProtocol<OAuth2Credential
   const clientAuth = clientAuthFrom(config, clock)
   const dpop = config.dpop && createDpop(config.dpop, endpoints.dpopAlgs, clock)
   // What the client stamps with the time itself: its own assertions and proofs (not a supplied assertion).
-  const stamps = config.clientAssertionKey !== undefined
+  const stamps = config.clientAssertionKey !== undefined || config.clientAuthMethod === 'client_secret_jwt'
 
   /**
    * A form-encoded POST of `params` to one of the server's endpoints, as the client. A token request (`token`) also

@@ -9,12 +9,14 @@ import { OptionError } from '../../errors/option-error.js'
 
 /**
  * How the client proves its identity to the token endpoint: with its secret (RFC 6749 §2.3.1), with a JWT it
- * signs with its private key (`private_key_jwt`, RFC 7523 §2.2, OpenID Connect Core §9), or with the certificate its TLS connection presents (`tls_client_auth`,
+ * signs with its private key (`private_key_jwt`, RFC 7523 §2.2, OpenID Connect Core §9) or with its secret
+ * (`client_secret_jwt`, HS256), or with the certificate its TLS connection presents (`tls_client_auth`,
  * `self_signed_tls_client_auth`, RFC 8705 §2).
  */
 export type ClientAuthMethod =
   | 'client_secret_basic'
   | 'client_secret_post'
+  | 'client_secret_jwt'
   | 'private_key_jwt'
   | 'tls_client_auth'
   | 'self_signed_tls_client_auth'
@@ -24,6 +26,7 @@ const TLS_METHODS = new Set<unknown>(['tls_client_auth', 'self_signed_tls_client
 const METHODS = new Set<unknown>([
   'client_secret_basic',
   'client_secret_post',
+  'client_secret_jwt',
   'private_key_jwt',
   ...TLS_METHODS,
 ])
@@ -60,6 +63,8 @@ export interface OAuth2Options {
    * How the client authenticates:
    * - `client_secret_basic`, `client_secret_post`: the secret in an `Authorization: Basic` header, or as
    *   `client_id` and `client_secret` in the form body;
+   * - `client_secret_jwt` (RFC 7523 §2.2): a client assertion signed HS256 with `clientSecret`, made fresh for
+   *   every token request; the secret itself never leaves the process;
    * - `private_key_jwt`: a client assertion signed with `clientAssertionKey` (or supplied by `clientAssertion`);
    * - `tls_client_auth`, `self_signed_tls_client_auth` (RFC 8705 §2): the client certificate the transport
    *   presents (the `fetch` option of `createSessionFetch`, e.g. undici's `fetch` with an `Agent` holding `cert` and
@@ -84,7 +89,7 @@ export interface OAuth2Options {
    */
   clientAssertion?: (() => string | Promise<string>) | undefined
   /**
-   * The `aud` of the client assertions made with `clientAssertionKey`.
+   * The `aud` of the client assertions made with `clientAssertionKey` or (`client_secret_jwt`) `clientSecret`.
    * @default the issuer identifier (`issuer`, or the discovered metadata's), else the token endpoint
    */
   clientAssertionAudience?: string | undefined

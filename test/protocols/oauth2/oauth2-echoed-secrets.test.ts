@@ -161,6 +161,29 @@ describe('a token endpoint echoing what it was sent', () => {
     expectRedacted(error, 401, assertions)
   })
 
+  test('a client_secret_jwt assertion, and the secret it was signed with (which the client never sent)', async () => {
+    const seen: { assertion: string; wire: string }[] = []
+    const server = await endpoint([
+      {
+        status: 401,
+        echo: ({ form, headers }) => {
+          seen.push({
+            assertion: form.get('client_assertion') ?? '',
+            wire: form.toString() + JSON.stringify(headers),
+          })
+          // The server knows the secret: it echoes it too, beside the assertion.
+          return [CLIENT_SECRET, form.get('client_assertion') ?? '']
+        },
+      },
+    ])
+    const api = client(server, { clientSecret: CLIENT_SECRET, clientAuthMethod: 'client_secret_jwt' })
+    const error = await failure(api.login({ grant: 'client_credentials' }))
+    expect(error).toMatchObject({ name: 'LoginError', status: 401 })
+    expect(seen).toHaveLength(1)
+    for (const form of encodings(CLIENT_SECRET)) expect(seen[0]?.wire).not.toContain(form)
+    expectRedacted(error, 401, [seen[0]?.assertion ?? '', CLIENT_SECRET])
+  })
+
   test('a DPoP proof', async () => {
     const proofs: string[] = []
     const server = await endpoint(
