@@ -6,6 +6,7 @@ import { decodeJwt } from 'jose'
 import { describe, expect, test } from 'vitest'
 import { createSessionFetch, LoginError, OptionError } from '../../../src/index.js'
 import { type OAuth2Credentials, type OAuth2Options, oauth2 } from '../../../src/protocols/oauth2/index.js'
+import { listen } from '../../helpers/http-server.js'
 import {
   type Identity,
   MTLS_CLIENTS,
@@ -199,6 +200,76 @@ describe('certificate-bound tokens with a secret (mtls: true)', () => {
     // oidc-provider refuses a client registered for bound tokens that presents no certificate.
     expect(error).toMatchObject({ name: 'LoginError', status: 400, cause: { serverCode: 'invalid_grant' } })
     expect(server.counters).toMatchObject({ plainToken: 1, token: 0 })
+  })
+})
+
+describe('the metadata an mTLS client reads (a node:http server)', () => {
+  /** An authorization server whose metadata lists `aliases`; it records the paths of the requests it gets. */
+  async function metadataServer(aliases: (origin: string) => unknown) {
+    const paths: string[] = []
+    const origin = await listen((req, res) => {
+      paths.push(req.url ?? '/')
+      res.setHeader('content-type', 'application/json')
+      if (req.url === '/.well-known/openid-configuration') {
+        return res.end(
+          JSON.stringify({
+            issuer: origin,
+            token_endpoint: `${origin}/token`,
+            revocation_endpoint: `${origin}/revoke`,
+            mtls_endpoint_aliases: aliases(origin),
+          }),
+        )
+      }
+      if (req.url?.endsWith('/token')) {
+        return res.end(JSON.stringify({ access_token: 'at', token_type: 'Bearer', expires_in: 60 }))
+      }
+      res.end('{}')
+    })
+    return { origin, paths }
+  }
+
+  test('an alias is used where the metadata lists one, the plain endpoint where it does not; an http alias is refused', async () => {
+    const server = await metadataServer((origin) => ({ token_endpoint: `${origin}/mtls/token` }))
+    const api = createSessionFetch<OAuth2Credentials>({
+      baseURL: 'http://127.0.0.1:9',
+      protocol: oauth2({ issuer: server.origin, clientId: 'svc', clientAuthMethod: 'tls_client_auth' }),
+    })
+    const error = await api.login({ grant: 'client_credentials' }).catch((e: unknown) => e)
+    // The alias is http: refused as discovery, before any token request.
+    expect(error).toMatchObject({
+      name: 'LoginError',
+      cause: { name: 'InvalidResponseError', field: 'mtls_endpoint_aliases.token_endpoint' },
+    })
+    expect(server.paths).toEqual(['/.well-known/openid-configuration'])
+
+    // An https alias (an unresolvable name, answered by the same server through the transport).
+    const https = await metadataServer(() => ({ token_endpoint: 'https://alias.invalid/mtls/token' }))
+    const seen: string[] = []
+    const client = createSessionFetch<OAuth2Credentials>({
+      baseURL: 'http://127.0.0.1:9',
+      fetch: (input, init) => {
+        seen.push(String(input))
+        return fetch(String(input).replace('https://alias.invalid', https.origin), init)
+      },
+      protocol: oauth2({ issuer: https.origin, clientId: 'svc', clientAuthMethod: 'tls_client_auth' }),
+    })
+    await client.login({ grant: 'client_credentials' })
+    await client.logout()
+    expect(seen).toEqual([
+      `${https.origin}/.well-known/openid-configuration`,
+      'https://alias.invalid/mtls/token',
+      `${https.origin}/revoke`, // no revocation alias: the plain endpoint
+    ])
+  })
+
+  test('without a TLS method or mtls: true, the aliases are not used', async () => {
+    const server = await metadataServer(() => ({ token_endpoint: 'https://alias.invalid/mtls/token' }))
+    const api = createSessionFetch<OAuth2Credentials>({
+      baseURL: 'http://127.0.0.1:9',
+      protocol: oauth2({ issuer: server.origin, clientId: 'svc', clientSecret: 'shh' }),
+    })
+    await api.login({ grant: 'client_credentials' })
+    expect(server.paths).toEqual(['/.well-known/openid-configuration', '/token'])
   })
 })
 
