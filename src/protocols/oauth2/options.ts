@@ -47,7 +47,7 @@ export interface OAuth2Options {
    * metadata (`/.well-known/openid-configuration`, else RFC 8414's `/.well-known/oauth-authorization-server`):
    * read once, on the first token request, and read again later if that failed. Discovery also gives the
    * revocation endpoint (unless `revocationEndpoint` is set) and the DPoP algorithms the server accepts. With or
-   * without `tokenEndpoint`, it is the `aud` of the client assertions (`private_key_jwt`).
+   * without `tokenEndpoint`, it is the `aud` of the client assertions (`private_key_jwt`, `client_secret_jwt`).
    * @example 'https://auth.example.com'
    */
   issuer?: string | undefined
@@ -55,7 +55,8 @@ export interface OAuth2Options {
   clientId: string
   /**
    * The client secret of a confidential client. Omit it for a public client (a browser or native app): then
-   * only `client_id` is sent.
+   * only `client_id` is sent. Omit it too with `tls_client_auth` and `self_signed_tls_client_auth`, where the TLS
+   * client certificate is the credential (an `OptionError` otherwise).
    * @default undefined (public client)
    */
   clientSecret?: string | undefined
