@@ -362,15 +362,17 @@ describe('lock', () => {
     const store = testFileStore({ path })
     const boom = new Error('boom')
     await expect(store.lock(() => Promise.reject(boom), lease)).rejects.toBe(boom)
-    let release = () => {}
+    let release: (() => void) | undefined
     const held = store.lock(() => new Promise<void>((resolve) => (release = resolve)), lease)
-    await until(async () => (await readdir(join(path, '..'))).includes('s.json.lock'), 'the lock')
+    // The holder runs (not only its lock file exists): releasing before it runs would leave it holding forever.
+    await until(() => release !== undefined, 'the holder to run')
+    expect(await readdir(join(path, '..'))).toContain('s.json.lock')
     const controller = new AbortController()
     const waiting = testFileStore({ path }).lock(async () => 'never', { ...lease, signal: controller.signal })
     const reason = new Error('stop waiting')
     controller.abort(reason)
     await expect(waiting).rejects.toBe(reason)
-    release()
+    release?.()
     await held
   })
 })
