@@ -17,13 +17,18 @@ type Value = string | string[] | boolean
 const GLOBAL: readonly OptionSpec[] = GLOBAL_OPTIONS
 
 // Every option of the table, for the tokenizer: which ones take a value, and their one-letter forms. An option
-// belongs to one command (or to all), so one configuration splits every command line.
+// name means one thing on every command that has it (`--json`), so one configuration splits every command line.
 const TOKENIZER: Record<string, { type: 'string' | 'boolean'; short?: string }> = {}
 for (const option of [...GLOBAL, ...COMMANDS.flatMap((command): readonly OptionSpec[] => command.options)]) {
-  TOKENIZER[option.name] = {
-    type: option.value === undefined ? 'boolean' : 'string',
+  const entry = {
+    type: option.value === undefined ? ('boolean' as const) : ('string' as const),
     ...(option.short === undefined ? {} : { short: option.short }),
   }
+  const known = TOKENIZER[option.name]
+  if (known && (known.type !== entry.type || known.short !== entry.short)) {
+    throw new Error(`commands.ts: --${option.name} is declared twice, differently`)
+  }
+  TOKENIZER[option.name] = entry
 }
 
 /**
@@ -50,6 +55,9 @@ export function parseCommandLine(args: readonly string[]): Invocation | undefine
   if (tokens.some((token) => token.kind === 'option' && token.name === 'help')) {
     if (named && !command) throw unknownCommand(named.value)
     return helpFor(command?.name === 'help' ? positionals[1]?.value : command?.name)
+  }
+  if (tokens.some((token) => token.kind === 'option' && token.name === 'version')) {
+    return { command: 'version', argument: undefined, options: { ...BARE, version: true } }
   }
 
   // In the order written: what is wrong first is what the error names.
@@ -83,10 +91,19 @@ export function parseCommandLine(args: readonly string[]): Invocation | undefine
   } as Invocation
 }
 
+// The global options of a command line that only asks for the help or the version.
+const BARE = {
+  profile: undefined,
+  'base-url': undefined,
+  'encryption-key-env': undefined,
+  verbose: false,
+  version: false,
+  help: false,
+}
+
 function helpFor(topic: string | undefined): Invocation {
   if (topic !== undefined && !COMMANDS.some((known) => known.name === topic)) throw unknownCommand(topic)
-  const options = { profile: 'default', 'base-url': undefined, verbose: false, help: true }
-  return { command: 'help', argument: topic, options }
+  return { command: 'help', argument: topic, options: { ...BARE, help: true } }
 }
 
 function unknownCommand(name: string): CliError {
@@ -105,15 +122,17 @@ function unknownCommand(name: string): CliError {
 function optionOf(token: OptionToken, command: CommandSpec | undefined, afterCommand: boolean): OptionSpec {
   const global = GLOBAL.find((option) => option.name === token.name)
   if (global) return global
-  const owner = COMMANDS.find((known) => known.options.some((option) => option.name === token.name))
-  const option = owner?.options.find((known: OptionSpec) => known.name === token.name)
-  if (option && owner === command && afterCommand) return option
-  if (owner === command && command) {
+  const own = command?.options.find((option: OptionSpec) => option.name === token.name)
+  if (own && afterCommand) return own
+  if (own && command) {
     throw usage(`${token.rawName} is an option of ${command.name}: put it after the command`, command)
   }
-  if (owner) {
+  const owners = COMMANDS.filter((known) => known.options.some((option) => option.name === token.name))
+  if (owners.length > 0) {
     const not = command ? `, not of ${command.name}` : ''
-    throw usage(`${token.rawName} is an option of ${owner.name}${not}`, command)
+    const names = owners.map((owner) => owner.name)
+    const of = names.length > 1 ? `${names.slice(0, -1).join(', ')} and ${names.at(-1)}` : names[0]
+    throw usage(`${token.rawName} is an option of ${of}${not}`, command)
   }
   const known = [...GLOBAL, ...(command?.options ?? [])].flatMap((spec: OptionSpec) =>
     spec.short === undefined ? [`--${spec.name}`] : [`--${spec.name}`, `-${spec.short}`],

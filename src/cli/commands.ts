@@ -43,27 +43,42 @@ export const GLOBAL_OPTIONS = [
   {
     name: 'profile',
     value: 'name',
-    default: 'default',
-    help: 'the stored session to use (before or after the command)',
+    help: 'the stored session to use (or SESSION_FETCH_PROFILE; default "default")',
   },
   {
     name: 'base-url',
     value: 'url',
     help: 'the API base URL (or SESSION_FETCH_BASE_URL); remembered per profile at login',
   },
-  { name: 'verbose', help: 'print stack traces of errors' },
+  {
+    name: 'encryption-key-env',
+    value: 'name',
+    help: 'seal the session file with the 32-byte key in this environment variable (base64 or hex), as fileStore({ encryptionKey }) does',
+  },
+  {
+    name: 'verbose',
+    short: 'v',
+    help: 'trace requests, responses and session events on stderr (tokens redacted); stack traces of errors',
+  },
+  { name: 'version', help: 'print the version' },
   HELP,
 ] as const satisfies readonly OptionSpec[]
 
 export const COMMANDS = [
   {
     name: 'login',
-    help: 'log in and keep the session (password: PLANTLY_PASSWORD, a hidden prompt, or stdin’s first line)',
+    help:
+      'log in and keep the session (password: PLANTLY_PASSWORD, --password-stdin, a hidden prompt that names ' +
+      'where it goes, or stdin’s first line)',
     options: [
       {
         name: 'email',
         value: 'email',
-        help: 'the account’s email address (asked for when missing, on a terminal)',
+        help: 'the account’s email address (or PLANTLY_EMAIL; asked for when missing, on a terminal)',
+      },
+      {
+        name: 'password-stdin',
+        help: 'read the password from stdin’s first line, never from a prompt (for CI)',
       },
     ],
   },
@@ -76,7 +91,7 @@ export const COMMANDS = [
         name: 'request',
         short: 'X',
         value: 'method',
-        help: 'the HTTP method (default GET, or POST with -d)',
+        help: 'the HTTP method (default GET, or POST with -d, -f or -F)',
       },
       {
         name: 'data',
@@ -84,6 +99,22 @@ export const COMMANDS = [
         value: 'data',
         dashValue: true,
         help: 'the request body: a string, @file for a file’s bytes, @- for stdin',
+      },
+      {
+        name: 'raw-field',
+        short: 'f',
+        value: 'key=value',
+        repeatable: true,
+        dashValue: true,
+        help: 'a string field (repeatable): a query parameter with -X GET, else a member of a JSON body',
+      },
+      {
+        name: 'field',
+        short: 'F',
+        value: 'key=value',
+        repeatable: true,
+        dashValue: true,
+        help: 'a typed field (repeatable): true, false, null and numbers as JSON, @file a file’s text, @- stdin',
       },
       {
         name: 'header',
@@ -96,18 +127,71 @@ export const COMMANDS = [
       {
         name: 'include',
         short: 'i',
-        help: 'print the status line and the response headers before the body',
+        help: 'print the status line and the response headers before the body (each redirect’s too)',
+      },
+      {
+        name: 'output',
+        short: 'o',
+        value: 'file',
+        help: 'write the body to this file instead of stdout (- for stdout)',
+      },
+      {
+        name: 'silent',
+        short: 's',
+        help: 'say nothing on stderr (errors, waits, retries): the exit code tells',
+      },
+      {
+        name: 'no-follow',
+        help: 'do not follow redirects: the 3xx answer is the result',
+      },
+      {
+        name: 'retry',
+        value: 'n',
+        help: 'send again up to n times after a 429 or 5xx answer, waiting as Retry-After says (else 1s, 2s, 4s…)',
+      },
+    ],
+  },
+  {
+    name: 'token',
+    help: 'print a valid access token for scripts (refreshed first when due), nothing else on stdout',
+    options: [
+      {
+        name: 'json',
+        help: 'print { "access_token", "expires_at", "token_type" } instead',
       },
     ],
   },
   {
     name: 'status',
     help: 'who is logged in where, and when the access token expires (never the tokens)',
-    options: [],
+    options: [
+      { name: 'json', help: 'print it as one JSON object' },
+      {
+        name: 'check',
+        value: 'path',
+        help: 'make one authenticated GET to this path: does the server still accept the session?',
+      },
+    ],
+  },
+  {
+    name: 'profiles',
+    help: 'list the profiles: name, base URL, user and state (never the tokens)',
+    options: [{ name: 'json', help: 'print them as a JSON array' }],
   },
   {
     name: 'logout',
     help: 'end the session on the server and forget it here (every process of this profile sees it)',
+    options: [],
+  },
+  {
+    name: 'completion',
+    help: 'print a shell completion script: bash, zsh or fish',
+    argument: { name: 'shell', required: true, help: 'bash, zsh or fish' },
+    options: [],
+  },
+  {
+    name: 'version',
+    help: 'print the version',
     options: [],
   },
   {
@@ -125,7 +209,9 @@ export const PROGRAM = {
     'Call an API with a session that stays alive: log in once, then call it like curl. The token is injected ' +
     'and refreshed, once for every process on this machine (the session lives in a file of yours).',
   epilogue: [
-    'Exit codes: 0 a 2xx/3xx answer, 1 an HTTP error or a failure, 2 a usage error, 3 not logged in.',
+    'Exit codes: 0 a 2xx/3xx answer, 1 an HTTP error or a failure, 2 a usage error, 3 not logged in (or the ' +
+      'server no longer accepts the session).',
+    'Environment: SESSION_FETCH_PROFILE, SESSION_FETCH_BASE_URL, PLANTLY_EMAIL, PLANTLY_PASSWORD, NO_COLOR.',
     'Files: $XDG_STATE_HOME/session-fetch (else ~/.local/state/session-fetch; macOS ~/Library/Application ' +
       'Support/session-fetch; Windows %LOCALAPPDATA%\\session-fetch): <profile>.json, <profile>.profile.json.',
   ],

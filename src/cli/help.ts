@@ -1,13 +1,20 @@
 import { COMMANDS, type CommandSpec, GLOBAL_OPTIONS, type OptionSpec, PROGRAM } from './commands.js'
 
+/** Where lines wrap without a terminal to ask (a pipe, a file), and the narrowest a terminal makes them. */
 const WIDTH = 80
+const NARROWEST = 50
 
-/** The `--help` text of the program (no command) or of one command, from the table in commands.ts. */
-export function helpText(command?: string): string {
+/**
+ * The `--help` text of the program (no command) or of one command, from the table in commands.ts, wrapped at
+ * `columns` (the terminal's width; 80 when there is none).
+ */
+export function helpText(command?: string, columns?: number): string {
+  const width = columns === undefined || !(columns > 0) ? WIDTH : Math.max(NARROWEST, Math.floor(columns))
   const spec: CommandSpec | undefined = COMMANDS.find((known) => known.name === command)
   const global: readonly OptionSpec[] = GLOBAL_OPTIONS
   if (!spec) {
     return page(
+      width,
       `${PROGRAM.name} [options] [command]`,
       PROGRAM.help,
       [
@@ -19,7 +26,7 @@ export function helpText(command?: string): string {
   }
   const help = global.filter((option) => option.name === 'help')
   const argument = spec.argument
-  return page(`${PROGRAM.name} ${spec.name} [options]${usageOf(spec)}`, spec.help, [
+  return page(width, `${PROGRAM.name} ${spec.name} [options]${usageOf(spec)}`, spec.help, [
     ['Arguments', argument?.help ? [[argument.name, argument.help]] : []],
     ['Options', [...spec.options, ...help].map(optionRow)],
     ['Global Options', global.filter((option) => option.name !== 'help').map(optionRow)],
@@ -29,28 +36,33 @@ export function helpText(command?: string): string {
 type Row = readonly [term: string, description: string]
 
 function page(
+  width: number,
   usage: string,
   description: string,
   sections: readonly (readonly [title: string, rows: readonly Row[]])[],
   epilogue: readonly string[] = [],
 ): string {
   const shown = sections.filter(([, rows]) => rows.length > 0)
-  // One column for every list of the page, as wide as its longest term.
-  const column = Math.max(...shown.flatMap(([, rows]) => rows.map(([term]) => term.length))) + 2
+  // One column for every list of the page, as wide as its longest term (at most half the page: a longer term
+  // stands on its own line).
+  const longest = Math.max(...shown.flatMap(([, rows]) => rows.map(([term]) => term.length))) + 2
+  const column = Math.min(longest, Math.floor(width / 2))
   const blocks = [
     `Usage: ${usage}`,
-    wrap(description, WIDTH).join('\n'),
+    wrap(description, width).join('\n'),
     ...shown.map(
       ([title, rows]) =>
         `${title}:\n${rows
           .map(([term, text]) => {
-            const [first = '', ...more] = wrap(text, WIDTH - 2 - column)
+            const [first = '', ...more] = wrap(text, width - 2 - column)
             const indent = ' '.repeat(2 + column)
-            return [`  ${term.padEnd(column)}${first}`, ...more.map((line) => indent + line)].join('\n')
+            const head =
+              term.length + 2 > column ? [`  ${term}`, indent + first] : [`  ${term.padEnd(column)}${first}`]
+            return [...head, ...more.map((line) => indent + line)].join('\n')
           })
           .join('\n')}`,
     ),
-    ...(epilogue.length > 0 ? [epilogue.flatMap((paragraph) => wrap(paragraph, WIDTH)).join('\n')] : []),
+    ...(epilogue.length > 0 ? [epilogue.flatMap((paragraph) => wrap(paragraph, width)).join('\n')] : []),
   ]
   return `${blocks.join('\n\n')}\n`
 }

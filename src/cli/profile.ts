@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { mkdir, rename, unlink, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, rename, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { StoreError } from '../errors/store-error.js'
 import { defaultDirectory } from '../stores/file/location.js'
@@ -10,15 +10,17 @@ import { CliError, EXIT } from './exit.js'
 export interface Profile {
   baseURL: string
   email?: string
+  /** The name of the environment variable holding the session file's key (`--encryption-key-env`), never the key. */
+  encryptionKeyEnv?: string
 }
 
 const NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$/
 
-/** Check a `--profile` value: it names files. */
-export function checkProfileName(name: string): string {
+/** Check a `--profile` (or `SESSION_FETCH_PROFILE`) value: it names files. */
+export function checkProfileName(name: string, from = '--profile'): string {
   if (!NAME.test(name)) {
     throw new CliError(
-      `--profile: expected letters, digits, ".", "_" or "-" (not starting with "."), got ${JSON.stringify(name)}`,
+      `${from}: expected letters, digits, ".", "_" or "-" (not starting with "."), got ${JSON.stringify(name.slice(0, 100))}`,
       EXIT.usage,
     )
   }
@@ -43,7 +45,11 @@ export async function readProfile(name: string): Promise<Profile | undefined> {
   try {
     const value = JSON.parse(text) as Partial<Profile> | null
     if (typeof value?.baseURL !== 'string') throw new Error('no baseURL')
-    return { baseURL: value.baseURL, ...(typeof value.email === 'string' ? { email: value.email } : {}) }
+    return {
+      baseURL: value.baseURL,
+      ...(typeof value.email === 'string' ? { email: value.email } : {}),
+      ...(typeof value.encryptionKeyEnv === 'string' ? { encryptionKeyEnv: value.encryptionKeyEnv } : {}),
+    }
   } catch {
     throw new CliError(
       `The profile file ${JSON.stringify(profilePath(name))} is damaged`,
@@ -69,4 +75,22 @@ export async function writeProfile(name: string, profile: Profile): Promise<void
     await unlink(temporary).catch(() => {})
     throw new StoreError(`Could not write the profile file ${JSON.stringify(path)}`, { cause: error })
   }
+}
+
+/** The names of the profiles in the state folder (those with a profile file), sorted. */
+export async function profileNames(): Promise<string[]> {
+  const folder = defaultDirectory()
+  if (!(await checkFolder(folder, 'the profiles'))) return []
+  let names: string[]
+  try {
+    names = await readdir(folder)
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ENOENT') return []
+    throw new StoreError(`Could not list the folder ${JSON.stringify(folder)}`, { cause: error })
+  }
+  const suffix = '.profile.json'
+  return names
+    .filter((name) => name.endsWith(suffix) && NAME.test(name.slice(0, -suffix.length)))
+    .map((name) => name.slice(0, -suffix.length))
+    .sort()
 }

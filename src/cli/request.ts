@@ -6,19 +6,27 @@ export interface ApiRequest {
   method: string
   headers: Headers
   body: Uint8Array<ArrayBuffer> | string | undefined
+  /** Query parameters to add to the path (fields of a GET or HEAD). */
+  query: URLSearchParams
 }
+
+type Json = string | number | boolean | null
 
 const METHOD = /^[A-Za-z]+$/
 
 /**
  * Build the request from curl-like flags: `-d` sends a string, `-d @file` a file's bytes (`@-`: stdin); with data
  * and no `-X` the method is POST (as curl does). A JSON body without a `Content-Type` header is sent as
- * `application/json`; a file as `application/octet-stream`.
+ * `application/json`; a file as `application/octet-stream`. Fields as `gh api` reads them (`-f key=value` a
+ * string, `-F key=value` typed): query parameters of a GET or HEAD, else the members of a JSON object body; with
+ * fields and no `-X` the method is POST (as gh does).
  */
 export async function buildRequest(flags: {
   request?: string | undefined
   data?: string | undefined
   header: string[]
+  'raw-field'?: string[]
+  field?: string[]
 }): Promise<ApiRequest> {
   const headers = new Headers()
   for (const line of flags.header) {
@@ -40,26 +48,76 @@ export async function buildRequest(flags: {
   if (flags.data !== undefined) {
     if (flags.data.startsWith('@')) {
       const source = flags.data.slice(1)
-      body = source === '-' ? await readStdin() : await readData(source)
+      body = source === '-' ? await readStdin() : await readData(source, `-d @${source}`)
       if (!headers.has('content-type')) headers.set('content-type', 'application/octet-stream')
     } else {
       body = flags.data
       if (!headers.has('content-type') && isJson(body)) headers.set('content-type', 'application/json')
     }
   }
-  const method = (flags.request ?? (body === undefined ? 'GET' : 'POST')).toUpperCase()
+  const fields = await readFields(flags['raw-field'] ?? [], flags.field ?? [])
+  if (fields.length > 0 && body !== undefined) {
+    throw new CliError('-d and -f/-F: give the body one way (fields make a JSON body)', EXIT.usage)
+  }
+  const method = (flags.request ?? (body === undefined && fields.length === 0 ? 'GET' : 'POST')).toUpperCase()
   if (body !== undefined && (method === 'GET' || method === 'HEAD')) {
     throw new CliError(`-d: a ${method} request cannot have a body (use -X POST, PUT or PATCH)`, EXIT.usage)
   }
-  return { method, headers, body }
+  const query = new URLSearchParams()
+  if (fields.length > 0 && (method === 'GET' || method === 'HEAD')) {
+    for (const [key, value] of fields) query.append(key, value === null ? '' : String(value))
+  } else if (fields.length > 0) {
+    body = JSON.stringify(Object.fromEntries(fields))
+    if (!headers.has('content-type')) headers.set('content-type', 'application/json')
+  }
+  return { method, headers, body, query }
 }
 
-async function readData(file: string): Promise<Uint8Array<ArrayBuffer>> {
+/**
+ * `-f key=value` (the value as written) and `-F key=value` (`true`, `false`, `null` and numbers as JSON, `@file`
+ * a file's text, `@-` stdin's), in the order given: the `-f`s, then the `-F`s. An error names the option and the
+ * key, never the value.
+ */
+async function readFields(raw: string[], typed: string[]): Promise<[string, Json][]> {
+  const split = (option: string, word: string): [string, string] => {
+    const equals = word.indexOf('=')
+    if (equals <= 0) throw new CliError(`${option}: expected key=value`, EXIT.usage)
+    return [word.slice(0, equals), word.slice(equals + 1)]
+  }
+  const fields: [string, Json][] = raw.map((word) => split('-f', word))
+  for (const word of typed) {
+    const [key, value] = split('-F', word)
+    fields.push([key, await typedValue(key, value)])
+  }
+  return fields
+}
+
+const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/
+
+async function typedValue(key: string, value: string): Promise<Json> {
+  if (value === 'true') return true
+  if (value === 'false') return false
+  if (value === 'null') return null
+  if (NUMBER.test(value)) {
+    const number = Number(value)
+    // A whole number JSON would round (past 2^53) stays the string it was: its digits are what was meant.
+    if (Number.isFinite(number) && (!Number.isInteger(number) || Number.isSafeInteger(number))) return number
+    return value
+  }
+  if (value.startsWith('@')) {
+    const source = value.slice(1)
+    const bytes = source === '-' ? await readStdin() : await readData(source, `-F ${key}=@${source}`)
+    return new TextDecoder().decode(bytes)
+  }
+  return value
+}
+
+async function readData(file: string, option: string): Promise<Uint8Array<ArrayBuffer>> {
   try {
     return new Uint8Array(await readFile(file))
   } catch (error) {
     const why = (error as { code?: string }).code ?? 'unreadable'
-    throw new CliError(`-d @${file}: cannot read the file (${why})`, EXIT.usage)
+    throw new CliError(`${option}: cannot read the file (${why})`, EXIT.usage)
   }
 }
 

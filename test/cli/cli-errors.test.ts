@@ -63,7 +63,8 @@ test('a refresh answered 503 whose reason phrase and body echo the tokens: stder
 
   const run = await cli(['api', '/buyers', '--verbose'], env)
   expect(run.code).toBe(1)
-  expect(run.stderr).toMatch(/^session-fetch: Session refresh could not complete \(ResponseError: .*503/)
+  // --verbose traces the requests first (redacted too); the error line follows.
+  expect(run.stderr).toMatch(/^session-fetch: Session refresh could not complete \(ResponseError: .*503/m)
   expect(run.stderr).toContain('Service Unavailable ([redacted] [redacted]')
   expect(run.stderr).toContain('cannot renew [redacted] [redacted] [redacted]')
   expect(run.stderr).toMatch(/\n {4}at /) // --verbose: the stack is there

@@ -246,7 +246,7 @@ describe('Ctrl-C at the password prompt (a pseudo-terminal: util-linux `script`)
     let typed = false
     child.stdout.on('data', (chunk: Buffer) => {
       screen += chunk
-      if (!typed && screen.includes('Password: ')) {
+      if (!typed && screen.includes('/auth/sessions): ')) {
         typed = true
         child.stdin.write('\x03') // Ctrl-C, as the terminal sends it
       }

@@ -1,143 +1,19 @@
-import { execFile, spawn } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { chmod, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { describe, expect, test } from 'vitest'
 import { COMMANDS } from '../../src/cli/commands.js'
 import { DURATION_PATTERN } from '../../src/cli/duration.js'
 import { helpText } from '../../src/cli/help.js'
-import { fileStore } from '../../src/stores/file/index.js'
+import { cli, onTerminal, type Run, setup, tokens } from '../helpers/cli.js'
 import { tempFolder } from '../helpers/file-store.js'
 import { DEMO_USER, mockServer, recordRequests } from '../helpers/mock-server.js'
 import { until } from '../helpers/redis.js'
-import { ATTACKER_UID, asUser, commandForOtherUsers, giveTo, isRoot, VICTIM_UID } from '../helpers/users.js'
-
-// The `session-fetch` command, run as a real process (node --import tsx) against the embedded mock, with its
-// state folder in a temporary XDG_STATE_HOME. stdout and stderr are pipes here: no colours, raw bodies.
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))
-const HANG_DETECTOR_MS = 150_000
-
-interface Run {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
-/** How to run it: as another user (`uid`, through setpriv: root only), watching stderr as it comes. */
-interface RunOptions {
-  uid?: number
-  onStderr?: (stderr: string) => void
-}
-
-function cli(
-  args: string[],
-  env: Record<string, string | undefined>,
-  input?: string,
-  options: RunOptions = {},
-): Promise<Run> {
-  const command =
-    options.uid === undefined
-      ? Promise.resolve([process.execPath, '--import', 'tsx', MAIN, ...args])
-      : commandForOtherUsers(MAIN).then((bundle) => [
-          ...asUser(options.uid as number),
-          process.execPath,
-          bundle,
-          ...args,
-        ])
-  return command.then((words) => run(words, args, env, input, options))
-}
-
-function run(
-  words: string[],
-  args: string[],
-  env: Record<string, string | undefined>,
-  input: string | undefined,
-  options: RunOptions,
-): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const [file, ...rest] = words
-    const child = spawn(file as string, rest, {
-      env: { ...process.env, PLANTLY_PASSWORD: undefined, SESSION_FETCH_BASE_URL: undefined, ...env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk))
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk
-      options.onStderr?.(stderr)
-    })
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL')
-      reject(new Error(`session-fetch ${args.join(' ')} did not finish`))
-    }, HANG_DETECTOR_MS)
-    child.on('error', reject)
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-    child.stdin.end(input ?? '')
-  })
-}
-
-/** Run the command on a pseudo-terminal (util-linux `script`), typing each answer once its prompt is on screen. */
-function onTerminal(
-  args: string[],
-  env: Record<string, string | undefined>,
-  answers: Record<string, string> = {},
-): Promise<{ code: number | null; screen: string }> {
-  const command = [process.execPath, '--import', 'tsx', MAIN, ...args].map((word) => `'${word}'`).join(' ')
-  const child = spawn('script', ['-qec', command, '/dev/null'], {
-    env: { ...process.env, PLANTLY_PASSWORD: undefined, ...env },
-    stdio: ['pipe', 'pipe', 'inherit'],
-  })
-  let screen = ''
-  const pending = new Map(Object.entries(answers))
-  child.stdout.on('data', (chunk: Buffer) => {
-    screen += chunk
-    // Typed only once the prompt is up, as a person would (before, the terminal itself would echo it).
-    for (const [prompt, answer] of pending) {
-      if (screen.includes(prompt)) {
-        pending.delete(prompt)
-        child.stdin.write(answer)
-      }
-    }
-  })
-  const timer = setTimeout(() => child.kill('SIGKILL'), HANG_DETECTOR_MS)
-  return new Promise((resolve) =>
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      child.stdin.end()
-      resolve({ code, screen })
-    }),
-  )
-}
-
-async function setup() {
-  const server = await mockServer()
-  const state = await tempFolder('cli')
-  const env = { XDG_STATE_HOME: state }
-  const folder = join(state, 'session-fetch')
-  const login = (extra: string[] = [], more: Record<string, string> = {}) =>
-    cli(['login', '--base-url', server.url, '--email', DEMO_USER.email_address, ...extra], {
-      ...env,
-      PLANTLY_PASSWORD: DEMO_USER.password,
-      ...more,
-    })
-  return { server, env, folder, login }
-}
-
-/** Every stored token of `profile`, to check that none is ever printed. */
-async function tokens(folder: string, profile = 'default'): Promise<string[]> {
-  const store = fileStore({ path: join(folder, `${profile}.json`) })
-  const session = (await store.read()).record?.session
-  store.close()
-  return [session?.access_token, session?.refresh_token].filter((t): t is string => typeof t === 'string')
-}
+import { ATTACKER_UID, giveTo, isRoot, VICTIM_UID } from '../helpers/users.js'
 
 describe('login, status, logout', () => {
   test('login with PLANTLY_PASSWORD keeps the session in a 0600 file; status says who, where and when, never a token', async () => {
@@ -176,14 +52,16 @@ describe('login, status, logout', () => {
     expect(after.stderr).toBe('session-fetch: not logged in: run `session-fetch login` first\n')
   }, 120_000)
 
-  test('on a terminal the password is asked for without echo (through a pty: util-linux `script`)', async () => {
+  test('on a terminal the password is asked for without echo, naming where it goes (through a pty: util-linux `script`)', async () => {
     const { server, env } = await setup()
     const args = ['login', '--base-url', server.url, '--email', DEMO_USER.email_address]
-    const { code, screen } = await onTerminal(args, env, { 'Password: ': `${DEMO_USER.password}\r` })
+    const prompt = `Password for ${DEMO_USER.email_address} (sent to ${server.url}/auth/sessions): `
+    const { code, screen } = await onTerminal(args, env, { [prompt]: `${DEMO_USER.password}\r` })
     expect(code).toBe(0)
     const [beforeLogin] = screen.split('Logged in as')
-    expect(beforeLogin).toContain('Password: ')
-    expect(beforeLogin).not.toContain(DEMO_USER.password)
+    expect(beforeLogin).toContain(prompt)
+    // What follows the prompt (the password is "plantly", which the email's domain holds too).
+    expect(beforeLogin?.split(prompt)[1]).not.toContain(DEMO_USER.password)
     expect(screen).toContain(`Logged in as ${DEMO_USER.email_address}`)
     expect(server.counters.logins).toBe(1)
 

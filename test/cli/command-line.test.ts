@@ -21,14 +21,26 @@ function refused(args: string[]): string {
 
 const GLOBAL: readonly OptionSpec[] = GLOBAL_OPTIONS
 
-test('every long and every short name is one option’s: one tokenizer configuration reads every command', () => {
+test('every long and every short name means one thing: one tokenizer configuration reads every command', () => {
+  // A name several commands share (`--json`) is declared the same way by each.
   const options = [...GLOBAL, ...COMMANDS.flatMap((command): readonly OptionSpec[] => command.options)]
-  const names = options.flatMap((option) => [
-    `--${option.name}`,
-    ...(option.short ? [`-${option.short}`] : []),
-  ])
-  expect(names.length).toBeGreaterThan(8)
-  expect(new Set(names).size).toBe(names.length)
+  const meaning = new Map<string, string>()
+  for (const option of options) {
+    const said = JSON.stringify([option.name, option.short, option.value === undefined])
+    for (const name of [`--${option.name}`, ...(option.short ? [`-${option.short}`] : [])]) {
+      expect(meaning.get(name) ?? said, name).toBe(said)
+      meaning.set(name, said)
+    }
+  }
+  expect(meaning.size).toBeGreaterThan(20)
+  // Within one command (its options and the global ones) every name is one option's.
+  for (const command of COMMANDS) {
+    const own = [...GLOBAL, ...(command.options as readonly OptionSpec[])].flatMap((option) => [
+      `--${option.name}`,
+      ...(option.short ? [`-${option.short}`] : []),
+    ])
+    expect(new Set(own).size, command.name).toBe(own.length)
+  }
 })
 
 describe('what it reads', () => {
@@ -57,17 +69,23 @@ describe('what it reads', () => {
         profile: 'work',
         'base-url': 'http://127.0.0.1:1',
         verbose: false,
+        version: false,
         help: false,
         request: 'PUT',
         data: '{}',
+        'raw-field': [],
+        field: [],
         header: ['a: 1', 'b: 2', 'c: 3'],
         include: true,
+        silent: false,
+        'no-follow': false,
       },
     })
+    // --profile has no default here: the command reads SESSION_FETCH_PROFILE, then uses "default".
     expect(parseCommandLine(['status'])).toEqual({
       command: 'status',
       argument: undefined,
-      options: { profile: 'default', verbose: false, help: false },
+      options: { verbose: false, version: false, help: false, json: false },
     })
     // The last of an option given twice counts (a repeatable one keeps them all, above).
     expect(parseCommandLine(['login', '--email', 'a@x', '--email=b@x', '--verbose'])?.options).toMatchObject({
@@ -161,6 +179,10 @@ describe('what it refuses: a usage error naming what was written', () => {
       '-X is an option of api: put it after the command: see session-fetch api --help',
     ],
     [['--verbose=yes', 'status'], '--verbose takes no value: see session-fetch status --help'],
+    [
+      ['logout', '--json'],
+      '--json is an option of token, status and profiles, not of logout: see session-fetch logout --help',
+    ],
     [['stauts'], 'unknown command "stauts" (did you mean status?): see session-fetch --help'],
     [['nope'], 'unknown command "nope": see session-fetch --help'],
     [['api'], 'api: missing the argument <path>: see session-fetch api --help'],
@@ -227,6 +249,33 @@ describe('the help, generated from the same table', () => {
     for (const line of text.split('\n')) expect(line.length).toBeLessThanOrEqual(80)
   })
 
+  test('wrapped at the terminal’s width (never narrower than 50 columns); a term longer than half the page stands alone', () => {
+    for (const columns of [50, 60, 120]) {
+      const text = helpText('api', columns)
+      // A longer line is one word that no wrapping can shorten.
+      for (const line of text.split('\n')) {
+        if (line.length > columns) expect(line.trim(), `${columns}: ${line}`).not.toContain(' ')
+      }
+      expect(folded(text)).toContain(folded(helpText('api')).split('Options:')[0]?.slice(0, 30))
+    }
+    expect(
+      Math.max(
+        ...helpText(undefined, 120)
+          .split('\n')
+          .map((line) => line.length),
+      ),
+    ).toBeGreaterThan(80)
+    expect(helpText('api', 10)).toBe(helpText('api', 50))
+    expect(helpText('api', 50)).toMatch(/\n {2}-f, --raw-field <key=value>\n {27}a string field/)
+  })
+
+  test('--version anywhere (before `--`) asks for the version, as `version` does', () => {
+    expect(parseCommandLine(['--version'])).toMatchObject({ command: 'version' })
+    expect(parseCommandLine(['api', '/x', '--version'])).toMatchObject({ command: 'version' })
+    expect(parseCommandLine(['version'])).toMatchObject({ command: 'version' })
+    expect(parseCommandLine(['--version', '--help'])).toMatchObject({ command: 'help' })
+  })
+
   test('the layout: usage, description, then aligned lists wrapped at 80 columns', () => {
     expect(helpText('status')).toBe(
       [
@@ -235,14 +284,22 @@ describe('the help, generated from the same table', () => {
         'who is logged in where, and when the access token expires (never the tokens)',
         '',
         'Options:',
-        '  -h, --help        display help for command',
+        '  --json                       print it as one JSON object',
+        '  --check <path>               make one authenticated GET to this path: does the',
+        '                               server still accept the session?',
+        '  -h, --help                   display help for command',
         '',
         'Global Options:',
-        '  --profile <name>  the stored session to use (before or after the command)',
-        '                    (default: "default")',
-        '  --base-url <url>  the API base URL (or SESSION_FETCH_BASE_URL); remembered per',
-        '                    profile at login',
-        '  --verbose         print stack traces of errors',
+        '  --profile <name>             the stored session to use (or',
+        '                               SESSION_FETCH_PROFILE; default "default")',
+        '  --base-url <url>             the API base URL (or SESSION_FETCH_BASE_URL);',
+        '                               remembered per profile at login',
+        '  --encryption-key-env <name>  seal the session file with the 32-byte key in',
+        '                               this environment variable (base64 or hex), as',
+        '                               fileStore({ encryptionKey }) does',
+        '  -v, --verbose                trace requests, responses and session events on',
+        '                               stderr (tokens redacted); stack traces of errors',
+        '  --version                    print the version',
         '',
       ].join('\n'),
     )

@@ -1,0 +1,146 @@
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { fileStore } from '../../src/stores/file/index.js'
+import type { MockServerOptions } from '../../src/testing/mock/index.js'
+import { tempFolder } from './file-store.js'
+import { DEMO_USER, mockServer } from './mock-server.js'
+import { asUser, commandForOtherUsers } from './users.js'
+
+// The `session-fetch` command, run as a real process (node --import tsx) against the embedded mock, with its
+// state folder in a temporary XDG_STATE_HOME. stdout and stderr are pipes here: no colours, raw bodies.
+export const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))
+const HANG_DETECTOR_MS = 150_000
+
+export interface Run {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+/** How to run it: as another user (`uid`, through setpriv: root only), watching stderr as it comes. */
+export interface RunOptions {
+  uid?: number
+  onStderr?: (stderr: string) => void
+}
+
+export function cli(
+  args: string[],
+  env: Record<string, string | undefined>,
+  input?: string,
+  options: RunOptions = {},
+): Promise<Run> {
+  const command =
+    options.uid === undefined
+      ? Promise.resolve([process.execPath, '--import', 'tsx', MAIN, ...args])
+      : commandForOtherUsers(MAIN).then((bundle) => [
+          ...asUser(options.uid as number),
+          process.execPath,
+          bundle,
+          ...args,
+        ])
+  return command.then((words) => run(words, args, env, input, options))
+}
+
+function run(
+  words: string[],
+  args: string[],
+  env: Record<string, string | undefined>,
+  input: string | undefined,
+  options: RunOptions,
+): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const [file, ...rest] = words
+    const child = spawn(file as string, rest, {
+      env: {
+        ...process.env,
+        PLANTLY_PASSWORD: undefined,
+        PLANTLY_EMAIL: undefined,
+        SESSION_FETCH_BASE_URL: undefined,
+        SESSION_FETCH_PROFILE: undefined,
+        ...env,
+      },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk))
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk
+      options.onStderr?.(stderr)
+    })
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`session-fetch ${args.join(' ')} did not finish`))
+    }, HANG_DETECTOR_MS)
+    child.on('error', reject)
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      resolve({ code, stdout, stderr })
+    })
+    child.stdin.end(input ?? '')
+  })
+}
+
+/** Run the command on a pseudo-terminal (util-linux `script`), typing each answer once its prompt is on screen. */
+export function onTerminal(
+  args: string[],
+  env: Record<string, string | undefined>,
+  answers: Record<string, string> = {},
+): Promise<{ code: number | null; screen: string }> {
+  const command = [process.execPath, '--import', 'tsx', MAIN, ...args].map((word) => `'${word}'`).join(' ')
+  const child = spawn('script', ['-qec', command, '/dev/null'], {
+    env: { ...process.env, PLANTLY_PASSWORD: undefined, PLANTLY_EMAIL: undefined, ...env },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  })
+  let screen = ''
+  const pending = new Map(Object.entries(answers))
+  child.stdout.on('data', (chunk: Buffer) => {
+    screen += chunk
+    // Typed only once the prompt is up, as a person would (before, the terminal itself would echo it).
+    for (const [prompt, answer] of pending) {
+      if (screen.includes(prompt)) {
+        pending.delete(prompt)
+        child.stdin.write(answer)
+      }
+    }
+  })
+  const timer = setTimeout(() => child.kill('SIGKILL'), HANG_DETECTOR_MS)
+  return new Promise((resolve) =>
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      child.stdin.end()
+      resolve({ code, screen })
+    }),
+  )
+}
+
+/** A mock API (with `options`), a state folder of its own, and a `login` of the demo user to it. */
+export async function setup(options: MockServerOptions = {}) {
+  const server = await mockServer(options)
+  const state = await tempFolder('cli')
+  const env = { XDG_STATE_HOME: state }
+  const folder = join(state, 'session-fetch')
+  const login = (extra: string[] = [], more: Record<string, string> = {}) =>
+    cli(['login', '--base-url', server.url, '--email', DEMO_USER.email_address, ...extra], {
+      ...env,
+      PLANTLY_PASSWORD: DEMO_USER.password,
+      ...more,
+    })
+  return { server, env, folder, login }
+}
+
+/** Every stored token of `profile`, to check that none is ever printed. */
+export async function tokens(
+  folder: string,
+  profile = 'default',
+  encryptionKey?: Uint8Array,
+): Promise<string[]> {
+  const store = fileStore({
+    path: join(folder, `${profile}.json`),
+    ...(encryptionKey ? { encryptionKey } : {}),
+  })
+  const session = (await store.read()).record?.session
+  store.close()
+  return [session?.access_token, session?.refresh_token].filter((t): t is string => typeof t === 'string')
+}
