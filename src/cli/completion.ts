@@ -137,7 +137,7 @@ function fishOption(option: OptionSpec, condition: string | undefined): string {
   if (condition) parts.push(`-n ${fishText(condition)}`)
   if (option.short !== undefined) parts.push(`-s ${option.short}`)
   parts.push(`-l ${option.name}`)
-  if (option.value !== undefined) parts.push(option.name === 'output' ? '-r -F' : '-r')
+  if (option.value !== undefined) parts.push(option.name === 'output' ? '-r -F' : '-r -f')
   if (option.name === 'profile') parts.push(`-a ${fishText(`(${PROFILES_FISH})`)}`)
   parts.push(`-d ${fishText(option.help)}`)
   return parts.join(' ')

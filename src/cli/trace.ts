@@ -22,11 +22,23 @@ export interface Trace {
   watch(plantly: Pick<SessionFetch, 'on' | 'stats' | 'getSession'>): Promise<void>
 }
 
-// Headers whose values are credentials: shown as [redacted] (Authorization keeps its scheme).
+// Headers whose values are credentials: shown as [redacted] (Authorization keeps its scheme), with any header
+// whose name says it holds a key, token, secret, password or signature (`x-api-key`, `x-auth-token`).
 const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization', 'dpop', 'cookie', 'set-cookie'])
+const SECRET_NAME = /(?:^|-)(?:key|token|secret|password|signature|session|auth)(?:$|-)/
 // What a session call's answer shows of its headers besides their names: its body holds the tokens, and a
 // hostile server may echo them anywhere else, before the command knows them.
-const SHOWN_ON_SESSION_CALLS = new Set(['content-type', 'content-length', 'date', 'retry-after', 'location'])
+const SHOWN_ON_SESSION_CALLS = new Set([
+  'cache-control',
+  'connection',
+  'content-length',
+  'content-type',
+  'date',
+  'keep-alive',
+  'location',
+  'retry-after',
+  'transfer-encoding',
+])
 
 /**
  * A transport that records the API's answers (for `-i`'s hops) and, given `write`, traces every request and
@@ -69,7 +81,7 @@ export function createTrace(options: {
       learn(value)
       return rest.length > 0 ? `${scheme} [redacted]` : '[redacted]'
     }
-    if (SECRET_HEADERS.has(name)) {
+    if (SECRET_HEADERS.has(name) || SECRET_NAME.test(name)) {
       learn(value)
       return '[redacted]'
     }
