@@ -1,49 +1,48 @@
-import { refreshDueAt } from '../core/session.js'
 import { SessionExpiredError } from '../errors/session-expired-error.js'
 import type { Context, Options } from './context.js'
 import { CliError, EXIT, LOGIN_HINT } from './exit.js'
 
-/** The client's default refresh window: a token this close to its expiry is renewed before it is printed. */
-const REFRESH_WINDOW_MS = 30_000
-
 /**
- * `session-fetch token [--json]`: a valid access token on stdout and nothing else, refreshed first when it is due
- * (as a request of `api` would find it), for `curl -H "Authorization: Bearer $(session-fetch token)"`.
+ * `session-fetch token [--json]`: a valid access token on stdout and nothing else, for
+ * `curl -H "Authorization: Bearer $(session-fetch token)"`. It is the token a request of `api` would send now
+ * (`accessToken()`): in the refresh window the current one, with the shared refresh started behind it and saved
+ * before the command exits; past the must-refresh margin, the one that refresh brings.
  */
 export async function token(context: Context, options: Options<'token'>): Promise<number> {
   const { io } = context
   const global = context.globals(options)
   const { baseURL, profile } = await context.target(global)
-  const { plantly, store, close } = context.client(baseURL, global, context.keyOf(global, profile))
+  const client = context.client(baseURL, global, context.keyOf(global, profile))
+  let printed: string
+  let record: Awaited<ReturnType<typeof client.store.read>>['record']
   try {
-    let snapshot = await store.read()
-    if (!snapshot.record) {
+    if (!(await client.plantly.getSession())) {
       throw new CliError(
         `profile ${JSON.stringify(global.profile)} is not logged in`,
         EXIT.noSession,
         LOGIN_HINT,
       )
     }
-    if (Date.now() >= refreshDueAt(snapshot.record, REFRESH_WINDOW_MS)) {
-      await plantly.refresh()
-      snapshot = await store.read()
-    }
-    const record = snapshot.record
-    if (!record) throw new CliError('the session has expired', EXIT.noSession, LOGIN_HINT)
-    const { access_token, token_type } = record.session
-    if (options.json) {
-      const expires_at = record.expiresAt === undefined ? null : new Date(record.expiresAt).toISOString()
-      io.stdout.write(`${JSON.stringify({ access_token, expires_at, token_type })}\n`)
-    } else {
-      io.stdout.write(`${access_token}\n`)
-    }
-    return EXIT.ok
+    printed = await client.plantly.accessToken()
+    await client.plantly.close() // a refresh started behind the token lands and is saved
+    record = (await client.store.read()).record
   } catch (error) {
     if (error instanceof SessionExpiredError) {
       throw new CliError('the session has expired', EXIT.noSession, LOGIN_HINT)
     }
     throw error
   } finally {
-    await close()
+    await client.close()
   }
+  // A refresh that landed meanwhile brought a newer token: that one, with the expiry the store knows for it.
+  if (record && record.session.access_token !== printed) printed = record.session.access_token
+  if (options.json) {
+    const known = record?.session.access_token === printed ? record : undefined
+    const expires_at = known?.expiresAt === undefined ? null : new Date(known.expiresAt).toISOString()
+    const token_type = known?.session.token_type ?? 'bearer'
+    io.stdout.write(`${JSON.stringify({ access_token: printed, expires_at, token_type })}\n`)
+  } else {
+    io.stdout.write(`${printed}\n`)
+  }
+  return EXIT.ok
 }
