@@ -98,7 +98,14 @@ async function login(context: Context, options: Options<'login'>): Promise<numbe
   }
   const key = context.keyOf(global, profile)
   const keyEnv = global.keyEnv ?? profile?.encryptionKeyEnv
-  // --password-stdin is for scripts: nothing is asked, even on a terminal.
+  // --password-stdin is for scripts: nothing is asked, and a terminal would echo what is typed.
+  if (options['password-stdin'] && io.stdin.isTTY === true) {
+    throw new CliError(
+      '--password-stdin: stdin is a terminal, which would show the password as it is typed',
+      EXIT.usage,
+      'pipe it in (… | session-fetch login --password-stdin), or leave the option out to be asked without echo',
+    )
+  }
   const interactive = io.stdin.isTTY === true && !options['password-stdin']
   const email =
     options.email ??
@@ -168,9 +175,14 @@ function describeError(error: unknown): string {
 
 // The file store speaks of its option; the command's way to give the key is another.
 function sealedHint(error: unknown): string {
-  return error instanceof StoreError && error.message.includes('`encryptionKey`')
-    ? ': the command reads the key from the environment variable --encryption-key-env names'
-    : ''
+  if (!(error instanceof StoreError) || !error.message.includes('`encryptionKey`')) return ''
+  if (error.message.includes('is not encrypted')) {
+    return ': it holds a session in clear; log out first (session-fetch logout), then log in with --encryption-key-env'
+  }
+  if (error.message.includes('could not be decrypted')) {
+    return ': the variable --encryption-key-env names (or the one the profile remembers) holds another key'
+  }
+  return ': the command reads the key from the environment variable --encryption-key-env names'
 }
 
 async function holdsSession(context: Context, global: ReturnType<Context['globals']>): Promise<boolean> {

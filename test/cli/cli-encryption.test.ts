@@ -74,7 +74,9 @@ test('a missing, malformed or wrong key: a clear error naming the variable, neve
   const other = randomBytes(32).toString('base64')
   const wrong = await cli(['token'], { ...env, SF_KEY: other })
   expect(wrong).toMatchObject({ code: 1, stdout: '' })
-  expect(wrong.stderr).toMatch(/could not be decrypted with `encryptionKey`/)
+  expect(wrong.stderr).toMatch(
+    /could not be decrypted with `encryptionKey`.*: the variable --encryption-key-env names \(or the one the profile remembers\) holds another key\n$/,
+  )
   for (const run of [malformed, wrong]) {
     expect(run.stderr).not.toContain(short)
     expect(run.stderr).not.toContain(other)
@@ -90,4 +92,22 @@ test('a missing, malformed or wrong key: a clear error naming the variable, neve
     /is encrypted: pass the same `encryptionKey` to fileStore\(\): the command reads the key from the environment variable --encryption-key-env names\n$/,
   )
   expect((await cli(['--encryption-key-env', 'bad name', 'status'], env)).code).toBe(2)
+}, 120_000)
+
+test('a session kept in clear is not sealed over: log out first, then log in with the key', async () => {
+  const { server, env, login } = await setup()
+  await login()
+  const key = { SF_KEY: randomBytes(32).toString('base64') }
+  const over = await login(['--encryption-key-env', 'SF_KEY'], key)
+  expect(over.code).toBe(1)
+  expect(over.stderr).toMatch(
+    /is not encrypted, but `encryptionKey` is set: refusing to use it: it holds a session in clear; log out first \(session-fetch logout\), then log in with --encryption-key-env\n$/,
+  )
+  expect(server.counters.logins).toBe(1)
+  expect((await cli(['logout'], env)).code).toBe(0)
+  expect((await login(['--encryption-key-env', 'SF_KEY'], key)).code).toBe(0)
+  expect(JSON.parse((await cli(['status', '--json'], { ...env, ...key })).stdout)).toMatchObject({
+    session: 'active',
+    store: { encrypted: true },
+  })
 }, 120_000)

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { describe, expect, test } from 'vitest'
-import { cli, setup, tokens } from '../helpers/cli.js'
+import { cli, onTerminal, setup, tokens } from '../helpers/cli.js'
 import { DEMO_USER } from '../helpers/mock-server.js'
 
 // What scripts and CI use: `token`, `status --json` and `--check`, `--version`, a login without a prompt,
@@ -156,6 +156,18 @@ describe('login for CI', () => {
     const other = await cli([...args, '--email', 'nobody@plantly.test'], ci, `${DEMO_USER.password}\n`)
     expect(other.code).toBe(1)
     expect(server.counters.loginFailures).toBe(1)
+  }, 120_000)
+
+  test('--password-stdin on a terminal is refused (it would echo the password), before anything is sent', async () => {
+    const { server, env } = await setup()
+    const args = ['login', '--base-url', server.url, '--email', DEMO_USER.email_address, '--password-stdin']
+    const { code, screen } = await onTerminal(args, env)
+    expect(code).toBe(2)
+    expect(screen).toContain(
+      'session-fetch: --password-stdin: stdin is a terminal, which would show the password as it is typed',
+    )
+    expect(screen).toContain(': pipe it in (… | session-fetch login --password-stdin)')
+    expect(server.counters.logins + server.counters.loginFailures).toBe(0)
   }, 120_000)
 })
 
