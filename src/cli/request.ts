@@ -67,7 +67,7 @@ export async function buildRequest(flags: {
   if (fields.length > 0 && (method === 'GET' || method === 'HEAD')) {
     for (const [key, value] of fields) query.append(key, value === null ? '' : String(value))
   } else if (fields.length > 0) {
-    body = JSON.stringify(Object.fromEntries(fields))
+    body = JSON.stringify(nest(fields))
     if (!headers.has('content-type')) headers.set('content-type', 'application/json')
   }
   return { method, headers, body, query }
@@ -90,6 +90,59 @@ async function readFields(raw: string[], typed: string[]): Promise<[string, Json
     fields.push([key, await typedValue(key, value)])
   }
   return fields
+}
+
+type Tree = Json | Tree[] | { [key: string]: Tree }
+
+// `name`, then any number of `[key]` or `[]`: gh's way of writing a nested member.
+const KEY = /^([^[\]]+)((?:\[[^[\]]*\])*)$/
+
+/**
+ * The JSON object fields make, as `gh api` builds it: `a[b]=1` → `{"a":{"b":1}}`, `a[]=1 a[]=2` →
+ * `{"a":[1,2]}`. A key used both as a value and as an object or array is a usage error naming it.
+ */
+function nest(fields: [string, Json][]): Tree {
+  // Null-prototype objects: a key like `__proto__` is a member like any other.
+  const root: Record<string, Tree> = Object.create(null)
+  for (const [key, value] of fields) {
+    const match = KEY.exec(key)
+    const path = match
+      ? [match[1] as string, ...[...(match[2] ?? '').matchAll(/\[([^[\]]*)\]/g)].map((m) => m[1] as string)]
+      : [key]
+    let parent: Record<string, Tree> | Tree[] = root
+    for (const [index, segment] of path.entries()) {
+      const last = index === path.length - 1
+      const next = path[index + 1]
+      const fresh = (): Tree => (last ? value : next === '' ? [] : Object.create(null))
+      if (Array.isArray(parent)) {
+        if (segment !== '') throw conflict(key)
+        const child = fresh()
+        parent.push(child)
+        if (!last) parent = child as Record<string, Tree> | Tree[]
+        continue
+      }
+      if (segment === '') throw conflict(key)
+      const existing = parent[segment]
+      if (last) {
+        if (existing !== undefined) throw conflict(key)
+        parent[segment] = value
+      } else {
+        const child = existing ?? fresh()
+        if (child === null || typeof child !== 'object' || Array.isArray(child) !== (next === ''))
+          throw conflict(key)
+        parent[segment] = child
+        parent = child as Record<string, Tree> | Tree[]
+      }
+    }
+  }
+  return root
+}
+
+function conflict(key: string): CliError {
+  return new CliError(
+    `-f/-F ${key.slice(0, 60)}: the field is given twice, or as both a value and an object or array`,
+    EXIT.usage,
+  )
 }
 
 const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/

@@ -144,6 +144,14 @@ describe('api, as gh has it: fields', () => {
         `note=@${note}`,
         '-F',
         'id=12345678901234567890',
+        '-f',
+        'tags[]=green',
+        '-F',
+        'tags[]=7',
+        '-F',
+        'size[h]=3',
+        '-f',
+        'size[unit]=cm',
       ],
       env,
     )
@@ -158,6 +166,8 @@ describe('api, as gh has it: fields', () => {
       owner: null,
       note: 'from a file',
       id: '12345678901234567890', // past 2^53: kept as written
+      tags: ['green', 7], // gh's nesting: key[] appends, key[sub] is a member
+      size: { h: 3, unit: 'cm' },
     })
 
     const got = await cli(['api', '/plants?page=2', '-X', 'GET', '-f', 'q=a b', '-F', 'limit=5'], env)
@@ -169,6 +179,10 @@ describe('api, as gh has it: fields', () => {
       [['-f', 'novalue'], '-f: expected key=value'],
       [['-d', '{}', '-f', 'a=1'], '-d and -f/-F: give the body one way (fields make a JSON body)'],
       [['-F', 'a=@/no/such/file'], '-F a=@/no/such/file: cannot read the file (ENOENT)'],
+      [
+        ['-f', 'a=1', '-F', 'a[b]=2'],
+        '-f/-F a[b]: the field is given twice, or as both a value and an object or array',
+      ],
     ] as const) {
       expect(await cli(['api', '/plants', ...args], env)).toEqual({
         code: 2,
