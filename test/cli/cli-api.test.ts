@@ -1,14 +1,13 @@
-import { spawn } from 'node:child_process'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { DURATION_PATTERN } from '../../src/cli/duration.js'
-import { cli, MAIN, setup, tokens } from '../helpers/cli.js'
+import { cli, MAIN, runProgram, setup, tokens } from '../helpers/cli.js'
 import { tempFolder } from '../helpers/file-store.js'
 import { recordRequests } from '../helpers/mock-server.js'
 
 // curl's and gh's habits on `api`: -o, -s, --no-follow and each hop with -i, --retry, -v, -f/-F; shell
-// completion; help at the terminal's width. Real processes against the mock over HTTP, as in cli.test.ts.
+// completion (bash here; zsh and fish in cli-completion-shells.test.ts); help at the terminal's width. Real processes against the mock over HTTP, as in cli.test.ts.
 
 const echoed = (stdout: string) => JSON.parse(stdout) as Record<string, unknown>
 
@@ -201,7 +200,7 @@ describe('completion', () => {
     expect(script.code).toBe(0)
     const complete = async (...words: string[]) => {
       const program = `eval "$(cat)"; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _session_fetch; printf '%s\\n' "\${COMPREPLY[@]}"`
-      const { stdout } = await run('bash', ['-c', program], script.stdout, env)
+      const { stdout } = await runProgram('bash', ['-c', program], script.stdout, env)
       return stdout.trim().split('\n')
     }
     expect(await complete('session-fetch', 'to')).toEqual(['token'])
@@ -211,31 +210,6 @@ describe('completion', () => {
     expect(await complete('session-fetch', 'status', '--')).not.toContain('--retry')
     expect(await complete('session-fetch', '--profile', 'de')).toEqual(['default'])
     expect(await complete('session-fetch', 'completion', 'f')).toEqual(['fish'])
-  }, 120_000)
-
-  test('zsh and fish: scripts their shells parse, naming every command (fish completes from it); another shell is a usage error', async () => {
-    // Needs zsh and fish installed (apt-get install zsh fish), as the terminal tests need util-linux `script`.
-    const { env, login } = await setup()
-    await login()
-    const folder = await tempFolder('completion')
-    for (const shell of ['zsh', 'fish']) {
-      const script = await cli(['completion', shell], env)
-      expect(script.code).toBe(0)
-      for (const command of ['login', 'api', 'token', 'status', 'profiles', 'logout', 'completion']) {
-        expect(script.stdout).toContain(command)
-      }
-      await writeFile(join(folder, shell), script.stdout)
-      const check = await run(shell, ['-n', join(folder, shell)], '', env)
-      expect(check, shell).toMatchObject({ code: 0, stderr: '' })
-    }
-    const completions = async (line: string) => {
-      const program = `source ${join(folder, 'fish')}; complete -C '${line}'`
-      const { stdout } = await run('fish', ['-c', program], '', env)
-      return stdout.split('\n').map((row) => row.split('\t')[0])
-    }
-    expect(await completions('session-fetch to')).toEqual(['token', ''])
-    expect(await completions('session-fetch api /x --re')).toEqual(['--request', '--retry', ''])
-    expect(await completions('session-fetch --profile ')).toEqual(['default', ''])
     expect(await cli(['completion', 'tcsh'], env)).toEqual({
       code: 2,
       stdout: '',
@@ -248,31 +222,14 @@ describe('completion', () => {
 test('--help wraps at the terminal’s width (a pty of 60 columns)', async () => {
   const { env } = await setup()
   const command = [process.execPath, '--import', 'tsx', MAIN, 'api', '--help'].map((w) => `'${w}'`).join(' ')
-  const { stdout } = await run('script', ['-qec', `stty cols 60 rows 40; ${command}`, '/dev/null'], '', env)
+  const { stdout } = await runProgram(
+    'script',
+    ['-qec', `stty cols 60 rows 40; ${command}`, '/dev/null'],
+    '',
+    env,
+  )
   const lines = stdout.replace(/\r/g, '').split('\n')
   expect(lines[0]).toBe('Usage: session-fetch api [options] <path>')
   expect(lines.some((line) => line.length > 50)).toBe(true)
   for (const line of lines) if (line.length > 60) expect(line.trim()).not.toContain(' ')
 }, 120_000)
-
-function run(
-  file: string,
-  args: string[],
-  input: string,
-  env: Record<string, string>,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk))
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk))
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000)
-    child.on('error', reject)
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-    child.stdin.end(input)
-  })
-}

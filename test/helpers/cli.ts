@@ -144,3 +144,26 @@ export async function tokens(
   store.close()
   return [session?.access_token, session?.refresh_token].filter((t): t is string => typeof t === 'string')
 }
+
+/** Run a program (a shell, `script`) with the environment plus `env`, `input` on its stdin; killed after 60 s. */
+export function runProgram(
+  file: string,
+  args: string[],
+  input: string,
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk))
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk))
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000)
+    child.on('error', reject)
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      resolve({ code, stdout, stderr })
+    })
+    child.stdin.end(input)
+  })
+}
