@@ -12,6 +12,7 @@ export const entries = {
   browser: 'src/stores/browser/index.ts',
   redis: 'src/stores/redis/index.ts',
   file: 'src/stores/file/index.ts',
+  server: 'src/server/index.ts',
   cli: 'src/cli/main.ts',
 }
 
