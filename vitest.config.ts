@@ -18,6 +18,7 @@ const NEEDS_SERVICES = [
   'test/reliability/soak.test.ts',
   'test/package/doc-examples.test.ts',
   'test/package/demo.test.ts',
+  'test/server/pool-processes.test.ts',
 ]
 
 // Redis topologies the tests start themselves (a cluster, Sentinel, a restarted or replicated Redis): minutes of
