@@ -96,10 +96,12 @@ export default [
     ignore: ['node:async_hooks', 'node:crypto', 'node:fs', 'node:fs/promises', 'node:os', 'node:path'],
   },
   {
-    // The server entry bundles a whole client (each pooled session is one) with its session calls.
+    // The server entry bundles a whole client (each pooled session is one) with its session calls (25.2 kB), and
+    // the cookie sessions their sealing: jose's JWE (compact, dir + A256GCM) and HKDF through Web Crypto (12 kB).
+    // Servers only: no page loads it.
     name: 'session-fetch/server',
     path: 'src/server/index.ts',
-    limit: '25.40 kB',
+    limit: '37.40 kB',
     gzip: true,
   },
 ]
