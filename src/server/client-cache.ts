@@ -106,6 +106,7 @@ export function createClientCache<Credentials>(options: ClientCacheOptions<Crede
       fetch: (input, init) => call((client) => client.fetch(input, init)),
       login: (credentials, callOptions) => call((client) => client.login(credentials, callOptions)),
       refresh: (callOptions) => call((client) => client.refresh(callOptions)),
+      accessToken: (callOptions) => call((client) => client.accessToken(callOptions)),
       getSession: () => call((client) => client.getSession()),
       logout: (callOptions) => call((client) => client.logout(callOptions)),
       on: (event, listener) => entry(key).client.on(event, listener),

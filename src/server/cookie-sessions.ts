@@ -373,6 +373,11 @@ export function cookieSessions<Credentials = PlantlyCredentials>(
           (client) => client.refresh(callOptions),
           () => Promise.reject(new SessionExpiredError('no_session')),
         ),
+      accessToken: (callOptions) =>
+        through(
+          (client) => client.accessToken(callOptions),
+          () => Promise.reject(new SessionExpiredError('no_session')),
+        ),
       getSession: () =>
         through(
           (client) => client.getSession(),

@@ -187,6 +187,7 @@ describe('cookieSessions in one process', () => {
       new Request('http://app.test/', { headers: { cookie: `plantly_session=${flipped}` } }),
     )
     expect(await session.getSession()).toBeUndefined()
+    await expect(session.accessToken()).rejects.toMatchObject({ name: 'SessionExpiredError' })
     expect(session.cookies()).toEqual([expect.stringMatching(/^plantly_session=; /)])
     await sessions.close()
     await closeApps()

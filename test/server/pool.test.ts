@@ -234,4 +234,28 @@ describe('sessionPool', () => {
     expect(crossUserRequests(server, families)).toEqual([])
     await pool.close()
   })
+
+  test('accessToken(): a valid token per user for what is not a request, one refresh per user across an expiry', async () => {
+    const server = await mockServer({ users: manyUsers(3) })
+    let skew = 0 // the pool's clock, moved past the tokens' expiry (the server's tokens are still good)
+    const pool = sessionPool({ baseURL: server.url, now: () => Date.now() + skew })
+    const families = await logIn(pool, 3)
+    skew = 61_000
+    const tokens = await Promise.all(
+      Array.from({ length: 30 }, (_, n) => pool.for(`u${n % 3}`).accessToken()),
+    )
+    expect(server.counters.refreshes).toBe(3)
+    expect(tokens.map(familyOf)).toEqual(tokens.map((_, n) => families.get(`u${n % 3}`)))
+    const checks = await Promise.all(
+      tokens
+        .slice(0, 3)
+        .map((token) =>
+          fetch(`${server.url}/check`, { headers: { authorization: `Bearer ${token}` } }).then(
+            (r) => r.status,
+          ),
+        ),
+    )
+    expect(checks).toEqual([200, 200, 200])
+    await pool.close()
+  })
 })
