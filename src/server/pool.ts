@@ -1,11 +1,12 @@
 import type { SessionProtocol } from '../core/protocol.js'
-import type { SessionStore } from '../core/store.js'
+import type { SessionStore, StoreSnapshot } from '../core/store.js'
 import { describe, parseBaseURL } from '../core/validate.js'
 import { createSessionFetch, type SessionFetch, type SessionFetchOptions } from '../create-session-fetch.js'
 import { OptionError } from '../errors/option-error.js'
 import { type PlantlyCredentials, plantlySessions } from '../protocols/plantly/plantly-protocol.js'
 import { memoryStore } from '../stores/memory/memory-store.js'
 import { createClientCache, type Entry, type OwnedStore } from './client-cache.js'
+import { EMPTY, type SeededStore, seededStore } from './seeded-store.js'
 
 /**
  * Options of {@link sessionPool}: every option of `createSessionFetch` but `store`, which becomes a function of
@@ -129,8 +130,9 @@ export function sessionPool<Credentials = PlantlyCredentials>(
   const parsed = parsePoolOptions<Credentials, never>(options, [])
   const { clientOptions, credentials } = parsed
   const storeOf = parsed.store
-  // The default stores outlive the clients evicted from them, until delete(key).
-  const memoryStores = new Map<string, SessionStore>()
+  // The default stores outlive the clients evicted from them, until delete(key): the store while a client of the
+  // key is live (or draining), then only its last snapshot (a store is re-made from it when the key comes back).
+  const memoryStores = new Map<string, SeededStore | StoreSnapshot>()
 
   const cache = createClientCache<Credentials>({
     max: parsed.max,
@@ -138,8 +140,10 @@ export function sessionPool<Credentials = PlantlyCredentials>(
       let store: OwnedStore
       if (storeOf) store = storeOf(key)
       else {
-        store = memoryStores.get(key) ?? memoryStore()
-        memoryStores.set(key, store)
+        const kept = memoryStores.get(key)
+        const seeded = kept && 'offer' in kept ? kept : seededStore(kept ?? EMPTY)
+        memoryStores.set(key, seeded)
+        store = seeded
       }
       const client = createSessionFetch<Credentials>({
         ...clientOptions,
@@ -150,6 +154,10 @@ export function sessionPool<Credentials = PlantlyCredentials>(
     },
     async release(entry: Entry<Credentials>) {
       if (storeOf) await entry.store.close?.()
+      else if (!cache.peek(entry.key) && memoryStores.get(entry.key) === entry.store) {
+        // Nobody uses the store now: keep what it holds, not the store (its lock and listeners are idle).
+        memoryStores.set(entry.key, (entry.store as SeededStore).read() as StoreSnapshot)
+      }
     },
   })
 
