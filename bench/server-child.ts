@@ -12,7 +12,7 @@ import { createSessionFetch } from '../src/index.js'
 import { sessionPool } from '../src/server/index.js'
 
 type Job =
-  | { mode: 'cpu'; contender: 'client' | 'pool'; calls: number; users: number }
+  | { mode: 'cpu'; contender: 'client' | 'clients' | 'pool'; calls: number; users: number }
   | { mode: 'memory'; clients: number; max: number }
   | { mode: 'storm'; url: string; users: number; perUser: number }
 
@@ -73,6 +73,13 @@ async function cpu(job: Extract<Job, { mode: 'cpu' }>) {
     const client = createSessionFetch({ baseURL: BASE, fetch: stub })
     bareToken = (await client.login(credentials('user-0'))).access_token
     contender = () => client.fetch('/plants/42')
+  } else if (job.contender === 'clients') {
+    // As many separate clients as the pool has users, taken in turn: what touching that many clients costs
+    // without a pool (their memory is not in the processor's caches as one client's is).
+    const clients = keys.map(() => createSessionFetch({ baseURL: BASE, fetch: stub }))
+    for (const [i, client] of clients.entries()) await client.login(credentials(keys[i] as string))
+    bareToken = (await clients[0]?.getSession())?.access_token as string
+    contender = (i) => (clients[i % clients.length] as (typeof clients)[number]).fetch('/plants/42')
   } else {
     const pool = sessionPool({ baseURL: BASE, fetch: stub })
     for (const key of keys) await pool.for(key).login(credentials(key))

@@ -78,21 +78,25 @@ if (phases.has('cpu')) {
   const rounds = Number(args.rounds)
   const calls = Number(args.calls)
   const users = Number(args.users)
+  const contenders = ['client', 'clients', 'pool'] as const
+  type Got = { bareUs: number; contenderUs: number }
   const perRound: Array<Record<string, number>> = []
   for (let round = 0; round < rounds; round++) {
-    const order = round % 2 === 0 ? (['client', 'pool'] as const) : (['pool', 'client'] as const)
-    const got: Record<string, { bareUs: number; contenderUs: number }> = {}
+    // Each round starts at another contender.
+    const order = contenders.map((_, i) => contenders[(i + round) % contenders.length] as string)
+    const got: Record<string, Got> = {}
     for (const contender of order) got[contender] = await child({ mode: 'cpu', contender, calls, users })
-    const client = got.client as { bareUs: number; contenderUs: number }
-    const pool = got.pool as { bareUs: number; contenderUs: number }
+    const [client, clients, pool] = contenders.map((name) => got[name] as Got) as [Got, Got, Got]
     const row = {
       clientUs: client.contenderUs,
+      clientsUs: clients.contenderUs,
       poolUs: pool.contenderUs,
       // Each against bare fetch (the stub) measured in its own process.
       clientRatio: client.contenderUs / client.bareUs,
+      clientsRatio: clients.contenderUs / clients.bareUs,
       poolRatio: pool.contenderUs / pool.bareUs,
-      extraUs: pool.contenderUs - client.contenderUs,
-      extraOverBareUs: pool.contenderUs - pool.bareUs - (client.contenderUs - client.bareUs),
+      poolMinusClientUs: pool.contenderUs - client.contenderUs,
+      poolMinusClientsUs: pool.contenderUs - clients.contenderUs,
     }
     perRound.push(row)
     log(`cpu round ${round + 1}: ${JSON.stringify(row)}`)
@@ -100,13 +104,15 @@ if (phases.has('cpu')) {
   const pick = (key: string) => perRound.map((row) => row[key] as number)
   out.cpu = { calls, users, rounds, perRound }
   table.push(
-    `### CPU per call, no network (${calls} calls × 3 per process, ${users} users in the pool, ${rounds} rounds)`,
+    `### CPU per call, no network (${calls} calls × 3 per process, ${users} users, ${rounds} rounds)`,
     '',
     '| | µs per call | × bare fetch (same process) |',
     '| --- | --- | --- |',
     `| one client's \`fetch\` | ${spread(pick('clientUs'))} | ${spread(pick('clientRatio'))} |`,
-    `| \`pool.for(key).fetch\` | ${spread(pick('poolUs'))} | ${spread(pick('poolRatio'))} |`,
-    `| pool − client | ${spread(pick('extraUs'))} | (each less its bare: ${spread(pick('extraOverBareUs'))} µs) |`,
+    `| ${users} clients' \`fetch\`, in turn (no pool) | ${spread(pick('clientsUs'))} | ${spread(pick('clientsRatio'))} |`,
+    `| \`pool.for(key).fetch\`, ${users} keys in turn | ${spread(pick('poolUs'))} | ${spread(pick('poolRatio'))} |`,
+    `| pool − one client | ${spread(pick('poolMinusClientUs'))} | |`,
+    `| pool − ${users} clients (the pool's own cost) | ${spread(pick('poolMinusClientsUs'))} | |`,
     '',
   )
 }

@@ -14,6 +14,8 @@ export interface Entry<Credentials> {
   readonly facade: SessionFetch<Credentials>
   /** Calls made through the facade that have not settled: a busy client is never evicted. */
   active: number
+  /** Counts one of them settled (one function per entry: nothing allocated per call). */
+  readonly settled: () => void
   /** The newest snapshot the client read, wrote or was told of (see `trackSnapshots`). */
   latest: StoreSnapshot | undefined
 }
@@ -53,7 +55,18 @@ export function createClientCache<Credentials>(options: ClientCacheOptions<Crede
       return found
     }
     const { client, store } = options.create(key)
-    found = { key, client, store, facade: facade(key), active: 0, latest: undefined }
+    const created: Entry<Credentials> = {
+      key,
+      client,
+      store,
+      facade: facade(key),
+      active: 0,
+      latest: undefined,
+      settled: () => {
+        created.active--
+      },
+    }
+    found = created
     live.set(key, found)
     lastTouched = found
     options.touched?.(found)
@@ -84,10 +97,7 @@ export function createClientCache<Credentials>(options: ClientCacheOptions<Crede
 
   function track<T>(used: Entry<Credentials>, promise: Promise<T>): Promise<T> {
     used.active++
-    const done = () => {
-      used.active--
-    }
-    promise.then(done, done)
+    promise.then(used.settled, used.settled)
     return promise
   }
 
@@ -103,7 +113,16 @@ export function createClientCache<Credentials>(options: ClientCacheOptions<Crede
       return track(used, run(used.client))
     }
     return {
-      fetch: (input, init) => call((client) => client.fetch(input, init)),
+      // The request path: no closure per call.
+      fetch: (input, init) => {
+        let used: Entry<Credentials>
+        try {
+          used = entry(key)
+        } catch (error) {
+          return Promise.reject(error)
+        }
+        return track(used, used.client.fetch(input, init))
+      },
       login: (credentials, callOptions) => call((client) => client.login(credentials, callOptions)),
       refresh: (callOptions) => call((client) => client.refresh(callOptions)),
       accessToken: (callOptions) => call((client) => client.accessToken(callOptions)),
