@@ -178,6 +178,7 @@ export function cookieSessions<Credentials = PlantlyCredentials>(
 
   const cache = createClientCache<Credentials>({
     max: parsed.max,
+    exactOrder: true, // sweep() retires them oldest first
     create(id) {
       const cell: Cell = {
         latest: undefined,

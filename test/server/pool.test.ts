@@ -95,6 +95,29 @@ describe('sessionPool', () => {
     await pool.close()
   })
 
+  test('eviction takes the least recently used key: one used since stays', async () => {
+    const server = await mockServer()
+    const created: string[] = []
+    const pool = sessionPool({
+      baseURL: server.url,
+      max: 2,
+      store: (key) => {
+        created.push(key)
+        return memoryStore()
+      },
+    })
+    const a = pool.for('a')
+    pool.for('b')
+    await a.getSession() // a is used after b
+    pool.for('c') // evicts b
+    expect(pool.for('a')).toBe(a)
+    expect(created).toEqual(['a', 'b', 'c'])
+    pool.for('b') // evicted: it comes back as a new client
+    expect(created).toEqual(['a', 'b', 'c', 'b'])
+    expect(pool.size).toBe(2)
+    await pool.close()
+  })
+
   test('a session object held across its eviction keeps working on the re-created client', async () => {
     const server = await mockServer({ users: manyUsers(3) })
     const pool = sessionPool({ baseURL: server.url, max: 1 })
