@@ -12,7 +12,15 @@ import { createSessionFetch } from '../src/index.js'
 import { sessionPool } from '../src/server/index.js'
 
 type Job =
-  | { mode: 'cpu'; contender: 'client' | 'clients' | 'pool'; calls: number; users: number }
+  | {
+      mode: 'cpu'
+      contender: 'client' | 'clients' | 'pool'
+      calls: number
+      users: number
+      /** Under valgrind: count instructions of `calls` calls after `warmup` (no timing). */
+      instructions?: boolean
+      warmup?: number
+    }
   | { mode: 'memory'; clients: number; max: number }
   | { mode: 'storm'; url: string; users: number; perUser: number }
 
@@ -88,6 +96,14 @@ async function cpu(job: Extract<Job, { mode: 'cpu' }>) {
   }
   const headers = { authorization: `Bearer ${bareToken}` }
   const bare = () => stub(`${BASE}/plants/42`, { headers })
+  if (job.instructions) {
+    // Under callgrind: warm up, then count the contender's calls only (the runner turns counting on and off).
+    await loop(contender, job.warmup ?? 8_000)
+    await ask('count-on')
+    await loop(contender, job.calls)
+    await ask('count-off')
+    return { bareUs: 0, contenderUs: 0 }
+  }
   await loop(bare, job.calls / 4) // warm both paths up
   await loop(contender, job.calls / 4)
   // Interleaved, three times each; the medians.
@@ -197,6 +213,14 @@ async function storm(job: Extract<Job, { mode: 'storm' }>) {
     failed: across.failed,
     refreshes,
   }
+}
+
+// Ask the runner for something (callgrind's counting on or off) and wait until it is done.
+function ask(what: string): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('message', () => resolve())
+    process.send?.({ ask: what })
+  })
 }
 
 function median(values: number[]): number {

@@ -3,8 +3,8 @@
 // bench/out/server.json and prints the table bench/SERVER.md keeps.
 // Options: --rounds 5  --calls 50000  --users 1000  --clients 100000  --memory-rounds 3  --storm-users 1000
 //          --per-user 20  --storm-rounds 3  --only cpu,memory,storm
-import { fork } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { fork, spawn, spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -14,7 +14,9 @@ import { startMockServer } from '../src/testing/mock/index.js'
 const here = fileURLToPath(new URL('.', import.meta.url))
 const { values: args } = parseArgs({
   options: {
-    only: { type: 'string', default: 'cpu,memory,storm' },
+    only: { type: 'string', default: 'cpu,instructions,memory,storm' },
+    'instruction-calls': { type: 'string', default: '2000' },
+    'instruction-runs': { type: 'string', default: '2' },
     rounds: { type: 'string', default: '5' },
     calls: { type: 'string', default: '50000' },
     users: { type: 'string', default: '1000' },
@@ -29,7 +31,7 @@ const phases = new Set(args.only.split(','))
 
 // Bundled as the other benchmarks' clients are (esbuild, no name-keeping wrappers: tsx's would put every function
 // of a client in dictionary mode, and triple its memory).
-const bundle = `${here}.build/server-child.mjs`
+const bundle = `${here}.build/server-child-${process.pid}.mjs`
 await build({
   entryPoints: [`${here}server-child.ts`],
   bundle: true,
@@ -113,6 +115,78 @@ if (phases.has('cpu')) {
     `| \`pool.for(key).fetch\`, ${users} keys in turn | ${spread(pick('poolUs'))} | ${spread(pick('poolRatio'))} |`,
     `| pool − one client | ${spread(pick('poolMinusClientUs'))} | |`,
     `| pool − ${users} clients (the pool's own cost) | ${spread(pick('poolMinusClientsUs'))} | |`,
+    '',
+  )
+}
+
+/** One contender under valgrind's callgrind, counting only its measured calls: instructions per call. */
+function countInstructions(job: object, calls: number): Promise<number> {
+  const file = `${os.tmpdir()}/session-fetch-server-callgrind-${process.pid}-${Date.now()}-${Math.random()}.out`
+  const proc = spawn(
+    'valgrind',
+    [
+      '--tool=callgrind',
+      '--instr-atstart=no',
+      `--callgrind-out-file=${file}`,
+      process.execPath,
+      bundle,
+      JSON.stringify(job),
+    ],
+    { stdio: ['ignore', 'inherit', 'ignore', 'ipc'] },
+  )
+  return new Promise((resolve, reject) => {
+    let answer: { ok?: boolean; error?: string } | undefined
+    proc.on('message', (message: { ask?: string; ok?: boolean }) => {
+      if (message.ask) {
+        spawnSync('callgrind_control', ['-i', message.ask === 'count-on' ? 'on' : 'off', String(proc.pid)], {
+          stdio: 'ignore',
+        })
+        proc.send('done')
+      } else answer = message
+    })
+    proc.once('exit', () => {
+      const text = existsSync(file) ? readFileSync(file, 'utf8') : ''
+      if (existsSync(file)) unlinkSync(file)
+      const total = Number(/^totals: (\d+)/m.exec(text)?.[1] ?? Number.NaN)
+      if (!answer?.ok || !Number.isFinite(total))
+        reject(new Error(`instructions: ${answer?.error ?? 'no count'}`))
+      else resolve(total / calls)
+    })
+  })
+}
+
+if (phases.has('instructions') && spawnSync('valgrind', ['--version']).status === 0) {
+  const calls = Number(args['instruction-calls'])
+  const runs = Number(args['instruction-runs'])
+  const users = Number(args.users)
+  const counts: Record<string, number[]> = { client: [], clients: [], pool: [] }
+  // Two at a time (the machine's two cores): instruction counts do not depend on the load.
+  const queue = Array.from({ length: runs }, () => Object.keys(counts)).flat()
+  const next = async (): Promise<void> => {
+    for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
+      const perCall = await countInstructions(
+        { mode: 'cpu', contender: name, calls, users, instructions: true, warmup: 8_000 },
+        calls,
+      )
+      counts[name]?.push(perCall)
+      log(`instructions ${name}: ${Math.round(perCall)} per call`)
+    }
+  }
+  await Promise.all([next(), next()])
+  const thousands = (name: string) => (counts[name] as number[]).map((n) => n / 1000)
+  const poolMinus = (other: string) =>
+    (counts.pool as number[]).map((n, i) => (n - ((counts[other] as number[])[i] as number)) / 1000)
+  out.instructions = { calls, runs, users, counts }
+  table.push(
+    `### Instructions per call under callgrind (${calls} calls after 8,000 to warm up, ${runs} runs each)`,
+    '',
+    '| | thousand instructions per call |',
+    '| --- | --- |',
+    `| one client's \`fetch\` | ${spread(thousands('client'), 1)} |`,
+    `| ${users} clients' \`fetch\`, in turn | ${spread(thousands('clients'), 1)} |`,
+    `| \`pool.for(key).fetch\`, ${users} keys in turn | ${spread(thousands('pool'), 1)} |`,
+    `| pool − one client | ${spread(poolMinus('client'), 1)} |`,
+    `| pool − ${users} clients (the pool's own cost) | ${spread(poolMinus('clients'), 1)} |`,
     '',
   )
 }
