@@ -414,10 +414,9 @@ export function cookieSessions<Credentials = PlantlyCredentials>(
         if (state === 'ended') return clearCookies(cookie, carried.names)
         if (id === undefined) return state === 'bad' ? clearCookies(cookie, carried.names) : []
         const now = latest
-        if (!now?.record) {
-          return carried.value !== undefined || (now?.version ?? 0) > 0
-            ? clearCookies(cookie, carried.names)
-            : []
+        if (!now) return [] // with `store`, before any call: nothing known yet, nothing to change
+        if (!now.record) {
+          return carried.value !== undefined || now.version > 0 ? clearCookies(cookie, carried.names) : []
         }
         const sameId = state === 'ok' && opened?.id === id
         if (sameId && now.version === opened?.version) return []

@@ -259,6 +259,18 @@ describe('cookieSessions in one process', () => {
     const { jar } = await loggedIn(url)
     const older = jar.copy()
     expect(jar.header.length).toBeLessThan(400) // the cookie holds the id, not the tokens
+    // Before any call the session is not read yet: cookies() changes nothing (it never clears a good cookie).
+    const sessions = cookieSessions({
+      baseURL: server.url,
+      secrets: [SECRET],
+      cookie: COOKIE,
+      store: (id) => stores.get(id) ?? memoryStore(),
+    })
+    const listening = sessions.open({ headers: { cookie: jar.header } })
+    listening.on('refresh', () => undefined) // opens the cookie, reads nothing
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(listening.cookies()).toEqual([])
+    await sessions.close()
     server.mock.expireAccessTokens()
     const answers = await Promise.all(
       Array.from({ length: 10 }, (_, n) => callApp(url, `/call/${n}`, jar.header)),
