@@ -29,7 +29,28 @@ export const CLIENTS = {
   app: { clientId: 'web-app', clientSecret: 'web-app-secret: +/%' },
   service: { clientId: 'reporting-service', clientSecret: 'reporting-service-secret' },
   public: { clientId: 'native-app' },
+  /** Registered with `tokenExchange: true`: exchanges tokens (RFC 8693), nothing else. */
+  exchanger: { clientId: 'billing-exchanger', clientSecret: 'billing-exchanger-secret' },
 } as const
+
+export const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange'
+export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token'
+
+/** One token exchange request as the provider's grant handler saw it. */
+export interface ExchangeEvent {
+  subjectToken: string | undefined
+  subjectTokenType: string | undefined
+  actorToken: string | undefined
+  actorTokenType: string | undefined
+  requestedTokenType: string | undefined
+  audience: string[]
+  resource: string[]
+  scope: string | undefined
+  /** `ok`, or why it was refused. */
+  outcome: string
+  /** The access token issued, when `ok`. */
+  issued?: string
+}
 
 /** One token endpoint request as oidc-provider saw it. */
 export interface TokenEvent {
@@ -38,6 +59,12 @@ export interface TokenEvent {
   refreshToken: string | undefined
   /** `ok`, or the OAuth error code (`invalid_grant`, `invalid_client`, …). */
   outcome: string
+}
+
+/** What the API answers instead of verifying, when `apiOverride` says so. */
+export interface ApiOverride {
+  status: number
+  headers?: Record<string, string>
 }
 
 /** A real oidc-provider on 127.0.0.1 and a resource server that verifies its JWT access tokens. */
@@ -67,6 +94,12 @@ export interface AuthServer {
   proofRefusals: string[]
   /** The nonce the API requires in DPoP proofs (undefined: none); change it to rotate. */
   apiNonce: string | undefined
+  /** Token exchanges (`tokenExchange: true`), in the order they were received. */
+  exchanges: ExchangeEvent[]
+  /** Lifetime of the tokens the next exchanges issue, in whole seconds; change it between steps. */
+  exchangeTtl: number
+  /** Set an answer of the API: `(req) => ({ status, headers })` to answer it instead (undefined: verify as usual). */
+  apiOverride: ((req: IncomingMessage, token: string | undefined) => ApiOverride | undefined) | undefined
   close(): Promise<void>
 }
 
@@ -94,6 +127,11 @@ export async function startAuthServer(
      * endpoint and the endpoint's own URL.
      */
     assertionAudience?: 'issuer'
+    /**
+     * Register the token exchange grant (RFC 8693) and the `exchanger` client: a valid access token of this
+     * provider (for the API) as the subject token gets a new one for the API, living `exchangeTtl` seconds.
+     */
+    tokenExchange?: boolean
   } = {},
 ): Promise<AuthServer> {
   const sockets = new Set<Socket>()
@@ -140,6 +178,18 @@ export async function startAuthServer(
         redirect_uris: [REDIRECT_URI],
         token_endpoint_auth_method: 'none',
       },
+      ...(options.tokenExchange
+        ? [
+            {
+              client_id: CLIENTS.exchanger.clientId,
+              client_secret: CLIENTS.exchanger.clientSecret,
+              grant_types: [TOKEN_EXCHANGE],
+              response_types: [],
+              redirect_uris: [],
+              token_endpoint_auth_method: 'client_secret_basic',
+            } satisfies ClientMetadata,
+          ]
+        : []),
       ...(options.clients ?? []),
     ],
     jwks: { keys: [jwk] },
@@ -223,10 +273,17 @@ export async function startAuthServer(
   // (RFC 9449 §7): signature by the embedded key, its thumbprint = jkt, htm, htu, ath, a jti never seen, and
   // the nonce when one is required.
   const jwks = createRemoteJWKSet(new URL('/jwks', issuer))
+  const exchanges: ExchangeEvent[] = []
+  if (options.tokenExchange) registerTokenExchange(provider, server, exchanges, jwks, issuer)
   const apiHttp = createServer((req, res) => {
     counters.api++
     const match = /^(Bearer|DPoP) (\S+)$/.exec(req.headers.authorization ?? '')
     const token = match?.[2]
+    const override = server.apiOverride?.(req, token)
+    if (override) {
+      if (override.status === 401) counters.api401++
+      return void res.writeHead(override.status, override.headers).end()
+    }
     if (!token) return unauthorized(res, counters)
     const accept = (payload: JWTPayload) => {
       acceptedTokens.push(token)
@@ -265,6 +322,9 @@ export async function startAuthServer(
     acceptedProofs,
     proofRefusals,
     apiNonce: undefined,
+    exchanges,
+    exchangeTtl: 60,
+    apiOverride: undefined,
     metadataAt: 'openid-configuration',
     failDiscovery: 0,
     async close() {
@@ -274,6 +334,87 @@ export async function startAuthServer(
   } satisfies AuthServer)
   running.add(server)
   return server
+}
+
+/**
+ * The token exchange grant (RFC 8693 §2), as a grant handler of the provider: the subject token must be an access
+ * token of this provider for the API (its JWT verifies), and the answer is a new JWT access token for the API.
+ */
+function registerTokenExchange(
+  provider: Provider,
+  server: AuthServer,
+  exchanges: ExchangeEvent[],
+  jwks: ReturnType<typeof createRemoteJWKSet>,
+  issuer: string,
+): void {
+  const list = (value: unknown) =>
+    value === undefined ? [] : (Array.isArray(value) ? value : [value]).map(String)
+  const text = (value: unknown) => (typeof value === 'string' ? value : undefined)
+  provider.registerGrantType(
+    TOKEN_EXCHANGE,
+    async (ctx, next) => {
+      const params = ctx.oidc.params as Record<string, unknown>
+      const event: ExchangeEvent = {
+        subjectToken: text(params.subject_token),
+        subjectTokenType: text(params.subject_token_type),
+        actorToken: text(params.actor_token),
+        actorTokenType: text(params.actor_token_type),
+        requestedTokenType: text(params.requested_token_type),
+        audience: list(params.audience),
+        resource: list(params.resource),
+        scope: text(params.scope),
+        outcome: 'ok',
+      }
+      exchanges.push(event)
+      if (event.subjectTokenType !== ACCESS_TOKEN_TYPE) {
+        event.outcome = 'subject_token_type'
+        throw new errors.InvalidRequest('unsupported subject_token_type')
+      }
+      try {
+        await jwtVerify(event.subjectToken ?? '', jwks, { issuer, audience: RESOURCE })
+      } catch {
+        event.outcome = 'subject_token'
+        throw new errors.InvalidGrant('subject_token is not a valid access token')
+      }
+      const { ClientCredentials } = ctx.oidc.provider
+      // The provider's resource server class (untyped in @types/oidc-provider 8).
+      const { ResourceServer } = ctx.oidc.provider as unknown as {
+        ResourceServer: new (identifier: string, info: object) => object
+      }
+      const token = new ClientCredentials({
+        client: ctx.oidc.client,
+        scope: 'api:read',
+        expiresIn: server.exchangeTtl,
+        resourceServer: new ResourceServer(RESOURCE, {
+          scope: 'api:read',
+          audience: RESOURCE,
+          accessTokenFormat: 'jwt',
+          jwt: { sign: { alg: 'RS256' } },
+        }),
+      } as ConstructorParameters<typeof ClientCredentials>[0])
+      const value = await token.save()
+      event.issued = value
+      ctx.body = {
+        access_token: value,
+        issued_token_type: ACCESS_TOKEN_TYPE,
+        token_type: 'Bearer',
+        expires_in: token.expiration,
+        scope: token.scope,
+      }
+      await next()
+    },
+    [
+      'subject_token',
+      'subject_token_type',
+      'actor_token',
+      'actor_token_type',
+      'requested_token_type',
+      'audience',
+      'resource',
+      'scope',
+    ],
+    ['audience', 'resource'],
+  )
 }
 
 function unauthorized(

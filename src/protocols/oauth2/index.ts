@@ -1,5 +1,5 @@
 export { type Challenge, parseWWWAuthenticate } from '../../core/challenges.js'
-export type { OAuth2Credentials } from './grants.js'
+export type { OAuth2Credentials, TokenExchangeCredentials, TokenSupplier } from './grants.js'
 export { oauth2 } from './oauth2-protocol.js'
 export type { ClientAssertionKey, ClientAuthMethod, OAuth2Options } from './options.js'
 export type { OAuth2Session } from './token-response.js'

@@ -1,3 +1,4 @@
+import { lazy } from '../../core/lazy.js'
 import type { ProtocolContext, SessionProtocol } from '../../core/protocol.js'
 import type { TokenSet } from '../../core/session.js'
 import { SessionRejectedError } from '../../errors/session-rejected-error.js'
@@ -48,19 +49,22 @@ export function oauth2(options: OAuth2Options): SessionProtocol<OAuth2Credential
    */
   function post(
     url: string,
-    params: Record<string, string | undefined>,
+    params: TokenParams,
     secrets: (string | undefined)[],
     context: ProtocolContext,
     token?: boolean,
   ): Promise<Response & { _data?: unknown }> {
     const form = new URLSearchParams()
-    for (const [name, value] of Object.entries(params)) if (value !== undefined) form.set(name, value)
+    for (const [name, value] of Object.entries(params)) {
+      for (const one of value === undefined ? [] : [value].flat()) form.append(name, one)
+    }
     const headers: Record<string, string> = {
       accept: 'application/json',
       'content-type': 'application/x-www-form-urlencoded',
     }
     clientAuth.apply(form, headers)
-    if (token) for (const resource of config.resources) form.append('resource', resource)
+    // The grant's own resources (a token exchange's) replace the option's.
+    if (token && !params.resource) for (const resource of config.resources) form.append('resource', resource)
     const { attempt } = clientAuth
     const proof = token ? dpop : undefined
     const challenge = proof?.tokenChallenge(url)
@@ -106,7 +110,11 @@ export function oauth2(options: OAuth2Options): SessionProtocol<OAuth2Credential
     await endpoints.known(watched(context))
     await dpop?.ready() // a key the server takes (its metadata is read by now), or no token request at all
     const url = config.tokenEndpoint
-    const secrets = [params.refresh_token, params.code, params.code_verifier, replaces?.access_token]
+    const { refresh_token, code, code_verifier, subject_token, actor_token } = params as Record<
+      string,
+      string
+    >
+    const secrets = [refresh_token, code, code_verifier, subject_token, actor_token, replaces?.access_token]
     let response: Response & { _data?: unknown }
     try {
       response = await post(url, params, secrets, context, true)
@@ -115,7 +123,7 @@ export function oauth2(options: OAuth2Options): SessionProtocol<OAuth2Credential
     }
     if (dpop) dpop.nonceFrom(url, (name) => response.headers.get(name))
     // Rotation (RFC 6749 §6, RFC 9700 §4.14.2): a new refresh_token replaces the one sent; absent, it is kept.
-    return tokenSetFrom(response, { refreshToken: params.refresh_token, scope: replaces?.scope }, !!dpop)
+    return tokenSetFrom(response, { refreshToken: refresh_token, scope: replaces?.scope }, !!dpop)
   }
 
   // A token endpoint (or the OAuth issuer it is discovered from) and a client id issue the sessions (never the
@@ -126,7 +134,12 @@ export function oauth2(options: OAuth2Options): SessionProtocol<OAuth2Credential
     sessionIssuer,
     issuer: sessionIssuer, // its deprecated name
     async login(credentials, context) {
-      return tokenRequest(loginGrant(credentials, config.scope), context)
+      // A token exchange asks its suppliers for the tokens it sends, now: loaded on first use.
+      const params =
+        credentials?.grant === 'token_exchange'
+          ? await loadExchange().then((module) => module.exchangeGrant(credentials, context.signal))
+          : loginGrant(credentials, config.scope)
+      return tokenRequest(params, context)
     },
     async refresh(session, context) {
       const refreshToken = session.refresh_token
@@ -161,3 +174,5 @@ export function oauth2(options: OAuth2Options): SessionProtocol<OAuth2Credential
   }
   return protocol
 }
+
+const loadExchange = lazy(() => import('./token-exchange.js'))
