@@ -17,6 +17,34 @@ export interface SessionEventMap {
    * tried again before its backoff has passed).
    */
   expired: ExpiredEvent
+  /**
+   * A request was refused for a reason a new token from a refresh cannot fix: the caller gets the 401 as it is,
+   * and this says what the user or the app must do (sign in again with these parameters, ask for the scope).
+   */
+  challenge: ChallengeEvent
+}
+
+/**
+ * The payload of the `challenge` event: a `WWW-Authenticate` error from a resource server (RFC 6750 §3.1, RFC 9470,
+ * claims challenges) that the session cannot answer itself. It carries no token.
+ */
+export interface ChallengeEvent {
+  /**
+   * `'insufficient_user_authentication'` (RFC 9470: sign the user in again, with `acrValues` or within `maxAge`),
+   * `'insufficient_scope'` (RFC 6750: the token lacks `scope`), or `'insufficient_claims'` (a claims challenge the
+   * one refresh with `claims` did not satisfy, or whose `claims` could not be read).
+   */
+  error: 'insufficient_user_authentication' | 'insufficient_scope' | 'insufficient_claims'
+  /** The scope the resource server asks for (`scope`). */
+  scope?: string
+  /** The authentication context classes it asks for (`acr_values`), space-separated, as sent. */
+  acrValues?: string
+  /** How long ago, in seconds, the user may have signed in at most (`max_age`). */
+  maxAge?: number
+  /** The claims request it asks for (`claims`, decoded: a JSON text), for an `insufficient_claims` challenge. */
+  claims?: string
+  /** The URL of the refused request, without its query and fragment (a query may carry secrets). */
+  url: string
 }
 
 /** Why the session is gone. */
@@ -40,7 +68,7 @@ export interface ExpiredEvent {
 export type SessionEventName = keyof SessionEventMap
 
 // Every event name, checked against the map: an event added there and not here fails the type check.
-const NAMES = { login: true, refresh: true, logout: true, expired: true } satisfies Record<
+const NAMES = { login: true, refresh: true, logout: true, expired: true, challenge: true } satisfies Record<
   SessionEventName,
   true
 >

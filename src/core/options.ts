@@ -93,7 +93,9 @@ export interface SessionFetchOptions<Credentials = unknown> {
  * The default `isUnauthorized`: a 401, unless its `WWW-Authenticate` says `error="insufficient_scope"` (RFC 6750
  * §3.1: the token is fine but lacks a scope, so a refresh would not help; the caller gets the answer and can
  * read the challenge with `parseWWWAuthenticate`). The pipeline recognises it and decides from the status and
- * header instead of building a Response.
+ * header instead of building a Response; it also reads the other `insufficient_…` errors there (a claims
+ * challenge gets a refresh with the claims; `insufficient_user_authentication` goes back, like a scope one, with
+ * a `challenge` event). A custom `isUnauthorized` decides alone: no challenge is read then.
  */
 export const defaultIsUnauthorized = (response: Response): boolean =>
   response.status === 401 && !response.headers.get('www-authenticate')?.includes('insufficient_scope')

@@ -12,6 +12,8 @@ export interface Attempt {
   readonly replayable: boolean
   /** This attempt is the one replay: whatever it answers is the caller's. */
   readonly replay: boolean
+  /** The request's absolute URL (the `challenge` event names it, without its query). */
+  readonly url: string
 }
 
 /** What an adapter knows of an answer, whatever shape its client gives it. */
@@ -63,7 +65,7 @@ export interface Pipeline {
 /** What the pipeline asks of the session core: its token decisions, never its own calls (login, logout…). */
 export type PipelineCore = Pick<
   SessionCore<unknown>,
-  'covers' | 'isUnauthorized' | 'token' | 'afterUnauthorized' | 'noteReplay' | 'noteRefused'
+  'covers' | 'isUnauthorized' | 'token' | 'afterUnauthorized' | 'noteReplay' | 'noteRefused' | 'challenged'
 >
 
 /** What the pipeline asks of the protocol: how a token is presented, and its challenges (DPoP). */
@@ -89,12 +91,12 @@ export function createPipeline(
         if (!(Number.isInteger(status) && status >= 200 && status <= 599 && custom(answer.response()))) return
       } else {
         if (status !== 401) return
-        // RFC 6750 §3.1: a token that lacks a scope is no expired token, and a refresh would not help. The
-        // challenge parser is loaded only for such an answer.
+        // An `insufficient_…` error says what the token lacks (RFC 6750 §3.1, RFC 9470, claims challenges): a
+        // refresh with the claims asked for, or nothing a refresh can give. Loaded only for such an answer.
         const challenge = answer.header('www-authenticate')
-        if (challenge?.includes('insufficient_scope')) {
-          return import('./challenges.js').then((parser) =>
-            parser.isInsufficientScope(challenge) ? undefined : decide(attempt, answer, signal),
+        if (challenge?.includes('insufficient_')) {
+          return import('./challenge-answer.js').then((module) =>
+            module.answerChallenge(challenge, attempt, answer, signal, core, decide),
           )
         }
       }
@@ -106,6 +108,7 @@ export function createPipeline(
     attempt: Attempt,
     answer: Answer,
     signal?: AbortSignal,
+    claims?: string,
   ): undefined | Promise<string | undefined> {
     // A redirect led to an origin the session does not cover: its 401 says nothing about our token.
     if (answer.url !== undefined && !core.covers(answer.url, attempt.method)) return undefined
@@ -115,10 +118,11 @@ export function createPipeline(
     }
     if (!attempt.replayable) {
       // The body is gone: give this answer back, but still renew the session for the calls that follow.
-      if (attempt.token !== undefined) core.afterUnauthorized(attempt.token).catch(() => undefined)
+      if (attempt.token !== undefined)
+        core.afterUnauthorized(attempt.token, undefined, claims).catch(() => undefined)
       return undefined
     }
-    return core.afterUnauthorized(attempt.token, signal).then((next) => {
+    return core.afterUnauthorized(attempt.token, signal, claims).then((next) => {
       if (next !== undefined) core.noteReplay()
       return next
     })

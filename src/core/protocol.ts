@@ -14,6 +14,12 @@ export interface ProtocolContext {
    * or rotated is not lost (the core ends it on the server).
    */
   stop?: AbortSignal
+  /**
+   * The claims request (a JSON text) a resource server asked for in a claims challenge (`WWW-Authenticate: Bearer
+   * error="insufficient_claims", claims="…"`), for a refresh or login made to answer it. A protocol that can sends
+   * it with its token request (OAuth 2.0: the `claims` parameter); others ignore it.
+   */
+  claims?: string
 }
 
 /**

@@ -36,9 +36,10 @@ export interface RefreshCoordinator {
   readonly urgent: boolean
   /**
    * Renew the session at `fromVersion`; callers asking for the same version share one refresh. `urgent: false`
-   * for a refresh-ahead; an urgent caller makes a shared one urgent.
+   * for a refresh-ahead; an urgent caller makes a shared one urgent. `claims`: a claims challenge's request, sent
+   * with the refresh this call starts (one it joins goes as it was started).
    */
-  start(fromVersion: number, urgent?: boolean): Promise<Outcome>
+  start(fromVersion: number, urgent?: boolean, claims?: string): Promise<Outcome>
   /** The snapshot moved to `version`: the renewal of another version stops retrying, and its token set is dropped. */
   supersede(version: number): void
   /**
@@ -149,8 +150,8 @@ export function createRefreshCoordinator<Credentials>(
   }
 
   // The renewal's code is loaded on first use; a failed load is a refresh that could not complete.
-  function renew(fromVersion: number): Promise<Outcome> {
-    if (renewal) return renewal(fromVersion)
+  function renew(fromVersion: number, claims: string | undefined): Promise<Outcome> {
+    if (renewal) return renewal(fromVersion, claims)
     return loadRenewal().then(
       (module) => {
         renewal ??= module.createRenewal({
@@ -166,7 +167,7 @@ export function createRefreshCoordinator<Credentials>(
           canLogIn,
           retire,
         })
-        return renewal(fromVersion)
+        return renewal(fromVersion, claims)
       },
       (error: unknown) => {
         throw new RefreshError(error)
@@ -174,13 +175,13 @@ export function createRefreshCoordinator<Credentials>(
     )
   }
 
-  function start(fromVersion: number, urgent = true): Promise<Outcome> {
+  function start(fromVersion: number, urgent = true, claims?: string): Promise<Outcome> {
     if (inflight?.version === fromVersion) {
       if (urgent) inflight.urgent = true
       return inflight.promise
     }
     if (closed.aborted) return Promise.reject(new ClosedError())
-    const promise = queue.add(() => renew(fromVersion))
+    const promise = queue.add(() => renew(fromVersion, claims))
     const entry = { version: fromVersion, promise, urgent }
     inflight = entry
     const settle = () => {

@@ -52,8 +52,11 @@ export interface RenewalContext<Credentials> {
   retire(session: Session): void
 }
 
-/** Renew the session at `fromVersion` (a task of the coordinator's queue). */
-export type Renewal = (fromVersion: number) => Promise<Outcome>
+/**
+ * Renew the session at `fromVersion` (a task of the coordinator's queue); `claims`: a claims challenge's request,
+ * handed to the protocol's refresh or login (see ProtocolContext).
+ */
+export type Renewal = (fromVersion: number, claims?: string) => Promise<Outcome>
 
 export function createRenewal<Credentials>(context: RenewalContext<Credentials>): Renewal {
   const { options, sync, counts, gate, state, closed, presented, call, canLogIn, errors } = context
@@ -70,6 +73,11 @@ export function createRenewal<Credentials>(context: RenewalContext<Credentials>)
     else context.retire(tokens.session)
   }
 
+  // The context a session call answering a claims challenge carries the claims in.
+  let claims: string | undefined
+  const withClaims = (context: ProtocolContext): ProtocolContext =>
+    claims === undefined ? context : { ...context, claims }
+
   async function unattendedLogin(stop: AbortSignal, until: number | undefined): Promise<TokenSet> {
     const blocked = gate.blocked()
     if (blocked) throw blocked
@@ -80,7 +88,7 @@ export function createRenewal<Credentials>(context: RenewalContext<Credentials>)
       // The credentials callback counts against the same deadline: a hanging secret store cannot hold the lock.
       const tokens = await call(
         undefined,
-        async (context) => protocol.login(await credentials(), context),
+        async (context) => protocol.login(await credentials(), withClaims(context)),
         stop,
         until,
       )
@@ -105,7 +113,8 @@ export function createRenewal<Credentials>(context: RenewalContext<Credentials>)
     })
   }
 
-  async function runRefresh(fromVersion: number): Promise<Outcome> {
+  async function runRefresh(fromVersion: number, asked?: string): Promise<Outcome> {
+    claims = asked // one renewal at a time (the coordinator's queue)
     // A queued trigger whose token is already stale does not call the server.
     const queued = sync.snapshot
     if (queued && queued.version !== fromVersion) return outcomeNow()
@@ -165,7 +174,7 @@ export function createRenewal<Credentials>(context: RenewalContext<Credentials>)
         const refresh = (context: ProtocolContext) => {
           counts.refreshes++ // a call that starts (not one refused for the lease)
           present(presented, refreshToken)
-          return protocol.refresh(record.session, context)
+          return protocol.refresh(record.session, withClaims(context))
         }
         try {
           tokens = await call(undefined, refresh, stop, until)

@@ -3,7 +3,7 @@ import { RefreshError } from '../errors/refresh-error.js'
 import { SessionExpiredError } from '../errors/session-expired-error.js'
 import { abortable } from './abort.js'
 import { createCoverage } from './coverage.js'
-import { createEmitter, type SessionEventMap, type SessionEventName } from './events.js'
+import { type ChallengeEvent, createEmitter, type SessionEventMap, type SessionEventName } from './events.js'
 import { createLogout } from './logout.js'
 import type { ResolvedOptions } from './options.js'
 import { createRefreshCoordinator } from './refresh-coordinator.js'
@@ -53,7 +53,13 @@ export interface SessionCore<Credentials> {
    * or undefined when the session is gone (give the caller its 401). Rejects with RefreshError when the refresh
    * could not complete.
    */
-  afterUnauthorized(token: string | undefined, signal?: AbortSignal): Promise<string | undefined>
+  afterUnauthorized(
+    token: string | undefined,
+    signal?: AbortSignal,
+    claims?: string,
+  ): Promise<string | undefined>
+  /** Tell the listeners of a challenge the session cannot answer (the `challenge` event). */
+  challenged(event: ChallengeEvent): void
   /** Count a replay (for `stats()`). */
   noteReplay(): void
   /** A replay sent with `token` was refused too. */
@@ -216,9 +222,11 @@ export function createSessionCore<Credentials>(
     return waitThenToken(refresher.start(snap.version), signal, record.session.access_token, waits)
   }
 
+  // `claims`: a claims challenge's request, sent with the refresh it starts (a refresh already under way is joined).
   async function afterUnauthorized(
     sent: string | undefined,
     signal?: AbortSignal,
+    claims?: string,
   ): Promise<string | undefined> {
     // Whatever runs now (a logout, the first load, a refresh) decides which token is current: wait for it.
     for (;;) {
@@ -245,7 +253,7 @@ export function createSessionCore<Credentials>(
     if (current.session.access_token !== sent) return token(signal)
     // A token this session just obtained and that was refused already: the path refuses every token.
     if (refused === sent && now() - current.receivedAt < FRESH_TOKEN_MS) return undefined
-    const outcome = await abortable(refresher.start(snap.version), signal)
+    const outcome = await abortable(refresher.start(snap.version, true, claims), signal)
     refuseForeign() // the refresh may have found another issuer's session in the store
     return outcome === 'dead' ? undefined : tokenAfterWait(signal, 0)
   }
@@ -322,6 +330,7 @@ export function createSessionCore<Credentials>(
     isUnauthorized: options.isUnauthorized,
     token: (signal, again) => (closing && !again ? Promise.reject(new ClosedError()) : token(signal)),
     afterUnauthorized,
+    challenged: (event) => emitter.emit('challenge', event),
     noteReplay() {
       counts.replays++
     },

@@ -94,6 +94,8 @@ export interface AuthServer {
   proofRefusals: string[]
   /** The nonce the API requires in DPoP proofs (undefined: none); change it to rotate. */
   apiNonce: string | undefined
+  /** The form parameters of every token endpoint request, as the provider parsed them (before it drops unknown ones). */
+  tokenBodies: Record<string, unknown>[]
   /** Token exchanges (`tokenExchange: true`), in the order they were received. */
   exchanges: ExchangeEvent[]
   /** Lifetime of the tokens the next exchanges issue, in whole seconds; change it between steps. */
@@ -237,6 +239,12 @@ export async function startAuthServer(
     }
   }
   const provider = new Provider(issuer, configuration)
+  const tokenBodies: Record<string, unknown>[] = []
+  provider.use(async (ctx, next) => {
+    await next()
+    const body = (ctx as unknown as KoaContextWithOIDC).oidc?.body
+    if (ctx.path === '/token' && body) tokenBodies.push({ ...body })
+  })
   const record = (ctx: KoaContextWithOIDC, outcome: string) => {
     const params = (ctx.oidc?.params ?? {}) as Record<string, unknown>
     tokenEvents.push({
@@ -322,6 +330,7 @@ export async function startAuthServer(
     acceptedProofs,
     proofRefusals,
     apiNonce: undefined,
+    tokenBodies,
     exchanges,
     exchangeTtl: 60,
     apiOverride: undefined,

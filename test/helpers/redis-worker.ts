@@ -54,7 +54,7 @@ const plantly = createSessionFetch({
   ...(process.env.SF_CREDENTIALS ? { credentials: () => DEMO_USER } : {}),
 })
 const send = (message: unknown) => process.send?.(message)
-for (const event of ['login', 'refresh', 'logout', 'expired'] as SessionEventName[]) {
+for (const event of ['login', 'refresh', 'logout', 'expired'] as Exclude<SessionEventName, 'challenge'>[]) {
   plantly.on(event, ({ source }) => send({ event, source }))
 }
 

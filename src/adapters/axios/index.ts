@@ -112,7 +112,7 @@ export function attachSession(instance: AxiosInstance, session: SessionFetch<unk
     const unguard = guardRedirects(config, sent, pipeline.covers)
     let outcome: Outcome | undefined
     try {
-      outcome = await exchange(config, mark, send, method, sent)
+      outcome = await exchange(config, mark, send, method, sent, url)
       return giveBack(outcome)
     } finally {
       unguard()
@@ -131,6 +131,7 @@ export function attachSession(instance: AxiosInstance, session: SessionFetch<unk
     send: AxiosAdapter,
     method: string,
     sent: string[],
+    url: string,
   ): Promise<Outcome> {
     const signal = signalOf(config)
     const pending = pipeline.tokenFor(signal)
@@ -166,7 +167,11 @@ export function attachSession(instance: AxiosInstance, session: SessionFetch<unk
       copy?.release()
       return first
     }
-    const decided = pipeline.after({ token, method, replayable, replay: false }, answerOf(response), signal)
+    const decided = pipeline.after(
+      { token, method, replayable, replay: false, url },
+      answerOf(response),
+      signal,
+    )
     const next = decided === undefined ? undefined : await decided
     if (next === undefined) {
       copy?.release()
@@ -179,7 +184,7 @@ export function attachSession(instance: AxiosInstance, session: SessionFetch<unk
     }
     const replay = await attempt(next) // the one replay: whatever it answers is the caller's
     if (replay.response && pipeline.mayRefuse(replay.response.status)) {
-      pipeline.after({ token: next, method, replayable, replay: true }, answerOf(replay.response))
+      pipeline.after({ token: next, method, replayable, replay: true, url }, answerOf(replay.response))
     }
     return replay
   }

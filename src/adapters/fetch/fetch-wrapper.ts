@@ -109,7 +109,11 @@ export function createFetchWrapper(
       return response
     }
     const { replayable } = prepared
-    const decided = pipeline.after({ token, method, replayable, replay: false }, answerOf(response), abort)
+    const decided = pipeline.after(
+      { token, method, replayable, replay: false, url },
+      answerOf(response),
+      abort,
+    )
     if (decided === undefined) {
       prepared.release()
       return response
@@ -141,7 +145,7 @@ export function createFetchWrapper(
     const replayed = await attempt(next)
     // A nonce challenge to the replay is no refused token (its nonce is kept for the next request).
     if (pipeline.mayRefuse(replayed.status) && !pipeline.challenged?.(url, answerOf(replayed))) {
-      pipeline.after({ token: next, method, replayable, replay: true }, answerOf(replayed))
+      pipeline.after({ token: next, method, replayable, replay: true, url }, answerOf(replayed))
     }
     return replayed
   }

@@ -26,6 +26,8 @@ export interface Sending {
   readonly opts: Options
   readonly signal: AbortSignal | undefined
   readonly copy: BodyCopy | undefined
+  /** The request's absolute URL. */
+  readonly url: string
 }
 
 /** A refusal held back from the caller while the pipeline decides, in the handler interface it came in. */
@@ -97,6 +99,7 @@ export abstract class Attempt<Downstream, HeldHeaders> {
         // A body sent as it was read can be sent again once all of it went out and fit in the copy.
         replayable: isFixed(opts.body) || copy?.bytes() !== undefined,
         replay: this.replayed,
+        url: this.sending.url,
       }
       const answer = answerOf(status, headers(), message, awayFrom(this.context, pipeline, opts.method))
       const decided = pipeline.after(attempt, answer, this.sending.signal)

@@ -58,7 +58,7 @@ export function sessionInterceptor(session: SessionFetch<unknown>): Dispatcher.D
           copy = kept
           first = { ...opts, body: copyingIterable(body, kept) } as unknown as Options
         }
-        const sending: Sending = { pipeline, dispatch, opts, signal, copy }
+        const sending: Sending = { pipeline, dispatch, opts, signal, copy, url }
         const legacy = legacyWrapped(handler)
         const attempt = legacy
           ? new LegacyReplayOnce(sending, token, legacy)

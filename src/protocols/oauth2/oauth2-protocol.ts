@@ -110,6 +110,8 @@ export function oauth2(options: OAuth2Options): SessionProtocol<OAuth2Credential
     await endpoints.known(watched(context))
     await dpop?.ready() // a key the server takes (its metadata is read by now), or no token request at all
     const url = config.tokenEndpoint
+    // A claims challenge's request, for the token that answers it (OpenID Connect Core §5.5, as Entra ID reads it).
+    if (context.claims) params = { ...params, claims: context.claims }
     const { refresh_token, code, code_verifier, subject_token, actor_token } = params as Record<
       string,
       string
