@@ -32,7 +32,11 @@ export type OAuth2Credentials =
  * const billing = createSessionFetch({
  *   baseURL: 'https://billing.internal',
  *   protocol: oauth2({ tokenEndpoint, clientId, clientSecret }),
- *   credentials: () => ({ grant: 'token_exchange', subjectToken: () => parent.accessToken(), audience: 'billing' }),
+ *   credentials: (): OAuth2Credentials => ({
+ *     grant: 'token_exchange',
+ *     subjectToken: (options) => parent.accessToken(options),
+ *     audience: 'billing',
+ *   }),
  * })
  */
 export interface TokenExchangeCredentials {
