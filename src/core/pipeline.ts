@@ -95,8 +95,10 @@ export function createPipeline(
         // refresh with the claims asked for, or nothing a refresh can give. Loaded only for such an answer.
         const challenge = answer.header('www-authenticate')
         if (challenge?.includes('insufficient_')) {
-          return import('./challenge-answer.js').then((module) =>
-            module.answerChallenge(challenge, attempt, answer, signal, core, decide),
+          // A chunk that did not load: the answer is taken for an ordinary refusal (the next one loads it again).
+          return import('./challenge-answer.js').then(
+            (module) => module.answerChallenge(challenge, attempt, answer, signal, core, decide),
+            () => decide(attempt, answer, signal),
           )
         }
       }

@@ -8,6 +8,7 @@ import { DEMO_USER, mockServer } from '../helpers/mock-server.js'
 afterEach(() => {
   vi.doUnmock('../../src/core/login-call.js')
   vi.doUnmock('../../src/adapters/fetch/drain.js')
+  vi.doUnmock('../../src/core/challenge-answer.js')
   vi.resetModules()
 })
 
@@ -65,6 +66,36 @@ test('a refused answer whose drain fails to load is replayed all the same (its b
   expect((await plantly.fetch('/buyers')).status).toBe(200)
   expect(server.counters.apiRequests).toBe(4)
   expect(server.counters.refreshes).toBe(2)
+  await plantly.close()
+})
+
+test('a challenge reader that fails to load: the 401 is an ordinary refusal, and the next challenge loads it again', async () => {
+  const server = await mockServer()
+  let delivered = false
+  vi.resetModules()
+  vi.doMock('../../src/core/challenge-answer.js', async (importOriginal) => {
+    if (!delivered) throw new TypeError('Failed to fetch dynamically imported module: challenge-answer.js')
+    return importOriginal()
+  })
+  const { createSessionFetch } = await import('../../src/index.js')
+  const plantly = createSessionFetch({ baseURL: server.url })
+  await plantly.login(DEMO_USER)
+  const events: unknown[] = []
+  plantly.on('challenge', (event) => events.push(event))
+  const stepUp = { 'www-authenticate': 'Bearer error="insufficient_user_authentication", acr_values="gold"' }
+
+  server.inject({ on: 'api', status: 401, headers: stepUp })
+  expect((await plantly.fetch('/a')).status).toBe(200) // refreshed and replayed, as any 401
+  expect(server.counters.refreshes).toBe(1)
+  expect(events).toEqual([])
+
+  delivered = true
+  server.inject({ on: 'api', status: 401, headers: stepUp })
+  expect((await plantly.fetch('/b')).status).toBe(401) // read now: given back, no refresh
+  expect(server.counters.refreshes).toBe(1)
+  expect(events).toEqual([
+    { error: 'insufficient_user_authentication', acrValues: 'gold', url: `${server.url}/b` },
+  ])
   await plantly.close()
 })
 
