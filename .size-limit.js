@@ -100,10 +100,10 @@ export default [
   {
     // The server entry bundles a whole client (each pooled session is one) with its session calls (25.2 kB), and
     // the cookie sessions their sealing: jose's JWE (compact, dir + A256GCM) and HKDF through Web Crypto (12 kB).
-    // Servers only: no page loads it.
+    // Servers only: no page loads it. +0.4 kB with the core's challenge reader (claims challenges, step-up).
     name: 'session-fetch/server',
     path: 'src/server/index.ts',
-    limit: '37.40 kB',
+    limit: '37.85 kB',
     gzip: true,
   },
 ]
