@@ -16,3 +16,23 @@ export function lazy<T>(load: () => Promise<T>): () => Promise<T> {
       throw error
     }))
 }
+
+let ahead = true
+
+/**
+ * Start `load` now, in the background, so that its first use rarely waits; a failure is left for that use to
+ * meet. Nothing is started once `loadOnFirstUse()` was called.
+ */
+export function preload(load: () => Promise<unknown>): void {
+  if (ahead) load().catch(() => undefined)
+}
+
+/**
+ * For a process that makes one call and exits (the `session-fetch` command): code kept out of the entry loads
+ * when first used, never ahead of it. Loading it ahead costs a short-lived process its start-up time (ofetch
+ * alone brings in Node's own fetch implementation), for a refresh that most runs never make. Not exported by
+ * the package: the command bundles its own copy of the core.
+ */
+export function loadOnFirstUse(): void {
+  ahead = false
+}

@@ -4,7 +4,7 @@ import { RefreshError } from '../errors/refresh-error.js'
 import { SessionExpiredError } from '../errors/session-expired-error.js'
 import { SessionRejectedError } from '../errors/session-rejected-error.js'
 import { leaseEnded, withDeadline } from './abort.js'
-import { lazy } from './lazy.js'
+import { lazy, preload } from './lazy.js'
 import { lazyQueue, preloadQueue } from './lazy-queue.js'
 import { createLoginGate } from './login-gate.js'
 import type { ProtocolContext } from './protocol.js'
@@ -102,7 +102,7 @@ export function createRefreshCoordinator<Credentials>(
   const ending = new Set<Promise<unknown>>() // logouts under way (background ones too), drained by close()
   const endingContext: EndingContext = { protocol, send, presented }
   let renewal: Renewal | undefined // created once its code has loaded
-  preloadRefresh().catch(() => undefined) // the first refresh rarely waits for it
+  preload(preloadRefresh) // the first refresh rarely waits for it
 
   function call<T>(
     outer: AbortSignal | undefined,

@@ -1,4 +1,4 @@
-import { lazy } from '../../core/lazy.js'
+import { lazy, preload } from '../../core/lazy.js'
 import type { ProtocolContext, SessionProtocol } from '../../core/protocol.js'
 import type { TokenSet } from '../../core/session.js'
 import { SessionRejectedError } from '../../errors/session-rejected-error.js'
@@ -29,7 +29,7 @@ import { type OAuth2Session, rejectOn, tokenSetFrom } from './token-response.js'
  */
 export function oauth2(options: OAuth2Options): SessionProtocol<OAuth2Credentials> {
   const config = resolveOAuth2Options(options)
-  preloadSessionCall().catch(() => undefined) // the first token request rarely waits for it
+  preload(preloadSessionCall) // the first token request rarely waits for it
   const clock = serverClock(config.clockSkewMs)
   // Every answer of the authorization server (metadata, token, revocation) tells its time.
   const watched = (context: ProtocolContext): ProtocolContext => ({

@@ -1,3 +1,4 @@
+import { preload } from '../../core/lazy.js'
 import type { ProtocolContext, SessionProtocol } from '../../core/protocol.js'
 import { parseSession, type TokenSet } from '../../core/session.js'
 import {
@@ -67,7 +68,7 @@ export function plantlySessions(options: PlantlySessionsOptions): SessionProtoco
   const endpoint = base.href.replace(/\/$/, '') + path
   const retries = parseNonNegativeInteger(options.retry ?? 2, 'retry')
   const retryDelayMs = parsePositiveDuration(options.retryDelayMs ?? 200, 'retryDelayMs')
-  preloadSessionCall().catch(() => undefined) // the first login rarely waits for it
+  preload(preloadSessionCall) // the first login rarely waits for it
 
   // `known`: the other tokens of the session the call acts on, which an error answer must not show either.
   function call(
