@@ -44,6 +44,8 @@ export default defineConfig({
         ? []
         : [...TOPOLOGY, ...SYSTEM],
     setupFiles: ['test/setup/preload.ts'],
+    // The `session-fetch` command, built once for the run: the CLI tests run it as published.
+    globalSetup: ['test/setup/build-cli.ts'],
     testTimeout: 20_000,
     hookTimeout: 30_000,
     // A skipped or todo test fails the run: every test here must be able to fail.

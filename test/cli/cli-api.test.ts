@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { DURATION_PATTERN } from '../../src/cli/duration.js'
-import { cli, MAIN, runProgram, setup, tokens } from '../helpers/cli.js'
+import { cli, command, runProgram, setup, tokens } from '../helpers/cli.js'
 import { tempFolder } from '../helpers/file-store.js'
 import { recordRequests } from '../helpers/mock-server.js'
 
@@ -221,10 +221,12 @@ describe('completion', () => {
 
 test('--help wraps at the terminal’s width (a pty of 60 columns)', async () => {
   const { env } = await setup()
-  const command = [process.execPath, '--import', 'tsx', MAIN, 'api', '--help'].map((w) => `'${w}'`).join(' ')
+  const line = command(['api', '--help'])
+    .map((w) => `'${w}'`)
+    .join(' ')
   const { stdout } = await runProgram(
     'script',
-    ['-qec', `stty cols 60 rows 40; ${command}`, '/dev/null'],
+    ['-qec', `stty cols 60 rows 40; ${line}`, '/dev/null'],
     '',
     env,
   )

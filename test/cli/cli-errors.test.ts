@@ -3,19 +3,18 @@
 // error line and, with --verbose, its stack show neither token. Real processes, as in cli.test.ts.
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { expect, test } from 'vitest'
 import { fileStore } from '../../src/stores/file/index.js'
 import { apiServer } from '../helpers/api-server.js'
+import { CLI } from '../helpers/cli.js'
 import { tempFolder } from '../helpers/file-store.js'
 import { DEMO_USER } from '../helpers/mock-server.js'
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))
 const HANG_DETECTOR_MS = 150_000
 
 function cli(args: string[], env: Record<string, string | undefined>) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+    const child = spawn(process.execPath, [CLI, ...args], {
       env: { ...process.env, PLANTLY_PASSWORD: undefined, SESSION_FETCH_BASE_URL: undefined, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     })

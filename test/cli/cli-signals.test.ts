@@ -1,19 +1,18 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { describe, expect, test } from 'vitest'
 import type { MockServer } from '../../src/testing/mock/index.js'
+import { CLI } from '../helpers/cli.js'
 import { tempFolder } from '../helpers/file-store.js'
 import { holdSessionCalls } from '../helpers/held-session-calls.js'
 import { DEMO_USER, mockServer } from '../helpers/mock-server.js'
 import { until } from '../helpers/redis.js'
 
-// SIGINT and SIGTERM sent to real `session-fetch` processes (node --import tsx) while a session call is at the mock
+// SIGINT and SIGTERM sent to real `session-fetch` processes (the built command) while a session call is at the mock
 // (refresh-token rotation and reuse detection on): the call lands and is saved, then the command exits 130 / 143;
 // the next run works. The mock holds the call until the process has taken the signal (a refresh then still takes
 // its 1 s), so the signal always arrives while the call is under way. Waits are bounded only to detect hangs.
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))
 const HANG_DETECTOR_MS = 150_000
-const STARTUP_MS = 60_000 // a CLI process compiling with tsx on a loaded machine (a hang detector)
+const STARTUP_MS = 60_000 // a CLI process starting on a loaded machine (a hang detector)
 
 interface Ended {
   code: number | null
@@ -29,7 +28,7 @@ interface Running {
 }
 
 function start(args: string[], env: Record<string, string | undefined>): Running {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+  const child = spawn(process.execPath, [CLI, ...args], {
     env: { ...process.env, PLANTLY_PASSWORD: undefined, SESSION_FETCH_BASE_URL: undefined, ...env },
   })
   let stdout = ''
@@ -233,7 +232,7 @@ describe('three `session-fetch api` processes on one profile', () => {
 describe('Ctrl-C at the password prompt (a pseudo-terminal: util-linux `script`)', () => {
   test('exits 130 and leaves the terminal echoing', async () => {
     const { server, env } = await setup()
-    const login = [process.execPath, '--import', 'tsx', MAIN, 'login', '--base-url', server.url]
+    const login = [process.execPath, CLI, 'login', '--base-url', server.url]
       .concat(['--email', DEMO_USER.email_address])
       .map((word) => `'${word}'`)
       .join(' ')

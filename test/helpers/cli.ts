@@ -1,15 +1,16 @@
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { inject } from 'vitest'
 import { fileStore } from '../../src/stores/file/index.js'
 import type { MockServerOptions } from '../../src/testing/mock/index.js'
 import { tempFolder } from './file-store.js'
 import { DEMO_USER, mockServer } from './mock-server.js'
-import { asUser, commandForOtherUsers } from './users.js'
+import { asUser } from './users.js'
 
-// The `session-fetch` command, run as a real process (node --import tsx) against the embedded mock, with its
-// state folder in a temporary XDG_STATE_HOME. stdout and stderr are pipes here: no colours, raw bodies.
-export const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))
+// The `session-fetch` command as published (`dist/cli.js`, built once per test run by test/setup/build-cli.ts),
+// run as a real process against the embedded mock, with its state folder in a temporary XDG_STATE_HOME. stdout
+// and stderr are pipes here: no colours, raw bodies.
+export const CLI = inject('cli')
 const HANG_DETECTOR_MS = 150_000
 
 export interface Run {
@@ -30,16 +31,14 @@ export function cli(
   input?: string,
   options: RunOptions = {},
 ): Promise<Run> {
-  const command =
-    options.uid === undefined
-      ? Promise.resolve([process.execPath, '--import', 'tsx', MAIN, ...args])
-      : commandForOtherUsers(MAIN).then((bundle) => [
-          ...asUser(options.uid as number),
-          process.execPath,
-          bundle,
-          ...args,
-        ])
-  return command.then((words) => run(words, args, env, input, options))
+  // Run as another uid: the build's folder is readable by every user, and the command needs no node_modules.
+  const words = [...(options.uid === undefined ? [] : asUser(options.uid)), ...command(args)]
+  return run(words, args, env, input, options)
+}
+
+/** The words that run the built command with `args`. */
+export function command(args: string[]): string[] {
+  return [process.execPath, CLI, ...args]
 }
 
 function run(
@@ -88,8 +87,10 @@ export function onTerminal(
   env: Record<string, string | undefined>,
   answers: Record<string, string> = {},
 ): Promise<{ code: number | null; screen: string }> {
-  const command = [process.execPath, '--import', 'tsx', MAIN, ...args].map((word) => `'${word}'`).join(' ')
-  const child = spawn('script', ['-qec', command, '/dev/null'], {
+  const line = command(args)
+    .map((word) => `'${word}'`)
+    .join(' ')
+  const child = spawn('script', ['-qec', line, '/dev/null'], {
     env: { ...process.env, PLANTLY_PASSWORD: undefined, PLANTLY_EMAIL: undefined, ...env },
     stdio: ['pipe', 'pipe', 'inherit'],
   })
