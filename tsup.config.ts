@@ -43,6 +43,8 @@ export function cliOptions(outDir = 'dist'): Options {
     splitting: true,
     treeshake: true,
     noExternal: Object.keys(dependencies),
+    // The OS keychain's binding: an optional dependency with a native binary per platform, imported when used.
+    external: ['@napi-rs/keyring'],
     define: { __SESSION_FETCH_VERSION__: JSON.stringify(version) },
     esbuildOptions(options) {
       options.chunkNames = `${CLI_CHUNKS}/[name]-[hash]`

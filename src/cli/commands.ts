@@ -80,6 +80,11 @@ export const COMMANDS = [
         name: 'password-stdin',
         help: 'read the password from stdin’s first line, never from a prompt (for CI)',
       },
+      {
+        name: 'store',
+        value: 'keychain|file',
+        help: 'where the session lives, remembered for the profile: the OS keychain, or a 0600 file (default: the keychain where one is available, else the file)',
+      },
     ],
   },
   {

@@ -1,13 +1,15 @@
 import { hostname } from 'node:os'
 import { createSessionFetch } from '../create-session-fetch.js'
-import { fileStore } from '../stores/file/file-store.js'
+import { type FileStore, fileStore } from '../stores/file/file-store.js'
+import { defaultDirectory } from '../stores/file/location.js'
 import type { LockWait } from '../stores/file/options.js'
 import type { Invocation } from './commands.js'
 import { formatDuration } from './duration.js'
 import { keyFromEnv } from './encryption-key.js'
 import { CliError, EXIT, LOGIN_HINT } from './exit.js'
 import type { Interrupts } from './interrupts.js'
-import { checkProfileName, type Profile, readProfile } from './profile.js'
+import { type KeychainStore, KeychainUnavailable, keychainStore } from './keychain-store.js'
+import { checkProfileName, type Profile, readProfile, type StoreKind } from './profile.js'
 
 /** Where the command reads and writes: the real process's streams and environment by default. */
 export interface Io {
@@ -30,6 +32,14 @@ export type Options<C extends Invocation['command']> = Extract<Invocation, { com
 /** The path of the Plantly Sessions resource below the base URL (the protocol's default, which the command uses). */
 export const SESSIONS_PATH = '/auth/sessions'
 
+/** Where a profile's session lives: a 0600 file, or the OS keychain. */
+export type CliStore = FileStore | KeychainStore
+
+/** Where a profile's session lives: where its login put it (the file for a profile from before `--store`). */
+export function storeKind(profile: Profile | undefined): StoreKind {
+  return profile?.store ?? 'file'
+}
+
 /** What every command uses: its streams, the profile, the session client. */
 export interface Context {
   io: Io
@@ -46,19 +56,26 @@ export interface Context {
   requestedBaseURL(options: GlobalOptions): { url: string; from: string } | undefined
   /** The key the profile's session file is sealed with: `--encryption-key-env`'s, else the one its login named. */
   keyOf(options: GlobalOptions, profile: Profile | undefined): Uint8Array | undefined
-  /** The profile's session store. */
-  store(options: GlobalOptions, key: Uint8Array | undefined): ReturnType<typeof fileStore>
-  /** A client of the profile's session, held for the signal handlers until closed. */
-  client(
-    baseURL: string,
+  /**
+   * The profile's session store, where its login put it (`kind`). A keychain that cannot be used now is an error
+   * naming why: the session is there, and falling back to the file would lose it.
+   */
+  store(options: GlobalOptions, key: Uint8Array | undefined, kind: StoreKind): Promise<CliStore>
+  /**
+   * Where login keeps the session: `--store`, else the keychain where one can be used, else the file with a
+   * one-line notice (said after the login). The keychain is tried before the password is asked for.
+   */
+  loginStore(
     options: GlobalOptions,
     key: Uint8Array | undefined,
-    transport?: typeof globalThis.fetch,
-  ): Client
+    asked: string | undefined,
+  ): Promise<{ store: CliStore; kind: StoreKind; notice?: string }>
+  /** A client of the session in `store`, held for the signal handlers until closed. */
+  client(baseURL: string, store: CliStore, transport?: typeof globalThis.fetch): Client
 }
 
 export interface Client {
-  store: ReturnType<typeof fileStore>
+  store: CliStore
   plantly: ReturnType<typeof createSessionFetch>
   /** The command makes this session call now; `saved` settles once its result is kept. */
   calling<T>(call: 'login' | 'logout', saved: Promise<T>): Promise<T>
@@ -133,17 +150,58 @@ export function createContext(io: Io, interrupts: Interrupts | undefined): Conte
       )
     },
 
-    store(options, key) {
-      return fileStore({
-        name: options.profile,
-        ...(key === undefined ? {} : { encryptionKey: key }),
-        onLockWait: (wait) => context.say(`session-fetch: ${describeWait(wait)}\n`),
-        onError: (error) => context.say(`session-fetch: ${error.message}\n`),
-      })
+    async store(options, key, kind) {
+      const callbacks = {
+        onLockWait: (wait: LockWait) => context.say(`session-fetch: ${describeWait(wait)}\n`),
+        onError: (error: Error) => context.say(`session-fetch: ${error.message}\n`),
+      }
+      if (kind === 'file') {
+        return fileStore({
+          name: options.profile,
+          ...(key === undefined ? {} : { encryptionKey: key }),
+          ...callbacks,
+        })
+      }
+      try {
+        return await keychainStore({ name: options.profile, directory: defaultDirectory(), ...callbacks })
+      } catch (error) {
+        if (!(error instanceof KeychainUnavailable)) throw error
+        throw new CliError(
+          `profile ${JSON.stringify(options.profile)} keeps its session in the OS keychain, which cannot be used: ${error.message}`,
+          EXIT.failed,
+          'unlock the keychain or start its service, or log in again with --store file',
+        )
+      }
     },
 
-    client(baseURL, options, key, transport) {
-      const store = context.store(options, key)
+    async loginStore(options, key, asked) {
+      if (asked !== undefined && asked !== 'keychain' && asked !== 'file') {
+        throw new CliError(
+          `--store: expected "keychain" or "file", got ${JSON.stringify(asked.slice(0, 100))}`,
+          EXIT.usage,
+          'see session-fetch login --help',
+        )
+      }
+      if (asked === 'file') return { store: await context.store(options, key, 'file'), kind: 'file' }
+      try {
+        const store = await keychainStore({ name: options.profile, directory: defaultDirectory() })
+        return { store, kind: 'keychain' }
+      } catch (error) {
+        if (!(error instanceof KeychainUnavailable)) throw error
+        if (asked === 'keychain') {
+          throw new CliError(
+            `login: --store keychain: the OS keychain cannot be used (${error.message})`,
+            EXIT.failed,
+            'use --store file to keep the session in a 0600 file',
+          )
+        }
+        const store = (await context.store(options, key, 'file')) as FileStore
+        const notice = `session-fetch: no OS keychain (${error.message}): the session is in the 0600 file ${store.path} (--store file chooses it without this notice)\n`
+        return { store, kind: 'file', notice }
+      }
+    },
+
+    client(baseURL, store, transport) {
       const plantly = createSessionFetch({ baseURL, store, ...(transport ? { fetch: transport } : {}) })
       const holding = { plantly, store }
       interrupts?.hold(holding)

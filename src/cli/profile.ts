@@ -12,7 +12,12 @@ export interface Profile {
   email?: string
   /** The name of the environment variable holding the session file's key (`--encryption-key-env`), never the key. */
   encryptionKeyEnv?: string
+  /** Where its session lives (chosen at login): the OS keychain, or the 0600 file (also when not said). */
+  store?: StoreKind
 }
+
+/** Where a profile's session lives: `--store` of login. */
+export type StoreKind = 'keychain' | 'file'
 
 const NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$/
 
@@ -49,6 +54,7 @@ export async function readProfile(name: string): Promise<Profile | undefined> {
       baseURL: value.baseURL,
       ...(typeof value.email === 'string' ? { email: value.email } : {}),
       ...(typeof value.encryptionKeyEnv === 'string' ? { encryptionKeyEnv: value.encryptionKeyEnv } : {}),
+      ...(value.store === 'keychain' || value.store === 'file' ? { store: value.store } : {}),
     }
   } catch {
     throw new CliError(

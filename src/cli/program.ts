@@ -3,6 +3,7 @@ import { SessionFetchError } from '../errors/session-fetch-error.js'
 import { StoreError } from '../errors/store-error.js'
 import { parseCommandLine } from './command-line.js'
 import {
+  type CliStore,
   type Context,
   createContext,
   type Io,
@@ -11,11 +12,12 @@ import {
   SESSIONS_PATH,
   sameURL,
   shownURL,
+  storeKind,
 } from './context.js'
 import { CliError, EXIT, Interrupted } from './exit.js'
 import { helpText } from './help.js'
 import type { Interrupts } from './interrupts.js'
-import { readProfile, writeProfile } from './profile.js'
+import { readProfile, type StoreKind, writeProfile } from './profile.js'
 import { ask, firstLine } from './prompt.js'
 
 export type { Io } from './context.js'
@@ -88,7 +90,12 @@ async function login(context: Context, options: Options<'login'>): Promise<numbe
   const asked = context.requestedBaseURL(global)
   const baseURL = asked?.url ?? profile?.baseURL
   if (!baseURL) throw new CliError('login: --base-url (or SESSION_FETCH_BASE_URL) is required', EXIT.usage)
-  if (profile && asked && !sameURL(asked.url, profile.baseURL) && (await holdsSession(context, global))) {
+  if (
+    profile &&
+    asked &&
+    !sameURL(asked.url, profile.baseURL) &&
+    (await holdsSession(context, global, storeKind(profile)))
+  ) {
     // Moving a profile to another API would leave its session live at the first one.
     throw new CliError(
       mismatch(global.profile, profile.baseURL, asked),
@@ -106,6 +113,8 @@ async function login(context: Context, options: Options<'login'>): Promise<numbe
       'pipe it in (… | session-fetch login --password-stdin), or leave the option out to be asked without echo',
     )
   }
+  // Before the password is asked for: a keychain asked for that cannot be used is said at once.
+  const { store, kind, notice } = await context.loginStore(global, key, options.store)
   const interactive = io.stdin.isTTY === true && !options['password-stdin']
   const email =
     options.email ??
@@ -126,7 +135,7 @@ async function login(context: Context, options: Options<'login'>): Promise<numbe
     const from = options['password-stdin'] ? 'stdin is empty' : 'PLANTLY_PASSWORD, the prompt or stdin'
     throw new CliError(`login: no password (${from})`, EXIT.usage)
   }
-  const { plantly, calling, close } = context.client(baseURL, global, key)
+  const { plantly, calling, close } = context.client(baseURL, store)
   try {
     // The profile is part of the login: without it the next run does not know where the session is from.
     await calling(
@@ -135,6 +144,7 @@ async function login(context: Context, options: Options<'login'>): Promise<numbe
         writeProfile(global.profile, {
           baseURL,
           email,
+          store: kind,
           ...(keyEnv === undefined ? {} : { encryptionKeyEnv: keyEnv }),
         }),
       ),
@@ -142,14 +152,22 @@ async function login(context: Context, options: Options<'login'>): Promise<numbe
   } finally {
     await close()
   }
+  // A session left in the store the profile used before would stay there, tokens and all.
+  const before = storeKind(profile)
+  if (profile && before !== kind) await forget(context, global, before)
   context.say(`Logged in as ${email} at ${baseURL} (profile ${global.profile})\n`)
+  if (notice) context.say(notice)
   return EXIT.ok
 }
 
 async function logout(context: Context, options: Options<'logout'>): Promise<number> {
   const global = context.globals(options)
   const { baseURL, profile } = await context.target(global)
-  const { plantly, calling, close } = context.client(baseURL, global, context.keyOf(global, profile))
+  const key = context.keyOf(global, profile)
+  const { plantly, calling, close } = context.client(
+    baseURL,
+    await context.store(global, key, storeKind(profile)),
+  )
   try {
     if (!(await plantly.getSession())) {
       context.say(`Not logged in (profile ${global.profile})\n`)
@@ -185,13 +203,38 @@ function sealedHint(error: unknown): string {
   return ': the command reads the key from the environment variable --encryption-key-env names'
 }
 
-async function holdsSession(context: Context, global: ReturnType<Context['globals']>): Promise<boolean> {
-  const store = context.store(global, undefined)
+async function holdsSession(
+  context: Context,
+  global: ReturnType<Context['globals']>,
+  kind: StoreKind,
+): Promise<boolean> {
+  const store = await context.store(global, undefined, kind)
   try {
     return (await store.read()).record !== undefined
   } catch {
     return true // a sealed session: there is one
   } finally {
-    store.close()
+    await store.close()
+  }
+}
+
+/** Clear the session `profile` kept in the store it used before this login (nothing is sent to the server). */
+async function forget(
+  context: Context,
+  global: ReturnType<Context['globals']>,
+  kind: StoreKind,
+): Promise<void> {
+  const store: CliStore | undefined = await context.store(global, undefined, kind).catch(() => undefined)
+  if (!store) return
+  try {
+    const snapshot = await store.read()
+    if (snapshot.record) {
+      await store.write(
+        { record: undefined, reason: 'logout', writer: 'session-fetch login' },
+        snapshot.version,
+      )
+    }
+  } finally {
+    await store.close()
   }
 }

@@ -1,6 +1,5 @@
 import { writeFile } from 'node:fs/promises'
-import type { Context, Options } from './context.js'
-import { sessionsURL } from './context.js'
+import { type Context, type Options, sessionsURL, storeKind } from './context.js'
 import { formatDuration } from './duration.js'
 import { CliError, EXIT, LOGIN_HINT } from './exit.js'
 import { buildRequest, formatBody } from './request.js'
@@ -28,7 +27,11 @@ export async function api(context: Context, path: string, options: Options<'api'
           write: options.verbose ? (line) => io.stderr.write(line) : undefined,
         })
       : undefined
-  const { plantly, close } = context.client(baseURL, global, key, trace?.fetch)
+  const { plantly, close } = context.client(
+    baseURL,
+    await context.store(global, key, storeKind(profile)),
+    trace?.fetch,
+  )
   try {
     if (!(await plantly.getSession())) {
       throw new CliError(

@@ -1,8 +1,8 @@
 import type { SessionRecord } from '../core/session.js'
-import type { Context, GlobalOptions, Options } from './context.js'
+import { type Context, type GlobalOptions, type Options, storeKind } from './context.js'
 import { formatDuration } from './duration.js'
 import { CliError, EXIT, LOGIN_HINT } from './exit.js'
-import { type Profile, profileNames, readProfile } from './profile.js'
+import { type Profile, profileNames, readProfile, type StoreKind } from './profile.js'
 
 /** What `status --check` learnt: the answer to one authenticated GET. */
 interface Check {
@@ -26,8 +26,10 @@ export async function status(context: Context, options: Options<'status'>): Prom
   }
   // The check first: a refresh it makes (or the session's death) is what the rest reports.
   const check =
-    options.check === undefined ? undefined : await checkSession(context, global, baseURL, key, options.check)
-  const store = context.store(global, key)
+    options.check === undefined
+      ? undefined
+      : await checkSession(context, global, baseURL, key, storeKind(profile), options.check)
+  const store = await context.store(global, key, storeKind(profile))
   let record: SessionRecord | undefined
   let reason: string | undefined
   try {
@@ -46,7 +48,10 @@ export async function status(context: Context, options: Options<'status'>): Prom
       session,
       expires_at: record?.expiresAt === undefined ? null : new Date(record.expiresAt).toISOString(),
       refresh_token: record ? record.session.refresh_token !== undefined : false,
-      store: { type: 'file', path: store.path, encrypted: key !== undefined },
+      store:
+        'location' in store
+          ? { type: 'keychain', location: store.location, encrypted: key !== undefined }
+          : { type: 'file', path: store.path, encrypted: key !== undefined },
       ...(check ? { check } : {}),
     }
     io.stdout.write(`${JSON.stringify(summary, null, io.stdout.isTTY ? 2 : undefined)}\n`)
@@ -70,7 +75,9 @@ export async function status(context: Context, options: Options<'status'>): Prom
       rows.push(['refresh token', record.session.refresh_token ? 'present' : 'none'])
     }
     if (check) rows.push(['server', describeCheck(check)])
-    rows.push(['file', `${store.path}${key ? ' (encrypted)' : ''}`])
+    const where =
+      'location' in store ? (['keychain', store.location] as const) : (['file', store.path] as const)
+    rows.push([where[0], `${where[1]}${key ? ' (encrypted)' : ''}`])
     for (const [label, value] of rows) {
       io.stdout.write(`${context.paint(io.stdout, '1', label.padEnd(14))}${value}\n`)
     }
@@ -93,9 +100,10 @@ async function checkSession(
   global: GlobalOptions,
   baseURL: string,
   key: Uint8Array | undefined,
+  kind: StoreKind,
   path: string,
 ): Promise<Check | undefined> {
-  const { plantly, close } = context.client(baseURL, global, key)
+  const { plantly, close } = context.client(baseURL, await context.store(global, key, kind))
   try {
     if (!(await plantly.getSession())) return undefined // nothing to ask the server about
     const response = await plantly.fetch(path, { method: 'GET' })
@@ -122,6 +130,8 @@ interface ProfileRow {
   /** `active`, `logged_out`, `none`, `sealed` (its key is not in the environment) or `unreadable`. */
   state: string
   expires_at: string | null
+  /** Where its session lives: `keychain` or `file` (null when its profile file cannot be read). */
+  store: StoreKind | null
   current: boolean
 }
 
@@ -140,13 +150,14 @@ export async function profiles(context: Context, options: Options<'profiles'>): 
     return EXIT.ok
   }
   const table = [
-    ['', 'NAME', 'BASE URL', 'USER', 'STATE'],
+    ['', 'NAME', 'BASE URL', 'USER', 'STATE', 'STORE'],
     ...rows.map((row) => [
       row.current ? '*' : '',
       row.name,
       row.base_url ?? '-',
       row.user ?? '-',
       row.state.replace('_', ' '),
+      row.store ?? '-',
     ]),
   ]
   const widths =
@@ -173,6 +184,7 @@ async function describeProfile(
     user: null,
     state: 'none',
     expires_at: null,
+    store: null,
     current: name === current,
   }
   let profile: Profile | undefined
@@ -183,6 +195,7 @@ async function describeProfile(
   }
   row.base_url = profile?.baseURL ?? null
   row.user = profile?.email ?? null
+  row.store = storeKind(profile)
   const global: GlobalOptions = { profile: name, baseUrl: undefined, keyEnv: undefined }
   let key: Uint8Array | undefined
   try {
@@ -193,8 +206,9 @@ async function describeProfile(
   } catch {
     return { ...row, state: 'sealed' }
   }
-  const store = context.store(global, key)
+  let store: Awaited<ReturnType<Context['store']>> | undefined
   try {
+    store = await context.store(global, key, storeKind(profile))
     const snapshot = await store.read()
     const record = snapshot.record
     row.state = record ? 'active' : snapshot.reason === 'logout' ? 'logged_out' : 'none'
@@ -202,7 +216,7 @@ async function describeProfile(
   } catch (error) {
     row.state = error instanceof Error && error.message.includes('`encryptionKey`') ? 'sealed' : 'unreadable'
   } finally {
-    await store.close()
+    await store?.close()
   }
   return row
 }

@@ -1,5 +1,5 @@
 import { SessionExpiredError } from '../errors/session-expired-error.js'
-import type { Context, Options } from './context.js'
+import { type Context, type Options, storeKind } from './context.js'
 import { CliError, EXIT, LOGIN_HINT } from './exit.js'
 
 /**
@@ -12,7 +12,10 @@ export async function token(context: Context, options: Options<'token'>): Promis
   const { io } = context
   const global = context.globals(options)
   const { baseURL, profile } = await context.target(global)
-  const client = context.client(baseURL, global, context.keyOf(global, profile))
+  const client = context.client(
+    baseURL,
+    await context.store(global, context.keyOf(global, profile), storeKind(profile)),
+  )
   let printed: string
   let record: Awaited<ReturnType<typeof client.store.read>>['record']
   try {

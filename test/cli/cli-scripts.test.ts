@@ -132,7 +132,7 @@ test('--version and `version` print the package’s version', async () => {
 describe('login for CI', () => {
   test('--password-stdin and PLANTLY_EMAIL: no prompt, no terminal; stdin wins over PLANTLY_PASSWORD', async () => {
     const { server, env } = await setup()
-    const args = ['login', '--base-url', server.url, '--password-stdin']
+    const args = ['login', '--base-url', server.url, '--store', 'file', '--password-stdin']
     const ci = { ...env, PLANTLY_EMAIL: DEMO_USER.email_address, PLANTLY_PASSWORD: 'not-the-password' }
     const run = await cli(args, ci, `${DEMO_USER.password}\n`)
     expect(run).toEqual({
@@ -172,7 +172,7 @@ describe('login for CI', () => {
 })
 
 describe('profiles', () => {
-  test('lists every profile (name, base URL, user, state; --json); SESSION_FETCH_PROFILE picks one, --profile wins', async () => {
+  test('lists every profile (name, base URL, user, state, store; --json); SESSION_FETCH_PROFILE picks one, --profile wins', async () => {
     const { server, env, folder, login } = await setup()
     expect(await cli(['profiles', '--json'], env)).toEqual({ code: 0, stdout: '[]\n', stderr: '' })
     await login()
@@ -189,6 +189,7 @@ describe('profiles', () => {
         user: DEMO_USER.email_address,
         state: 'active',
         expires_at: expect.any(String),
+        store: 'file',
         current: false,
       },
       {
@@ -197,14 +198,15 @@ describe('profiles', () => {
         user: DEMO_USER.email_address,
         state: 'logged_out',
         expires_at: null,
+        store: 'file',
         current: true,
       },
     ])
     const table = await cli(['profiles'], env)
     expect(table.stdout.split('\n')).toEqual([
-      expect.stringMatching(/^ {3}NAME +BASE URL +USER +STATE$/),
-      expect.stringMatching(new RegExp(`^\\* +default +${server.url} +demo@plantly\\.test +active$`)),
-      expect.stringMatching(new RegExp(`^ +work +${server.url} +demo@plantly\\.test +logged out$`)),
+      expect.stringMatching(/^ {3}NAME +BASE URL +USER +STATE +STORE$/),
+      expect.stringMatching(new RegExp(`^\\* +default +${server.url} +demo@plantly\\.test +active +file$`)),
+      expect.stringMatching(new RegExp(`^ +work +${server.url} +demo@plantly\\.test +logged out +file$`)),
       '',
     ])
     for (const token of await tokens(folder)) expect(listed.stdout + table.stdout).not.toContain(token)

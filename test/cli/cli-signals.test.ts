@@ -80,7 +80,7 @@ async function setup(options: Parameters<typeof mockServer>[0] = {}) {
   const server = await mockServer(options)
   const env = { XDG_STATE_HOME: await tempFolder('cli-signals') }
   const login = () =>
-    run(['login', '--base-url', server.url, '--email', DEMO_USER.email_address], {
+    run(['login', '--base-url', server.url, '--email', DEMO_USER.email_address, '--store', 'file'], {
       ...env,
       PLANTLY_PASSWORD: DEMO_USER.password,
     })
@@ -177,7 +177,7 @@ describe('a signal while `session-fetch api` refreshes the session', () => {
 describe('a signal during `session-fetch login` and `logout`', () => {
   test('SIGTERM while the login is at the server: it lands and is saved (session and profile), exit 143; the next runs work', async () => {
     const { server, env } = await setup()
-    const args = ['login', '--base-url', server.url, '--email', DEMO_USER.email_address]
+    const args = ['login', '--base-url', server.url, '--email', DEMO_USER.email_address, '--store', 'file']
     const withPassword = { ...env, PLANTLY_PASSWORD: DEMO_USER.password }
     const ended = await signalDuring(server, withPassword, args, 'login', 'SIGTERM')
     expect(ended).toMatchObject({ code: 143, signal: null })

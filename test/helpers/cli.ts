@@ -57,6 +57,8 @@ function run(
         PLANTLY_EMAIL: undefined,
         SESSION_FETCH_BASE_URL: undefined,
         SESSION_FETCH_PROFILE: undefined,
+        // No session bus: a login that tries the OS keychain never reaches the developer's (see cli-keychain*).
+        DBUS_SESSION_BUS_ADDRESS: undefined,
         ...env,
       },
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -123,11 +125,15 @@ export async function setup(options: MockServerOptions = {}) {
   const env = { XDG_STATE_HOME: state }
   const folder = join(state, 'session-fetch')
   const login = (extra: string[] = [], more: Record<string, string> = {}) =>
-    cli(['login', '--base-url', server.url, '--email', DEMO_USER.email_address, ...extra], {
-      ...env,
-      PLANTLY_PASSWORD: DEMO_USER.password,
-      ...more,
-    })
+    // --store file: the OS keychain is tested in cli-keychain*.test.ts, never touched here.
+    cli(
+      ['login', '--base-url', server.url, '--email', DEMO_USER.email_address, '--store', 'file', ...extra],
+      {
+        ...env,
+        PLANTLY_PASSWORD: DEMO_USER.password,
+        ...more,
+      },
+    )
   return { server, env, folder, login }
 }
 

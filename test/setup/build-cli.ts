@@ -3,9 +3,9 @@
 // (`inject('cli')`, see test/helpers/cli.ts). A folder of its own: test/package runs `npm run build` into dist/
 // while the CLI tests run. Readable by every user (the tests run it as another uid too). A failed build fails
 // the run before any test.
-import { chmod, mkdtemp, readdir, rm } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, readdir, rm, symlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { build } from 'tsup'
 import type { TestProject } from 'vitest/node'
 import { cliOptions } from '../../tsup.config.js'
@@ -27,6 +27,10 @@ export default async function setup(project: TestProject) {
     throw new Error(`the session-fetch command did not build (tsup): ${String(error)}`, { cause: error })
   }
   await openToAll(folder)
+  // The OS keychain's binding stays external (a native optional dependency): installed, it sits in node_modules
+  // next to the command, as here.
+  await mkdir(join(folder, 'node_modules'), { mode: 0o755 })
+  await symlink(resolve('node_modules/@napi-rs'), join(folder, 'node_modules', '@napi-rs'))
   const entry = join(folder, 'cli.js')
   if (process.env.SESSION_FETCH_BUILD_TIME) {
     console.log(`session-fetch command built in ${Math.round(performance.now() - started)} ms: ${entry}`)
