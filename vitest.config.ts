@@ -8,6 +8,7 @@ const NEEDS_SERVICES = [
   'test/stores/file/file-full-disk.test.ts', // mounts a tmpfs: root, as in CI
   'test/stores/file/file-hostile.test.ts', // mkfifo, and other users' files as root
   'test/cli/cli.test.ts',
+  'test/cli/cli-keychain-fallback.test.ts',
   'test/core/lifecycle-order.test.ts',
   'test/stores/browser/browser-tabs.test.ts',
   'test/adapters/axios/axios-browser.test.ts',
