@@ -36,14 +36,24 @@ const TOPOLOGY = [
 // `.ci/run` runs after installing them from Debian. They fail, never skip, when a program is missing.
 const SYSTEM = ['test/cli/cli-completion-shells.test.ts']
 
+// The OS keychain against a real Secret Service (gnome-keyring on a D-Bus session the suite starts): `npm run
+// test:keychain` (KEYCHAIN=1), which `.ci/run` runs once it has installed gnome-keyring.
+const KEYCHAIN = ['test/cli/cli-keychain.test.ts']
+
 export default defineConfig({
   test: {
-    include: process.env.TOPOLOGY ? TOPOLOGY : process.env.SYSTEM ? SYSTEM : ['test/**/*.test.ts'],
+    include: process.env.TOPOLOGY
+      ? TOPOLOGY
+      : process.env.SYSTEM
+        ? SYSTEM
+        : process.env.KEYCHAIN
+          ? KEYCHAIN
+          : ['test/**/*.test.ts'],
     exclude: process.env.UNIT
-      ? [...NEEDS_SERVICES, ...TOPOLOGY, ...SYSTEM]
-      : process.env.TOPOLOGY || process.env.SYSTEM
+      ? [...NEEDS_SERVICES, ...TOPOLOGY, ...SYSTEM, ...KEYCHAIN]
+      : process.env.TOPOLOGY || process.env.SYSTEM || process.env.KEYCHAIN
         ? []
-        : [...TOPOLOGY, ...SYSTEM],
+        : [...TOPOLOGY, ...SYSTEM, ...KEYCHAIN],
     setupFiles: ['test/setup/preload.ts'],
     // The `session-fetch` command, built once for the run: the CLI tests run it as published.
     globalSetup: ['test/setup/build-cli.ts'],

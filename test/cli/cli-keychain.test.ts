@@ -1,0 +1,145 @@
+import { access, readdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { AsyncEntry } from '@napi-rs/keyring'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { runCli } from '../helpers/cli-process.js'
+import { tempFolder } from '../helpers/file-store.js'
+import { DEMO_USER, mockServer } from '../helpers/mock-server.js'
+import { type SecretService, startSecretService } from '../helpers/secret-service.js'
+
+// `npm run test:keychain` (KEYCHAIN=1; .ci/run, after installing gnome-keyring): the CLI's `--store keychain`
+// against a real credential store, the Secret Service of gnome-keyring on a D-Bus session of this suite's own.
+// It fails, never skips, when gnome-keyring or D-Bus is missing.
+let service: SecretService
+
+beforeAll(async () => {
+  service = await startSecretService()
+  // This process reads the entries the commands write, through the same binding.
+  process.env.DBUS_SESSION_BUS_ADDRESS = service.env.DBUS_SESSION_BUS_ADDRESS
+}, 60_000)
+
+afterAll(async () => {
+  await service?.stop()
+})
+
+async function setup() {
+  const server = await mockServer()
+  const state = await tempFolder('cli-keychain')
+  const folder = join(state, 'session-fetch')
+  const env = { XDG_STATE_HOME: state, ...service.env }
+  const login = (extra: string[] = []) =>
+    runCli(['login', '--base-url', server.url, '--email', DEMO_USER.email_address, ...extra], {
+      ...env,
+      PLANTLY_PASSWORD: DEMO_USER.password,
+    })
+  // The entry the command keeps the profile's session in: service session-fetch, account <folder>/<profile>.
+  const entry = (profile = 'default') =>
+    new AsyncEntry('session-fetch', join(folder, profile), { linux: { store: 'secret-service' } })
+  const stored = async (profile = 'default') => {
+    const text = await entry(profile).getPassword()
+    if (text === null) return undefined
+    const value = JSON.parse(text) as { version: number; data: string }
+    const session = (JSON.parse(value.data) as { session: { access_token: string; refresh_token: string } })
+      .session
+    return { version: value.version, tokens: [session.access_token, session.refresh_token] }
+  }
+  return { server, env, folder, login, entry, stored }
+}
+
+/** No file in `folder` holds any of `tokens`; the session file itself does not exist. */
+async function noTokenOnDisk(folder: string, tokens: string[]): Promise<string[]> {
+  await expect(access(join(folder, 'default.json'))).rejects.toMatchObject({ code: 'ENOENT' })
+  const names = await readdir(folder)
+  for (const name of names) {
+    const text = await readFile(join(folder, name), 'utf8')
+    for (const token of tokens) expect(text).not.toContain(token)
+  }
+  return names
+}
+
+describe('login --store keychain, with gnome-keyring’s Secret Service', () => {
+  test('the session is in the keychain entry, not on disk; api and status use it; logout removes the entry', async () => {
+    const { server, env, folder, login, stored } = await setup()
+    const loggedIn = await login(['--store', 'keychain'])
+    expect(loggedIn).toEqual({
+      code: 0,
+      stdout: '',
+      stderr: `Logged in as ${DEMO_USER.email_address} at ${server.url} (profile default)\n`,
+    })
+    const kept = await stored()
+    expect(kept?.tokens).toHaveLength(2)
+    const tokens = kept?.tokens ?? []
+    // On disk: the profile (no secret), and at most the lock files while they are held.
+    const names = await noTokenOnDisk(folder, tokens)
+    expect(names.filter((name) => !name.endsWith('.lock'))).toEqual(['default.profile.json'])
+    expect(JSON.parse(await readFile(join(folder, 'default.profile.json'), 'utf8'))).toMatchObject({
+      store: 'keychain',
+    })
+
+    const called = await runCli(['api', '/buyers'], env)
+    expect(called).toMatchObject({ code: 0, stderr: '' })
+    expect(JSON.parse(called.stdout)).toBeTruthy()
+    const status = await runCli(['status'], env)
+    expect(status).toMatchObject({ code: 0, stderr: '' })
+    expect(status.stdout).toMatch(/^session +active$/m)
+    expect(status.stdout).toContain(
+      `keychain      Secret Service, service "session-fetch", account "${join(folder, 'default')}"`,
+    )
+    for (const token of tokens) expect(called.stderr + status.stdout + status.stderr).not.toContain(token)
+
+    const loggedOut = await runCli(['logout'], env)
+    expect(loggedOut).toEqual({ code: 0, stdout: '', stderr: 'Logged out (profile default)\n' })
+    expect(server.counters.logouts).toBe(1)
+    expect(await stored()).toBeUndefined()
+    const after = await runCli(['status'], env)
+    expect(after.code).toBe(3)
+    expect(after.stdout).toMatch(/^session +none$/m)
+    await noTokenOnDisk(folder, tokens)
+  }, 120_000)
+
+  test('without --store, login uses the keychain (no notice)', async () => {
+    const { server, folder, login, stored } = await setup()
+    const loggedIn = await login()
+    expect(loggedIn).toEqual({
+      code: 0,
+      stdout: '',
+      stderr: `Logged in as ${DEMO_USER.email_address} at ${server.url} (profile default)\n`,
+    })
+    expect(await stored()).toBeDefined()
+    await noTokenOnDisk(folder, (await stored())?.tokens ?? [])
+  }, 120_000)
+
+  test('8 `session-fetch api` processes started together right after the expiry: 1 refresh, 0 reuse', async () => {
+    const { server, env, login, stored } = await setup()
+    expect((await login(['--store', 'keychain'])).code).toBe(0)
+    const before = await stored()
+    server.mock.expireAccessTokens()
+    const started = performance.now()
+    const runs = await Promise.all(Array.from({ length: 8 }, (_, i) => runCli(['api', `/storm/${i}`], env)))
+    const elapsed = performance.now() - started
+    expect(runs.map((run) => run.code)).toEqual(Array(8).fill(0))
+    for (const run of runs) expect(JSON.parse(run.stdout)).toMatchObject({ ok: true })
+    expect(server.counters.refreshes).toBe(1)
+    expect(server.counters.reuseDetected).toBe(0)
+    expect(server.counters.refreshRejected).toBe(0)
+    // The refreshed session is the entry's, at a newer version.
+    const after = await stored()
+    expect(after?.version).toBeGreaterThan(before?.version ?? Number.POSITIVE_INFINITY)
+    expect(after?.tokens).not.toEqual(before?.tokens)
+    const again = await runCli(['api', '/buyers'], env)
+    expect(again.code).toBe(0)
+    expect(server.counters.refreshes).toBe(1)
+    console.info(
+      `session-fetch api with the keychain, 8 processes after expiry: ${server.counters.refreshes} refresh, ${server.counters.reuseDetected} reuse, ${Math.round(elapsed)} ms`,
+    )
+  }, 300_000)
+
+  test('logging in again with --store file clears the keychain entry', async () => {
+    const { folder, login, stored } = await setup()
+    expect((await login(['--store', 'keychain'])).code).toBe(0)
+    expect(await stored()).toBeDefined()
+    expect((await login(['--store', 'file'])).code).toBe(0)
+    expect(await stored()).toBeUndefined()
+    await access(join(folder, 'default.json'))
+  }, 120_000)
+})
