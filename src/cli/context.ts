@@ -184,7 +184,11 @@ export function createContext(io: Io, interrupts: Interrupts | undefined): Conte
       }
       if (asked === 'file') return { store: await context.store(options, key, 'file'), kind: 'file' }
       try {
-        const store = await keychainStore({ name: options.profile, directory: defaultDirectory() })
+        const store = await keychainStore({
+          name: options.profile,
+          directory: defaultDirectory(),
+          writable: true,
+        })
         return { store, kind: 'keychain' }
       } catch (error) {
         if (!(error instanceof KeychainUnavailable)) throw error

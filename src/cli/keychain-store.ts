@@ -57,6 +57,8 @@ export interface KeychainStoreOptions {
   directory: string
   onLockWait?: (wait: LockWait) => void
   onError?: (error: Error) => void
+  /** Check that the keychain takes a write too (at login: before anything is sent). */
+  writable?: boolean
 }
 
 export interface KeychainStore extends SessionStore {
@@ -90,15 +92,24 @@ function oneLine(error: unknown): string {
 }
 
 /**
- * The entry of `name`, checked to be usable: the platform's credential store answers a read. On Linux only the
- * Secret Service (D-Bus) is used, never the kernel keyring, as gh does. Rejects with KeychainUnavailable.
+ * The entry of `name`, checked to be usable: the platform's credential store answers a read, and with `writable`
+ * takes a write (a probe entry of its own, written and deleted: a locked keyring is asked to unlock now, or
+ * refuses, before a login is sent rather than after). On Linux only the Secret Service (D-Bus) is used, never the
+ * kernel keyring, as gh does. Rejects with KeychainUnavailable.
  */
-async function openEntry(name: string, directory: string): Promise<KeyringEntry> {
+async function openEntry(name: string, directory: string, writable: boolean): Promise<KeyringEntry> {
   const { AsyncEntry } = await loadKeyring()
+  const open = (account: string) =>
+    new AsyncEntry(KEYCHAIN_SERVICE, account, { linux: { store: 'secret-service' } })
   let entry: KeyringEntry
   try {
-    entry = new AsyncEntry(KEYCHAIN_SERVICE, join(directory, name), { linux: { store: 'secret-service' } })
+    entry = open(join(directory, name))
     await entry.getPassword()
+    if (writable) {
+      const probe = open(`${join(directory, name)} (probe)`)
+      await probe.setPassword('probe')
+      await probe.deleteCredential()
+    }
   } catch (error) {
     throw new KeychainUnavailable(oneLine(error))
   }
@@ -115,7 +126,7 @@ async function openEntry(name: string, directory: string): Promise<KeyringEntry>
  */
 export async function keychainStore(options: KeychainStoreOptions): Promise<KeychainStore> {
   const { name, directory } = options
-  const entry = await openEntry(name, directory)
+  const entry = await openEntry(name, directory, options.writable === true)
   const account = join(directory, name)
   const where = `the keychain entry ${JSON.stringify(account)} (service ${JSON.stringify(KEYCHAIN_SERVICE)})`
   const codec = createCodec(account, undefined, { where, factory: 'the keychain store' })

@@ -154,9 +154,10 @@ async function login(context: Context, options: Options<'login'>): Promise<numbe
   }
   // A session left in the store the profile used before would stay there, tokens and all.
   const before = storeKind(profile)
-  if (profile && before !== kind) await forget(context, global, before)
+  const left = profile && before !== kind ? await forget(context, global, before) : undefined
   context.say(`Logged in as ${email} at ${baseURL} (profile ${global.profile})\n`)
   if (notice) context.say(notice)
+  if (left) context.say(left)
   return EXIT.ok
 }
 
@@ -218,15 +219,18 @@ async function holdsSession(
   }
 }
 
-/** Clear the session `profile` kept in the store it used before this login (nothing is sent to the server). */
+/**
+ * Clear the session `profile` kept in the store it used before this login (nothing is sent to the server).
+ * Never throws: the login is done; what could not be cleared is said (undefined when all went well).
+ */
 async function forget(
   context: Context,
   global: ReturnType<Context['globals']>,
   kind: StoreKind,
-): Promise<void> {
-  const store: CliStore | undefined = await context.store(global, undefined, kind).catch(() => undefined)
-  if (!store) return
+): Promise<string | undefined> {
+  let store: CliStore | undefined
   try {
+    store = await context.store(global, undefined, kind)
     const snapshot = await store.read()
     if (snapshot.record) {
       await store.write(
@@ -234,7 +238,11 @@ async function forget(
         snapshot.version,
       )
     }
+    return undefined
+  } catch (error) {
+    const where = kind === 'file' ? 'file' : 'OS keychain'
+    return `session-fetch: the session this profile kept in the ${where} before could not be cleared (${describeError(error)})\n`
   } finally {
-    await store.close()
+    await store?.close()
   }
 }

@@ -142,4 +142,33 @@ describe('login --store keychain, with gnome-keyring’s Secret Service', () => 
     expect(await stored()).toBeUndefined()
     await access(join(folder, 'default.json'))
   }, 120_000)
+
+  // Last: the keyring stays locked (unlocking it takes a prompt, which this bus has nobody to answer).
+  test('a locked keyring: --store keychain exits 1 before the login is sent; without --store, the file with the notice', async () => {
+    const { server, folder, login, stored } = await setup()
+    expect((await login(['--store', 'keychain'])).code).toBe(0)
+    await service.lock()
+    const refused = await login(['--store', 'keychain'])
+    expect(refused.code).toBe(1)
+    expect(refused.stdout).toBe('')
+    expect(refused.stderr).toMatch(
+      /^session-fetch: login: --store keychain: the OS keychain cannot be used \(.*prompt.*\): use --store file to keep the session in a 0600 file\n$/,
+    )
+    expect(server.counters.logins).toBe(1) // the first login only
+
+    const fellBack = await login()
+    expect(fellBack.code).toBe(0)
+    const lines = fellBack.stderr.trimEnd().split('\n')
+    expect(lines).toHaveLength(3)
+    expect(lines[1]).toMatch(
+      /^session-fetch: no OS keychain \(.*prompt.*\): the session is in the 0600 file /,
+    )
+    // The session the profile kept in the keychain is still there: said, not hidden.
+    expect(lines[2]).toMatch(
+      /^session-fetch: the session this profile kept in the OS keychain before could not be cleared \(.+\)$/,
+    )
+    expect(server.counters.logins).toBe(2)
+    await access(join(folder, 'default.json'))
+    await expect(stored()).rejects.toThrow() // the entry is still there, locked
+  }, 120_000)
 })

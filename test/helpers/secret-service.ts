@@ -11,6 +11,8 @@ const READY_WITHIN_MS = 30_000
 export interface SecretService {
   /** What a process needs in its environment to use it. */
   env: { DBUS_SESSION_BUS_ADDRESS: string }
+  /** Lock the default collection (as logging out of the desktop does); unlocking it would need a prompt. */
+  lock(): Promise<void>
   stop(): Promise<void>
 }
 
@@ -128,5 +130,20 @@ export async function startSecretService(): Promise<SecretService> {
     await stop()
     throw error
   })
-  return { env: { DBUS_SESSION_BUS_ADDRESS: address }, stop }
+  const env = { DBUS_SESSION_BUS_ADDRESS: address }
+  const lock = async () => {
+    await promisify(execFile)(
+      'dbus-send',
+      [
+        '--session',
+        '--print-reply',
+        '--dest=org.freedesktop.secrets',
+        '/org/freedesktop/secrets',
+        'org.freedesktop.Secret.Service.Lock',
+        'array:objpath:/org/freedesktop/secrets/aliases/default',
+      ],
+      { env: { ...process.env, ...env } },
+    )
+  }
+  return { env, lock, stop }
 }
