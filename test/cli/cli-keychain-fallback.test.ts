@@ -1,7 +1,7 @@
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
-import { runCli } from '../helpers/cli-process.js'
+import { cli } from '../helpers/cli.js'
 import { tempFolder } from '../helpers/file-store.js'
 import { DEMO_USER, mockServer, recordRequests } from '../helpers/mock-server.js'
 
@@ -14,7 +14,7 @@ async function setup() {
   const folder = join(state, 'session-fetch')
   const env = { XDG_STATE_HOME: state, DBUS_SESSION_BUS_ADDRESS: `unix:path=${join(state, 'no-bus')}` }
   const login = (extra: string[] = []) =>
-    runCli(['login', '--base-url', server.url, '--email', DEMO_USER.email_address, ...extra], {
+    cli(['login', '--base-url', server.url, '--email', DEMO_USER.email_address, ...extra], {
       ...env,
       PLANTLY_PASSWORD: DEMO_USER.password,
     })
@@ -39,9 +39,9 @@ describe('login where no OS keychain answers', () => {
     })
 
     // The profile says where the session is: no probe, no notice on the next runs.
-    const called = await runCli(['api', '/buyers'], env)
+    const called = await cli(['api', '/buyers'], env)
     expect(called).toMatchObject({ code: 0, stderr: '' })
-    const status = await runCli(['status'], env)
+    const status = await cli(['status'], env)
     expect(status).toMatchObject({ code: 0, stderr: '' })
     expect(status.stdout).toMatch(new RegExp(`^file +${file}$`, 'm'))
     expect(server.counters.logins).toBe(1)
@@ -70,7 +70,7 @@ describe('login where no OS keychain answers', () => {
     expect(await readdir(folder).catch(() => [])).toEqual([])
 
     // Asked on stdin instead of PLANTLY_PASSWORD: still refused before the password is read.
-    const piped = await runCli(
+    const piped = await cli(
       ['login', '--base-url', server.url, '--email', DEMO_USER.email_address, '--store', 'keychain'],
       env,
       `${DEMO_USER.password}\n`,
@@ -99,7 +99,7 @@ describe('login where no OS keychain answers', () => {
     const remembered = JSON.parse(await readFile(profile, 'utf8')) as Record<string, unknown>
     await writeFile(profile, JSON.stringify({ ...remembered, store: 'keychain' }), { mode: 0o600 })
     for (const command of [['api', '/buyers'], ['status'], ['logout']]) {
-      const run = await runCli(command, env)
+      const run = await cli(command, env)
       expect(run.code).toBe(1)
       expect(run.stdout).toBe('')
       expect(run.stderr).toMatch(

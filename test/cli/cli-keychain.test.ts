@@ -2,7 +2,7 @@ import { access, readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { AsyncEntry } from '@napi-rs/keyring'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { runCli } from '../helpers/cli-process.js'
+import { cli } from '../helpers/cli.js'
 import { tempFolder } from '../helpers/file-store.js'
 import { DEMO_USER, mockServer } from '../helpers/mock-server.js'
 import { type SecretService, startSecretService } from '../helpers/secret-service.js'
@@ -28,7 +28,7 @@ async function setup() {
   const folder = join(state, 'session-fetch')
   const env = { XDG_STATE_HOME: state, ...service.env }
   const login = (extra: string[] = []) =>
-    runCli(['login', '--base-url', server.url, '--email', DEMO_USER.email_address, ...extra], {
+    cli(['login', '--base-url', server.url, '--email', DEMO_USER.email_address, ...extra], {
       ...env,
       PLANTLY_PASSWORD: DEMO_USER.password,
     })
@@ -58,7 +58,7 @@ async function noTokenOnDisk(folder: string, tokens: string[]): Promise<string[]
 }
 
 describe('login --store keychain, with gnome-keyring’s Secret Service', () => {
-  test('the session is in the keychain entry, not on disk; api and status use it; logout removes the entry', async () => {
+  test('the session is in the keychain entry, not on disk; api, status (--json) and profiles use it; logout removes the entry', async () => {
     const { server, env, folder, login, stored } = await setup()
     const loggedIn = await login(['--store', 'keychain'])
     expect(loggedIn).toEqual({
@@ -76,22 +76,32 @@ describe('login --store keychain, with gnome-keyring’s Secret Service', () => 
       store: 'keychain',
     })
 
-    const called = await runCli(['api', '/buyers'], env)
+    const called = await cli(['api', '/buyers'], env)
     expect(called).toMatchObject({ code: 0, stderr: '' })
     expect(JSON.parse(called.stdout)).toBeTruthy()
-    const status = await runCli(['status'], env)
+    const status = await cli(['status'], env)
     expect(status).toMatchObject({ code: 0, stderr: '' })
     expect(status.stdout).toMatch(/^session +active$/m)
     expect(status.stdout).toContain(
       `keychain      Secret Service, service "session-fetch", account "${join(folder, 'default')}"`,
     )
-    for (const token of tokens) expect(called.stderr + status.stdout + status.stderr).not.toContain(token)
+    const json = await cli(['status', '--json'], env)
+    expect(JSON.parse(json.stdout).store).toEqual({
+      type: 'keychain',
+      location: `Secret Service, service "session-fetch", account "${join(folder, 'default')}"`,
+      encrypted: false,
+    })
+    const listed = await cli(['profiles', '--json'], env)
+    expect(JSON.parse(listed.stdout)).toMatchObject([{ name: 'default', state: 'active', store: 'keychain' }])
+    for (const token of tokens) {
+      expect(called.stderr + status.stdout + status.stderr + json.stdout + listed.stdout).not.toContain(token)
+    }
 
-    const loggedOut = await runCli(['logout'], env)
+    const loggedOut = await cli(['logout'], env)
     expect(loggedOut).toEqual({ code: 0, stdout: '', stderr: 'Logged out (profile default)\n' })
     expect(server.counters.logouts).toBe(1)
     expect(await stored()).toBeUndefined()
-    const after = await runCli(['status'], env)
+    const after = await cli(['status'], env)
     expect(after.code).toBe(3)
     expect(after.stdout).toMatch(/^session +none$/m)
     await noTokenOnDisk(folder, tokens)
@@ -115,7 +125,7 @@ describe('login --store keychain, with gnome-keyring’s Secret Service', () => 
     const before = await stored()
     server.mock.expireAccessTokens()
     const started = performance.now()
-    const runs = await Promise.all(Array.from({ length: 8 }, (_, i) => runCli(['api', `/storm/${i}`], env)))
+    const runs = await Promise.all(Array.from({ length: 8 }, (_, i) => cli(['api', `/storm/${i}`], env)))
     const elapsed = performance.now() - started
     expect(runs.map((run) => run.code)).toEqual(Array(8).fill(0))
     for (const run of runs) expect(JSON.parse(run.stdout)).toMatchObject({ ok: true })
@@ -126,7 +136,7 @@ describe('login --store keychain, with gnome-keyring’s Secret Service', () => 
     const after = await stored()
     expect(after?.version).toBeGreaterThan(before?.version ?? Number.POSITIVE_INFINITY)
     expect(after?.tokens).not.toEqual(before?.tokens)
-    const again = await runCli(['api', '/buyers'], env)
+    const again = await cli(['api', '/buyers'], env)
     expect(again.code).toBe(0)
     expect(server.counters.refreshes).toBe(1)
     console.info(
