@@ -155,15 +155,17 @@ export function createContext(io: Io, interrupts: Interrupts | undefined): Conte
         onLockWait: (wait: LockWait) => context.say(`session-fetch: ${describeWait(wait)}\n`),
         onError: (error: Error) => context.say(`session-fetch: ${error.message}\n`),
       }
+      const sealed = key === undefined ? {} : { encryptionKey: key }
       if (kind === 'file') {
-        return fileStore({
-          name: options.profile,
-          ...(key === undefined ? {} : { encryptionKey: key }),
-          ...callbacks,
-        })
+        return fileStore({ name: options.profile, ...sealed, ...callbacks })
       }
       try {
-        return await keychainStore({ name: options.profile, directory: defaultDirectory(), ...callbacks })
+        return await keychainStore({
+          name: options.profile,
+          directory: defaultDirectory(),
+          ...sealed,
+          ...callbacks,
+        })
       } catch (error) {
         if (!(error instanceof KeychainUnavailable)) throw error
         throw new CliError(
@@ -187,6 +189,7 @@ export function createContext(io: Io, interrupts: Interrupts | undefined): Conte
         const store = await keychainStore({
           name: options.profile,
           directory: defaultDirectory(),
+          ...(key === undefined ? {} : { encryptionKey: key }),
           writable: true,
         })
         return { store, kind: 'keychain' }

@@ -57,6 +57,8 @@ export interface KeychainStoreOptions {
   directory: string
   onLockWait?: (wait: LockWait) => void
   onError?: (error: Error) => void
+  /** Seal the record inside the entry with this 32-byte key (`--encryption-key-env`), as the file store does. */
+  encryptionKey?: Uint8Array
   /** Check that the keychain takes a write too (at login: before anything is sent). */
   writable?: boolean
 }
@@ -129,7 +131,7 @@ export async function keychainStore(options: KeychainStoreOptions): Promise<Keyc
   const entry = await openEntry(name, directory, options.writable === true)
   const account = join(directory, name)
   const where = `the keychain entry ${JSON.stringify(account)} (service ${JSON.stringify(KEYCHAIN_SERVICE)})`
-  const codec = createCodec(account, undefined, { where, factory: 'the keychain store' })
+  const codec = createCodec(account, options.encryptionKey, { where, factory: 'the keychain store' })
   const base = join(directory, `${name}.json`)
   const notice = (lock: 'refresh' | 'write', path: string, maxWaitMs: number) => (holder: LockHolder) => {
     try {

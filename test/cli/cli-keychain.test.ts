@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { access, readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { AsyncEntry } from '@napi-rs/keyring'
@@ -117,6 +118,40 @@ describe('login --store keychain, with gnome-keyring’s Secret Service', () => 
     })
     expect(await stored()).toBeDefined()
     await noTokenOnDisk(folder, (await stored())?.tokens ?? [])
+  }, 120_000)
+
+  test('--encryption-key-env seals the record inside the entry; the profile remembers the variable, not the key', async () => {
+    const { server, env, entry } = await setup()
+    const key = randomBytes(32).toString('base64')
+    const sealed = { ...env, SF_KEY: key }
+    const args = [
+      'login',
+      '--base-url',
+      server.url,
+      '--email',
+      DEMO_USER.email_address,
+      '--store',
+      'keychain',
+    ]
+    const loggedIn = await cli([...args, '--encryption-key-env', 'SF_KEY'], {
+      ...sealed,
+      PLANTLY_PASSWORD: DEMO_USER.password,
+    })
+    expect(loggedIn).toMatchObject({ code: 0, stdout: '' })
+    const raw = (await entry().getPassword()) ?? ''
+    expect(raw).not.toBe('')
+    expect(raw).not.toContain('access_token')
+    expect(raw).not.toContain(key)
+    const called = await cli(['api', '/buyers'], sealed)
+    expect(called).toMatchObject({ code: 0, stderr: '' })
+    const status = await cli(['status', '--json'], sealed)
+    expect(JSON.parse(status.stdout).store).toMatchObject({ type: 'keychain', encrypted: true })
+    // Without the variable the profile names, the sealed entry is not read: one line naming the variable.
+    const without = await cli(['api', '/buyers'], env)
+    expect(without.code).toBe(2)
+    expect(without.stderr).toContain('SF_KEY')
+    expect(without.stderr).not.toContain(key)
+    expect(server.counters.logins).toBe(1)
   }, 120_000)
 
   test('8 `session-fetch api` processes started together right after the expiry: 1 refresh, 0 reuse', async () => {
