@@ -79,6 +79,9 @@ function run(
       clearTimeout(timer)
       resolve({ code, stdout, stderr })
     })
+    child.stdin.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') reject(error) // the command may exit before it reads its input
+    })
     child.stdin.end(input ?? '')
   })
 }
@@ -170,6 +173,10 @@ export function runProgram(
     child.on('close', (code) => {
       clearTimeout(timer)
       resolve({ code, stdout, stderr })
+    })
+    // A program that does not read its input (`zsh -n file`) may exit before it is written: that is no failure.
+    child.stdin.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') reject(error)
     })
     child.stdin.end(input)
   })
