@@ -418,10 +418,11 @@ export function parseScope(value: unknown, option: string): string | undefined {
   return tokens.join(' ')
 }
 
-function parseResources(value: unknown): string[] {
+/** RFC 8707 resource indicators: a URI or a list of them (`option` names the option in errors). */
+export function parseResources(value: unknown, option = 'resource'): string[] {
   if (value === undefined) return []
   const list = typeof value === 'string' ? [value] : Array.isArray(value) ? (value as unknown[]) : undefined
-  if (!list) throw new OptionError('resource', `expected a URL or a list of URLs, got ${describe(value)}`)
+  if (!list) throw new OptionError(option, `expected a URL or a list of URLs, got ${describe(value)}`)
   return list.map((entry, i) => {
     // RFC 8707 §2: an absolute URI without a fragment.
     let url: URL | undefined
@@ -430,7 +431,7 @@ function parseResources(value: unknown): string[] {
     } catch {}
     if (!url || url.hash) {
       // Named by its index, not its text: a URI may carry a password or a key.
-      throw new OptionError('resource', `entry ${i} is not an absolute URI without a fragment`)
+      throw new OptionError(option, `entry ${i} is not an absolute URI without a fragment`)
     }
     return entry as string
   })

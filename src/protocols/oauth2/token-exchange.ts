@@ -5,7 +5,7 @@ import { isSendableToken } from '../../core/session.js'
 import { describe, rejectUnknownOptions } from '../../core/validate.js'
 import { OptionError } from '../../errors/option-error.js'
 import type { TokenExchangeCredentials, TokenParams, TokenSupplier } from './grants.js'
-import { parseScope } from './options.js'
+import { parseResources, parseScope } from './options.js'
 
 const GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange'
 const ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_token'
@@ -89,23 +89,13 @@ function audiences(value: unknown): readonly string[] {
   return list as string[]
 }
 
-// §2.1: resource is an absolute URI without a fragment (as RFC 8707's); several may be given.
+// §2.1: resource is an absolute URI without a fragment (as RFC 8707's); several may be given, none is an error.
 function resources(value: unknown): readonly string[] {
-  const list = typeof value === 'string' ? [value] : Array.isArray(value) ? (value as unknown[]) : []
+  const list = parseResources(value ?? [], 'credentials.resource')
   if (list.length === 0) {
     throw new OptionError('credentials.resource', `expected a URI or a list of URIs, got ${describe(value)}`)
   }
-  return list.map((entry, i) => {
-    let url: URL | undefined
-    try {
-      url = typeof entry === 'string' ? new URL(entry) : undefined
-    } catch {}
-    if (!url || url.hash) {
-      // Named by its index, not its text: a URI may carry a password or a key.
-      throw new OptionError('credentials.resource', `entry ${i} is not an absolute URI without a fragment`)
-    }
-    return entry as string
-  })
+  return list
 }
 
 function checkSupplier(value: unknown, field: string): void {
