@@ -11,7 +11,7 @@ import { build } from 'esbuild'
 // Today's figure plus a small margin, under the 11 kB goal. Of it, 0.34 kB is esbuild's runtime chunk (its CommonJS
 // helpers): p-queue's eventemitter3 is CommonJS, and esbuild makes every entry point import its helpers' chunk.
 const BUDGETS = [
-  { name: 'session-fetch (core, request path, split chunks)', entry: 'src/index.ts', limit: 10_950 },
+  { name: 'session-fetch (core, request path, split chunks)', entry: 'src/index.ts', limit: 10_300 },
 ]
 
 export async function requestPathSize(entry) {

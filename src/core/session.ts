@@ -1,5 +1,3 @@
-import { InvalidResponseError } from '../errors/invalid-response-error.js'
-
 /**
  * The Plantly Sessions API's Session object: the 200 body of login and refresh. Other protocols (OAuth2) map
  * their token responses onto it; `refresh_token` and `expires_in` are optional there.
@@ -50,53 +48,6 @@ export interface SessionRecord {
    * uses those.
    */
   readonly issuer?: string | undefined
-}
-
-// RFC 6750 §2.1 allows b64token; anything printable without spaces is accepted, and nothing that could end a
-// header line (CR, LF, NUL) or split it (space, tab) ever is.
-const TOKEN = /^[\x21-\x7e]+$/
-
-/** True when `token` can safely be sent as `Authorization: Bearer <token>`. */
-export function isSendableToken(token: unknown): token is string {
-  return typeof token === 'string' && token.length > 0 && token.length <= 16_384 && TOKEN.test(token)
-}
-
-/**
- * Check a 2xx body from login or refresh and return it as a Session. Throws InvalidResponseError naming the
- * field; never echoes the value. `tokenTypes`: the `token_type`s accepted, lower-case (DPoP sessions: `dpop`).
- */
-export function parseSession(body: unknown, tokenTypes: readonly string[] = ['bearer']): Session {
-  if (body === undefined || body === null || body === '') {
-    throw new InvalidResponseError('body', 'is empty: expected a session (a JSON object with `access_token`)')
-  }
-  if (typeof body !== 'object' || Array.isArray(body)) {
-    throw new InvalidResponseError('body', 'is not a JSON object: expected a session with `access_token`')
-  }
-  const raw = body as Record<string, unknown>
-  if (!isSendableToken(raw.access_token)) {
-    throw new InvalidResponseError(
-      'access_token',
-      raw.access_token === undefined ? 'is missing' : 'is not a token that can be sent in a header',
-    )
-  }
-  if (raw.refresh_token !== undefined && raw.refresh_token !== null && !isSendableToken(raw.refresh_token)) {
-    throw new InvalidResponseError('refresh_token', 'is not a token that can be sent in a header')
-  }
-  const tokenType = raw.token_type ?? 'bearer'
-  if (typeof tokenType !== 'string' || !tokenTypes.includes(tokenType.toLowerCase())) {
-    throw new InvalidResponseError('token_type', `is not "${tokenTypes.join('" or "')}"`)
-  }
-  const session: Session = {
-    type: typeof raw.type === 'string' ? raw.type : 'auth.session',
-    token_type: tokenType,
-    access_token: raw.access_token,
-  }
-  if (typeof raw.refresh_token === 'string') session.refresh_token = raw.refresh_token
-  // A negative, zero, string or non-finite expires_in is ignored rather than trusted: the JWT or a 401 decides.
-  if (typeof raw.expires_in === 'number' && Number.isFinite(raw.expires_in) && raw.expires_in > 0) {
-    session.expires_in = raw.expires_in
-  }
-  return session
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { SessionEventMap, SessionEventName } from '../core/events.js'
+import { parseSession } from '../core/parse-session.js'
 import type { SessionProtocol } from '../core/protocol.js'
-import { parseSession, type SessionRecord } from '../core/session.js'
+import type { SessionRecord } from '../core/session.js'
 import type { SessionStats } from '../core/session-core.js'
 import type { SessionStore, StoreSnapshot } from '../core/store.js'
 import { parseDuration } from '../core/validate.js'

@@ -1,5 +1,6 @@
 import { CompactEncrypt, compactDecrypt } from 'jose'
-import { parseSession, type SessionRecord } from '../core/session.js'
+import { parseSession } from '../core/parse-session.js'
+import type { SessionRecord } from '../core/session.js'
 import { StoreError } from '../errors/store-error.js'
 
 /**

@@ -1,6 +1,7 @@
 import { SignJWT } from 'jose'
 import { describe, expect, expectTypeOf, test } from 'vitest'
-import { parseSession, refreshDueAt } from '../../src/core/session.js'
+import { parseSession } from '../../src/core/parse-session.js'
+import { refreshDueAt } from '../../src/core/session.js'
 import { accessTokenLifetimeMs, toRecord } from '../../src/core/session-record.js'
 import { InvalidResponseError } from '../../src/errors/invalid-response-error.js'
 import type { Grant, SessionProtocol, TokenSet } from '../../src/index.js'

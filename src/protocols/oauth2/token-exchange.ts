@@ -1,7 +1,7 @@
 // The token exchange grant (RFC 8693 §2.1), as a login: its parameters checked (errors name the field, never its
 // value), and its tokens asked of their suppliers at the time of each exchange. Loaded on first use: only a client
 // that exchanges tokens needs it.
-import { isSendableToken } from '../../core/session.js'
+import { isSendableToken } from '../../core/parse-session.js'
 import { describe, rejectUnknownOptions } from '../../core/validate.js'
 import { OptionError } from '../../errors/option-error.js'
 import type { TokenExchangeCredentials, TokenParams, TokenSupplier } from './grants.js'

@@ -1,6 +1,7 @@
 // A token endpoint's answers (RFC 6749 §5): a token response becomes a session, an error response that refuses the
 // grant or the client ends it.
-import { parseSession, type Session, type TokenSet } from '../../core/session.js'
+import { parseSession } from '../../core/parse-session.js'
+import type { Session, TokenSet } from '../../core/session.js'
 import { InvalidResponseError } from '../../errors/invalid-response-error.js'
 import { ResponseError } from '../../errors/response-error.js'
 import { SessionRejectedError } from '../../errors/session-rejected-error.js'

@@ -1,23 +1,21 @@
-import { preload } from '../../core/lazy.js'
-import type { ProtocolContext, SessionProtocol } from '../../core/protocol.js'
-import { parseSession, type TokenSet } from '../../core/session.js'
+import { lazy, preload } from '../../core/lazy.js'
+import type { SessionProtocol } from '../../core/protocol.js'
 import {
   parseBaseURL,
   parseNonNegativeInteger,
   parsePositiveDuration,
   rejectUnknownOptions,
 } from '../../core/validate.js'
+import { InvalidResponseError } from '../../errors/invalid-response-error.js'
 import { OptionError } from '../../errors/option-error.js'
 import { withoutQuery } from '../../errors/redact.js'
 import { ResponseError } from '../../errors/response-error.js'
 import { SessionRejectedError } from '../../errors/session-rejected-error.js'
 import { preloadSessionCall, sessionCall } from '../session-call.js'
+import type { PlantlyCallContext } from './plantly-calls.js'
+import type { PlantlyCredentials } from './plantly-credentials.js'
 
-/** Email and password for the Plantly Sessions API's login. */
-export interface PlantlyCredentials {
-  email_address: string
-  password: string
-}
+export type { PlantlyCredentials } from './plantly-credentials.js'
 
 /** Options of {@link plantlySessions}. */
 export interface PlantlySessionsOptions {
@@ -41,7 +39,8 @@ export interface PlantlySessionsOptions {
   retryDelayMs?: number
 }
 
-const REJECTED = new Set([400, 401, 403])
+// The session calls are loaded on first use: the request path never makes one.
+const loadCalls = lazy(() => import('./plantly-calls.js'))
 const OPTIONS = { baseURL: true, path: true, retry: true, retryDelayMs: true } satisfies Record<
   keyof PlantlySessionsOptions,
   true
@@ -69,48 +68,16 @@ export function plantlySessions(options: PlantlySessionsOptions): SessionProtoco
   const retries = parseNonNegativeInteger(options.retry ?? 2, 'retry')
   const retryDelayMs = parsePositiveDuration(options.retryDelayMs ?? 200, 'retryDelayMs')
   preload(preloadSessionCall) // the first login rarely waits for it
-
-  // `known`: the other tokens of the session the call acts on, which an error answer must not show either.
-  function call(
-    method: 'POST' | 'PUT' | 'DELETE',
-    context: ProtocolContext,
-    bearer?: string,
-    body?: PlantlyCredentials,
-    known: (string | undefined)[] = [],
-  ) {
-    const headers: Record<string, string> = { accept: 'application/json' }
-    if (bearer !== undefined) headers.authorization = `Bearer ${bearer}`
-    const retry = method === 'DELETE' ? 0 : retries
-    const secrets = [bearer, body?.password, ...known]
-    // json: a session is read as JSON whatever its content type says (text/plain and text/json are seen in the
-    // wild); a body that is not JSON stays text, which parseSession refuses by name.
-    return sessionCall(
-      { method, url: endpoint, headers, body: body && { ...body }, retry, retryDelayMs, json: true, secrets },
-      context,
-    )
-  }
-
-  function toTokenSet(response: Response & { _data?: unknown }): TokenSet {
-    const date = Date.parse(response.headers.get('date') ?? '')
-    return { session: parseSession(response._data), serverDate: Number.isNaN(date) ? undefined : date }
-  }
-
-  // DELETE with this access token: true when the server ended the session, false when it refused the token.
-  async function endWith(accessToken: string, context: ProtocolContext, known: string[]): Promise<boolean> {
-    try {
-      await call('DELETE', context, accessToken, undefined, known)
-      return true
-    } catch (error) {
-      if (error instanceof ResponseError && error.status === 401) return false
-      throw error
-    }
-  }
-
-  function rejectOn(error: unknown): never {
-    if (error instanceof ResponseError && REJECTED.has(error.status)) {
-      throw new SessionRejectedError(error.status, { cause: error })
-    }
-    throw error
+  preload(loadCalls)
+  const plantly: PlantlyCallContext = {
+    endpoint,
+    retries,
+    retryDelayMs,
+    sessionCall,
+    InvalidResponseError,
+    OptionError,
+    ResponseError,
+    SessionRejectedError,
   }
 
   // The Sessions endpoint issues the sessions; baseURL and path hold no credentials, query or fragment.
@@ -119,41 +86,9 @@ export function plantlySessions(options: PlantlySessionsOptions): SessionProtoco
     name: 'plantly',
     sessionIssuer,
     issuer: sessionIssuer, // its deprecated name
-    async login(credentials, context) {
-      const { email_address, password } = (credentials ?? {}) as Partial<PlantlyCredentials>
-      if (typeof email_address !== 'string' || typeof password !== 'string') {
-        throw new OptionError('credentials', 'expected { email_address: string, password: string }')
-      }
-      const response = await call('POST', context, undefined, { email_address, password }).catch(rejectOn)
-      return toTokenSet(response)
-    },
-    async refresh(session, context) {
-      if (!session.refresh_token) throw new SessionRejectedError(undefined)
-      const response = await call('PUT', context, session.refresh_token, undefined, [
-        session.access_token,
-      ]).catch(rejectOn)
-      return toTokenSet(response)
-    },
-    async logout(session, context) {
-      const { access_token, refresh_token } = session
-      if (await endWith(access_token, context, refresh_token ? [refresh_token] : [])) return
-      // The access token had expired, but the refresh token may still be alive on the server: renew once and
-      // end the session with the fresh access token. A refused refresh token means it is already dead.
-      if (!refresh_token) return
-      let fresh: TokenSet
-      try {
-        fresh = toTokenSet(await call('PUT', context, refresh_token, undefined, [access_token]))
-      } catch (error) {
-        if (error instanceof ResponseError && REJECTED.has(error.status)) return
-        throw error
-      }
-      // The server just renewed the session, so it is live: a refusal of its fresh access token is an error.
-      await call('DELETE', context, fresh.session.access_token, undefined, [
-        fresh.session.refresh_token,
-        access_token,
-        refresh_token,
-      ])
-    },
+    login: (credentials, context) => loadCalls().then((calls) => calls.login(plantly, credentials, context)),
+    refresh: (session, context) => loadCalls().then((calls) => calls.refresh(plantly, session, context)),
+    logout: (session, context) => loadCalls().then((calls) => calls.logout(plantly, session, context)),
     ownsRequest(url) {
       return withoutQuery(url) === endpoint
     },

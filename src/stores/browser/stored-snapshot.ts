@@ -1,4 +1,5 @@
-import { isSendableToken, type Session, type SessionRecord } from '../../core/session.js'
+import { isSendableToken } from '../../core/parse-session.js'
+import type { Session, SessionRecord } from '../../core/session.js'
 import type { ChangeReason, StoreSnapshot } from '../../core/store.js'
 
 const REASONS: ReadonlySet<unknown> = new Set<ChangeReason>(['login', 'refresh', 'logout', 'expired'])
