@@ -1,5 +1,6 @@
 import { createFetchWrapper } from './adapters/fetch/fetch-wrapper.js'
 import { registerPipeline } from './adapters/shared/pipeline-registry.js'
+import type { Instrument } from './core/instrument.js'
 import { type SessionFetchOptions as CoreOptions, resolveOptions } from './core/options.js'
 import { createPipeline } from './core/pipeline.js'
 import type { SessionProtocol } from './core/protocol.js'
@@ -52,5 +53,11 @@ export function createSessionFetch<Credentials = PlantlyCredentials>(
     close: core.close,
   }
   registerPipeline(client, pipeline) // the adapters (axios, undici) reach it through the client, privately
+  ;(options.instrumentation as Instrument | undefined)?.(
+    client as SessionFetch<unknown>,
+    pipeline,
+    core,
+    resolved,
+  )
   return client
 }

@@ -3,6 +3,13 @@ import type { SessionProtocol } from './protocol.js'
 import type { SessionStore } from './store.js'
 import { describe, parseBaseURL, parseDuration, parseOrigins, rejectUnknownOptions } from './validate.js'
 
+/**
+ * What the `instrumentation` option takes: what `otel()` or `observe()` (`session-fetch/otel`) returns. A function
+ * the client calls once, when it is created, with its parts; which parts is this package's own business (they
+ * change without notice), so build yours with `observe()`.
+ */
+export type Instrumentation = (...parts: never[]) => void
+
 /** Options of `createSessionFetch`. Only `baseURL` is required. */
 export interface SessionFetchOptions<Credentials = unknown> {
   /**
@@ -87,6 +94,12 @@ export interface SessionFetchOptions<Credentials = unknown> {
    * @default Date.now
    */
   now?: () => number
+  /**
+   * Watches the session's calls, the requests that wait for a token and the replays: `otel()` from
+   * `session-fetch/otel` (OpenTelemetry spans and metrics), or `observe()` from there for your own. Without it
+   * nothing is watched and the request path costs what it costs.
+   */
+  instrumentation?: Instrumentation
 }
 
 /**
@@ -117,6 +130,11 @@ export interface ResolvedOptions<Credentials> {
   /** The issuer of the sessions: the protocol's `sessionIssuer` (or its deprecated `issuer`). */
   issuer: string
   now: () => number
+  /**
+   * Set by an instrumentation once the client is built, never by `resolveOptions`: told of each login and refresh
+   * call a renewal makes, with its promise (its retries inside), as the call starts.
+   */
+  watchCall?: (kind: 'login' | 'refresh', call: Promise<unknown>) => void
 }
 
 const OPTIONS = {
@@ -134,6 +152,7 @@ const OPTIONS = {
   loginBackoffMaxMs: true,
   protocol: true,
   now: true,
+  instrumentation: true,
 } satisfies Record<keyof SessionFetchOptions, true>
 
 /** What the composition root supplies when an option is left out (the core itself knows no store or protocol). */
@@ -176,7 +195,7 @@ export function resolveOptions<Credentials>(
   if (typeof issuer !== 'string' || issuer === '') {
     throw new OptionError('protocol', 'expected a SessionProtocol with a `sessionIssuer` string')
   }
-  for (const name of ['isUnauthorized', 'credentials', 'now'] as const) {
+  for (const name of ['isUnauthorized', 'credentials', 'now', 'instrumentation'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'function') {
       throw new OptionError(name, `expected a function, got ${describe(options[name], false)}`)
     }

@@ -13,6 +13,7 @@ import type {
   RefreshCounts,
   RefreshErrors,
   RefreshOptions,
+  RefreshTrigger,
   SessionCallRunner,
 } from './refresh-types.js'
 import type { Renewal, RenewalState } from './renewal.js'
@@ -35,11 +36,12 @@ export interface RefreshCoordinator {
    */
   readonly urgent: boolean
   /**
-   * Renew the session at `fromVersion`; callers asking for the same version share one refresh. `urgent: false`
-   * for a refresh-ahead; an urgent caller makes a shared one urgent. `claims`: a claims challenge's request, sent
-   * with the refresh this call starts (one it joins goes as it was started).
+   * Renew the session at `fromVersion`; callers asking for the same version share one refresh. `trigger` says why
+   * (see {@link RefreshTrigger}): every trigger but a refresh-ahead is urgent, and an urgent caller makes a shared
+   * refresh urgent. `claims`: a claims challenge's request, sent with the refresh this call starts (one it joins
+   * goes as it was started).
    */
-  start(fromVersion: number, urgent?: boolean, claims?: string): Promise<Outcome>
+  start(fromVersion: number, trigger?: RefreshTrigger, claims?: string): Promise<Outcome>
   /** The snapshot moved to `version`: the renewal of another version stops retrying, and its token set is dropped. */
   supersede(version: number): void
   /**
@@ -175,14 +177,14 @@ export function createRefreshCoordinator<Credentials>(
     )
   }
 
-  function start(fromVersion: number, urgent = true, claims?: string): Promise<Outcome> {
+  function start(fromVersion: number, trigger: RefreshTrigger = 1, claims?: string): Promise<Outcome> {
     if (inflight?.version === fromVersion) {
-      if (urgent) inflight.urgent = true
+      if (trigger) inflight.urgent = true
       return inflight.promise
     }
     if (closed.aborted) return Promise.reject(new ClosedError())
     const promise = queue.add(() => renew(fromVersion, claims))
-    const entry = { version: fromVersion, promise, urgent }
+    const entry = { version: fromVersion, promise, urgent: trigger > 0 }
     inflight = entry
     const settle = () => {
       if (inflight === entry) inflight = undefined

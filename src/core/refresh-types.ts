@@ -12,6 +12,14 @@ import type { ProtocolContext } from './protocol.js'
 /** How a refresh ended: there is a session now, or there is none. */
 export type Outcome = 'renewed' | 'dead'
 
+/**
+ * Why a refresh is asked for: `0` the token entered its refresh window (a refresh-ahead: requests go on with it),
+ * `1` it is inside its must-refresh margin or expired, or there is no session and `credentials` can log in (the
+ * default), `2` a request with it was refused (a 401), `3` `refresh()` was called. Numbers, not names: they ride on
+ * the request path. Instrumentation reads them (see `session-fetch/otel`).
+ */
+export type RefreshTrigger = 0 | 1 | 2 | 3
+
 /** The counters the coordinator adds to (shared with the instance's `stats()`). */
 export interface RefreshCounts {
   refreshes: number
@@ -21,7 +29,15 @@ export interface RefreshCounts {
 /** What the coordinator needs from the resolved options. */
 export type RefreshOptions<Credentials> = Pick<
   ResolvedOptions<Credentials>,
-  'store' | 'protocol' | 'credentials' | 'refreshTimeoutMs' | 'fetch' | 'now' | 'loginBackoff' | 'issuer'
+  | 'store'
+  | 'protocol'
+  | 'credentials'
+  | 'refreshTimeoutMs'
+  | 'fetch'
+  | 'now'
+  | 'loginBackoff'
+  | 'issuer'
+  | 'watchCall'
 >
 
 /**

@@ -64,6 +64,12 @@ export function createRenewal<Credentials>(context: RenewalContext<Credentials>)
     errors
   const { store, protocol, credentials, refreshTimeoutMs, now, issuer } = options
 
+  // Tell an instrumentation of a session call as it starts (see `watchCall`).
+  function watched<T>(kind: 'login' | 'refresh', promise: Promise<T>): Promise<T> {
+    options.watchCall?.(kind, promise)
+    return promise
+  }
+
   function outcomeNow(): Outcome {
     return sync.snapshot?.record ? 'renewed' : 'dead'
   }
@@ -88,7 +94,7 @@ export function createRenewal<Credentials>(context: RenewalContext<Credentials>)
       // The credentials callback counts against the same deadline: a hanging secret store cannot hold the lock.
       const tokens = await call(
         undefined,
-        async (context) => protocol.login(await credentials(), withClaims(context)),
+        async (context) => watched('login', protocol.login(await credentials(), withClaims(context))),
         stop,
         until,
       )
@@ -174,7 +180,7 @@ export function createRenewal<Credentials>(context: RenewalContext<Credentials>)
         const refresh = (context: ProtocolContext) => {
           counts.refreshes++ // a call that starts (not one refused for the lease)
           present(presented, refreshToken)
-          return protocol.refresh(record.session, withClaims(context))
+          return watched('refresh', protocol.refresh(record.session, withClaims(context)))
         }
         try {
           tokens = await call(undefined, refresh, stop, until)

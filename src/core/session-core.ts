@@ -6,7 +6,7 @@ import { createCoverage } from './coverage.js'
 import { type ChallengeEvent, createEmitter, type SessionEventMap, type SessionEventName } from './events.js'
 import { createLogout } from './logout.js'
 import type { ResolvedOptions } from './options.js'
-import { createRefreshCoordinator } from './refresh-coordinator.js'
+import { createRefreshCoordinator, type RefreshCoordinator } from './refresh-coordinator.js'
 import type { Outcome } from './refresh-types.js'
 import { mustRefreshAt, refreshDueAt, type Session } from './session.js'
 import { createSharedLogin } from './shared-login.js'
@@ -60,6 +60,8 @@ export interface SessionCore<Credentials> {
   ): Promise<string | undefined>
   /** Tell the listeners of a challenge the session cannot answer (the `challenge` event). */
   challenged(event: ChallengeEvent): void
+  /** The refresh coordinator, for instrumentation (`session-fetch/otel`): nothing else calls it from outside. */
+  readonly refresher: RefreshCoordinator
   /** Count a replay (for `stats()`). */
   noteReplay(): void
   /** A replay sent with `token` was refused too. */
@@ -213,7 +215,7 @@ export function createSessionCore<Credentials>(
       // Refresh-ahead: the one shared refresh starts in the background, and this request goes now. A failed
       // one changes nothing while the token is good; the next request tries again after a short cooldown.
       if (at >= aheadAgainAt) {
-        refresher.start(snap.version, false).catch(() => {
+        refresher.start(snap.version, 0).catch(() => {
           aheadAgainAt = now() + AHEAD_COOLDOWN_MS
         })
       }
@@ -253,7 +255,7 @@ export function createSessionCore<Credentials>(
     if (current.session.access_token !== sent) return token(signal)
     // A token this session just obtained and that was refused already: the path refuses every token.
     if (refused === sent && now() - current.receivedAt < FRESH_TOKEN_MS) return undefined
-    const outcome = await abortable(refresher.start(snap.version, true, claims), signal)
+    const outcome = await abortable(refresher.start(snap.version, 2, claims), signal)
     refuseForeign() // the refresh may have found another issuer's session in the store
     return outcome === 'dead' ? undefined : tokenAfterWait(signal, 0)
   }
@@ -273,7 +275,7 @@ export function createSessionCore<Credentials>(
       }
       const blocked = current.record ? undefined : refresher.loginBlocked()
       if (blocked) return Promise.reject(blocked)
-      return refresher.start(current.version)
+      return refresher.start(current.version, 3)
     }
     const clearing = logouts.clearing
     const running = clearing
@@ -331,6 +333,7 @@ export function createSessionCore<Credentials>(
     token: (signal, again) => (closing && !again ? Promise.reject(new ClosedError()) : token(signal)),
     afterUnauthorized,
     challenged: (event) => emitter.emit('challenge', event),
+    refresher,
     noteReplay() {
       counts.replays++
     },
