@@ -14,6 +14,7 @@ export const entries = {
   redis: 'src/stores/redis/index.ts',
   file: 'src/stores/file/index.ts',
   server: 'src/server/index.ts',
+  otel: 'src/otel/index.ts',
 }
 
 /** The `session-fetch` command's own folder of chunks, next to its entry `dist/cli.js` (the package's `bin`). */
@@ -66,6 +67,8 @@ export default defineConfig(() => {
       target: 'es2022',
       splitting: true,
       treeshake: true,
+      // `session-fetch/otel` names its version as the instrumentation scope's.
+      define: { __SESSION_FETCH_VERSION__: JSON.stringify(version) },
     },
     cliOptions(),
   ]

@@ -44,7 +44,9 @@ const ALLOWED: Record<string, readonly string[]> = {
   testing: ['core', 'errors'],
   root: ['core', 'errors', 'protocols', 'stores', 'adapters'],
   // The command-line client and the server-side sessions sit on top: nothing imports them.
-  cli: ['root', 'core', 'errors', 'protocols', 'stores', 'adapters'],
+  // Instrumentation watches a client from outside, through the parts the factory hands it.
+  otel: ['core'],
+  cli: ['root', 'core', 'errors', 'protocols', 'stores', 'adapters', 'otel'],
   server: ['root', 'core', 'errors', 'protocols', 'stores'],
 }
 
