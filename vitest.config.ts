@@ -40,6 +40,11 @@ const SYSTEM = ['test/cli/cli-completion-shells.test.ts']
 // test:keychain` (KEYCHAIN=1), which `.ci/run` runs once it has installed gnome-keyring.
 const KEYCHAIN = ['test/cli/cli-keychain.test.ts']
 
+// A real Next.js app (test/next-app) built with `next build` and run with `next start`, driven by Chromium: `npm
+// run test:next` (NEXT=1), which `.ci/run` runs after `npm test`. Its global setup builds the app instead of the
+// command.
+const NEXT = ['test/server/next-app.test.ts']
+
 export default defineConfig({
   test: {
     include: process.env.TOPOLOGY
@@ -48,15 +53,18 @@ export default defineConfig({
         ? SYSTEM
         : process.env.KEYCHAIN
           ? KEYCHAIN
-          : ['test/**/*.test.ts'],
+          : process.env.NEXT
+            ? NEXT
+            : ['test/**/*.test.ts'],
     exclude: process.env.UNIT
-      ? [...NEEDS_SERVICES, ...TOPOLOGY, ...SYSTEM, ...KEYCHAIN]
-      : process.env.TOPOLOGY || process.env.SYSTEM || process.env.KEYCHAIN
+      ? [...NEEDS_SERVICES, ...TOPOLOGY, ...SYSTEM, ...KEYCHAIN, ...NEXT]
+      : process.env.TOPOLOGY || process.env.SYSTEM || process.env.KEYCHAIN || process.env.NEXT
         ? []
-        : [...TOPOLOGY, ...SYSTEM, ...KEYCHAIN],
+        : [...TOPOLOGY, ...SYSTEM, ...KEYCHAIN, ...NEXT],
     setupFiles: ['test/setup/preload.ts'],
-    // The `session-fetch` command, built once for the run: the CLI tests run it as published.
-    globalSetup: ['test/setup/build-cli.ts'],
+    // The `session-fetch` command, built once for the run: the CLI tests run it as published. With NEXT=1, the
+    // Next.js app instead.
+    globalSetup: [process.env.NEXT ? 'test/setup/build-next.ts' : 'test/setup/build-cli.ts'],
     testTimeout: 20_000,
     hookTimeout: 30_000,
     // A skipped or todo test fails the run: every test here must be able to fail.
