@@ -75,7 +75,8 @@ function compileExamples(files, outDir) {
       }
       if (!CHECKED.has(block.lang)) continue
       n++
-      const name = `${relative(root, resolve(root, md)).replace(/[^\w]+/g, '_')}_${n}.ts`
+      const extension = block.lang === 'tsx' ? 'tsx' : 'ts' // a tsx block may hold JSX (the Next.js recipe's page)
+      const name = `${relative(root, resolve(root, md)).replace(/[^\w]+/g, '_')}_${n}.${extension}`
       const isModule = /^\s*(import|export)\s/m.test(block.code)
       writeFileSync(join(outDir, name), isModule ? `${block.code}\n` : `${block.code}\nexport {}\n`)
       modules.set(join(outDir, name), { md, line: block.line })
@@ -88,11 +89,17 @@ function compileExamples(files, outDir) {
   const { options } = ts.parseJsonConfigFileContent(config.config, ts.sys, root)
   const paths = {}
   for (const point of entryPoints()) paths[point.specifier] = [join(root, point.source)]
+  // Next.js (a devDependency, for the app of test/next-app) has no `exports` map: under the project's NodeNext
+  // resolution its modules would need a `.js` that no Next.js app writes. The recipes import them as apps do.
+  for (const module of ['server', 'headers', 'navigation']) {
+    paths[`next/${module}`] = [join(root, 'node_modules/next', `${module}.d.ts`)]
+  }
   const program = ts.createProgram([...modules.keys()], {
     ...options,
     noEmit: true,
     paths,
     baseUrl: undefined,
+    jsx: ts.JsxEmit.ReactJSX,
   })
 
   // Only the examples' own diagnostics: the sources are type-checked by `npm run typecheck`, and checking

@@ -84,4 +84,28 @@ describe('the docs check', () => {
     expect(result.stderr).toMatch(/\.md:12 missing\.md: no such file/)
     expect(result.stderr).toMatch(/\.md:12 #nowhere: no heading with this anchor/)
   }, 60_000)
+
+  test('a tsx block may hold JSX, and the Next.js modules resolve as an app imports them', async () => {
+    const result = await check(
+      [
+        '# Next.js', // 1
+        '', // 2
+        '```tsx', // 3
+        "import { headers } from 'next/headers'", // 4
+        "import { type NextRequest, NextResponse } from 'next/server'", // 5
+        'export const proxy = (request: NextRequest) => NextResponse.next({ request })', // 6
+        'export default async function Page() {', // 7
+        "  return <main title={(await headers()).get('host') ?? ''}>{1}</main>", // 8
+        '}', // 9
+        '```', // 10
+        '', // 11
+        '```tsx', // 12
+        'export const wrong = <main title={1} />', // 13: a number is no title
+        '```', // 14
+      ].join('\n'),
+    )
+    expect(result.code).toBe(1)
+    expect(result.stderr).toMatch(/\.md:13:\d+ TS2322: Type 'number' is not assignable to type 'string'/)
+    expect(result.stderr.match(/\.md:\d+/g)).toHaveLength(1) // the first block compiles
+  }, 60_000)
 })
