@@ -27,8 +27,8 @@ async function create(): Promise<CookieSessions> {
 }
 
 // One object per process, made on first use (not while `next build` loads the modules): Next.js bundles the
-// proxy apart from the pages, the Route Handlers and the Server Actions, and loads this module once for each of
-// them. They must share one `cookieSessions`, or a refresh made by one would be unknown to the others.
+// proxy apart from the pages, and loads this module once for the proxy and again for the pages. They must share
+// one `cookieSessions`, or the proxy would never hand out the cookie of a refresh a page made.
 const shared = globalThis as typeof globalThis & { plantlySessions?: Promise<CookieSessions> }
 
 export function sessions(): Promise<CookieSessions> {
