@@ -24,8 +24,11 @@ let solo: NextProcess // one process, no store
 let pair: [NextProcess, NextProcess] // two processes sharing Redis
 const prefix = `session-fetch:test:next:${crypto.randomUUID()}`
 const contexts: BrowserContext[] = []
+/** Every answer the browser received from the app but its static files: HTML, React payloads, JSON. */
+const received: Promise<string>[] = []
 
 beforeAll(async () => {
+  await plainClient() // fails now, with how to start it, when Redis is not answering
   const chromiumBinary = await findChromium()
   browser = await chromium.launch({
     executablePath: chromiumBinary.executablePath,
@@ -58,6 +61,10 @@ afterAll(async () => {
 async function newPage(): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext()
   contexts.push(context)
+  context.on('response', (response) => {
+    if (response.url().includes('/_next/static/')) return
+    received.push(response.text().catch(() => '')) // a redirect has no body
+  })
   return { context, page: await context.newPage() }
 }
 
@@ -97,6 +104,17 @@ function expectNoToken(text: string) {
   expect(issued.size).toBeGreaterThan(0)
   const found = [...issued].filter((token) => text.includes(token))
   expect(found.length, 'tokens in what the browser received').toBe(0)
+}
+
+/** Nothing the browser received from the app (HTML, React payloads of the actions, JSON) so far, nor anything
+ * the app's processes printed, holds a token or the secret. */
+async function expectNothingLeaked() {
+  const answers = await Promise.all(received.splice(0))
+  expect(answers.length).toBeGreaterThan(3)
+  for (const text of [...answers, ...[solo, ...pair].map((next) => next.output())]) {
+    expectNoToken(text)
+    expect(text.includes(SECRET), 'the secret in what the browser received or the app printed').toBe(false)
+  }
 }
 
 const waitUntil = (at: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, at - Date.now())))
@@ -148,6 +166,7 @@ describe('Next.js app, one `next start` process, cookieSessions without a store'
     await page.getByRole('button', { name: 'Log in' }).waitFor()
     expect(server.counters.logouts).toBe(logouts + 1)
     expect(await browserCookie(context)).toBeUndefined()
+    await expectNothingLeaked()
   }, 60_000)
 
   test('a refresh made in a Server Component (which cannot set the cookie): the next navigation gets the newest session and cookie, with no refresh and no reuse', async () => {
@@ -189,6 +208,7 @@ describe('Next.js app, one `next start` process, cookieSessions without a store'
     expect(`${COOKIE}=${after?.value}`).toBe(second.setCookies[0]?.split(';')[0])
     expectNoToken(first.html)
     expectNoToken(second.html)
+    await expectNothingLeaked()
   }, 60_000)
 })
 
@@ -228,6 +248,7 @@ describe('Next.js app, two `next start` processes sharing Redis (cookieSessions 
     expect(after?.value).not.toBe(before?.value)
     expectNoToken(first.html)
     expectNoToken(second.html)
+    await expectNothingLeaked()
   }, 60_000)
 
   test('two concurrent navigations, one on each process, with the same cookie across an expiry: 1 refresh, 0 reuse, every call 200', async () => {
@@ -274,5 +295,6 @@ describe('Next.js app, two `next start` processes sharing Redis (cookieSessions 
     expect(third.statuses).toEqual(['200', '200', '200'])
     expect(third.setCookies).toEqual([])
     expect(again()).toMatchObject({ refreshes: 0, reuse: 0, failed: 0 })
+    await expectNothingLeaked()
   }, 60_000)
 })
