@@ -169,6 +169,46 @@ describe('Next.js app, one `next start` process, cookieSessions without a store'
     await expectNothingLeaked()
   }, 60_000)
 
+  test('log out after an idle past the expiry: the proxy refreshes once, the action logs out, the browser keeps no cookie, the older cookies open nothing', async () => {
+    const { context, page } = await newPage()
+    const loggedInAt = await logIn(page, solo.url, 5)
+    const before = await browserCookie(context)
+
+    await waitUntil(loggedInAt + ACCESS_TTL_S * 1000 + 500)
+    const figures = raceFigures(server)
+    const logouts = server.counters.logouts
+    const action = page.waitForResponse((response) => response.request().method() === 'POST')
+    await page.getByRole('button', { name: 'Log out' }).click()
+    await page.getByRole('button', { name: 'Log in' }).waitFor()
+    const setCookies = (await (await action).headersArray())
+      .filter((header) => header.name.toLowerCase() === 'set-cookie')
+      .map((header) => header.value)
+    const race = figures()
+    console.info('next, log out across an expiry:', JSON.stringify({ ...race, tokens: race.tokens.size }))
+    expect({ refreshes: race.refreshes, reuse: race.reuse, rejected: race.rejected }).toEqual({
+      refreshes: 1,
+      reuse: 0,
+      rejected: 0,
+    })
+    expect(server.counters.logouts).toBe(logouts + 1)
+    // The action's answer carries the proxy's renewed cookie, then the action's clearing one: the browser keeps none.
+    expect(setCookies).toEqual([
+      expect.stringMatching(/^plantly_session=[^;]+; Path=\/; HttpOnly; Secure; SameSite=Lax$/),
+      expect.stringMatching(/^plantly_session=; Path=\/; Expires=Thu, 01 Jan 1970 00:00:00 GMT/),
+    ])
+    expect(await browserCookie(context)).toBeUndefined()
+
+    // The cookie from before the refresh, put back: no session (the process saw it end), nothing sent with a token.
+    await context.addCookies([{ ...(before as NonNullable<typeof before>) }])
+    const after = raceFigures(server)
+    const again = await navigate(page, `${solo.url}/`)
+    expect(again.statuses).toEqual([]) // the login form
+    expect(after()).toMatchObject({ refreshes: 0, reuse: 0, calls: 0 })
+    expect(again.setCookies).toEqual([expect.stringMatching(/^plantly_session=; .*Max-Age=0/)])
+    expect(await browserCookie(context)).toBeUndefined()
+    await expectNothingLeaked()
+  }, 60_000)
+
   test('a refresh made in a Server Component (which cannot set the cookie): the next navigation gets the newest session and cookie, with no refresh and no reuse', async () => {
     const { context, page } = await newPage()
     await logIn(page, solo.url, 2)
