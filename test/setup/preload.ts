@@ -1,4 +1,4 @@
-// The session calls (ofetch), the refresh queue (p-queue), the renewal, the login call and ending sessions are
+// The session calls (ofetch, the Plantly protocol's calls), the refresh queue (p-queue), the renewal, the login call and ending sessions are
 // loaded on first use, with a dynamic import(), and so are the fetch adapter's rarer parts (FormData, streamed and
 // Request bodies, redirects, reading a refused body, the WWW-Authenticate parser). Tests that script the server
 // step by step (fake timers, a few event-loop turns per step) must not see that first load as a delay: load them
@@ -15,5 +15,6 @@ beforeAll(async () => {
     import('../../src/adapters/fetch/redirects.js'),
     import('../../src/adapters/fetch/drain.js'),
     import('../../src/core/challenges.js'),
+    import('../../src/protocols/plantly/plantly-calls.js'),
   ])
 })
