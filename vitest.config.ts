@@ -21,6 +21,7 @@ const NEEDS_SERVICES = [
   'test/package/demo.test.ts',
   'test/server/pool-processes.test.ts',
   'test/server/cookie-processes.test.ts',
+  'test/otel/otel-redis.test.ts',
 ]
 
 // Redis topologies the tests start themselves (a cluster, Sentinel, a restarted or replicated Redis): minutes of
