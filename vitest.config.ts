@@ -22,6 +22,7 @@ const NEEDS_SERVICES = [
   'test/server/pool-processes.test.ts',
   'test/server/cookie-processes.test.ts',
   'test/otel/otel-redis.test.ts',
+  'test/otel/otel-not-loaded.test.ts',
 ]
 
 // Redis topologies the tests start themselves (a cluster, Sentinel, a restarted or replicated Redis): minutes of
