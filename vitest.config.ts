@@ -23,6 +23,7 @@ const NEEDS_SERVICES = [
   'test/server/cookie-processes.test.ts',
   'test/otel/otel-redis.test.ts',
   'test/otel/otel-not-loaded.test.ts',
+  'test/otel/otel-api-1.3.test.ts',
 ]
 
 // Redis topologies the tests start themselves (a cluster, Sentinel, a restarted or replicated Redis): minutes of
