@@ -1,4 +1,5 @@
 import { hostname } from 'node:os'
+import type { Instrumentation } from '../core/options.js'
 import { createSessionFetch } from '../create-session-fetch.js'
 import { type FileStore, fileStore } from '../stores/file/file-store.js'
 import { defaultDirectory } from '../stores/file/location.js'
@@ -71,7 +72,12 @@ export interface Context {
     asked: string | undefined,
   ): Promise<{ store: CliStore; kind: StoreKind; notice?: string }>
   /** A client of the session in `store`, held for the signal handlers until closed. */
-  client(baseURL: string, store: CliStore, transport?: typeof globalThis.fetch): Client
+  client(
+    baseURL: string,
+    store: CliStore,
+    transport?: typeof globalThis.fetch,
+    instrumentation?: Instrumentation,
+  ): Client
 }
 
 export interface Client {
@@ -208,8 +214,13 @@ export function createContext(io: Io, interrupts: Interrupts | undefined): Conte
       }
     },
 
-    client(baseURL, store, transport) {
-      const plantly = createSessionFetch({ baseURL, store, ...(transport ? { fetch: transport } : {}) })
+    client(baseURL, store, transport, instrumentation) {
+      const plantly = createSessionFetch({
+        baseURL,
+        store,
+        ...(transport ? { fetch: transport } : {}),
+        ...(instrumentation ? { instrumentation } : {}),
+      })
       const holding = { plantly, store }
       interrupts?.hold(holding)
       return {

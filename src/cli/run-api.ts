@@ -27,10 +27,14 @@ export async function api(context: Context, path: string, options: Options<'api'
           write: options.verbose ? (line) => io.stderr.write(line) : undefined,
         })
       : undefined
+  // -v also traces each session call and wait, as observe() tells them (loaded only then).
+  const instrumentation =
+    trace && options.verbose ? (await import('../otel/observe.js')).observe(trace.observer) : undefined
   const { plantly, close } = context.client(
     baseURL,
     await context.store(global, key, storeKind(profile)),
     trace?.fetch,
+    instrumentation,
   )
   try {
     if (!(await plantly.getSession())) {

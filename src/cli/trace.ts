@@ -1,5 +1,6 @@
 import type { SessionFetch } from '../create-session-fetch.js'
 import { excerpt, secretForms } from '../errors/server-text.js'
+import type { SessionObserver } from '../otel/observe.js'
 import { formatDuration } from './duration.js'
 
 /** One answer the command received for the API (session calls aside): a hop of a redirect, or the last one. */
@@ -20,6 +21,12 @@ export interface Trace {
   reset(): void
   /** Trace the session's events (login, refresh, logout, expiry) and its replays; learn its tokens. */
   watch(plantly: Pick<SessionFetch, 'on' | 'stats' | 'getSession'>): Promise<void>
+  /**
+   * For `observe()` (src/otel/observe.ts): traces each session call (why, how many requests waited, its answer's
+   * status, how it ended, how long it took) and each wait for a token. Its records hold no token; what it writes
+   * is scrubbed as every other line.
+   */
+  readonly observer: SessionObserver
 }
 
 // Headers whose values are credentials: shown as [redacted] (Authorization keeps its scheme), with any header
@@ -147,6 +154,17 @@ export function createTrace(options: {
     plantly.on('expired', ({ reason }) => say(`* session expired (${reason.replace('_', ' ')})`))
   }
 
+  const observer: SessionObserver = {
+    sessionCall(call) {
+      const status = call.status === undefined ? '' : `, HTTP ${call.status}`
+      const outcome = call.errorType === undefined ? call.outcome : `${call.outcome} (${call.errorType})`
+      say(
+        `* session-fetch ${call.kind}: trigger ${call.trigger}, ${call.waiters} waiting${status}, ${outcome} in ${seconds((call.endTime - call.startTime) / 1000)}`,
+      )
+    },
+    wait: (waited) => say(`* waited ${seconds(waited)} for a token`),
+  }
+
   return {
     fetch,
     hops,
@@ -154,8 +172,11 @@ export function createTrace(options: {
       hops.length = 0
     },
     watch,
+    observer,
   }
 }
+
+const seconds = (value: number) => `${Math.max(0, value).toFixed(2)} s`
 
 // A URL as the client may write it (a trailing slash, a query) reduced to what names the resource.
 function comparable(url: string): string {

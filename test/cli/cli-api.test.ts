@@ -4,7 +4,7 @@ import { describe, expect, test } from 'vitest'
 import { DURATION_PATTERN } from '../../src/cli/duration.js'
 import { cli, command, runProgram, setup, tokens } from '../helpers/cli.js'
 import { tempFolder } from '../helpers/file-store.js'
-import { recordRequests } from '../helpers/mock-server.js'
+import { DEMO_USER, recordRequests } from '../helpers/mock-server.js'
 
 // curl's and gh's habits on `api`: -o, -s, --no-follow and each hop with -i, --retry, -v, -f/-F; shell
 // completion (bash here; zsh and fish in cli-completion-shells.test.ts); help at the terminal's width. Real processes against the mock over HTTP, as in cli.test.ts.
@@ -115,8 +115,70 @@ describe('api, as curl has it', () => {
     expect(lines.filter((line) => line === `> GET ${server.url}/buyers`)).toHaveLength(2)
     for (const token of [...old, ...(await tokens(folder))]) expect(run.stderr).not.toContain(token)
     expect(server.counters.refreshes).toBe(1)
+    // The session call itself, as observe() tells it: why, who waited, its answer, how it ended.
+    const call = new RegExp(
+      `^\\* session-fetch refresh: trigger unauthorized, 1 waiting, HTTP 200, ok in ${SECONDS}$`,
+    )
+    expect(lines.filter((line) => call.test(line))).toHaveLength(1)
+  }, 120_000)
+
+  test('-v across an expiry: the refresh with its trigger, the wait for it, a refused refresh; no token or password', async () => {
+    const password = 'pw-Only-In-The-Login-9f3a'
+    // A 1 s access token, expired once a second has passed: the next request waits for a refresh.
+    const { server, env, folder, login } = await setup({
+      accessTtlSeconds: 1,
+      users: { [DEMO_USER.email_address]: password },
+    })
+    expect((await login([], { PLANTLY_PASSWORD: password })).code).toBe(0)
+    const old = await tokens(folder)
+    await new Promise((resolve) => setTimeout(resolve, 1_100))
+    const run = await cli(['api', '/buyers', '-v'], env)
+    expect(run.code).toBe(0)
+    expect(server.counters.refreshes).toBe(1)
+    const lines = run.stderr.split('\n')
+    const refresh = new RegExp(
+      `^\\* session-fetch refresh: trigger due, 1 waiting, HTTP 200, ok in ${SECONDS}$`,
+    )
+    expect(lines.filter((line) => refresh.test(line))).toHaveLength(1)
+    const waited = new RegExp(`^\\* waited ${SECONDS} for a token$`)
+    expect(lines.filter((line) => waited.test(line))).toHaveLength(1)
+    // In order: the refresh's exchange, the call's line, the wait, then the request with the new token.
+    const at = (test: (line: string) => boolean) => lines.findIndex(test)
+    expect(at((line) => line === `> PUT ${server.url}/auth/sessions`)).toBeLessThan(
+      at((l) => refresh.test(l)),
+    )
+    expect(at((line) => waited.test(line))).toBeLessThan(at((line) => line === `> GET ${server.url}/buyers`))
+
+    // A refresh the server refuses: its outcome and why, its status.
+    server.mock.revokeAll()
+    await new Promise((resolve) => setTimeout(resolve, 1_100))
+    const refused = await cli(['api', '/buyers', '-v'], env)
+    expect(refused.code).toBe(3)
+    const rejected = new RegExp(
+      `^\\* session-fetch refresh: trigger due, 1 waiting, HTTP 401, rejected \\(refresh_rejected\\) in ${SECONDS}$`,
+    )
+    expect(refused.stderr.split('\n').filter((line) => rejected.test(line))).toHaveLength(1)
+
+    const secrets = [...old, ...(await tokens(folder)), password]
+    expect(secrets.length).toBeGreaterThanOrEqual(3)
+    for (const secret of secrets) {
+      expect(run.stderr).not.toContain(secret)
+      expect(refused.stderr).not.toContain(secret)
+    }
+  }, 120_000)
+
+  test('without -v nothing of the session calls is said', async () => {
+    const { server, env, login } = await setup({ accessTtlSeconds: 1 })
+    expect((await login()).code).toBe(0)
+    await new Promise((resolve) => setTimeout(resolve, 1_100))
+    const run = await cli(['api', '/buyers'], env)
+    expect(run.code).toBe(0)
+    expect(server.counters.refreshes).toBe(1)
+    expect(run.stderr).toBe('')
   }, 120_000)
 })
+
+const SECONDS = '\\d+\\.\\d\\d s'
 
 describe('api, as gh has it: fields', () => {
   test('-f (string) and -F (typed, @file): a JSON body with POST, query parameters with -X GET', async () => {

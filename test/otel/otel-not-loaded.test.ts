@@ -154,6 +154,26 @@ describe('without instrumentation, nothing of OpenTelemetry is bundled or loaded
       expect(Object.keys(inputs).length, name).toBeGreaterThan(0)
     }
 
+    // The command (its own bundle of the core): -v's observe(), never otel() nor the API.
+    const command = Object.keys(
+      await build({
+        entryPoints: [join(ROOT, 'src/cli/main.ts')],
+        absWorkingDir: ROOT,
+        bundle: true,
+        splitting: true,
+        format: 'esm',
+        platform: 'node',
+        target: 'node20',
+        external: ['@napi-rs/keyring'],
+        outdir: join(ROOT, '.tmp-meta', 'not-loaded-cli'), // nothing is written
+        write: false,
+        metafile: true,
+        logLevel: 'silent',
+      }).then((result) => (result.metafile as Metafile).inputs),
+    )
+    expect(command).toContain('src/otel/observe.ts')
+    expect(command.filter((input) => OTEL_PACKAGE.test(input) || input === 'src/otel/otel.ts')).toEqual([])
+
     // The check can fail: the otel entry's bundle has the API in it.
     const otel = await bundledInputs(entries.otel, 'neutral')
     expect(otel.some((input) => /node_modules\/@opentelemetry\/api\//.test(input))).toBe(true)
