@@ -1,7 +1,8 @@
 // session-fetch/otel on the oldest `@opentelemetry/api` its peer range admits, 1.3.0 (the devDependency alias
 // `otel-api-1.3`): src/otel and a small app (test/helpers/otel-api-scenario.ts) bundled with the API mapped to it,
 // run in a child process with the SDK 2.x, which keeps its own API 1.9 (the providers are passed to otel(), the
-// context manager is registered through API 1.3). The same bundle on API 1.9 is the reference.
+// context manager is registered through API 1.3); then with the SDK bundled in on 1.3.0 too. The same bundle on
+// API 1.9 is the reference.
 import { spawn } from 'node:child_process'
 import { mkdtemp, rm, symlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -51,8 +52,15 @@ const api13: Plugin = {
 const folders: string[] = []
 afterAll(() => Promise.all(folders.map((folder) => rm(folder, { recursive: true, force: true }))))
 
-async function runScenario(api: '1.3' | '1.9'): Promise<{ recorded: Recorded; inputs: string[] }> {
-  const folder = await mkdtemp(join(tmpdir(), `session-fetch-otel-api-${api}-`))
+/**
+ * `1.3`: session-fetch and the app on API 1.3.0, the SDK on its own 1.9; `1.3 everywhere`: the SDK bundled in too,
+ * on 1.3.0 as well (as in an app whose only API is 1.3; sdk-metrics 2.x asks for 1.9 in its peer range, yet runs);
+ * `1.9`: the reference.
+ */
+type Setup = '1.3' | '1.3 everywhere' | '1.9'
+
+async function runScenario(api: Setup): Promise<{ recorded: Recorded; inputs: string[] }> {
+  const folder = await mkdtemp(join(tmpdir(), 'session-fetch-otel-api-'))
   folders.push(folder)
   await symlink(join(ROOT, 'node_modules'), join(folder, 'node_modules')) // the SDK, and the core's packages
   const result = await build({
@@ -62,8 +70,16 @@ async function runScenario(api: '1.3' | '1.9'): Promise<{ recorded: Recorded; in
     format: 'esm',
     platform: 'node',
     target: 'node20',
-    packages: 'external',
-    plugins: api === '1.3' ? [api13] : [],
+    ...(api === '1.3 everywhere'
+      ? {
+          // Every package bundled: the SDK's CommonJS builds require Node's modules through this.
+          mainFields: ['module', 'main'],
+          banner: {
+            js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+          },
+        }
+      : { packages: 'external' as const }),
+    plugins: api === '1.9' ? [] : [api13],
     outfile: join(folder, 'scenario.mjs'),
     metafile: true,
     logLevel: 'silent',
@@ -164,27 +180,40 @@ function expectRecorded(recorded: Recorded, api: string) {
 
 describe('session-fetch/otel on @opentelemetry/api 1.3.0', () => {
   test('spans with their attributes under the caller’s span, events, metrics; as on API 1.9', async () => {
-    const [on13, on19] = await Promise.all([runScenario('1.3'), runScenario('1.9')])
+    const [on13, everywhere, on19] = await Promise.all([
+      runScenario('1.3'),
+      runScenario('1.3 everywhere'),
+      runScenario('1.9'),
+    ])
 
     // The bundles hold the API they were meant to: 1.3.0 bundled in, or 1.9 left to Node.
     expect(on13.inputs.some((input) => input.startsWith('node_modules/otel-api-1.3/'))).toBe(true)
     expect(on13.inputs.filter((input) => input.includes('node_modules/@opentelemetry/'))).toEqual([])
     expect(on19.inputs.filter((input) => input.includes('node_modules/otel-api-1.3/'))).toEqual([])
+    // With the SDK bundled in, on 1.3.0 too: no other API in the bundle.
+    expect(
+      everywhere.inputs.some((input) => input.startsWith('node_modules/@opentelemetry/sdk-trace-base/')),
+    ).toBe(true)
+    expect(
+      everywhere.inputs.some((input) => input.startsWith('node_modules/@opentelemetry/sdk-metrics/')),
+    ).toBe(true)
+    expect(everywhere.inputs.filter((input) => input.startsWith('node_modules/@opentelemetry/api/'))).toEqual(
+      [],
+    )
     // The global registrations were made by the API each run used.
     expect(on13.recorded.apiVersion).toBe('1.3.0')
+    expect(everywhere.recorded.apiVersion).toBe('1.3.0')
     expect(on19.recorded.apiVersion).toMatch(/^1\.9\./)
 
     expectRecorded(on19.recorded, 'API 1.9')
     expectRecorded(on13.recorded, 'API 1.3')
+    expectRecorded(everywhere.recorded, 'API 1.3 everywhere')
 
     // Histogram advice (explicit bucket boundaries, API 1.7+): the SDK given the provider reads it from the
     // options whichever API session-fetch was built against.
-    for (const { recorded } of [on13, on19]) {
+    for (const { recorded } of [on13, everywhere, on19]) {
       const [point] = recorded.metrics['session_fetch.refresh.duration'] ?? []
       expect(point?.boundaries).toEqual(SECONDS)
     }
-    console.info(
-      `otel-api-1.3: global boundaries on 1.3 ${JSON.stringify(on13.recorded.global.metrics['session_fetch.refresh.duration']?.[0]?.boundaries)}`,
-    )
   })
 })
