@@ -6,9 +6,8 @@
 //            in flight; one variant per process.
 //   stub     CPU µs per call, no network (a transport that answers at once); both `plain` and `otel` in one
 //            process, in alternating batches, so that both run in the same JIT and GC state.
-import { trace } from '@opentelemetry/api'
 import { createSessionFetch, type SessionFetch } from '../src/index.js'
-import { otel } from '../src/otel/index.js'
+import type { Instrumentation } from '../src/otel/index.js'
 
 type Variant = 'plain' | 'otel' | 'loaded'
 type Job =
@@ -18,13 +17,19 @@ type Job =
 const CREDENTIALS = { email_address: 'demo@plantly.test', password: 'plantly' }
 const job = JSON.parse(process.argv[2] ?? '{}') as Job
 
+// Imported only by the variants that use them (a bundle evaluates a module imported with import() only then): the
+// `plain` process has nothing of OpenTelemetry in it.
+let instrumentation: Instrumentation | undefined
+async function prepare(variant: Variant): Promise<void> {
+  if (variant === 'otel') instrumentation = (await import('../src/otel/index.js')).otel()
+  if (variant === 'loaded') (await import('@opentelemetry/api')).trace.getTracerProvider().getTracer('app')
+}
+
 function client(variant: Variant, baseURL: string, fetch?: typeof globalThis.fetch): SessionFetch {
-  // `loaded`: the API is imported by this module either way; make sure it is used, as an app's would be.
-  if (variant === 'loaded') trace.getTracerProvider()
   return createSessionFetch({
     baseURL,
     ...(fetch ? { fetch } : {}),
-    ...(variant === 'otel' ? { instrumentation: otel() } : {}),
+    ...(variant === 'otel' && instrumentation ? { instrumentation } : {}),
   })
 }
 
@@ -47,6 +52,7 @@ async function drive(plantly: SessionFetch, requests: number, concurrency: numbe
 }
 
 async function http(job: Extract<Job, { mode: 'http' }>) {
+  await prepare(job.variant)
   const plantly = client(job.variant, job.url)
   await plantly.login(CREDENTIALS)
   await drive(plantly, job.warmup, job.concurrency)

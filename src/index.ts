@@ -10,6 +10,7 @@ export type {
   SessionEventMap,
   SessionEventName,
 } from './core/events.js'
+export type { Instrumentation } from './core/options.js'
 export type { ProtocolContext, SessionProtocol } from './core/protocol.js'
 export type { Grant, Session, SessionRecord, TokenSet } from './core/session.js'
 export type { CallOptions, SessionStats } from './core/session-core.js'
