@@ -4,6 +4,7 @@
 
 export type { SessionRequestInit } from './adapters/fetch/prepared-request.js'
 export type {
+  ChallengeEvent,
   ChangeSource,
   ExpiredEvent,
   ExpiredReason,
