@@ -56,7 +56,7 @@ export interface SessionRecord {
  * token from being refreshed on every call.
  */
 export function refreshDueAt(record: SessionRecord, refreshWindowMs: number): number {
-  if (record.expiresAt === undefined) return Number.POSITIVE_INFINITY
+  if (record.expiresAt === undefined) return Infinity
   const lifetime = record.expiresAt - record.receivedAt
   return record.expiresAt - Math.min(refreshWindowMs, lifetime / 2)
 }
@@ -66,7 +66,7 @@ export function refreshDueAt(record: SessionRecord, refreshWindowMs: number): nu
  * `expiresAt − min(mustRefreshMs, lifetime / 4)`, never before {@link refreshDueAt}.
  */
 export function mustRefreshAt(record: SessionRecord, refreshWindowMs: number, mustRefreshMs: number): number {
-  if (record.expiresAt === undefined) return Number.POSITIVE_INFINITY
+  if (record.expiresAt === undefined) return Infinity
   const lifetime = record.expiresAt - record.receivedAt
   const margin = Math.min(mustRefreshMs, lifetime / 4, refreshWindowMs, lifetime / 2)
   return record.expiresAt - margin

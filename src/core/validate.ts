@@ -104,7 +104,7 @@ export function rejectUnknownOptions(options: object, known: Record<string, true
   for (const option of Object.keys(options)) {
     if (Object.hasOwn(known, option)) continue
     let closest = ''
-    let best = Number.POSITIVE_INFINITY
+    let best = Infinity
     for (const name of Object.keys(known)) {
       const distance = editDistance(option.toLowerCase(), name.toLowerCase())
       if (distance < best) [closest, best] = [name, distance]
