@@ -1,4 +1,4 @@
-import { createListeners, type Listeners } from './listeners.js'
+import { Listeners } from './listeners.js'
 import type { Session } from './session.js'
 
 /** Where a change came from: this instance, or another instance sharing the store. */
@@ -73,36 +73,35 @@ const NAMES = { login: true, refresh: true, logout: true, expired: true, challen
   true
 >
 
-/** A minimal typed emitter. A throwing listener never breaks the session: its error is rethrown asynchronously. */
-export function createEmitter() {
-  const listeners = new Map<SessionEventName, Listeners<never>>()
-  return {
-    on<E extends SessionEventName>(event: E, listener: (payload: SessionEventMap[E]) => void): () => void {
-      // A misspelt event would never fire: say so at once, as for a listener that is not a function.
-      if (typeof event !== 'string' || !Object.hasOwn(NAMES, event)) {
-        throw new TypeError(
-          `on(${typeof event === 'string' ? JSON.stringify(event) : typeof event}): unknown event, expected one of ${Object.keys(NAMES).join(', ')}`,
-        )
-      }
-      if (typeof listener !== 'function')
-        throw new TypeError(`on(${JSON.stringify(event)}): listener must be a function`)
-      let set = listeners.get(event)
-      if (!set) {
-        set = createListeners()
-        listeners.set(event, set)
-      }
-      return set.add(listener as (payload: never) => void)
-    },
-    emit<E extends SessionEventName>(event: E, payload: SessionEventMap[E]): void {
-      listeners.get(event)?.emit(payload as never)
-    },
-    clear(): void {
-      listeners.clear()
-    },
-    count(): number {
-      let n = 0
-      for (const set of listeners.values()) n += set.size
-      return n
-    },
+/**
+ * A minimal typed emitter. A throwing listener never breaks the session: its error is rethrown asynchronously.
+ * A Map of its own (`clear`), its methods on one shared prototype: a client keeps one object, not four closures.
+ */
+export class Emitter extends Map<SessionEventName, Listeners<never>> {
+  on<E extends SessionEventName>(event: E, listener: (payload: SessionEventMap[E]) => void): () => void {
+    // A misspelt event would never fire: say so at once, as for a listener that is not a function.
+    if (typeof event !== 'string' || !Object.hasOwn(NAMES, event)) {
+      throw new TypeError(
+        `on(${typeof event === 'string' ? JSON.stringify(event) : typeof event}): unknown event, expected one of ${Object.keys(NAMES).join(', ')}`,
+      )
+    }
+    if (typeof listener !== 'function')
+      throw new TypeError(`on(${JSON.stringify(event)}): listener must be a function`)
+    let set = this.get(event)
+    if (!set) {
+      set = new Listeners()
+      this.set(event, set)
+    }
+    return set.on(listener as (payload: never) => void)
+  }
+
+  emit<E extends SessionEventName>(event: E, payload: SessionEventMap[E]): void {
+    this.get(event)?.emit(payload as never)
+  }
+
+  count(): number {
+    let n = 0
+    for (const set of this.values()) n += set.size
+    return n
   }
 }

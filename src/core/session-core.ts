@@ -3,7 +3,7 @@ import { RefreshError } from '../errors/refresh-error.js'
 import { SessionExpiredError } from '../errors/session-expired-error.js'
 import { abortable } from './abort.js'
 import { createCoverage } from './coverage.js'
-import { type ChallengeEvent, createEmitter, type SessionEventMap, type SessionEventName } from './events.js'
+import { type ChallengeEvent, Emitter, type SessionEventMap, type SessionEventName } from './events.js'
 import { createLogout } from './logout.js'
 import type { ResolvedOptions } from './options.js'
 import { createRefreshCoordinator, type RefreshCoordinator } from './refresh-coordinator.js'
@@ -95,7 +95,7 @@ export function createSessionCore<Credentials>(
   options: ResolvedOptions<Credentials>,
 ): SessionCore<Credentials> {
   const { store, protocol, now, refreshWindowMs, mustRefreshMs, refreshTimeoutMs } = options
-  const emitter = createEmitter()
+  const emitter = new Emitter()
   const counts = { refreshes: 0, logins: 0, replays: 0 }
   const covers = createCoverage(options.allowedOrigins, protocol)
   // Each needs the other: the coordinator renews from the sync's snapshot, and the sync tells it when a new
@@ -103,7 +103,7 @@ export function createSessionCore<Credentials>(
   const sync = createStoreSync({
     store,
     issuer: options.issuer,
-    emit: emitter.emit,
+    emitter,
     replaced: (version) => refresher.supersede(version),
   })
   const refresher = createRefreshCoordinator(options, sync, counts)

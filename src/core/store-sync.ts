@@ -1,5 +1,5 @@
 import type { StoreError } from '../errors/store-error.js'
-import type { ChangeSource, createEmitter, ExpiredEvent } from './events.js'
+import type { ChangeSource, Emitter, ExpiredEvent } from './events.js'
 import { foreignSessionError, viewAs } from './issuer.js'
 import type { ResolvedOptions } from './options.js'
 import type { SessionRecord } from './session.js'
@@ -9,7 +9,7 @@ import type { ChangeReason, StoreSnapshot } from './store.js'
 export interface StoreSyncDeps extends Pick<ResolvedOptions<unknown>, 'store'> {
   /** The protocol's `sessionIssuer`: only records of it are used (see `viewAs`). */
   issuer: string
-  emit: ReturnType<typeof createEmitter>['emit']
+  emitter: Emitter
   /** The snapshot moved to `version` (see the refresh coordinator's `supersede`). */
   replaced(version: number): void
 }
@@ -50,7 +50,7 @@ export interface StoreSync {
   close(): void
 }
 
-export function createStoreSync({ store, issuer, emit, replaced }: StoreSyncDeps): StoreSync {
+export function createStoreSync({ store, issuer, emitter, replaced }: StoreSyncDeps): StoreSync {
   const writer = Math.random().toString(36).slice(2)
   let snap: StoreSnapshot | undefined
   let loading: Promise<void> | undefined
@@ -100,9 +100,9 @@ export function createStoreSync({ store, issuer, emit, replaced }: StoreSyncDeps
     expiry: Omit<ExpiredEvent, 'source'> = { reason: 'refresh_rejected' },
   ): void {
     if (reason === 'login' || reason === 'refresh') {
-      if (next.record) emit(reason, { session: next.record.session, source })
-    } else if (reason === 'expired') emit('expired', { source, ...expiry })
-    else emit(reason, { source })
+      if (next.record) emitter.emit(reason, { session: next.record.session, source })
+    } else if (reason === 'expired') emitter.emit('expired', { source, ...expiry })
+    else emitter.emit(reason, { source })
   }
 
   async function write(
@@ -163,7 +163,7 @@ export function createStoreSync({ store, issuer, emit, replaced }: StoreSyncDeps
     write,
     overwrite,
     announceExpired(expiry) {
-      emit('expired', { source: 'local', ...expiry })
+      emitter.emit('expired', { source: 'local', ...expiry })
     },
     close() {
       unsubscribe?.()

@@ -1,6 +1,6 @@
 import { abortable } from '../core/abort.js'
 import { issuerBinding } from '../core/issuer.js'
-import { createListeners } from '../core/listeners.js'
+import { Listeners } from '../core/listeners.js'
 import type { LockOptions, SessionStore, StoreChange, StoreSnapshot } from '../core/store.js'
 
 /** A memory store that starts from a snapshot (a cookie's session), and takes a newer one offered later. */
@@ -14,7 +14,7 @@ export const EMPTY: StoreSnapshot = Object.freeze({ version: 0, record: undefine
 /** Like `memoryStore()`, from `initial` rather than empty. */
 export function seededStore(initial: StoreSnapshot): SeededStore {
   let snapshot = Object.freeze({ ...initial })
-  const listeners = createListeners<StoreSnapshot>()
+  const listeners = new Listeners<StoreSnapshot>()
   let tail: Promise<unknown> = Promise.resolve()
   return {
     read: () => snapshot,
@@ -24,7 +24,7 @@ export function seededStore(initial: StoreSnapshot): SeededStore {
       listeners.emit(snapshot)
       return snapshot
     },
-    subscribe: (listener) => listeners.add(listener),
+    subscribe: (listener) => listeners.on(listener),
     lock<T>(fn: () => Promise<T>, options: LockOptions): Promise<T> {
       const run = abortable(tail, options?.signal).then(fn)
       tail = Promise.allSettled([tail, run])

@@ -1,6 +1,6 @@
 import { createStore, get, type UseStore, update } from 'idb-keyval'
 import { issuerBinding } from '../../core/issuer.js'
-import { createListeners } from '../../core/listeners.js'
+import { Listeners } from '../../core/listeners.js'
 import type { LockGrant, LockOptions, SessionStore, StoreChange, StoreSnapshot } from '../../core/store.js'
 import { describe, rejectUnknownOptions } from '../../core/validate.js'
 import { OptionError } from '../../errors/option-error.js'
@@ -90,8 +90,8 @@ export function browserStore(options: BrowserStoreOptions = {}): BrowserStore {
 
   const locks = resolveLocks(options.locks)
   const database = createStore(DATABASE, OBJECT_STORE)
-  const listeners = createListeners<StoreSnapshot>()
-  const notify = listeners.emit
+  const listeners = new Listeners<StoreSnapshot>()
+  const notify = (snapshot: StoreSnapshot) => listeners.emit(snapshot)
   let channel: BroadcastChannel | undefined
   if (typeof globalThis.BroadcastChannel === 'function') {
     channel = new BroadcastChannel(`session-fetch:${key}`)
@@ -130,7 +130,7 @@ export function browserStore(options: BrowserStoreOptions = {}): BrowserStore {
     lock: lockWith(locks ?? inTabLocks(), lockName),
     bind: issuerBinding(), // other tabs, and other store objects, find out when they read the session
     subscribe(listener) {
-      return listeners.add(listener)
+      return listeners.on(listener)
     },
     close() {
       channel?.close()

@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { basename } from 'node:path'
 import { issuerBinding } from '../../core/issuer.js'
-import { createListeners } from '../../core/listeners.js'
+import { Listeners } from '../../core/listeners.js'
 import type {
   ChangeReason,
   LockGrant,
@@ -107,7 +107,7 @@ export function fileStore(options: FileStoreOptions = {}): FileStore {
   // The room made for the writes of the refresh this store's lock is held for, seen only by that refresh's
   // calls (a login running beside it is not one of them).
   const underLock = new AsyncLocalStorage<Room>()
-  const listeners = createListeners<StoreSnapshot>()
+  const listeners = new Listeners<StoreSnapshot>()
   const fileName = basename(path)
   let closed = false
   let closing: Promise<void> | undefined
@@ -410,7 +410,7 @@ export function fileStore(options: FileStoreOptions = {}): FileStore {
     bind: issuerBinding(), // clients of another issuer in other processes find out when they read the file
     subscribe(listener) {
       if (closed) throw closedError()
-      const remove = listeners.add(listener)
+      const remove = listeners.on(listener)
       file.prepare().then(() => {
         if (closed) return
         watcher.start()

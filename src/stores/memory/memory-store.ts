@@ -1,6 +1,6 @@
 import { abortable } from '../../core/abort.js'
 import { issuerBinding } from '../../core/issuer.js'
-import { createListeners } from '../../core/listeners.js'
+import { Listeners } from '../../core/listeners.js'
 import type { LockOptions, SessionStore, StoreChange, StoreSnapshot } from '../../core/store.js'
 
 /**
@@ -32,7 +32,7 @@ export function memoryStore(): SessionStore {
 /** The session in this realm's memory and its listeners: `memoryStore()` without its lock and issuer binding. */
 export function memorySession(): Required<Pick<SessionStore, 'read' | 'write' | 'subscribe'>> {
   let snapshot: StoreSnapshot = Object.freeze({ version: 0, record: undefined })
-  const listeners = createListeners<StoreSnapshot>()
+  const listeners = new Listeners<StoreSnapshot>()
   return {
     read: () => snapshot,
     write(change: StoreChange, expectedVersion: number) {
@@ -41,6 +41,6 @@ export function memorySession(): Required<Pick<SessionStore, 'read' | 'write' | 
       listeners.emit(snapshot)
       return snapshot
     },
-    subscribe: (listener) => listeners.add(listener),
+    subscribe: (listener) => listeners.on(listener),
   }
 }

@@ -1,4 +1,4 @@
-import { createListeners } from '../../core/listeners.js'
+import { Listeners } from '../../core/listeners.js'
 import type { StoreSnapshot } from '../../core/store.js'
 import { endConnection, type RedisCommands } from './connection.js'
 import type { RedisConnectionLike } from './options.js'
@@ -30,16 +30,17 @@ export function createSubscription(
     ignore: string
   },
 ) {
-  const listeners = createListeners<StoreSnapshot>()
+  const listeners = new Listeners<StoreSnapshot>()
   let subscriber: RedisConnectionLike | undefined
   let subscribing: Promise<void> | undefined
   let subscribed = false
   let delivery: Promise<void> = Promise.resolve()
 
   function enqueue(produce: () => Promise<StoreSnapshot>): void {
-    delivery = delivery
-      .then(produce)
-      .then(listeners.emit, (error: unknown) => commands.report(error, 'change notification'))
+    delivery = delivery.then(produce).then(
+      (snapshot) => listeners.emit(snapshot),
+      (error: unknown) => commands.report(error, 'change notification'),
+    )
   }
 
   function onMessage(message: string): void {
@@ -79,7 +80,7 @@ export function createSubscription(
 
   return {
     subscribe(listener: (snapshot: StoreSnapshot) => void): () => void {
-      const remove = listeners.add(listener)
+      const remove = listeners.on(listener)
       start()
       return remove
     },
