@@ -32,7 +32,8 @@ export interface RefreshCoordinator {
   readonly inflight: Promise<Outcome> | undefined
   /**
    * Whether requests must wait for the refresh in flight: it was started by a 401, `refresh()`, a token inside
-   * its must-refresh margin or a login. A refresh-ahead (the token is still good) lets them go with it.
+   * its must-refresh margin or a login. A refresh-ahead (the token is still good) lets them go with it. Read it
+   * only while `inflight` is set: it keeps the last refresh's value.
    */
   readonly urgent: boolean
   /**
@@ -95,7 +96,7 @@ export function createRefreshCoordinator<Credentials>(
   const { protocol, credentials, refreshTimeoutMs } = options
   const queue = lazyQueue()
   const gate = createLoginGate(options.loginBackoff, options.now)
-  let inflight: { version: number; promise: Promise<Outcome>; urgent: boolean } | undefined
+  let version: number | undefined // the store version the refresh in flight renews
   const state: RenewalState = { stopped: 0, renewing: undefined, orphans: [] }
   const presented = new Set<string>()
   // Aborted by close(): the waits for the store's lock end, and no refresh or login is sent after it.
@@ -119,7 +120,7 @@ export function createRefreshCoordinator<Credentials>(
     outer: AbortSignal | undefined,
     run: (context: ProtocolContext) => Promise<T>,
     stop?: AbortSignal,
-    until = Number.POSITIVE_INFINITY,
+    until = Infinity,
   ): Promise<T> {
     // Past its lease another instance may hold the lock and present the same refresh token: a holder that was
     // frozen (a background tab) and resumes late sends nothing.
@@ -132,7 +133,7 @@ export function createRefreshCoordinator<Credentials>(
   }
 
   function canLogIn(): boolean {
-    return credentials !== undefined && state.stopped === 0 && !sync.loggedOut
+    return credentials !== undefined && state.stopped === 0 && !sync.loggedOut()
   }
 
   // Ending sessions is loaded on first use (with the session call it makes): a failed load fails like that call.
@@ -178,28 +179,26 @@ export function createRefreshCoordinator<Credentials>(
   }
 
   function start(fromVersion: number, trigger: RefreshTrigger = 1, claims?: string): Promise<Outcome> {
-    if (inflight?.version === fromVersion) {
-      if (trigger) inflight.urgent = true
-      return inflight.promise
+    if (self.inflight && version === fromVersion) {
+      if (trigger) self.urgent = true
+      return self.inflight
     }
     if (closed.aborted) return Promise.reject(new ClosedError())
     const promise = queue.add(() => renew(fromVersion, claims))
-    const entry = { version: fromVersion, promise, urgent: trigger > 0 }
-    inflight = entry
+    version = fromVersion
+    self.inflight = promise
+    self.urgent = trigger > 0
     const settle = () => {
-      if (inflight === entry) inflight = undefined
+      if (self.inflight === promise) self.inflight = undefined
     }
     promise.then(settle, settle)
     return promise
   }
 
-  return {
-    get inflight() {
-      return inflight?.promise
-    },
-    get urgent() {
-      return inflight?.urgent === true
-    },
+  // Plain properties, written by start(): getters would make this object a dictionary (0.8 kB more per client).
+  const self: { -readonly [K in keyof RefreshCoordinator]: RefreshCoordinator[K] } = {
+    inflight: undefined,
+    urgent: false,
     start,
     supersede(version) {
       if (state.renewing && state.renewing.version !== version) state.renewing.stop.abort()
@@ -232,6 +231,7 @@ export function createRefreshCoordinator<Credentials>(
       while (ending.size > 0) await Promise.allSettled(ending)
     },
   }
+  return self
 }
 
 const ERRORS: RefreshErrors = {

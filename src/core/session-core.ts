@@ -298,7 +298,7 @@ export function createSessionCore<Credentials>(
     signal?.throwIfAborted()
     const sent = await token(signal)
     const record = sync.snapshot?.record
-    if (sent === undefined || (record?.expiresAt ?? Number.POSITIVE_INFINITY) <= now()) {
+    if (sent === undefined || (record?.expiresAt ?? Infinity) <= now()) {
       throw new SessionExpiredError(
         record || sync.snapshot?.reason === 'expired' ? 'session_expired' : 'no_session',
       )
