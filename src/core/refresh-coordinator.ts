@@ -98,12 +98,16 @@ export function createRefreshCoordinator<Credentials>(
   const gate = createLoginGate(options.loginBackoff, options.now)
   let version: number | undefined // the store version the refresh in flight renews
   const state: RenewalState = { stopped: 0, renewing: undefined, orphans: [] }
-  const presented = new Set<string>()
-  // Aborted by close(): the waits for the store's lock end, and no refresh or login is sent after it.
-  const closing = new AbortController()
-  const closed = closing.signal
-  const ending = new Set<Promise<unknown>>() // logouts under way (background ones too), drained by close()
-  const endingContext: EndingContext = { protocol, send, presented }
+  // Aborted by close(): the waits for the store's lock end, and no refresh or login is sent after it. Like the
+  // sets below, made on first use: most clients of a pool never refresh, log out or close.
+  let closing: AbortController | undefined
+  const closed = () => {
+    closing ??= new AbortController()
+    return closing.signal
+  }
+  let ending: Set<Promise<unknown>> | undefined // logouts under way (background ones too), drained by close()
+  let endingContext: EndingContext | undefined // with the refresh tokens this instance presented
+  const shared = () => (endingContext ??= { protocol, send, presented: new Set() })
   let renewal: Renewal | undefined // created once its code has loaded
   preload(preloadRefresh) // the first refresh rarely waits for it
 
@@ -113,7 +117,7 @@ export function createRefreshCoordinator<Credentials>(
     stop?: AbortSignal,
     until?: number,
   ): Promise<T> {
-    return closed.aborted ? Promise.reject(new ClosedError()) : send(outer, run, stop, until)
+    return closing?.signal.aborted ? Promise.reject(new ClosedError()) : send(outer, run, stop, until)
   }
 
   function send<T>(
@@ -138,17 +142,19 @@ export function createRefreshCoordinator<Credentials>(
 
   // Ending sessions is loaded on first use (with the session call it makes): a failed load fails like that call.
   function end(session: Session, outer: AbortSignal | undefined): Promise<void> {
-    return loadEnding().then((module) => module.end(endingContext, session, outer))
+    return loadEnding().then((module) => module.end(shared(), session, outer))
   }
 
   function retire(session: Session): void {
-    track(loadEnding().then((module) => module.retire(endingContext, session))).catch(() => undefined)
+    track(loadEnding().then((module) => module.retire(shared(), session))).catch(() => undefined)
   }
 
   function track<T>(promise: Promise<T>): Promise<T> {
     const settled = promise.catch(() => undefined)
-    ending.add(settled)
-    settled.then(() => ending.delete(settled))
+    ending ??= new Set()
+    const set = ending
+    set.add(settled)
+    settled.then(() => set.delete(settled))
     return promise
   }
 
@@ -163,8 +169,8 @@ export function createRefreshCoordinator<Credentials>(
           counts,
           gate,
           state,
-          closed,
-          presented,
+          closed: closed(),
+          presented: shared().presented,
           errors: ERRORS,
           call,
           canLogIn,
@@ -183,7 +189,7 @@ export function createRefreshCoordinator<Credentials>(
       if (trigger) self.urgent = true
       return self.inflight
     }
-    if (closed.aborted) return Promise.reject(new ClosedError())
+    if (closing?.signal.aborted) return Promise.reject(new ClosedError())
     const promise = queue.add(() => renew(fromVersion, claims))
     version = fromVersion
     self.inflight = promise
@@ -222,13 +228,14 @@ export function createRefreshCoordinator<Credentials>(
     end,
     retire,
     close() {
+      closing ??= new AbortController()
       closing.abort(new ClosedError())
     },
     track,
     async drain() {
       // What is queued gives up at once; the renewal under way (its call sent, or about to be refused) settles.
       await queue.onIdle()
-      while (ending.size > 0) await Promise.allSettled(ending)
+      while (ending?.size) await Promise.allSettled(ending)
     },
   }
   return self
