@@ -5,8 +5,8 @@ import { SessionExpiredError } from '../errors/session-expired-error.js'
 import { SessionRejectedError } from '../errors/session-rejected-error.js'
 import { leaseEnded, withDeadline } from './abort.js'
 import { lazy, preload } from './lazy.js'
-import { lazyQueue, preloadQueue } from './lazy-queue.js'
-import { createLoginGate } from './login-gate.js'
+import { type LazyQueue, lazyQueue, preloadQueue } from './lazy-queue.js'
+import { createLoginGate, type LoginGate } from './login-gate.js'
 import type { ProtocolContext } from './protocol.js'
 import type {
   Outcome,
@@ -94,8 +94,9 @@ export function createRefreshCoordinator<Credentials>(
   counts: RefreshCounts,
 ): RefreshCoordinator {
   const { protocol, credentials, refreshTimeoutMs } = options
-  const queue = lazyQueue()
-  const gate = createLoginGate(options.loginBackoff, options.now)
+  // The queue and the login gate are made by the first refresh (a gate that never saw a failure blocks nothing).
+  let queue: LazyQueue | undefined
+  let gate: LoginGate | undefined
   let version: number | undefined // the store version the refresh in flight renews
   const state: RenewalState = { stopped: 0, renewing: undefined, orphans: [] }
   // Aborted by close(): the waits for the store's lock end, and no refresh or login is sent after it. Like the
@@ -163,6 +164,7 @@ export function createRefreshCoordinator<Credentials>(
     if (renewal) return renewal(fromVersion, claims)
     return loadRenewal().then(
       (module) => {
+        gate ??= createLoginGate(options.loginBackoff, options.now)
         renewal ??= module.createRenewal({
           options,
           sync,
@@ -190,6 +192,7 @@ export function createRefreshCoordinator<Credentials>(
       return self.inflight
     }
     if (closing?.signal.aborted) return Promise.reject(new ClosedError())
+    queue ??= lazyQueue()
     const promise = queue.add(() => renew(fromVersion, claims))
     version = fromVersion
     self.inflight = promise
@@ -212,7 +215,7 @@ export function createRefreshCoordinator<Credentials>(
     async stop() {
       state.stopped++
       state.renewing?.stop.abort() // no more retries: a refresh or login under way finishes its request, then yields
-      await queue.onIdle()
+      await queue?.onIdle()
       const orphans = state.orphans
       state.orphans = []
       return orphans
@@ -220,11 +223,11 @@ export function createRefreshCoordinator<Credentials>(
     resume() {
       state.stopped--
     },
-    pending: queue.count,
+    pending: () => queue?.count() ?? 0,
     call,
     canLogIn,
-    loginBlocked: () => gate.blocked(),
-    loggedIn: () => gate.reset(),
+    loginBlocked: () => gate?.blocked(),
+    loggedIn: () => gate?.reset(),
     end,
     retire,
     close() {
@@ -234,7 +237,7 @@ export function createRefreshCoordinator<Credentials>(
     track,
     async drain() {
       // What is queued gives up at once; the renewal under way (its call sent, or about to be refused) settles.
-      await queue.onIdle()
+      await queue?.onIdle()
       while (ending?.size) await Promise.allSettled(ending)
     },
   }
