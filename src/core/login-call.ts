@@ -29,8 +29,6 @@ export interface LoginCallDeps<Credentials> {
   readonly issuer: string
   /** Throw while the store holds another issuer's session. */
   refuseForeign(): void
-  /** The error classes a login call throws and recognises. */
-  readonly errors: LoginErrors
 }
 
 /** The error classes a login call throws and recognises, handed over by the shared login. */
@@ -46,6 +44,7 @@ export async function performLogin<Credentials>(
   deps: LoginCallDeps<Credentials>,
   supplied: Credentials,
   signal: AbortSignal,
+  errors: LoginErrors,
 ): Promise<Session> {
   const { protocol, sync, refresher, counts } = deps
   if (signal.aborted) throw signal.reason
@@ -55,7 +54,7 @@ export async function performLogin<Credentials>(
   try {
     tokens = await refresher.call(signal, (context) => protocol.login(supplied, context))
   } catch (error) {
-    throw toLoginError(error, signal, deps.errors)
+    throw toLoginError(error, signal, errors)
   }
   counts.logins++
   refresher.loggedIn()

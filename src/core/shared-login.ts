@@ -8,7 +8,7 @@ import type { LoginCallDeps, LoginErrors } from './login-call.js'
 import type { Session } from './session.js'
 
 /** What `login()` needs from the session core. */
-export interface LoginDeps<Credentials> extends Omit<LoginCallDeps<Credentials>, 'errors'> {
+export interface LoginDeps<Credentials> extends LoginCallDeps<Credentials> {
   /** Run a step after every login and logout called before it. */
   inOrder<T>(step: () => Promise<T>): Promise<T>
 }
@@ -32,13 +32,12 @@ interface Entry {
 }
 
 export function createSharedLogin<Credentials>(deps: LoginDeps<Credentials>): SharedLogin<Credentials> {
-  const callDeps: LoginCallDeps<Credentials> = { ...deps, errors: ERRORS }
   let shared: Entry | undefined
 
   // The login call is loaded on first use (with the session call it makes): a failed load fails like that call.
   function performLogin(supplied: Credentials, signal: AbortSignal): Promise<Session> {
     return loadLoginCall().then(
-      (module) => module.performLogin(callDeps, supplied, signal),
+      (module) => module.performLogin(deps, supplied, signal, ERRORS),
       (error: unknown) => {
         throw new LoginError(undefined, { cause: error })
       },
