@@ -6,13 +6,17 @@
 //            in flight; one variant per process.
 //   stub     CPU µs per call, no network (a transport that answers at once); both `plain` and `otel` in one
 //            process, in alternating batches, so that both run in the same JIT and GC state.
+//   hook     CPU ns of what the instrumentation adds to every request in steady state: the pipeline's `tokenFor`
+//            (which every adapter calls once per request) of the two clients above, called `calls` times per
+//            batch in alternating batches.
+import { pipelineOf } from '../src/adapters/shared/pipeline-registry.js'
 import { createSessionFetch, type SessionFetch } from '../src/index.js'
 import type { Instrumentation } from '../src/otel/index.js'
 
 type Variant = 'plain' | 'otel' | 'loaded'
 type Job =
   | { mode: 'http'; variant: Variant; url: string; requests: number; warmup: number; concurrency: number }
-  | { mode: 'stub'; calls: number; batches: number }
+  | { mode: 'stub' | 'hook'; calls: number; batches: number }
 
 const CREDENTIALS = { email_address: 'demo@plantly.test', password: 'plantly' }
 const job = JSON.parse(process.argv[2] ?? '{}') as Job
@@ -65,7 +69,7 @@ async function http(job: Extract<Job, { mode: 'http' }>) {
   return { cpuUsPerRequest: cpu / job.requests, requestsPerSecond: (job.requests / elapsedMs) * 1000 }
 }
 
-async function stub(job: Extract<Job, { mode: 'stub' }>) {
+async function stub(job: Extract<Job, { mode: 'stub' | 'hook' }>) {
   const BODY = JSON.stringify({ id: 42 })
   const session = JSON.stringify({
     type: 'auth.session',
@@ -85,11 +89,22 @@ async function stub(job: Extract<Job, { mode: 'stub' }>) {
     otel: client('otel', 'http://plantly.bench', transport),
   }
   for (const plantly of Object.values(clients)) await plantly.login(CREDENTIALS)
-  const batch = async (plantly: SessionFetch) => {
-    const start = cpuUs()
-    for (let i = 0; i < job.calls; i++) await (await plantly.fetch('/plants/42')).arrayBuffer()
-    return (cpuUs() - start) / job.calls
-  }
+  const batch =
+    job.mode === 'hook'
+      ? async (plantly: SessionFetch) => {
+          const pipeline = pipelineOf(plantly, 'client')
+          let sent = 0
+          const start = cpuUs()
+          for (let i = 0; i < job.calls; i++) if (pipeline.tokenFor() !== undefined) sent++
+          const perCall = ((cpuUs() - start) / job.calls) * 1000 // ns
+          if (sent !== job.calls) throw new Error('a token was missing')
+          return perCall
+        }
+      : async (plantly: SessionFetch) => {
+          const start = cpuUs()
+          for (let i = 0; i < job.calls; i++) await (await plantly.fetch('/plants/42')).arrayBuffer()
+          return (cpuUs() - start) / job.calls
+        }
   for (const plantly of Object.values(clients)) await batch(plantly) // warm-up
   const ratios: number[] = []
   const plainUs: number[] = []

@@ -13,13 +13,14 @@ import { build } from 'esbuild'
 const here = fileURLToPath(new URL('.', import.meta.url))
 const { values: args } = parseArgs({
   options: {
-    only: { type: 'string', default: 'http,stub' },
+    only: { type: 'string', default: 'http,stub,hook' },
     rounds: { type: 'string', default: '9' },
     requests: { type: 'string', default: '20000' },
     warmup: { type: 'string', default: '3000' },
     concurrency: { type: 'string', default: '16' },
     calls: { type: 'string', default: '20000' },
-    batches: { type: 'string', default: '12' },
+    batches: { type: 'string', default: '40' },
+    'hook-calls': { type: 'string', default: '2000000' },
   },
 })
 const phases = new Set(args.only.split(','))
@@ -141,6 +142,26 @@ if (phases.has('stub')) {
     '| --- | --- | --- |',
     `| without \`instrumentation\` | ${spread(got.plainUs, 2)} | 1 |`,
     `| \`otel()\`, no SDK | ${spread(got.otelUs, 2)} | ${spread(got.ratios)} |`,
+    '',
+  )
+}
+
+if (phases.has('hook')) {
+  const got = await child<{ plainUs: number[]; otelUs: number[]; ratios: number[] }>({
+    mode: 'hook',
+    calls: Number(args['hook-calls']),
+    batches: Number(args.batches),
+  })
+  const added = got.otelUs.map((ns, i) => ns - (got.plainUs[i] as number))
+  out.hook = { ...got, addedNs: added, calls: Number(args['hook-calls']), batches: Number(args.batches) }
+  table.push(
+    `What it adds to every request in steady state: the pipeline's \`tokenFor\` (once per request, every adapter), one process, ${args.batches} alternating batches of ${args['hook-calls']} calls:`,
+    '',
+    '| client | ns CPU per call |',
+    '| --- | --- |',
+    `| without \`instrumentation\` | ${spread(got.plainUs, 1)} |`,
+    `| \`otel()\`, no SDK | ${spread(got.otelUs, 1)} |`,
+    `| added by \`otel()\` | ${spread(added, 1)} |`,
     '',
   )
 }
