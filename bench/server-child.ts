@@ -5,6 +5,9 @@
 //           keys taken in turn (`pool`). Interleaved with the bare loop in the same process.
 //   memory  heap per live client of a pool of `clients` users with memory stores, each logged in and one request
 //           made, minus the heap of the same users' token strings alone (run with --expose-gc).
+//   pair    CPU µs per call of one client's `fetch` and of `pool.for(key).fetch` (the same user's key, and keys
+//           taken in turn over `users` users), all in one process, in alternating batches: the pool's own cost,
+//           in one JIT and GC state, which separate processes cannot resolve.
 //   storm   `users` users × `perUser` concurrent requests through one pool against the mock over HTTP (the
 //           parent's, at `url`): once with good tokens, once after the pool's clock passed their expiry.
 import { Agent, fetch as undiciFetch } from 'undici'
@@ -22,6 +25,7 @@ type Job =
       warmup?: number
     }
   | { mode: 'memory'; clients: number; max: number }
+  | { mode: 'pair'; calls: number; batches: number; users: number }
   | { mode: 'storm'; url: string; users: number; perUser: number }
 
 const BASE = 'http://plantly.bench'
@@ -114,6 +118,30 @@ async function cpu(job: Extract<Job, { mode: 'cpu' }>) {
     contenders.push(await loop(contender, job.calls))
   }
   return { bareUs: median(bares), contenderUs: median(contenders) }
+}
+
+async function pair(job: Extract<Job, { mode: 'pair' }>) {
+  const keys = Array.from({ length: job.users }, (_, i) => `user-${i}`)
+  const client = createSessionFetch({ baseURL: BASE, fetch: stub })
+  await client.login(credentials('solo'))
+  const pool = sessionPool({ baseURL: BASE, fetch: stub })
+  for (const key of keys) await pool.for(key).login(credentials(key))
+  const contenders = {
+    client: () => client.fetch('/plants/42'),
+    poolOneKey: () => pool.for('user-0').fetch('/plants/42'),
+    poolInTurn: (i: number) => pool.for(keys[i % keys.length] as string).fetch('/plants/42'),
+  }
+  const names = Object.keys(contenders) as (keyof typeof contenders)[]
+  for (const name of names) await loop(contenders[name], job.calls) // warm-up
+  const got: Record<string, number[]> = { client: [], poolOneKey: [], poolInTurn: [] }
+  for (let b = 0; b < job.batches; b++) {
+    // Each batch starts at another contender.
+    for (let k = 0; k < names.length; k++) {
+      const name = names[(b + k) % names.length] as keyof typeof contenders
+      got[name]?.push(await loop(contenders[name], job.calls))
+    }
+  }
+  return got
 }
 
 async function memory(job: Extract<Job, { mode: 'memory' }>) {
@@ -229,7 +257,14 @@ function median(values: number[]): number {
 }
 
 const job = JSON.parse(process.argv[2] as string) as Job
-const run = job.mode === 'cpu' ? cpu(job) : job.mode === 'memory' ? memory(job) : storm(job)
+const run =
+  job.mode === 'cpu'
+    ? cpu(job)
+    : job.mode === 'pair'
+      ? pair(job)
+      : job.mode === 'memory'
+        ? memory(job)
+        : storm(job)
 run.then(
   (result) => process.send?.({ ok: true, result }, () => process.exit(0)),
   (error: unknown) =>

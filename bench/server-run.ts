@@ -1,7 +1,7 @@
 // `npm run bench:server`: the server side (session-fetch/server), each measurement in processes of its own
 // (bench/server-child.ts), rounds alternating their order; medians with the per-round spread [min–max]. Writes
 // bench/out/server.json and prints the table bench/SERVER.md keeps.
-// Options: --rounds 5  --calls 50000  --users 1000  --clients 100000  --memory-rounds 3  --storm-users 1000
+// Options: --batches 30 (pair)  --rounds 5  --calls 50000  --users 1000  --clients 100000  --memory-rounds 3  --storm-users 1000
 //          --per-user 20  --storm-rounds 3  --only cpu,memory,storm
 import { fork, spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
@@ -14,7 +14,8 @@ import { startMockServer } from '../src/testing/mock/index.js'
 const here = fileURLToPath(new URL('.', import.meta.url))
 const { values: args } = parseArgs({
   options: {
-    only: { type: 'string', default: 'cpu,instructions,memory,storm' },
+    only: { type: 'string', default: 'cpu,pair,instructions,memory,storm' },
+    batches: { type: 'string', default: '30' },
     'instruction-calls': { type: 'string', default: '2000' },
     'instruction-runs': { type: 'string', default: '2' },
     rounds: { type: 'string', default: '5' },
@@ -115,6 +116,32 @@ if (phases.has('cpu')) {
     `| \`pool.for(key).fetch\`, ${users} keys in turn | ${spread(pick('poolUs'))} | ${spread(pick('poolRatio'))} |`,
     `| pool − one client | ${spread(pick('poolMinusClientUs'))} | |`,
     `| pool − ${users} clients (the pool's own cost) | ${spread(pick('poolMinusClientsUs'))} | |`,
+    '',
+  )
+}
+
+if (phases.has('pair')) {
+  const calls = Math.round(Number(args.calls) / 5)
+  const batches = Number(args.batches)
+  const users = Number(args.users)
+  const got = await child<{ client: number[]; poolOneKey: number[]; poolInTurn: number[] }>({
+    mode: 'pair',
+    calls,
+    batches,
+    users,
+  })
+  const oneKey = got.poolOneKey.map((us, i) => us - (got.client[i] as number))
+  const inTurn = got.poolInTurn.map((us, i) => us - (got.client[i] as number))
+  out.pair = { calls, batches, users, ...got, oneKeyMinusClient: oneKey, inTurnMinusClient: inTurn }
+  log(`pair: ${JSON.stringify({ oneKey: median(oneKey), inTurn: median(inTurn) })}`)
+  table.push(
+    `### The pool's own cost, one process (${batches} batches of ${calls} calls of each, alternating; ${users} users)`,
+    '',
+    '| | µs per call | − one client (same batch) |',
+    '| --- | --- | --- |',
+    `| one client's \`fetch\` | ${spread(got.client)} | |`,
+    `| \`pool.for(key).fetch\`, the same key | ${spread(got.poolOneKey)} | ${spread(oneKey)} |`,
+    `| \`pool.for(key).fetch\`, ${users} keys in turn | ${spread(got.poolInTurn)} | ${spread(inTurn)} |`,
     '',
   )
 }
