@@ -150,6 +150,7 @@ export function observe(observer: SessionObserver): Instrumentation {
     }
 
     const finish = (call: OpenCall, error?: unknown): void => {
+      if (!calls.has(call)) return // ended already (with its renewal)
       call.endTime = clock()
       call.error = error
       calls.delete(call)
@@ -188,6 +189,8 @@ export function observe(observer: SessionObserver): Instrumentation {
       if (trigger !== 0) count(started)
       const settle = (error?: unknown) => {
         if (renewal === started) renewal = undefined
+        // A call whose answer never came ends with the renewal (at its deadline): what its callers got is its end.
+        for (const call of started.calls) if (calls.has(call)) finish(call, error ?? new Error('abandoned'))
         const last = started.calls.at(-1)
         for (const call of started.calls)
           tell(record(call, started.waiters, call === last ? error : undefined))

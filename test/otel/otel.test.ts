@@ -152,6 +152,35 @@ describe('session-fetch/otel: spans and metrics of the session calls', () => {
     ).toBe(1)
   })
 
+  test('a refresh whose answer never comes: its span ends at the deadline, refresh_failed, no status', async () => {
+    const server = await mockServer()
+    const time = clock()
+    const seen = telemetry()
+    const plantly = createSessionFetch({
+      baseURL: server.url,
+      now: time.now,
+      refreshTimeoutMs: 300,
+      instrumentation: otel({ tracerProvider: seen.tracerProvider, meterProvider: seen.meterProvider }),
+    })
+    await plantly.login(DEMO_USER)
+    server.inject({ on: 'refresh', hang: true, times: 5 })
+    time.advance(61_000) // expired, and the client's clock far ahead: span times do not read it
+    const error = await plantly.fetch('/while-hanging').then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect((error as { code?: string } | undefined)?.code).toBe('refresh_failed')
+    const spans = seen.spans('session-fetch refresh')
+    expect(spans).toHaveLength(1)
+    const [span] = spans
+    expect(span?.status.code).toBe(SpanStatusCode.ERROR)
+    expect(span?.attributes['error.type']).toBe('refresh_failed')
+    expect(span?.attributes['http.response.status_code']).toBeUndefined()
+    const seconds = (span?.duration[0] ?? 0) + (span?.duration[1] ?? 0) / 1e9
+    expect(seconds).toBeGreaterThanOrEqual(0.25) // it lasted until the deadline…
+    expect(seconds).toBeLessThan(30) // …and not the 61 s the client's clock was moved by
+  })
+
   test('refresh-ahead: trigger ahead, no waiter, no wait recorded', async () => {
     const { server, time, seen, plantly } = await loggedIn()
     time.advance(40_000) // inside the 30 s refresh window, outside the 5 s margin
