@@ -10,18 +10,8 @@ import {
 } from '../../src/index.js'
 import type { MockServer } from '../../src/testing/mock/index.js'
 import { until } from '../helpers/adapters.js'
+import { manualClock } from '../helpers/clock.js'
 import { DEMO_USER, mockServer } from '../helpers/mock-server.js'
-
-/** A client clock the test moves by hand. */
-function clock() {
-  let now = Date.now()
-  return {
-    now: () => now,
-    advance(ms: number) {
-      now += ms
-    },
-  }
-}
 
 function client(server: MockServer, options: Partial<SessionFetchOptions> = {}) {
   return createSessionFetch({ baseURL: server.url, refreshTimeoutMs: 2_000, ...options })
@@ -48,7 +38,7 @@ describe('accessToken()', () => {
   })
 
   test('a storm across the expiry makes one refresh, and every caller gets the new token', async () => {
-    const time = clock()
+    const time = manualClock()
     const server = await mockServer({ accessTtlSeconds: 60 })
     const api = client(server, { now: time.now })
     const first = await api.login(DEMO_USER)
@@ -68,7 +58,7 @@ describe('accessToken()', () => {
   })
 
   test('inside the must-refresh margin it waits for the refresh; inside the window it does not', async () => {
-    const time = clock()
+    const time = manualClock()
     const server = await mockServer({ accessTtlSeconds: 60 })
     const api = client(server, { now: time.now })
     const first = await api.login(DEMO_USER)
@@ -105,7 +95,7 @@ describe('accessToken()', () => {
   })
 
   test('a rejected refresh is SessionExpiredError session_expired, for every caller', async () => {
-    const time = clock()
+    const time = manualClock()
     const server = await mockServer({ accessTtlSeconds: 60 })
     const api = client(server, { now: time.now })
     await api.login(DEMO_USER)
@@ -125,7 +115,7 @@ describe('accessToken()', () => {
   })
 
   test('a refresh that cannot complete is a RefreshError once the token has expired', async () => {
-    const time = clock()
+    const time = manualClock()
     const server = await mockServer({ accessTtlSeconds: 60 })
     const api = client(server, { now: time.now })
     const session = await api.login(DEMO_USER)
@@ -147,7 +137,7 @@ describe('accessToken()', () => {
   })
 
   test('an expired token nothing can renew is never returned', async () => {
-    const time = clock()
+    const time = manualClock()
     const server = await mockServer({ accessTtlSeconds: 60 })
     const plantly = plantlySessions({ baseURL: server.url })
     const api = client(server, {
@@ -170,7 +160,7 @@ describe('accessToken()', () => {
   })
 
   test('the signal ends this caller’s wait, not the shared refresh', async () => {
-    const time = clock()
+    const time = manualClock()
     const server = await mockServer({ accessTtlSeconds: 60 })
     const api = client(server, { now: time.now })
     await api.login(DEMO_USER)

@@ -1,22 +1,12 @@
 import { describe, expect, test } from 'vitest'
 import { RefreshError } from '../../src/index.js'
 import { until } from '../helpers/adapters.js'
+import { manualClock } from '../helpers/clock.js'
 import { plantlyApi } from '../helpers/msw.js'
-
-/** A client clock the test moves by hand. */
-function clock() {
-  let now = Date.now()
-  return {
-    now: () => now,
-    advance(ms: number) {
-      now += ms
-    },
-  }
-}
 
 describe('proactive refresh', () => {
   test('requests inside the window go at once with the current token while one refresh runs behind them', async () => {
-    const time = clock()
+    const time = manualClock()
     const { plantly, mock } = await plantlyApi({ accessTtlSeconds: 60, client: { now: time.now } })
     const first = await plantly.getSession()
     time.advance(29_000)
@@ -37,7 +27,7 @@ describe('proactive refresh', () => {
   })
 
   test('requests inside the must-refresh margin wait for the one refresh and never meet a 401', async () => {
-    const time = clock()
+    const time = manualClock()
     const { plantly, mock } = await plantlyApi({ accessTtlSeconds: 60, client: { now: time.now } })
     time.advance(56_000) // inside the 5 s margin
     const responses = await Promise.all([plantly.fetch('/a'), plantly.fetch('/b'), plantly.fetch('/c')])
@@ -48,7 +38,7 @@ describe('proactive refresh', () => {
   })
 
   test('a failed refresh-ahead changes nothing for callers, and is tried again only after a cooldown', async () => {
-    const time = clock()
+    const time = manualClock()
     const { plantly, mock } = await plantlyApi({ accessTtlSeconds: 60, client: { now: time.now } })
     const session = await plantly.getSession()
     time.advance(40_000)
@@ -69,7 +59,7 @@ describe('proactive refresh', () => {
     ['an hour ahead', 3_600_000],
     ['an hour behind', -3_600_000],
   ])('a server clock %s neither refreshes on every call nor misses the window', async (_name, offset) => {
-    const time = clock()
+    const time = manualClock()
     const { plantly, mock } = await plantlyApi({
       accessTtlSeconds: 60,
       clockOffsetMs: offset,
@@ -87,7 +77,7 @@ describe('proactive refresh', () => {
   })
 
   test('the window never exceeds half the lifetime of a short-lived token', async () => {
-    const time = clock()
+    const time = manualClock()
     const { plantly, mock } = await plantlyApi({ accessTtlSeconds: 10, client: { now: time.now } })
     time.advance(4_000)
     await plantly.fetch('/a')
@@ -100,7 +90,7 @@ describe('proactive refresh', () => {
   })
 
   test('opaque tokens use expires_in', async () => {
-    const time = clock()
+    const time = manualClock()
     const { plantly, mock } = await plantlyApi({
       tokenFormat: 'opaque',
       accessTtlSeconds: 100,
@@ -116,7 +106,7 @@ describe('proactive refresh', () => {
   })
 
   test('refreshWindowMs: 0 refreshes only after a 401', async () => {
-    const time = clock()
+    const time = manualClock()
     const { plantly, mock } = await plantlyApi({
       accessTtlSeconds: 60,
       client: { now: time.now, refreshWindowMs: 0 },
@@ -129,7 +119,7 @@ describe('proactive refresh', () => {
 
 describe('a proactive refresh that cannot complete', () => {
   test('sends the still-valid token rather than failing the call', async () => {
-    const time = clock()
+    const time = manualClock()
     const { plantly, mock } = await plantlyApi({ accessTtlSeconds: 60, client: { now: time.now } })
     const session = await plantly.getSession()
     time.advance(45_000)
@@ -142,7 +132,7 @@ describe('a proactive refresh that cannot complete', () => {
   })
 
   test('rejects with RefreshError once the token has expired', async () => {
-    const time = clock()
+    const time = manualClock()
     const { plantly, mock } = await plantlyApi({ accessTtlSeconds: 60, client: { now: time.now } })
     time.advance(61_000)
     mock.inject({ on: 'refresh', status: 503, times: 3 })

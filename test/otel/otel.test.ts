@@ -3,25 +3,15 @@ import { describe, expect, test } from 'vitest'
 import { createSessionFetch, OptionError, type SessionFetch } from '../../src/index.js'
 import { otel } from '../../src/otel/index.js'
 import { until } from '../helpers/adapters.js'
+import { manualClock } from '../helpers/clock.js'
 import { DEMO_USER, mockServer } from '../helpers/mock-server.js'
 import { type Telemetry, telemetry, total, withContextManager } from '../helpers/otel.js'
 
 withContextManager()
 
-/** A client clock the test moves by hand. */
-function clock() {
-  let now = Date.now()
-  return {
-    now: () => now,
-    advance(ms: number) {
-      now += ms
-    },
-  }
-}
-
 async function loggedIn(options: { accessTtlSeconds?: number } = {}) {
   const server = await mockServer({ accessTtlSeconds: options.accessTtlSeconds ?? 60 })
-  const time = clock()
+  const time = manualClock()
   const seen = telemetry()
   const plantly = createSessionFetch({
     baseURL: server.url,
@@ -154,7 +144,7 @@ describe('session-fetch/otel: spans and metrics of the session calls', () => {
 
   test('a refresh whose answer never comes: its span ends at the deadline, refresh_failed, no status', async () => {
     const server = await mockServer()
-    const time = clock()
+    const time = manualClock()
     const seen = telemetry()
     const plantly = createSessionFetch({
       baseURL: server.url,

@@ -4,6 +4,7 @@ import { describe, expect, test } from 'vitest'
 import { createSessionFetch, LoginError } from '../../../src/index.js'
 import { type OAuth2Credentials, type OAuth2Options, oauth2 } from '../../../src/protocols/oauth2/index.js'
 import { until } from '../../helpers/adapters.js'
+import { manualClock } from '../../helpers/clock.js'
 import {
   type AuthServer,
   authorize,
@@ -12,17 +13,6 @@ import {
   startAuthServer,
   untilExpired,
 } from '../../helpers/oidc-provider.js'
-
-/** A clock only the test moves: the core sees time pass when the test says so. */
-function manualClock() {
-  let now = Date.now()
-  return {
-    now: () => now,
-    advance(ms: number) {
-      now += ms
-    },
-  }
-}
 
 function webApp(server: AuthServer, extra: Partial<OAuth2Options> = {}) {
   return oauth2({ tokenEndpoint: server.tokenEndpoint, ...CLIENTS.app, resource: RESOURCE, ...extra })

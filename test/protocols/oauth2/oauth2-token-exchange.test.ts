@@ -9,6 +9,7 @@ import {
   type SessionFetch,
 } from '../../../src/index.js'
 import { type OAuth2Credentials, oauth2 } from '../../../src/protocols/oauth2/index.js'
+import { manualClock } from '../../helpers/clock.js'
 import {
   ACCESS_TOKEN_TYPE,
   type AuthServer,
@@ -19,17 +20,6 @@ import {
   untilExpired,
 } from '../../helpers/oidc-provider.js'
 import { testStore, uniqueKey } from '../../helpers/redis.js'
-
-/** A clock only the test moves. */
-function manualClock() {
-  let now = Date.now()
-  return {
-    now: () => now,
-    advance(ms: number) {
-      now += ms
-    },
-  }
-}
 
 /** The parent: the web app, signed in through the authorization-code flow, refreshed with its refresh token. */
 async function parentClient(server: AuthServer, clock = manualClock()) {
