@@ -17,10 +17,9 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { writeHeapSnapshot } from 'node:v8'
+import { STUB_BASE, stubApi, tokensAlone } from './stub-api.js'
 
-const BASE = 'http://plantly.bench'
-const BODY = JSON.stringify({ id: 42, name: 'Monstera deliciosa' })
-const pad = (text: string) => text.padEnd(44, '.')
+const BASE = STUB_BASE
 
 interface Job {
   mode: 'pool' | 'clients'
@@ -56,41 +55,11 @@ async function measure(job: Job): Promise<Result> {
     gc()
     return process.memoryUsage().heapUsed
   }
-  let serial = 0
-  const issued = new Set<string>()
-  const stub: typeof fetch = async (input, init) => {
-    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url
-    if (url === `${BASE}/auth/sessions`) {
-      const user = (JSON.parse(String(init?.body ?? '{}')) as { email_address?: string }).email_address
-      const access = pad(`access-${user}-${++serial}`)
-      issued.add(access)
-      const session = {
-        type: 'auth.session',
-        token_type: 'bearer',
-        access_token: access,
-        refresh_token: pad(`refresh-${user}-${serial}`),
-        expires_in: 3600,
-      }
-      return new Response(JSON.stringify(session), { headers: { 'content-type': 'application/json' } })
-    }
-    const headers = init?.headers
-    const auth =
-      headers instanceof Headers
-        ? headers.get('authorization')
-        : (headers as Record<string, string> | undefined)?.authorization
-    return new Response(BODY, { status: auth && issued.has(auth.slice(7)) ? 200 : 401 })
-  }
+  const api = stubApi()
+  const stub = api.fetch
   const keys = Array.from({ length: job.clients }, (_, i) => `user-${i}`)
   const before = await used()
-  let tokensOnly: object[] | undefined = keys.map((key, i) =>
-    Object.freeze({
-      type: 'auth.session',
-      token_type: 'bearer',
-      access_token: pad(`access-${key}-${i + 1}`),
-      refresh_token: pad(`refresh-${key}-${i + 1}`),
-      expires_in: 3600,
-    }),
-  )
+  let tokensOnly: object[] | undefined = tokensAlone(keys)
   const tokenBytes = (await used()) - before
   tokensOnly = undefined
   void tokensOnly
@@ -125,7 +94,7 @@ async function measure(job: Job): Promise<Result> {
       }),
     )
   }
-  issued.clear()
+  api.forget()
   const bytes = (await used()) - emptyAgain
   let breakdown: Breakdown | undefined
   if (job.breakdown && beforeSnapshot) {

@@ -13,6 +13,7 @@
 import { Agent, fetch as undiciFetch } from 'undici'
 import { createSessionFetch } from '../src/index.js'
 import { sessionPool } from '../src/server/index.js'
+import { STUB_BASE, stubApi, tokensAlone } from './stub-api.js'
 
 type Job =
   | {
@@ -28,41 +29,9 @@ type Job =
   | { mode: 'pair'; calls: number; batches: number; users: number }
   | { mode: 'storm'; url: string; users: number; perUser: number }
 
-const BASE = 'http://plantly.bench'
-const BODY = JSON.stringify({ id: 42, name: 'Monstera deliciosa' })
-
-// Tokens of one shape for every user (44 characters each, as a short opaque token): `access-<user>-<serial>`.
-const pad = (text: string) => text.padEnd(44, '.')
-let serial = 0
-const issued = new Map<string, string>() // access token → user (what the stub accepts)
-
-// A Plantly API in-process: answers at once, each user's login gets their own tokens.
-const stub: typeof fetch = async (input, init) => {
-  const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url
-  if (url === `${BASE}/auth/sessions`) {
-    const body = JSON.parse(String(init?.body ?? '{}')) as { email_address?: string }
-    const user = body.email_address ?? 'nobody'
-    const access = pad(`access-${user}-${++serial}`)
-    issued.set(access, user)
-    const session = {
-      type: 'auth.session',
-      token_type: 'bearer',
-      access_token: access,
-      refresh_token: pad(`refresh-${user}-${serial}`),
-      expires_in: 3600,
-    }
-    return new Response(JSON.stringify(session), {
-      status: 200,
-      headers: { 'content-type': 'application/json' },
-    })
-  }
-  const headers = init?.headers
-  const auth =
-    headers instanceof Headers
-      ? headers.get('authorization')
-      : (headers as Record<string, string> | undefined)?.authorization
-  return new Response(BODY, { status: auth && issued.has(auth.slice(7)) ? 200 : 401 })
-}
+const BASE = STUB_BASE
+const api = stubApi()
+const stub = api.fetch
 
 const credentials = (user: string) => ({ email_address: user, password: 'x' })
 
@@ -156,15 +125,7 @@ async function memory(job: Extract<Job, { mode: 'memory' }>) {
   const keys = Array.from({ length: job.clients }, (_, i) => `user-${i}`)
   // The tokens alone: session objects with strings of the same shape as the pool's, in an array.
   const before = await used()
-  let tokensOnly: object[] | undefined = keys.map((key, i) =>
-    Object.freeze({
-      type: 'auth.session',
-      token_type: 'bearer',
-      access_token: pad(`access-${key}-${i + 1}`),
-      refresh_token: pad(`refresh-${key}-${i + 1}`),
-      expires_in: 3600,
-    }),
-  )
+  let tokensOnly: object[] | undefined = tokensAlone(keys)
   const tokensBytes = (await used()) - before
   tokensOnly = undefined
   void tokensOnly
@@ -180,7 +141,7 @@ async function memory(job: Extract<Job, { mode: 'memory' }>) {
     )
   }
   // The stub's own record of the tokens it issued is not the pool's: dropped before measuring.
-  issued.clear()
+  api.forget()
   const poolBytes = (await used()) - empty
   const live = pool.size
   if (live !== Math.min(job.max, job.clients)) throw new Error(`pool kept ${live} clients`)
